@@ -1,0 +1,1 @@
+"""Nephro: the nephrostogram service of a radiology department."""

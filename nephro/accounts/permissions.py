@@ -1,0 +1,56 @@
+"""The one permission table: which roles may open which view (deny by default).
+
+Keys are URL names (namespace:name). A URL name missing here is refused for everyone,
+and a test walks every URL pattern against this table, so a new page cannot slip through.
+Object-level scoping (a referrer's own patients, a patient's own record) is applied on
+top by nephro.exams.access.
+"""
+
+from nephro.accounts.roles import ALL, CLINICAL, STAFF, Role
+
+R = Role
+PUBLIC: frozenset[str] = frozenset({"login", "logout", "health", "set-language"})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "home": ALL,
+    "password": ALL,
+    # Administration: accounts, roles, settings; no clinical records.
+    "accounts:list": frozenset({R.ADMIN}),
+    "accounts:create": frozenset({R.ADMIN}),
+    "accounts:edit": frozenset({R.ADMIN}),
+    "audit:search": frozenset({R.RADIOLOGIST, R.ADMIN}),
+    # Patients and the tube registry.
+    "patients:list": CLINICAL,
+    "patients:create": frozenset({R.REFERRER, R.NURSE, R.RADIOLOGIST}),
+    "patients:detail": CLINICAL,
+    "tubes:registry": STAFF,
+    "tubes:create": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "tubes:edit": frozenset({R.NURSE, R.RADIOLOGIST}),
+    # The exam workflow (DESIGN section 2, "who" column).
+    "exams:worklist": STAFF,
+    "exams:order": frozenset({R.REFERRER, R.NURSE, R.RADIOLOGIST}),
+    "exams:detail": CLINICAL,
+    "exams:schedule": frozenset({R.NURSE, R.TECHNOLOGIST}),
+    "exams:check-in": frozenset({R.TECHNOLOGIST}),
+    "exams:checklist": frozenset({R.TECHNOLOGIST}),
+    "exams:start": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
+    "exams:procedure": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
+    "exams:complete": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
+    "exams:hold": STAFF,
+    "exams:resume": frozenset({R.RADIOLOGIST}),
+    "exams:cancel": frozenset({R.REFERRER, R.NURSE, R.RADIOLOGIST}),
+    "exams:close": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "screening:edit": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "screening:decide": frozenset({R.RADIOLOGIST}),
+    "reports:findings": frozenset({R.RADIOLOGIST}),
+    "reports:edit": frozenset({R.RADIOLOGIST}),
+    "reports:sign": frozenset({R.RADIOLOGIST}),
+    "reports:addendum": frozenset({R.RADIOLOGIST}),
+    "reports:disposition": frozenset({R.RADIOLOGIST}),
+    "reports:view": CLINICAL,
+    "reports:pdf": CLINICAL,
+}
+
+
+def allowed(role: str, url_name: str) -> bool:
+    return role in PERMISSIONS.get(url_name, frozenset())

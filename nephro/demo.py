@@ -1,0 +1,194 @@
+"""Demo data: one account per role and about 20 synthetic patients with exams in every
+state, built through the real services so the audit trail and flags are genuine.
+
+Only for demo mode: the accounts share a published password.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from nephro.accounts.models import User
+from nephro.accounts.roles import Role
+from nephro.exams import services as exams
+from nephro.exams.forms import ProcedureForm
+from nephro.exams.lifecycle import State
+from nephro.exams.models import ChecklistItem, Indication
+from nephro.patients.models import Patient
+from nephro.reports import services as reports
+from nephro.reports.forms import FindingsForm
+from nephro.screening import services as screening
+from nephro.screening.forms import ScreeningForm
+from nephro.screening.models import Decision
+from nephro.tubes.models import Tube
+
+DEMO_PASSWORD = "nephro-demo"
+ACCOUNTS = [
+    ("referrer", Role.REFERRER, "Ada", "Urologist"),
+    ("nurse", Role.NURSE, "Nia", "Nurse"),
+    ("tech", Role.TECHNOLOGIST, "Theo", "Technologist"),
+    ("radiologist", Role.RADIOLOGIST, "Rosa", "Radiologist"),
+    ("patient", Role.PATIENT, "Pat", "Example"),
+    ("admin", Role.ADMIN, "Alex", "Admin"),
+]
+FAMILY = ["Garcia", "Okafor", "Nguyen", "Schmidt", "Rossi", "Khan", "Silva", "Kowalski",
+          "Haddad", "Tanaka", "Murphy", "Dubois", "Jensen", "Novak", "Costa", "Ivanova",
+          "Mendes", "Larsen", "Moreau", "Petrov"]
+GIVEN_F = ["Maria", "Amara", "Linh", "Greta", "Giulia", "Ayesha", "Ana", "Zofia", "Leila", "Yuki"]
+GIVEN_M = ["Jose", "Chidi", "Minh", "Lukas", "Marco", "Imran", "Pedro", "Jan", "Omar", "Kenji"]
+
+# The state each demo exam is walked to, in order: every state at least once.
+TARGETS = [State.ORDERED, State.ORDERED, State.SCREENED, State.SCHEDULED, State.SCHEDULED,
+           State.SCHEDULED, State.ARRIVED, State.PREPARED, State.IN_PROGRESS, State.COMPLETED,
+           State.COMPLETED, State.REPORTED, State.REPORTED, State.FOLLOW_UP, State.FOLLOW_UP,
+           State.CLOSED, State.ON_HOLD, State.ON_HOLD, State.CANCELLED, State.SCHEDULED]
+ORDER = [State.ORDERED, State.SCREENED, State.SCHEDULED, State.ARRIVED, State.PREPARED,
+         State.IN_PROGRESS, State.COMPLETED, State.REPORTED, State.FOLLOW_UP, State.CLOSED]
+
+
+@dataclass
+class _Request:
+    """Stands in for an HTTP request so demo writes are audited like real ones."""
+
+    user: User
+    META: dict = field(default_factory=lambda: {"REMOTE_ADDR": "127.0.0.1"})
+
+
+def _accounts() -> dict[str, User]:
+    users = {}
+    for username, role, first, last in ACCOUNTS:
+        user, _ = User.objects.get_or_create(
+            username=username, defaults={"role": role, "first_name": first, "last_name": last}
+        )
+        user.role, user.is_demo, user.is_active = role, True, True
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        users[username] = user
+    return users
+
+
+def _screen(req, exam, *, hold: str = ""):
+    data = {"pregnancy": "not_applicable", "anticoagulants": [], "other_allergies": ""}
+    if exam.patient.sex == "F":
+        data["pregnancy"] = "attested_not"
+        data["pregnancy_method"] = "Patient attests: on contraception"
+    if hold == "pregnancy":
+        data["pregnancy"], data["pregnancy_method"] = "possible", "Last period late"
+    if hold == "fever":
+        data["fever_or_infection"] = "on"
+    if exam.pk % 3 == 0:
+        data["anticoagulants"] = ["aspirin"]
+    form = ScreeningForm(data)
+    assert form.is_valid(), form.errors
+    screening.save_screening(req, exam.pk, form)
+
+
+def _walk(users, exam, target: str, when: datetime, rng: random.Random):
+    nurse, tech, rad = (_Request(users[n]) for n in ("nurse", "tech", "radiologist"))
+    if target == State.ON_HOLD:
+        _screen(nurse, exam, hold="pregnancy" if exam.patient.sex == "F" else "fever")
+        return
+    if target == State.CANCELLED:
+        exams.cancel(nurse, exam.pk, "Patient declined the study")
+        return
+    goal = ORDER.index(target)
+    if goal >= 1:
+        _screen(nurse, exam)
+    if goal >= 2:
+        exams.schedule(nurse, exam.pk, when=when, room="Fluoro 1", ae_title="FLUORO1")
+    if goal >= 3:
+        exams.check_in(tech, exam.pk, mrn=exam.patient.mrn, birth_date=exam.patient.birth_date)
+    if goal >= 4:
+        for item in ChecklistItem.values:
+            exams.tick_checklist(tech, exam.pk, item)
+    if goal >= 5:
+        exams.start(rad, exam.pk)
+    if goal >= 6:
+        kar = Decimal(rng.choice([4, 9, 15, 28, 3200]))
+        form = ProcedureForm({
+            "contrast_agent": "Iopamidol 300", "contrast_concentration_mgi_ml": 300,
+            "contrast_volume_ml": rng.choice([8, 10, 15]), "views": ["scout", "ap", "lpo", "delayed"],
+            "fluoro_time_s": rng.choice([42, 65, 90]), "kap_value": Decimal("1.8"),
+            "kap_unit": "Gy.cm2", "ka_r_value": kar, "ka_r_unit": "mGy", "tolerance": "mild",
+        }, instance=exam.procedure)
+        assert form.is_valid(), form.errors
+        exams.save_procedure(rad, exam.pk, form)
+        exams.complete(rad, exam.pk)
+    if goal >= 7:
+        drains = exam.pk % 4 != 0
+        form = FindingsForm({
+            "tube_position": "pelvis", "tube_patency": "patent",
+            "hydronephrosis": 1 if drains else 3,
+            "upj_passage": "free" if drains else "none",
+            "ureter_passage": "free" if drains else "not_seen",
+            "bladder": "immediate" if drains else "none",
+            "obstruction_level": "" if drains else "upj",
+            "obstruction_cause": "" if drains else "stone",
+        })
+        assert form.is_valid(), form.errors
+        reports.save_findings(rad, exam.pk, form)
+        reports.sign(rad, exam.pk, final=True)
+    if goal >= 8:
+        exam.refresh_from_db()
+        drains = exam.findings.bladder != "none"
+        reports.record_disposition(
+            rad, exam.pk, decision="remove" if drains else "drain",
+            reason="Free drainage to the bladder" if drains else "Obstruction persists",
+        )
+    if goal >= 9:
+        exams.close(nurse, exam.pk)
+
+
+@transaction.atomic
+def build_demo(seed: int = 7) -> dict[str, int]:
+    if not settings.DEMO:
+        raise RuntimeError("demo data is only created in demo mode (NEPHRO_DEMO=true)")
+    rng = random.Random(seed)
+    users = _accounts()
+    if Patient.objects.filter(mrn__startswith="DEMO").exists():
+        return {"patients": Patient.objects.filter(mrn__startswith="DEMO").count(), "new": 0}
+    today = timezone.localdate()
+    referrer = _Request(users["referrer"])
+    for i, target in enumerate(TARGETS):
+        female = i % 2 == 0
+        patient = Patient.objects.create(
+            mrn=f"DEMO{1001 + i}",
+            family_name=FAMILY[i],
+            given_name=(GIVEN_F if female else GIVEN_M)[i % 10],
+            birth_date=date(1950 + rng.randint(0, 50), rng.randint(1, 12), rng.randint(1, 28)),
+            sex="F" if female else "M",
+            phone=f"555-01{i:02d}",
+            email=f"patient{i}@example.org",
+            user=users["patient"] if i == 3 else None,
+        )
+        side = rng.choice(["left", "right"])
+        placed = today - timedelta(days=rng.randint(20, 120))
+        # Some tubes due soon, some overdue, the rest later (the registry list shows them).
+        due = today + timedelta(days=[-9, -2, 5, 12, 40, 70][i % 6])
+        tube = Tube.objects.create(patient=patient, side=side, size_fr=rng.choice([8, 10, 12]),
+                                   placed_on=placed, exchange_due_on=due)
+        day = today + timedelta(days=(0 if i % 3 == 0 else rng.randint(-10, 10)))
+        when = timezone.make_aware(datetime.combine(day, time(8 + i % 9, 0 if i % 2 else 30)))
+        if target in (State.SCHEDULED, State.ARRIVED, State.PREPARED):
+            when = timezone.make_aware(datetime.combine(today, time(8 + i % 9, 30)))
+        exam = exams.create_order(
+            referrer, patient=patient, referrer=users["referrer"], sides=[side],
+            tubes={side: tube}, indication=rng.choice(Indication.values),
+            clinical_question="Does the kidney drain to the bladder? Can the tube come out?",
+            urgency="routine",
+        )[0]
+        _walk(users, exam, target, when, rng)
+    # One hold already decided by a radiologist, so both sides of the hold path show.
+    held = Patient.objects.get(mrn="DEMO1017").exams.get()
+    flag = held.flags.filter(active=True, severity="hold").first()
+    if flag is not None:
+        screening.decide_flag(_Request(users["radiologist"]), flag.pk, decision=Decision.PROCEED,
+                              reason="Urgent exam: waiver documented by the directing physician")
+    return {"patients": len(TARGETS), "new": len(TARGETS)}

@@ -1,0 +1,229 @@
+"""Every write to an exam: atomic, row-locked, checked against the lifecycle, audited."""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import contextmanager
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pydicom.uid import generate_uid
+
+from nephro.audit.services import record
+from nephro.exams import lifecycle
+from nephro.exams.lifecycle import IllegalTransition, State
+from nephro.exams.models import ChecklistItem, ChecklistStep, Exam, Order, Procedure
+from nephro.tubes.models import Tube
+
+
+class WorkflowError(Exception):
+    """A request the workflow refuses, with a message fit to show the user."""
+
+
+class DuplicateSubmission(WorkflowError):
+    def __init__(self, order: Order):
+        super().__init__("this order was already submitted; nothing new was created")
+        self.order = order
+
+
+def _new_accession() -> str:
+    # Date plus random digits: short enough for DICOM SH (16), unguessable enough that
+    # accession numbers do not reveal volumes.
+    return timezone.localdate().strftime("%y%m%d") + f"{secrets.randbelow(10**6):06d}"
+
+
+@contextmanager
+def locked_exam(exam_id: int):
+    with transaction.atomic():
+        yield Exam.objects.select_for_update().select_related("patient").get(pk=exam_id)
+
+
+def _move(request, exam: Exam, target: str, action: str, **detail) -> None:
+    lifecycle.check(exam.state, target, held_from=exam.held_from)
+    before = exam.state
+    exam.state = target
+    exam.save()
+    record(request, action, exam, detail={"from": before, "to": target, **detail})
+
+
+def create_order(
+    request,
+    *,
+    patient,
+    referrer,
+    sides: list[str],
+    tubes: dict[str, Tube | None],
+    indication: str,
+    clinical_question: str,
+    urgency: str,
+    submission=None,
+) -> list[Exam]:
+    """One order; one exam per side (a bilateral order makes two)."""
+    existing = Order.objects.filter(submission=submission).first() if submission else None
+    if existing is not None:
+        raise DuplicateSubmission(existing)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    submission=submission,
+                    patient=patient,
+                    referrer=referrer,
+                    indication=indication,
+                    clinical_question=clinical_question,
+                    urgency=urgency,
+                    created_by=request.user,
+                )
+        except IntegrityError as exc:  # the same form submitted twice at the same moment
+            raise DuplicateSubmission(Order.objects.get(submission=submission)) from exc
+        record(request, "order.create", order, detail={"sides": sides})
+        return [_create_exam(request, order, side, tubes.get(side)) for side in sides]
+
+
+def _create_exam(request, order: Order, side: str, tube: Tube | None) -> Exam:
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                exam = Exam.objects.create(
+                    order=order,
+                    patient=order.patient,
+                    side=side,
+                    tube=tube,
+                    accession_number=_new_accession(),
+                    study_instance_uid=generate_uid(),
+                )
+        except IntegrityError:  # accession collision: draw again
+            continue
+        record(request, "exam.create", exam, detail={"accession": exam.accession_number})
+        return exam
+    raise WorkflowError("could not allocate an accession number; try again")
+
+
+def _blocking_flags(exam: Exam):
+    return [f for f in exam.flags.all() if f.blocking]
+
+
+def schedule(request, exam_id: int, *, when: datetime, room: str, ae_title: str) -> Exam:
+    with locked_exam(exam_id) as exam:
+        if _blocking_flags(exam):
+            raise WorkflowError("a safety hold needs a radiologist's decision before scheduling")
+        exam.scheduled_at = when
+        exam.room = room
+        exam.modality_ae_title = ae_title
+        _move(request, exam, State.SCHEDULED, "exam.schedule", when=when.isoformat(), room=room)
+    return exam
+
+
+def check_in(request, exam_id: int, *, mrn: str, birth_date) -> Exam:
+    """Arrival with two identifiers: the MRN and the date of birth must both match."""
+    with locked_exam(exam_id) as exam:
+        if exam.state != State.SCHEDULED:
+            raise IllegalTransition("only a scheduled exam can be checked in")
+        if mrn.strip() != exam.patient.mrn or birth_date != exam.patient.birth_date:
+            record(request, "exam.check_in", exam, outcome="failed", detail={"why": "identity"})
+            raise WorkflowError(
+                "the identifiers do not match this patient: check the wristband and ask again"
+            )
+        exam.arrived_at = timezone.now()
+        exam.identity_confirmed_by = request.user
+        _move(request, exam, State.ARRIVED, "exam.check_in")
+    return exam
+
+
+def tick_checklist(request, exam_id: int, item: str) -> Exam:
+    with locked_exam(exam_id) as exam:
+        if exam.state != State.ARRIVED:
+            raise IllegalTransition("the checklist is filled in after check-in, before the study")
+        if item not in ChecklistItem.values:
+            raise WorkflowError("unknown checklist step")
+        _, created = ChecklistStep.objects.get_or_create(
+            exam=exam, item=item, defaults={"done_by": request.user, "done_at": timezone.now()}
+        )
+        if created:
+            record(request, "exam.checklist", exam, detail={"item": item})
+        done = set(exam.checklist.values_list("item", flat=True))
+        if done >= set(ChecklistItem.values):
+            _move(request, exam, State.PREPARED, "exam.prepared")
+    return exam
+
+
+def start(request, exam_id: int) -> Exam:
+    with locked_exam(exam_id) as exam:
+        if exam.state == State.ARRIVED:
+            raise WorkflowError("finish the five checklist steps before starting")
+        if _blocking_flags(exam):
+            raise WorkflowError("a safety hold needs a radiologist's decision before the study")
+        exam.started_at = timezone.now()
+        _move(request, exam, State.IN_PROGRESS, "exam.start")
+        Procedure.objects.get_or_create(exam=exam, defaults={"performed_by": request.user})
+    return exam
+
+
+def save_procedure(request, exam_id: int, form) -> Procedure:
+    with locked_exam(exam_id) as exam:
+        if exam.state not in (State.IN_PROGRESS, State.COMPLETED):
+            raise IllegalTransition("the procedure is recorded once the study has started")
+        procedure = form.save(commit=False)
+        procedure.exam = exam
+        procedure.performed_by = procedure.performed_by or request.user
+        procedure.dose_source = "manual"
+        procedure.save()
+        record(request, "procedure.save", procedure, detail={"fields": sorted(form.changed_data)})
+    return procedure
+
+
+def complete(request, exam_id: int) -> Exam:
+    with locked_exam(exam_id) as exam:
+        procedure = getattr(exam, "procedure", None)
+        if procedure is None or not procedure.contrast_agent or not procedure.views:
+            raise WorkflowError("record the contrast and the views taken before completing")
+        exam.completed_at = timezone.now()
+        _move(request, exam, State.COMPLETED, "exam.complete")
+    return exam
+
+
+def hold(request, exam_id: int, reason: str) -> Exam:
+    with locked_exam(exam_id) as exam:
+        if not reason.strip():
+            raise WorkflowError("a hold needs a reason")
+        lifecycle.check(exam.state, State.ON_HOLD)
+        exam.held_from = exam.state
+        exam.hold_reason = reason
+        _move(request, exam, State.ON_HOLD, "exam.hold", reason=reason)
+    return exam
+
+
+def resume(request, exam_id: int, reason: str) -> Exam:
+    with locked_exam(exam_id) as exam:
+        if exam.state != State.ON_HOLD:
+            raise IllegalTransition("only a held exam can be resumed")
+        if not reason.strip():
+            raise WorkflowError("a decision needs a reason")
+        if _blocking_flags(exam):
+            raise WorkflowError("decide every safety hold flag first")
+        target = exam.held_from
+        _move(request, exam, target, "exam.resume", reason=reason)
+        exam.held_from = ""
+        exam.save()
+    return exam
+
+
+def cancel(request, exam_id: int, reason: str) -> Exam:
+    with locked_exam(exam_id) as exam:
+        if not reason.strip():
+            raise WorkflowError("a cancellation needs a reason")
+        exam.cancel_reason = reason
+        _move(request, exam, State.CANCELLED, "exam.cancel", reason=reason)
+    return exam
+
+
+def close(request, exam_id: int) -> Exam:
+    with locked_exam(exam_id) as exam:
+        _move(request, exam, State.CLOSED, "exam.close")
+    return exam
+
+
+def advance(request, exam: Exam, target: str, action: str, **detail) -> None:
+    """For other apps' services that already hold the exam's lock."""
+    _move(request, exam, target, action, **detail)

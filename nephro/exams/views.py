@@ -1,0 +1,194 @@
+"""Exam pages: thin views that validate, call one service, and render or redirect."""
+
+from functools import wraps
+from uuid import uuid4
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from nephro.audit.services import record
+from nephro.exams import services
+from nephro.exams.access import visible_exams, visible_patients
+from nephro.exams.dose import dose_flags
+from nephro.exams.forms import CheckInForm, OrderForm, ProcedureForm, ReasonForm, ScheduleForm
+from nephro.exams.lifecycle import IllegalTransition, State
+from nephro.exams.models import ChecklistItem, Procedure
+
+
+def get_exam(request, pk: int, action: str = "exam.read"):
+    """The exam if this user may see it (404 otherwise), with the read audited."""
+    exam = get_object_or_404(visible_exams(request.user), pk=pk)
+    record(request, action, exam)
+    return exam
+
+
+def workflow_action(view):
+    """Run a POST action; a refused step becomes a clear message and changes nothing."""
+
+    @wraps(view)
+    @require_POST
+    def wrapper(request, pk, *args, **kwargs):
+        get_object_or_404(visible_exams(request.user), pk=pk)
+        try:
+            response = view(request, pk, *args, **kwargs)
+        except (services.WorkflowError, IllegalTransition) as exc:
+            messages.error(request, f"Not done: {exc}.")
+            return redirect("exams:detail", pk=pk)
+        return response or redirect("exams:detail", pk=pk)
+
+    return wrapper
+
+
+def worklist(request):
+    exams = visible_exams(request.user).annotate(
+        open_flags=Count("flags", filter=Q(flags__active=True, flags__severity="hold"))
+    )
+    state = request.GET.get("state", "")
+    day = request.GET.get("day", "")
+    if state in State.values:
+        exams = exams.filter(state=state)
+    if day == "today":
+        exams = exams.filter(scheduled_at__date=timezone.localdate())
+    exams = exams.order_by("scheduled_at", "pk")[:500]
+    record(request, "worklist.read", detail={"state": state, "day": day})
+    return render(request, "exams/worklist.html",
+                  {"exams": exams, "states": State.choices, "state": state, "day": day})
+
+
+def order(request, patient_pk: int):
+    patient = get_object_or_404(visible_patients(request.user), pk=patient_pk)
+    form = OrderForm(request.POST or None, patient=patient, user=request.user,
+                     initial={"submission": uuid4()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            exams = services.create_order(
+                request, patient=patient, referrer=form.referrer(), sides=form.sides(),
+                tubes=form.tubes, indication=data["indication"],
+                clinical_question=data["clinical_question"], urgency=data["urgency"],
+                submission=data["submission"],
+            )
+        except services.DuplicateSubmission as exc:
+            messages.warning(request, "This order was already submitted; nothing new was created.")
+            return redirect("exams:detail", pk=exc.order.exams.first().pk)
+        messages.success(request, f"Order placed: {', '.join(e.accession_number for e in exams)}.")
+        return redirect("exams:detail", pk=exams[0].pk)
+    record(request, "patient.read", patient)
+    return render(request, "exams/order.html", {"form": form, "patient": patient},
+                  status=400 if form.errors else 200)
+
+
+def detail(request, pk: int):
+    exam = get_exam(request, pk)
+    procedure = Procedure.objects.filter(exam=exam).first()
+    done = {step.item: step for step in exam.checklist.select_related("done_by")}
+    context = {
+        "exam": exam,
+        "flags": exam.flags.filter(active=True).select_related("decided_by"),
+        "checklist": [(item, label, done.get(item)) for item, label in ChecklistItem.choices],
+        "procedure": procedure,
+        "dose_flags": dose_flags(procedure.ka_r_mgy) if procedure else [],
+        "screening": getattr(exam, "screening", None),
+        "findings": getattr(exam, "findings", None),
+        "report": getattr(exam, "report", None),
+        "disposition": getattr(exam, "disposition", None),
+        "schedule_form": ScheduleForm(),
+        "checkin_form": CheckInForm(),
+        "reason_form": ReasonForm(),
+        "State": State,
+    }
+    return render(request, "exams/detail.html", context)
+
+
+def _form_action(request, pk, form_class, template, act, success):
+    """Shared shape of the small form steps: show, validate, act, redirect."""
+    exam = get_exam(request, pk)
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            act(exam, form.cleaned_data)
+        except (services.WorkflowError, IllegalTransition) as exc:
+            form.add_error(None, f"Not done: {exc}.")
+        else:
+            messages.success(request, success)
+            return redirect("exams:detail", pk=pk)
+    return render(request, template, {"form": form, "exam": exam},
+                  status=400 if form.errors else 200)
+
+
+def schedule(request, pk: int):
+    return _form_action(
+        request, pk, ScheduleForm, "exams/form.html",
+        lambda exam, d: services.schedule(request, exam.pk, when=d["when"], room=d["room"],
+                                          ae_title=d["ae_title"]),
+        "Scheduled: the exam is now on the modality worklist.",
+    )
+
+
+def check_in(request, pk: int):
+    return _form_action(
+        request, pk, CheckInForm, "exams/form.html",
+        lambda exam, d: services.check_in(request, exam.pk, mrn=d["mrn"],
+                                          birth_date=d["birth_date"]),
+        "Identity confirmed with two identifiers; patient checked in.",
+    )
+
+
+def hold(request, pk: int):
+    return _form_action(request, pk, ReasonForm, "exams/form.html",
+                        lambda exam, d: services.hold(request, exam.pk, d["reason"]),
+                        "Exam put on hold for a radiologist's decision.")
+
+
+def resume(request, pk: int):
+    return _form_action(request, pk, ReasonForm, "exams/form.html",
+                        lambda exam, d: services.resume(request, exam.pk, d["reason"]),
+                        "Hold released.")
+
+
+def cancel(request, pk: int):
+    return _form_action(request, pk, ReasonForm, "exams/form.html",
+                        lambda exam, d: services.cancel(request, exam.pk, d["reason"]),
+                        "Exam cancelled.")
+
+
+@workflow_action
+def checklist(request, pk: int):
+    services.tick_checklist(request, pk, request.POST.get("item", ""))
+
+
+@workflow_action
+def start(request, pk: int):
+    services.start(request, pk)
+    messages.success(request, "Study started.")
+
+
+@workflow_action
+def complete(request, pk: int):
+    services.complete(request, pk)
+    messages.success(request, "Study completed: ready for findings.")
+
+
+@workflow_action
+def close(request, pk: int):
+    services.close(request, pk)
+    messages.success(request, "Exam closed.")
+
+
+def procedure(request, pk: int):
+    exam = get_exam(request, pk)
+    instance = Procedure.objects.filter(exam=exam).first() or Procedure(exam=exam)
+    form = ProcedureForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_procedure(request, exam.pk, form)
+        except (services.WorkflowError, IllegalTransition) as exc:
+            form.add_error(None, f"Not saved: {exc}.")
+        else:
+            messages.success(request, "Procedure record saved.")
+            return redirect("exams:detail", pk=pk)
+    return render(request, "exams/procedure.html", {"form": form, "exam": exam},
+                  status=400 if form.errors else 200)

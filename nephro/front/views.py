@@ -1,0 +1,65 @@
+"""The role dashboards: each role lands on the worklists it works from."""
+
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from nephro.accounts.roles import Role
+from nephro.audit.services import record
+from nephro.exams.access import visible_exams
+from nephro.exams.lifecycle import FINISHED, State
+from nephro.reports.models import ReportStatus
+from nephro.tubes.services import tubes_due
+
+
+def health(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def _lists(user) -> list[tuple[str, str, object]]:
+    """(title, empty text, rows) for each worklist this role sees."""
+    exams = visible_exams(user)
+    today = timezone.localdate()
+    todays = exams.filter(scheduled_at__date=today).exclude(state__in=FINISHED)
+    role = user.role
+    if role == Role.REFERRER:
+        return [("My open orders", "No open orders.", exams.exclude(state__in=FINISHED)
+                 .order_by("-created_at")[:50]),
+                ("Reports ready", "No new reports.", exams.filter(
+                    state__in=[State.REPORTED, State.FOLLOW_UP]).order_by("-updated_at")[:20])]
+    lists = [("Today", "Nothing scheduled today.", todays.order_by("scheduled_at"))]
+    if role == Role.RADIOLOGIST:
+        lists.insert(0, ("Holds needing a decision", "No holds.",
+                         exams.filter(state=State.ON_HOLD).order_by("updated_at")))
+        lists.insert(1, ("Reports to sign", "Nothing to sign.", exams.filter(
+            state__in=[State.COMPLETED, State.REPORTED]).exclude(
+            report__status=ReportStatus.FINAL).order_by("completed_at")))
+    if role == Role.NURSE:
+        lists.insert(0, ("To screen", "No new orders.",
+                         exams.filter(state=State.ORDERED).order_by("created_at")))
+        lists.insert(1, ("To schedule", "Nothing to schedule.",
+                         exams.filter(state=State.SCREENED).order_by("created_at")))
+        lists.append(("In follow-up", "No one in follow-up.",
+                      exams.filter(state=State.FOLLOW_UP).order_by("updated_at")))
+    if role == Role.TECHNOLOGIST:
+        lists.append(("In the room", "No one in the room.", exams.filter(
+            state__in=[State.ARRIVED, State.PREPARED, State.IN_PROGRESS])))
+    return lists
+
+
+def home(request):
+    role = request.user.role
+    if role == Role.ADMIN:
+        return redirect("accounts:list")
+    if role == Role.PATIENT:
+        return render(request, "front/patient_home.html",
+                      {"exams": visible_exams(request.user).order_by("-created_at")})
+    context = {"lists": _lists(request.user)}
+    if role in (Role.NURSE, Role.RADIOLOGIST, Role.TECHNOLOGIST):
+        today = timezone.localdate()
+        context["tubes_due"] = [(t, t.due_state(today)) for t in tubes_due(today)[:50]]
+    record(request, "dashboard.read", detail={"role": role})
+    return render(request, "front/home.html", context)

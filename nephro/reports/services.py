@@ -1,0 +1,122 @@
+"""Findings, report drafting, signing, addenda and the tube disposition."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from nephro.audit.services import record
+from nephro.exams import services as exam_services
+from nephro.exams.lifecycle import State
+from nephro.exams.services import WorkflowError, locked_exam
+from nephro.reports import narrative
+from nephro.reports.models import (
+    Addendum,
+    Disposition,
+    DispositionChoice,
+    Report,
+    ReportStatus,
+)
+from nephro.tubes import services as tube_services
+
+REPORTABLE = (State.COMPLETED, State.REPORTED)
+
+
+def save_findings(request, exam_id: int, form):
+    with locked_exam(exam_id) as exam:
+        if exam.state not in REPORTABLE:
+            raise WorkflowError("findings are recorded after the study is completed")
+        report = getattr(exam, "report", None)
+        if report is not None and report.is_final:
+            raise WorkflowError("the report is final; add an addendum instead")
+        findings = form.save(commit=False)
+        findings.exam = exam
+        findings.recorded_by = request.user
+        findings.save()
+        record(request, "findings.save", findings, detail={"fields": sorted(form.changed_data)})
+        # The narrative follows the findings until the radiologist signs.
+        draft = {
+            "technique": narrative.technique(exam),
+            "findings_text": narrative.findings_text(findings),
+            "impression": narrative.impression(findings),
+        }
+        report, created = Report.objects.get_or_create(exam=exam, defaults=draft)
+        if not created:
+            for key, value in draft.items():
+                setattr(report, key, value)
+            report.save()
+        record(request, "report.draft", report)
+    return findings
+
+
+def save_report_text(request, exam_id: int, *, technique: str, findings_text: str, impression: str):
+    with locked_exam(exam_id) as exam:
+        report = Report.objects.select_for_update().filter(exam=exam).first()
+        if report is None:
+            raise WorkflowError("record the structured findings first")
+        if report.is_final:
+            raise WorkflowError("the report is final; add an addendum instead")
+        report.technique, report.findings_text, report.impression = (
+            technique,
+            findings_text,
+            impression,
+        )
+        report.save()
+        record(request, "report.edit", report)
+    return report
+
+
+def sign(request, exam_id: int, *, final: bool) -> Report:
+    """Sign preliminary (draft -> preliminary) or final (draft/preliminary -> final)."""
+    with locked_exam(exam_id) as exam:
+        report = Report.objects.select_for_update().filter(exam=exam).first()
+        if report is None:
+            raise WorkflowError("there is no report to sign")
+        if report.status == ReportStatus.FINAL:
+            raise WorkflowError("the report is already final")
+        if not final and report.status == ReportStatus.PRELIMINARY:
+            raise WorkflowError("the report is already signed as preliminary")
+        now = timezone.now()
+        if final:
+            report.status, report.signed_by, report.signed_at = ReportStatus.FINAL, request.user, now
+        else:
+            report.status = ReportStatus.PRELIMINARY
+            report.preliminary_by, report.preliminary_at = request.user, now
+        report.save()
+        record(request, "report.sign", report, detail={"status": report.status})
+        if exam.state == State.COMPLETED:
+            exam_services.advance(request, exam, State.REPORTED, "exam.reported")
+    return report
+
+
+def add_addendum(request, exam_id: int, text: str) -> Addendum:
+    if not text.strip():
+        raise WorkflowError("an addendum needs text")
+    with locked_exam(exam_id) as exam:
+        report = getattr(exam, "report", None)
+        if report is None or report.status != ReportStatus.FINAL:
+            raise WorkflowError("addenda are added to final reports; edit the draft instead")
+        addendum = Addendum.objects.create(report=report, text=text, author=request.user)
+        record(request, "report.addendum", report, detail={"addendum": addendum.pk})
+    return addendum
+
+
+def record_disposition(request, exam_id: int, *, decision: str, reason: str) -> Disposition:
+    if not reason.strip():
+        raise WorkflowError("the tube decision needs a reason")
+    if decision not in DispositionChoice.values:
+        raise WorkflowError("unknown tube decision")
+    with locked_exam(exam_id) as exam:
+        if exam.state != State.REPORTED:
+            raise WorkflowError("the tube decision follows the signed report")
+        if hasattr(exam, "disposition"):
+            raise WorkflowError("the tube decision was already recorded")
+        with transaction.atomic():
+            disposition = Disposition.objects.create(
+                exam=exam, decision=decision, reason=reason, decided_by=request.user
+            )
+            record(request, "disposition.record", disposition, detail={"decision": decision})
+            if exam.tube is not None:
+                tube_services.apply_disposition(request, exam.tube, decision)
+            exam_services.advance(request, exam, State.FOLLOW_UP, "exam.follow_up")
+    return disposition

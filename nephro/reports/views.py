@@ -1,0 +1,112 @@
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from nephro.exams.lifecycle import IllegalTransition
+from nephro.exams.services import WorkflowError
+from nephro.exams.views import get_exam, workflow_action
+from nephro.reports import services
+from nephro.reports.forms import AddendumForm, DispositionForm, FindingsForm, ReportTextForm
+from nephro.reports.models import Findings, Report
+from nephro.reports.pdf import report_pdf
+
+
+def _render_form(request, template, context, form):
+    return render(request, template, {**context, "form": form}, status=400 if form.errors else 200)
+
+
+def findings(request, pk: int):
+    exam = get_exam(request, pk)
+    instance = Findings.objects.filter(exam=exam).first() or Findings(exam=exam)
+    form = FindingsForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_findings(request, exam.pk, form)
+        except (WorkflowError, IllegalTransition) as exc:
+            form.add_error(None, f"Not saved: {exc}.")
+        else:
+            messages.success(request, "Findings saved; the report text was generated from them.")
+            return redirect("reports:edit", pk=pk)
+    return _render_form(request, "reports/findings.html", {"exam": exam}, form)
+
+
+def edit(request, pk: int):
+    exam = get_exam(request, pk)
+    report = Report.objects.filter(exam=exam).first()
+    if report is None:
+        messages.info(request, "Record the structured findings first.")
+        return redirect("reports:findings", pk=pk)
+    form = ReportTextForm(request.POST or None, instance=report)
+    if report.is_final:
+        form = None
+    elif request.method == "POST" and form.is_valid():
+        try:
+            services.save_report_text(request, exam.pk, **form.cleaned_data)
+        except WorkflowError as exc:
+            form.add_error(None, f"Not saved: {exc}.")
+        else:
+            messages.success(request, "Report text saved.")
+            return redirect("reports:edit", pk=pk)
+    if form is None:
+        messages.info(request, "The report is final; changes are added as addenda.")
+        return redirect("reports:view", pk=pk)
+    return _render_form(request, "reports/edit.html", {"exam": exam, "report": report}, form)
+
+
+@workflow_action
+def sign(request, pk: int):
+    final = request.POST.get("final") == "1"
+    services.sign(request, pk, final=final)
+    messages.success(request, "Report signed as final." if final else "Preliminary report signed.")
+    return redirect("reports:view", pk=pk)
+
+
+def view(request, pk: int):
+    exam = get_exam(request, pk, action="report.read")
+    report = Report.objects.filter(exam=exam).first()
+    if report is None:
+        raise Http404("no report yet")
+    return render(request, "reports/view.html", {
+        "exam": exam, "report": report, "addendum_form": AddendumForm(),
+        "disposition": getattr(exam, "disposition", None),
+    })
+
+
+def pdf(request, pk: int):
+    exam = get_exam(request, pk, action="report.pdf")
+    if not Report.objects.filter(exam=exam).exists():
+        raise Http404("no report yet")
+    response = HttpResponse(report_pdf(exam), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="nephrostogram-{exam.accession_number}.pdf"'
+    return response
+
+
+@require_POST
+def addendum(request, pk: int):
+    get_exam(request, pk)
+    form = AddendumForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not saved: an addendum needs text.")
+    else:
+        try:
+            services.add_addendum(request, pk, form.cleaned_data["text"])
+        except WorkflowError as exc:
+            messages.error(request, f"Not saved: {exc}.")
+        else:
+            messages.success(request, "Addendum added.")
+    return redirect("reports:view", pk=pk)
+
+
+def disposition(request, pk: int):
+    exam = get_exam(request, pk)
+    form = DispositionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_disposition(request, exam.pk, **form.cleaned_data)
+        except WorkflowError as exc:
+            form.add_error(None, f"Not saved: {exc}.")
+        else:
+            messages.success(request, "Tube decision recorded; the tube registry was updated.")
+            return redirect("exams:detail", pk=pk)
+    return _render_form(request, "reports/disposition.html", {"exam": exam}, form)

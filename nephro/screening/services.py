@@ -1,0 +1,89 @@
+"""Recording screening answers, raising flags from the rules, and radiologist decisions."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from nephro.audit.services import record
+from nephro.exams import services as exam_services
+from nephro.exams.lifecycle import HOLDABLE, State
+from nephro.exams.services import WorkflowError, locked_exam
+from nephro.screening.models import Decision, Flag, Screening, Source
+from nephro.screening.rules import evaluate
+
+
+def _sync_flags(request, exam, screening: Screening) -> list[Flag]:
+    """Raise flags for rules that fire; retire those that no longer do. Decisions stay."""
+    fired = {rule.code: rule for rule in evaluate(screening, timezone.localdate())}
+    active = {flag.code: flag for flag in exam.flags.filter(active=True)}
+    for code, flag in active.items():
+        if code not in fired:
+            flag.active = False
+            flag.save(update_fields=["active"])
+            record(request, "flag.retire", flag, detail={"code": code})
+    for code, rule in fired.items():
+        if code not in active:
+            flag = Flag.objects.create(
+                exam=exam,
+                code=code,
+                severity=rule.severity,
+                text=rule.text,
+                source=rule.source,
+                requires_decision=rule.requires_decision,
+            )
+            record(request, "flag.raise", flag, detail={"code": code, "severity": rule.severity})
+    return list(exam.flags.filter(active=True))
+
+
+def save_screening(request, exam_id: int, form, *, source: str = Source.STAFF) -> Screening:
+    """Store the answers; staff answers count at once and move the exam on (or hold it)."""
+    with locked_exam(exam_id) as exam:
+        if exam.state not in (State.ORDERED, State.SCREENED, State.SCHEDULED, State.ON_HOLD):
+            raise WorkflowError("screening is done before the patient arrives")
+        screening = form.save(commit=False)
+        screening.exam = exam
+        screening.source = source
+        screening.recorded_by = request.user
+        screening.reviewed_by = request.user if source == Source.STAFF else None
+        screening.save()
+        record(request, "screening.save", screening, detail={"source": source})
+        if screening.reviewed_by is None:
+            return screening
+        flags = _sync_flags(request, exam, screening)
+        if exam.state == State.ORDERED:
+            exam_services.advance(request, exam, State.SCREENED, "exam.screen")
+        blocking = [f.code for f in flags if f.blocking]
+        if blocking and exam.state in HOLDABLE:
+            exam.held_from = exam.state
+            exam.hold_reason = "Safety screening: " + ", ".join(blocking)
+            exam_services.advance(request, exam, State.ON_HOLD, "exam.hold", flags=blocking)
+    return screening
+
+
+def decide_flag(request, flag_id: int, *, decision: str, reason: str) -> Flag:
+    """A radiologist's decision on a flag; the last open hold decided resumes the exam."""
+    if not reason.strip():
+        raise WorkflowError("a decision needs a reason")
+    if decision not in Decision.values:
+        raise WorkflowError("unknown decision")
+    flag = Flag.objects.select_related("exam").get(pk=flag_id)
+    with locked_exam(flag.exam_id) as exam:
+        flag = exam.flags.select_for_update().get(pk=flag_id)
+        if not flag.active:
+            raise WorkflowError("this flag no longer applies")
+        if flag.decided:
+            raise WorkflowError("this flag was already decided")
+        flag.decision = decision
+        flag.decision_reason = reason
+        flag.decided_by = request.user
+        flag.decided_at = timezone.now()
+        flag.save()
+        record(request, "flag.decide", flag, detail={"decision": decision, "reason": reason})
+        if decision == Decision.CANCEL:
+            exam.cancel_reason = f"{flag.code}: {reason}"
+            exam_services.advance(request, exam, State.CANCELLED, "exam.cancel", reason=reason)
+        elif exam.state == State.ON_HOLD and not any(f.blocking for f in exam.flags.all()):
+            exam_services.advance(request, exam, exam.held_from, "exam.resume", reason=reason)
+            exam.held_from = ""
+            exam.save(update_fields=["held_from"])
+    return flag

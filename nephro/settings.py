@@ -1,0 +1,195 @@
+"""Django settings for Nephro.
+
+Everything that differs between machines comes from NEPHRO_* environment variables,
+read through the typed helpers in nephro.lib.env. Demo mode (NEPHRO_DEMO=true) is the
+only mode with known passwords; it binds to loopback and generates its own secret key.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from nephro.lib.env import env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("NEPHRO_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEMO = env_bool("NEPHRO_DEMO", False)
+DEBUG = env_bool("NEPHRO_DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env_secret("NEPHRO_SECRET_KEY")
+    if key:
+        return key
+    if not DEMO:
+        raise ImproperlyConfigured(
+            "NEPHRO_SECRET_KEY (or NEPHRO_SECRET_KEY_FILE) must be set outside demo mode"
+        )
+    # Demo mode only: a key generated once per machine, never a constant in the code.
+    path = VAR_DIR / "demo_secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env_list("NEPHRO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("NEPHRO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "nephro.accounts",
+    "nephro.audit",
+    "nephro.patients",
+    "nephro.tubes",
+    "nephro.exams",
+    "nephro.screening",
+    "nephro.reports",
+    "nephro.front",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "nephro.accounts.middleware.RolePermissionMiddleware",
+]
+
+ROOT_URLCONF = "nephro.urls"
+WSGI_APPLICATION = "nephro.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "nephro.accounts.context_processors.role",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        env="DATABASE_URL",
+        default=f"sqlite:///{VAR_DIR / 'nephro.sqlite3'}",
+        conn_max_age=env_int("NEPHRO_DB_CONN_MAX_AGE", 60),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server, DICOM listener and worker read while one writes;
+    # IMMEDIATE transactions avoid "database is locked" upgrades mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Failed logins before an account is locked, and for how long.
+NEPHRO_LOCKOUT_ATTEMPTS = env_int("NEPHRO_LOCKOUT_ATTEMPTS", 5)
+NEPHRO_LOCKOUT_MINUTES = env_int("NEPHRO_LOCKOUT_MINUTES", 15)
+
+# Idle sessions expire: every request pushes the expiry forward by this much.
+SESSION_COOKIE_AGE = env_int("NEPHRO_IDLE_MINUTES", 20) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+if not DEMO and not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("NEPHRO_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("NEPHRO_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "nephro" / "locale"]
+TIME_ZONE = env_str("NEPHRO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = VAR_DIR / "media"
+
+EMAIL_BACKEND = env_str(
+    "NEPHRO_EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEMO
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("NEPHRO_FROM_EMAIL", "nephro@localhost")
+
+# Department-wide clinical defaults; each cites its source in the module that uses it.
+NEPHRO_PREGNANCY_AGE_MIN = env_int("NEPHRO_PREGNANCY_AGE_MIN", 12)
+NEPHRO_PREGNANCY_AGE_MAX = env_int("NEPHRO_PREGNANCY_AGE_MAX", 55)
+NEPHRO_TUBE_EXCHANGE_DAYS = env_int("NEPHRO_TUBE_EXCHANGE_DAYS", 91)
+NEPHRO_TUBE_DUE_SOON_DAYS = env_int("NEPHRO_TUBE_DUE_SOON_DAYS", 14)
+NEPHRO_DEPARTMENT_PHONE = env_str("NEPHRO_DEPARTMENT_PHONE", "555-0100")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("NEPHRO_LOG_LEVEL", "INFO")},
+}

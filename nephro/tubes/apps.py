@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TubesConfig(AppConfig):
+    name = "nephro.tubes"
+    label = "tubes"

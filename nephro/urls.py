@@ -1,0 +1,23 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from nephro.accounts.views import LoginView
+from nephro.front import views as front
+
+urlpatterns = [
+    path("", front.home, name="home"),
+    path("health", front.health, name="health"),
+    path("i18n/setlang/", set_language, name="set-language"),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", auth_views.PasswordChangeView.as_view(
+        template_name="accounts/password.html", success_url="/"), name="password"),
+    path("accounts/", include("nephro.accounts.urls")),
+    path("audit/", include("nephro.audit.urls")),
+    path("patients/", include("nephro.patients.urls")),
+    path("tubes/", include("nephro.tubes.urls")),
+    path("exams/", include("nephro.exams.urls")),
+    path("exams/", include("nephro.screening.urls")),
+    path("exams/", include("nephro.reports.urls")),
+]

@@ -1,0 +1,154 @@
+"""Personas and builders shared by the suite (healthchecks' BaseTestCase, as fixtures).
+
+Every role has a named user; `make_exam(state=...)` walks a fresh exam to any state
+through the real services, so tests start where they need to.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from nephro.accounts.models import User
+from nephro.accounts.roles import Role
+from nephro.demo import ORDER
+from nephro.exams import services as exams
+from nephro.exams.forms import ProcedureForm
+from nephro.exams.lifecycle import State
+from nephro.exams.models import ChecklistItem
+from nephro.patients.models import Patient
+from nephro.reports import services as reports
+from nephro.reports.forms import FindingsForm
+from nephro.screening import services as screening
+from nephro.screening.forms import ScreeningForm
+from nephro.tubes.models import Tube
+
+PASSWORD = "correct-horse-battery"
+_counter = itertools.count(1)
+
+
+@dataclass
+class FakeRequest:
+    user: User
+    META: dict = field(default_factory=lambda: {"REMOTE_ADDR": "127.0.0.1"})
+
+
+def make_user(username: str, role: str, **extra) -> User:
+    user = User(username=username, role=role, first_name=username.title(), **extra)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def people(db):
+    """alice the referrer, bob an unrelated referrer, and one of each other role."""
+    return {
+        "referrer": make_user("alice", Role.REFERRER),
+        "other_referrer": make_user("bob", Role.REFERRER),
+        "nurse": make_user("nina", Role.NURSE),
+        "tech": make_user("tom", Role.TECHNOLOGIST),
+        "radiologist": make_user("rita", Role.RADIOLOGIST),
+        "admin": make_user("adam", Role.ADMIN),
+        "patient": make_user("paula", Role.PATIENT),
+        "other_patient": make_user("peter", Role.PATIENT),
+    }
+
+
+def make_patient(user: User | None = None, *, sex: str = "M", born: date | None = None,
+                 **extra) -> Patient:
+    n = next(_counter)
+    return Patient.objects.create(
+        mrn=f"MRN{n:05d}", family_name=f"Family{n}", given_name="Given",
+        birth_date=born or date(1960, 5, 17), sex=sex, user=user, **extra,
+    )
+
+
+def screening_form(**answers) -> ScreeningForm:
+    data = {"pregnancy": "not_applicable", "anticoagulants": [], **answers}
+    form = ScreeningForm(data)
+    assert form.is_valid(), form.errors
+    return form
+
+
+@pytest.fixture
+def make_exam(people):
+    def build(state: str = State.ORDERED, *, patient: Patient | None = None,
+              referrer: User | None = None, screening_answers: dict | None = None):
+        patient = patient or make_patient(people["patient"])
+        tube = Tube.objects.create(
+            patient=patient, side="left", size_fr=10,
+            placed_on=timezone.localdate() - timedelta(days=30),
+            exchange_due_on=timezone.localdate() + timedelta(days=60),
+        )
+        ref = FakeRequest(referrer or people["referrer"])
+        exam = exams.create_order(
+            ref, patient=patient, referrer=ref.user, sides=["left"], tubes={"left": tube},
+            indication="pre_removal", clinical_question="Can the tube come out?",
+            urgency="routine",
+        )[0]
+        nurse, tech, rad = (FakeRequest(people[k]) for k in ("nurse", "tech", "radiologist"))
+        goal = ORDER.index(state) if state in ORDER else 1
+        if goal >= 1:
+            screening.save_screening(nurse, exam.pk, screening_form(**(screening_answers or {})))
+        if goal >= 2:
+            when = timezone.make_aware(datetime.combine(timezone.localdate(), time(10, 0)))
+            exams.schedule(nurse, exam.pk, when=when, room="Fluoro 1", ae_title="FLUORO1")
+        if goal >= 3:
+            exams.check_in(tech, exam.pk, mrn=patient.mrn, birth_date=patient.birth_date)
+        if goal >= 4:
+            for item in ChecklistItem.values:
+                exams.tick_checklist(tech, exam.pk, item)
+        if goal >= 5:
+            exams.start(rad, exam.pk)
+        if goal >= 6:
+            exam.refresh_from_db()
+            form = ProcedureForm({
+                "contrast_agent": "Iopamidol 300", "contrast_volume_ml": "10",
+                "views": ["scout", "ap", "delayed"], "fluoro_time_s": "60",
+                "kap_value": "1.5", "kap_unit": "Gy.cm2", "ka_r_value": "12", "ka_r_unit": "mGy",
+                "tolerance": "mild",
+            }, instance=exam.procedure)
+            assert form.is_valid(), form.errors
+            exams.save_procedure(rad, exam.pk, form)
+            exams.complete(rad, exam.pk)
+        if goal >= 7:
+            reports.save_findings(rad, exam.pk, findings_form())
+            reports.sign(rad, exam.pk, final=True)
+        if goal >= 8:
+            reports.record_disposition(rad, exam.pk, decision="remove", reason="Drains freely")
+        if goal >= 9:
+            exams.close(nurse, exam.pk)
+        if state == State.CANCELLED:
+            exams.cancel(nurse, exam.pk, "Patient declined")
+        if state == State.ON_HOLD:
+            exams.hold(nurse, exam.pk, "Needs a radiologist's look")
+        exam.refresh_from_db()
+        assert exam.state == state
+        return exam
+
+    return build
+
+
+def findings_form(**overrides) -> FindingsForm:
+    data = {
+        "tube_position": "pelvis", "tube_patency": "patent", "hydronephrosis": "1",
+        "upj_passage": "free", "ureter_passage": "free", "bladder": "immediate",
+        "bladder_time_min": "2", **overrides,
+    }
+    form = FindingsForm(data)
+    assert form.is_valid(), form.errors
+    return form
+
+
+@pytest.fixture
+def login(client):
+    def as_user(user: User):
+        client.force_login(user)
+        return client
+
+    return as_user

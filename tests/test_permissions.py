@@ -1,0 +1,84 @@
+"""Walks every URL pattern for every role against the one permission table."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from nephro.accounts.permissions import PERMISSIONS, PUBLIC
+from nephro.accounts.roles import Role
+from nephro.audit.models import AuditEvent
+from nephro.exams.lifecycle import State
+
+ROLE_USER = {
+    Role.REFERRER: "referrer",
+    Role.NURSE: "nurse",
+    Role.TECHNOLOGIST: "tech",
+    Role.RADIOLOGIST: "radiologist",
+    Role.PATIENT: "patient",
+    Role.ADMIN: "admin",
+}
+
+
+def all_url_names(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            yield from all_url_names(entry, namespace)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield f"{prefix}{entry.name}", entry
+
+
+def test_it_lists_every_named_url_in_the_table():
+    names = {name for name, _ in all_url_names()}
+    unlisted = names - set(PERMISSIONS) - PUBLIC
+    assert not unlisted, f"URL names missing from the permission table: {sorted(unlisted)}"
+    stale = set(PERMISSIONS) - names
+    assert not stale, f"permission entries for URLs that do not exist: {sorted(stale)}"
+
+
+def _url(name, pattern, exam):
+    kwargs = {}
+    for key in pattern.pattern.converters:
+        kwargs[key] = {
+            "pk": exam.pk,
+            "patient_pk": exam.patient_id,
+            "flag_pk": exam.flags.first().pk,
+        }[key]
+    if name == "tubes:edit":
+        kwargs["pk"] = exam.tube_id
+    if name == "accounts:edit":
+        kwargs["pk"] = exam.order.referrer_id
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.mark.django_db
+def test_it_allows_and_denies_every_url_for_every_role(people, make_exam, client):
+    exam = make_exam(State.SCREENED, screening_answers={"anticoagulants": ["aspirin"]})
+    patterns = [(name, pattern) for name, pattern in all_url_names() if name not in PUBLIC]
+    checked = 0
+    for role, key in ROLE_USER.items():
+        client.force_login(people[key])
+        for name, pattern in patterns:
+            url = _url(name, pattern, exam)
+            response = client.get(url)
+            if role in PERMISSIONS[name]:
+                assert response.status_code != 403, f"{role} should reach {name}"
+                assert response.status_code < 500, f"{name} broke for {role}"
+            else:
+                assert response.status_code == 403, f"{role} must be refused {name}"
+                post = client.post(url, {})
+                assert post.status_code == 403, f"{role} must be refused POST {name}"
+            checked += 1
+    assert checked == len(patterns) * len(ROLE_USER)
+    assert AuditEvent.objects.filter(action="access.denied").exists()
+
+
+@pytest.mark.django_db
+def test_it_sends_anonymous_visitors_to_login(people, make_exam, client):
+    exam = make_exam(State.SCREENED, screening_answers={"anticoagulants": ["aspirin"]})
+    for name, pattern in all_url_names():
+        if name in PUBLIC:
+            continue
+        response = client.get(_url(name, pattern, exam))
+        assert response.status_code == 302, name
+        assert response["Location"].startswith(reverse("login")), name
