@@ -58,6 +58,10 @@ INSTALLED_APPS = [
     "nephro.exams",
     "nephro.screening",
     "nephro.reports",
+    "nephro.jobs",
+    "nephro.dicom",
+    "nephro.portal",
+    "nephro.followup",
     "nephro.front",
 ]
 

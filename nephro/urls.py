@@ -20,4 +20,8 @@ urlpatterns = [
     path("exams/", include("nephro.exams.urls")),
     path("exams/", include("nephro.screening.urls")),
     path("exams/", include("nephro.reports.urls")),
+    path("dicom/", include("nephro.dicom.urls")),
+    path("followup/", include("nephro.followup.urls")),
+    # The patient portal and the public patient information live at the site root.
+    path("", include("nephro.portal.urls")),
 ]

@@ -49,6 +49,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reports:disposition": frozenset({R.RADIOLOGIST}),
     "reports:view": CLINICAL,
     "reports:pdf": CLINICAL,
+    # --- DICOM: images, reconciliation, viewer (issue 4) ---
+    # --- end DICOM ---
+    # --- Patient portal and follow-up (issue 3) ---
+    # --- end portal ---
 }
 
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DicomConfig(AppConfig):
+    name = "nephro.dicom"
+    label = "dicom"
