@@ -38,19 +38,66 @@ ACCOUNTS = [
     ("patient", Role.PATIENT, "Pat", "Example"),
     ("admin", Role.ADMIN, "Alex", "Admin"),
 ]
-FAMILY = ["Garcia", "Okafor", "Nguyen", "Schmidt", "Rossi", "Khan", "Silva", "Kowalski",
-          "Haddad", "Tanaka", "Murphy", "Dubois", "Jensen", "Novak", "Costa", "Ivanova",
-          "Mendes", "Larsen", "Moreau", "Petrov"]
+FAMILY = [
+    "Garcia",
+    "Okafor",
+    "Nguyen",
+    "Schmidt",
+    "Rossi",
+    "Khan",
+    "Silva",
+    "Kowalski",
+    "Haddad",
+    "Tanaka",
+    "Murphy",
+    "Dubois",
+    "Jensen",
+    "Novak",
+    "Costa",
+    "Ivanova",
+    "Mendes",
+    "Larsen",
+    "Moreau",
+    "Petrov",
+]
 GIVEN_F = ["Maria", "Amara", "Linh", "Greta", "Giulia", "Ayesha", "Ana", "Zofia", "Leila", "Yuki"]
 GIVEN_M = ["Jose", "Chidi", "Minh", "Lukas", "Marco", "Imran", "Pedro", "Jan", "Omar", "Kenji"]
 
 # The state each demo exam is walked to, in order: every state at least once.
-TARGETS = [State.ORDERED, State.ORDERED, State.SCREENED, State.SCHEDULED, State.SCHEDULED,
-           State.SCHEDULED, State.ARRIVED, State.PREPARED, State.IN_PROGRESS, State.COMPLETED,
-           State.COMPLETED, State.REPORTED, State.REPORTED, State.FOLLOW_UP, State.FOLLOW_UP,
-           State.CLOSED, State.ON_HOLD, State.ON_HOLD, State.CANCELLED, State.SCHEDULED]
-ORDER = [State.ORDERED, State.SCREENED, State.SCHEDULED, State.ARRIVED, State.PREPARED,
-         State.IN_PROGRESS, State.COMPLETED, State.REPORTED, State.FOLLOW_UP, State.CLOSED]
+TARGETS = [
+    State.ORDERED,
+    State.ORDERED,
+    State.SCREENED,
+    State.SCHEDULED,
+    State.SCHEDULED,
+    State.SCHEDULED,
+    State.ARRIVED,
+    State.PREPARED,
+    State.IN_PROGRESS,
+    State.COMPLETED,
+    State.COMPLETED,
+    State.REPORTED,
+    State.REPORTED,
+    State.FOLLOW_UP,
+    State.FOLLOW_UP,
+    State.CLOSED,
+    State.ON_HOLD,
+    State.ON_HOLD,
+    State.CANCELLED,
+    State.SCHEDULED,
+]
+ORDER = [
+    State.ORDERED,
+    State.SCREENED,
+    State.SCHEDULED,
+    State.ARRIVED,
+    State.PREPARED,
+    State.IN_PROGRESS,
+    State.COMPLETED,
+    State.REPORTED,
+    State.FOLLOW_UP,
+    State.CLOSED,
+]
 
 
 @dataclass
@@ -112,26 +159,38 @@ def _walk(users, exam, target: str, when: datetime, rng: random.Random):
         exams.start(rad, exam.pk)
     if goal >= 6:
         kar = Decimal(rng.choice([4, 9, 15, 28, 3200]))
-        form = ProcedureForm({
-            "contrast_agent": "Iopamidol 300", "contrast_concentration_mgi_ml": 300,
-            "contrast_volume_ml": rng.choice([8, 10, 15]), "views": ["scout", "ap", "lpo", "delayed"],
-            "fluoro_time_s": rng.choice([42, 65, 90]), "kap_value": Decimal("1.8"),
-            "kap_unit": "Gy.cm2", "ka_r_value": kar, "ka_r_unit": "mGy", "tolerance": "mild",
-        }, instance=exam.procedure)
+        form = ProcedureForm(
+            {
+                "contrast_agent": "Iopamidol 300",
+                "contrast_concentration_mgi_ml": 300,
+                "contrast_volume_ml": rng.choice([8, 10, 15]),
+                "views": ["scout", "ap", "lpo", "delayed"],
+                "fluoro_time_s": rng.choice([42, 65, 90]),
+                "kap_value": Decimal("1.8"),
+                "kap_unit": "Gy.cm2",
+                "ka_r_value": kar,
+                "ka_r_unit": "mGy",
+                "tolerance": "mild",
+            },
+            instance=exam.procedure,
+        )
         assert form.is_valid(), form.errors
         exams.save_procedure(rad, exam.pk, form)
         exams.complete(rad, exam.pk)
     if goal >= 7:
         drains = exam.pk % 4 != 0
-        form = FindingsForm({
-            "tube_position": "pelvis", "tube_patency": "patent",
-            "hydronephrosis": 1 if drains else 3,
-            "upj_passage": "free" if drains else "none",
-            "ureter_passage": "free" if drains else "not_seen",
-            "bladder": "immediate" if drains else "none",
-            "obstruction_level": "" if drains else "upj",
-            "obstruction_cause": "" if drains else "stone",
-        })
+        form = FindingsForm(
+            {
+                "tube_position": "pelvis",
+                "tube_patency": "patent",
+                "hydronephrosis": 1 if drains else 3,
+                "upj_passage": "free" if drains else "none",
+                "ureter_passage": "free" if drains else "not_seen",
+                "bladder": "immediate" if drains else "none",
+                "obstruction_level": "" if drains else "upj",
+                "obstruction_cause": "" if drains else "stone",
+            }
+        )
         assert form.is_valid(), form.errors
         reports.save_findings(rad, exam.pk, form)
         reports.sign(rad, exam.pk, final=True)
@@ -139,7 +198,9 @@ def _walk(users, exam, target: str, when: datetime, rng: random.Random):
         exam.refresh_from_db()
         drains = exam.findings.bladder != "none"
         reports.record_disposition(
-            rad, exam.pk, decision="remove" if drains else "drain",
+            rad,
+            exam.pk,
+            decision="remove" if drains else "drain",
             reason="Free drainage to the bladder" if drains else "Obstruction persists",
         )
     if goal >= 9:
@@ -172,15 +233,24 @@ def build_demo(seed: int = 7) -> dict[str, int]:
         placed = today - timedelta(days=rng.randint(20, 120))
         # Some tubes due soon, some overdue, the rest later (the registry list shows them).
         due = today + timedelta(days=[-9, -2, 5, 12, 40, 70][i % 6])
-        tube = Tube.objects.create(patient=patient, side=side, size_fr=rng.choice([8, 10, 12]),
-                                   placed_on=placed, exchange_due_on=due)
+        tube = Tube.objects.create(
+            patient=patient,
+            side=side,
+            size_fr=rng.choice([8, 10, 12]),
+            placed_on=placed,
+            exchange_due_on=due,
+        )
         day = today + timedelta(days=(0 if i % 3 == 0 else rng.randint(-10, 10)))
         when = timezone.make_aware(datetime.combine(day, time(8 + i % 9, 0 if i % 2 else 30)))
         if target in (State.SCHEDULED, State.ARRIVED, State.PREPARED):
             when = timezone.make_aware(datetime.combine(today, time(8 + i % 9, 30)))
         exam = exams.create_order(
-            referrer, patient=patient, referrer=users["referrer"], sides=[side],
-            tubes={side: tube}, indication=rng.choice(Indication.values),
+            referrer,
+            patient=patient,
+            referrer=users["referrer"],
+            sides=[side],
+            tubes={side: tube},
+            indication=rng.choice(Indication.values),
             clinical_question="Does the kidney drain to the bladder? Can the tube come out?",
             urgency="routine",
         )[0]
@@ -189,6 +259,10 @@ def build_demo(seed: int = 7) -> dict[str, int]:
     held = Patient.objects.get(mrn="DEMO1017").exams.get()
     flag = held.flags.filter(active=True, severity="hold").first()
     if flag is not None:
-        screening.decide_flag(_Request(users["radiologist"]), flag.pk, decision=Decision.PROCEED,
-                              reason="Urgent exam: waiver documented by the directing physician")
+        screening.decide_flag(
+            _Request(users["radiologist"]),
+            flag.pk,
+            decision=Decision.PROCEED,
+            reason="Urgent exam: waiver documented by the directing physician",
+        )
     return {"patients": len(TARGETS), "new": len(TARGETS)}

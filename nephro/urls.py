@@ -11,8 +11,13 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set-language"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(
-        template_name="accounts/password.html", success_url="/"), name="password"),
+    path(
+        "password/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="accounts/password.html", success_url="/"
+        ),
+        name="password",
+    ),
     path("accounts/", include("nephro.accounts.urls")),
     path("audit/", include("nephro.audit.urls")),
     path("patients/", include("nephro.patients.urls")),

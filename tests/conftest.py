@@ -59,12 +59,18 @@ def people(db):
     }
 
 
-def make_patient(user: User | None = None, *, sex: str = "M", born: date | None = None,
-                 **extra) -> Patient:
+def make_patient(
+    user: User | None = None, *, sex: str = "M", born: date | None = None, **extra
+) -> Patient:
     n = next(_counter)
     return Patient.objects.create(
-        mrn=f"MRN{n:05d}", family_name=f"Family{n}", given_name="Given",
-        birth_date=born or date(1960, 5, 17), sex=sex, user=user, **extra,
+        mrn=f"MRN{n:05d}",
+        family_name=f"Family{n}",
+        given_name="Given",
+        birth_date=born or date(1960, 5, 17),
+        sex=sex,
+        user=user,
+        **extra,
     )
 
 
@@ -77,18 +83,33 @@ def screening_form(**answers) -> ScreeningForm:
 
 @pytest.fixture
 def make_exam(people):
-    def build(state: str = State.ORDERED, *, patient: Patient | None = None,
-              referrer: User | None = None, screening_answers: dict | None = None):
-        patient = patient or make_patient(people["patient"])
+    def build(
+        state: str = State.ORDERED,
+        *,
+        patient: Patient | None = None,
+        referrer: User | None = None,
+        screening_answers: dict | None = None,
+    ):
+        if patient is None:
+            # paula's own record the first time; fresh anonymous patients after that.
+            linked = Patient.objects.filter(user=people["patient"]).exists()
+            patient = make_patient(None if linked else people["patient"])
         tube = Tube.objects.create(
-            patient=patient, side="left", size_fr=10,
+            patient=patient,
+            side="left",
+            size_fr=10,
             placed_on=timezone.localdate() - timedelta(days=30),
             exchange_due_on=timezone.localdate() + timedelta(days=60),
         )
         ref = FakeRequest(referrer or people["referrer"])
         exam = exams.create_order(
-            ref, patient=patient, referrer=ref.user, sides=["left"], tubes={"left": tube},
-            indication="pre_removal", clinical_question="Can the tube come out?",
+            ref,
+            patient=patient,
+            referrer=ref.user,
+            sides=["left"],
+            tubes={"left": tube},
+            indication="pre_removal",
+            clinical_question="Can the tube come out?",
             urgency="routine",
         )[0]
         nurse, tech, rad = (FakeRequest(people[k]) for k in ("nurse", "tech", "radiologist"))
@@ -107,12 +128,20 @@ def make_exam(people):
             exams.start(rad, exam.pk)
         if goal >= 6:
             exam.refresh_from_db()
-            form = ProcedureForm({
-                "contrast_agent": "Iopamidol 300", "contrast_volume_ml": "10",
-                "views": ["scout", "ap", "delayed"], "fluoro_time_s": "60",
-                "kap_value": "1.5", "kap_unit": "Gy.cm2", "ka_r_value": "12", "ka_r_unit": "mGy",
-                "tolerance": "mild",
-            }, instance=exam.procedure)
+            form = ProcedureForm(
+                {
+                    "contrast_agent": "Iopamidol 300",
+                    "contrast_volume_ml": "10",
+                    "views": ["scout", "ap", "delayed"],
+                    "fluoro_time_s": "60",
+                    "kap_value": "1.5",
+                    "kap_unit": "Gy.cm2",
+                    "ka_r_value": "12",
+                    "ka_r_unit": "mGy",
+                    "tolerance": "mild",
+                },
+                instance=exam.procedure,
+            )
             assert form.is_valid(), form.errors
             exams.save_procedure(rad, exam.pk, form)
             exams.complete(rad, exam.pk)
@@ -136,9 +165,14 @@ def make_exam(people):
 
 def findings_form(**overrides) -> FindingsForm:
     data = {
-        "tube_position": "pelvis", "tube_patency": "patent", "hydronephrosis": "1",
-        "upj_passage": "free", "ureter_passage": "free", "bladder": "immediate",
-        "bladder_time_min": "2", **overrides,
+        "tube_position": "pelvis",
+        "tube_patency": "patent",
+        "hydronephrosis": "1",
+        "upj_passage": "free",
+        "ureter_passage": "free",
+        "bladder": "immediate",
+        "bladder_time_min": "2",
+        **overrides,
     }
     form = FindingsForm(data)
     assert form.is_valid(), form.errors

@@ -24,16 +24,25 @@ class LockoutAuthenticationForm(AuthenticationForm):
         username = self.cleaned_data.get("username")
         account = User.objects.filter(username=username).first() if username else None
         if account is not None and account.is_locked():
-            record(self.request, "login", user=account, outcome=Outcome.DENIED,
-                   detail={"why": "locked"})
+            record(
+                self.request,
+                "login",
+                user=account,
+                outcome=Outcome.DENIED,
+                detail={"why": "locked"},
+            )
             raise ValidationError(self.error_messages["locked"], code="locked")
         try:
             cleaned = super().clean()
         except ValidationError:
             if account is not None:
                 account.register_failed_login()
-            record(self.request, "login", outcome=Outcome.FAILED,
-                   detail={"actor": username or "", "why": "credentials"})
+            record(
+                self.request,
+                "login",
+                outcome=Outcome.FAILED,
+                detail={"actor": username or "", "why": "credentials"},
+            )
             raise
         user = self.get_user()
         if user.is_demo and not settings.DEMO:
@@ -45,7 +54,8 @@ class LockoutAuthenticationForm(AuthenticationForm):
 
 class AccountForm(forms.ModelForm):
     password = forms.CharField(
-        widget=forms.PasswordInput, required=False,
+        widget=forms.PasswordInput,
+        required=False,
         help_text="At least 10 characters. Leave empty to keep the current password.",
     )
     unlock = forms.BooleanField(required=False, label="Clear lockout")

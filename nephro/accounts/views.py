@@ -26,5 +26,9 @@ def account_edit(request, pk=None):
         record(request, "account.save", saved, detail={"fields": sorted(form.changed_data)})
         messages.success(request, f"Account {saved.username} saved.")
         return redirect("accounts:list")
-    return render(request, "accounts/edit.html", {"form": form, "account": account},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "accounts/edit.html",
+        {"form": form, "account": account},
+        status=400 if form.errors else 200,
+    )

@@ -48,6 +48,11 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-seq"]
 
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AuditError("audit events are append-only")
+        super().save(*args, **kwargs)
+
     def content(self) -> dict:
         return {
             "seq": self.seq,
@@ -69,11 +74,6 @@ class AuditEvent(models.Model):
     def compute_hash(self) -> str:
         payload = json.dumps(self.content(), sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AuditError("audit events are append-only")
-        super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise AuditError("audit events are append-only")

@@ -1,7 +1,7 @@
 """Who may see which patients and exams. Every view fetches through these querysets,
 so an unrelated referrer or another patient gets a 404, never someone else's record."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from nephro.accounts.roles import STAFF, Role
 from nephro.exams.models import Exam
@@ -12,7 +12,7 @@ def visible_patients(user) -> QuerySet[Patient]:
     if user.role in STAFF:
         return Patient.objects.all()
     if user.role == Role.REFERRER:
-        return Patient.objects.filter(orders__referrer=user).distinct()
+        return Patient.objects.filter(Q(orders__referrer=user) | Q(registered_by=user)).distinct()
     if user.role == Role.PATIENT:
         return Patient.objects.filter(user=user)
     return Patient.objects.none()

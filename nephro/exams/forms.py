@@ -84,19 +84,27 @@ class ProcedureForm(forms.ModelForm):
         choices=View.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
     kap_value = forms.DecimalField(
-        label="Air kerma-area product", min_value=0, max_digits=12, decimal_places=4,
+        label="Air kerma-area product",
+        min_value=0,
+        max_digits=12,
+        decimal_places=4,
         required=False,
     )
     kap_unit = forms.ChoiceField(
-        label="KAP unit", choices=[(u, u.replace("cm2", "cm²").replace("m2", "m²"))
-                                   for u in KAP_UNITS], initial="Gy.cm2",
+        label="KAP unit",
+        choices=[(u, u.replace("cm2", "cm²").replace("m2", "m²")) for u in KAP_UNITS],
+        initial="Gy.cm2",
     )
     ka_r_value = forms.DecimalField(
-        label="Reference air kerma (Ka,r)", min_value=0, max_digits=12, decimal_places=3,
+        label="Reference air kerma (Ka,r)",
+        min_value=0,
+        max_digits=12,
+        decimal_places=3,
         required=False,
     )
-    ka_r_unit = forms.ChoiceField(label="Ka,r unit", choices=[(u, u) for u in KAR_UNITS],
-                                  initial="mGy")
+    ka_r_unit = forms.ChoiceField(
+        label="Ka,r unit", choices=[(u, u) for u in KAR_UNITS], initial="mGy"
+    )
 
     class Meta:
         model = Procedure

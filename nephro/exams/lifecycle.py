@@ -60,7 +60,9 @@ class IllegalTransition(Exception):
 def check(current: str, target: str, *, held_from: str = "") -> None:
     if target == State.ON_HOLD:
         if current not in HOLDABLE:
-            raise IllegalTransition(f"an exam that is {State(current).label.lower()} cannot be held")
+            raise IllegalTransition(
+                f"an exam that is {State(current).label.lower()} cannot be held"
+            )
         return
     if target == State.CANCELLED:
         if current not in CANCELLABLE:

@@ -54,21 +54,30 @@ def worklist(request):
         exams = exams.filter(scheduled_at__date=timezone.localdate())
     exams = exams.order_by("scheduled_at", "pk")[:500]
     record(request, "worklist.read", detail={"state": state, "day": day})
-    return render(request, "exams/worklist.html",
-                  {"exams": exams, "states": State.choices, "state": state, "day": day})
+    return render(
+        request,
+        "exams/worklist.html",
+        {"exams": exams, "states": State.choices, "state": state, "day": day},
+    )
 
 
 def order(request, patient_pk: int):
     patient = get_object_or_404(visible_patients(request.user), pk=patient_pk)
-    form = OrderForm(request.POST or None, patient=patient, user=request.user,
-                     initial={"submission": uuid4()})
+    form = OrderForm(
+        request.POST or None, patient=patient, user=request.user, initial={"submission": uuid4()}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             exams = services.create_order(
-                request, patient=patient, referrer=form.referrer(), sides=form.sides(),
-                tubes=form.tubes, indication=data["indication"],
-                clinical_question=data["clinical_question"], urgency=data["urgency"],
+                request,
+                patient=patient,
+                referrer=form.referrer(),
+                sides=form.sides(),
+                tubes=form.tubes,
+                indication=data["indication"],
+                clinical_question=data["clinical_question"],
+                urgency=data["urgency"],
                 submission=data["submission"],
             )
         except services.DuplicateSubmission as exc:
@@ -77,8 +86,12 @@ def order(request, patient_pk: int):
         messages.success(request, f"Order placed: {', '.join(e.accession_number for e in exams)}.")
         return redirect("exams:detail", pk=exams[0].pk)
     record(request, "patient.read", patient)
-    return render(request, "exams/order.html", {"form": form, "patient": patient},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "exams/order.html",
+        {"form": form, "patient": patient},
+        status=400 if form.errors else 200,
+    )
 
 
 def detail(request, pk: int):
@@ -115,44 +128,68 @@ def _form_action(request, pk, form_class, template, act, success):
         else:
             messages.success(request, success)
             return redirect("exams:detail", pk=pk)
-    return render(request, template, {"form": form, "exam": exam},
-                  status=400 if form.errors else 200)
+    return render(
+        request, template, {"form": form, "exam": exam}, status=400 if form.errors else 200
+    )
 
 
 def schedule(request, pk: int):
     return _form_action(
-        request, pk, ScheduleForm, "exams/form.html",
-        lambda exam, d: services.schedule(request, exam.pk, when=d["when"], room=d["room"],
-                                          ae_title=d["ae_title"]),
+        request,
+        pk,
+        ScheduleForm,
+        "exams/form.html",
+        lambda exam, d: services.schedule(
+            request, exam.pk, when=d["when"], room=d["room"], ae_title=d["ae_title"]
+        ),
         "Scheduled: the exam is now on the modality worklist.",
     )
 
 
 def check_in(request, pk: int):
     return _form_action(
-        request, pk, CheckInForm, "exams/form.html",
-        lambda exam, d: services.check_in(request, exam.pk, mrn=d["mrn"],
-                                          birth_date=d["birth_date"]),
+        request,
+        pk,
+        CheckInForm,
+        "exams/form.html",
+        lambda exam, d: services.check_in(
+            request, exam.pk, mrn=d["mrn"], birth_date=d["birth_date"]
+        ),
         "Identity confirmed with two identifiers; patient checked in.",
     )
 
 
 def hold(request, pk: int):
-    return _form_action(request, pk, ReasonForm, "exams/form.html",
-                        lambda exam, d: services.hold(request, exam.pk, d["reason"]),
-                        "Exam put on hold for a radiologist's decision.")
+    return _form_action(
+        request,
+        pk,
+        ReasonForm,
+        "exams/form.html",
+        lambda exam, d: services.hold(request, exam.pk, d["reason"]),
+        "Exam put on hold for a radiologist's decision.",
+    )
 
 
 def resume(request, pk: int):
-    return _form_action(request, pk, ReasonForm, "exams/form.html",
-                        lambda exam, d: services.resume(request, exam.pk, d["reason"]),
-                        "Hold released.")
+    return _form_action(
+        request,
+        pk,
+        ReasonForm,
+        "exams/form.html",
+        lambda exam, d: services.resume(request, exam.pk, d["reason"]),
+        "Hold released.",
+    )
 
 
 def cancel(request, pk: int):
-    return _form_action(request, pk, ReasonForm, "exams/form.html",
-                        lambda exam, d: services.cancel(request, exam.pk, d["reason"]),
-                        "Exam cancelled.")
+    return _form_action(
+        request,
+        pk,
+        ReasonForm,
+        "exams/form.html",
+        lambda exam, d: services.cancel(request, exam.pk, d["reason"]),
+        "Exam cancelled.",
+    )
 
 
 @workflow_action
@@ -190,5 +227,9 @@ def procedure(request, pk: int):
         else:
             messages.success(request, "Procedure record saved.")
             return redirect("exams:detail", pk=pk)
-    return render(request, "exams/procedure.html", {"form": form, "exam": exam},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "exams/procedure.html",
+        {"form": form, "exam": exam},
+        status=400 if form.errors else 200,
+    )

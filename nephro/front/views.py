@@ -26,27 +26,72 @@ def _lists(user) -> list[tuple[str, str, object]]:
     todays = exams.filter(scheduled_at__date=today).exclude(state__in=FINISHED)
     role = user.role
     if role == Role.REFERRER:
-        return [("My open orders", "No open orders.", exams.exclude(state__in=FINISHED)
-                 .order_by("-created_at")[:50]),
-                ("Reports ready", "No new reports.", exams.filter(
-                    state__in=[State.REPORTED, State.FOLLOW_UP]).order_by("-updated_at")[:20])]
+        return [
+            (
+                "My open orders",
+                "No open orders.",
+                exams.exclude(state__in=FINISHED).order_by("-created_at")[:50],
+            ),
+            (
+                "Reports ready",
+                "No new reports.",
+                exams.filter(state__in=[State.REPORTED, State.FOLLOW_UP]).order_by("-updated_at")[
+                    :20
+                ],
+            ),
+        ]
     lists = [("Today", "Nothing scheduled today.", todays.order_by("scheduled_at"))]
     if role == Role.RADIOLOGIST:
-        lists.insert(0, ("Holds needing a decision", "No holds.",
-                         exams.filter(state=State.ON_HOLD).order_by("updated_at")))
-        lists.insert(1, ("Reports to sign", "Nothing to sign.", exams.filter(
-            state__in=[State.COMPLETED, State.REPORTED]).exclude(
-            report__status=ReportStatus.FINAL).order_by("completed_at")))
+        lists.insert(
+            0,
+            (
+                "Holds needing a decision",
+                "No holds.",
+                exams.filter(state=State.ON_HOLD).order_by("updated_at"),
+            ),
+        )
+        lists.insert(
+            1,
+            (
+                "Reports to sign",
+                "Nothing to sign.",
+                exams.filter(state__in=[State.COMPLETED, State.REPORTED])
+                .exclude(report__status=ReportStatus.FINAL)
+                .order_by("completed_at"),
+            ),
+        )
     if role == Role.NURSE:
-        lists.insert(0, ("To screen", "No new orders.",
-                         exams.filter(state=State.ORDERED).order_by("created_at")))
-        lists.insert(1, ("To schedule", "Nothing to schedule.",
-                         exams.filter(state=State.SCREENED).order_by("created_at")))
-        lists.append(("In follow-up", "No one in follow-up.",
-                      exams.filter(state=State.FOLLOW_UP).order_by("updated_at")))
+        lists.insert(
+            0,
+            (
+                "To screen",
+                "No new orders.",
+                exams.filter(state=State.ORDERED).order_by("created_at"),
+            ),
+        )
+        lists.insert(
+            1,
+            (
+                "To schedule",
+                "Nothing to schedule.",
+                exams.filter(state=State.SCREENED).order_by("created_at"),
+            ),
+        )
+        lists.append(
+            (
+                "In follow-up",
+                "No one in follow-up.",
+                exams.filter(state=State.FOLLOW_UP).order_by("updated_at"),
+            )
+        )
     if role == Role.TECHNOLOGIST:
-        lists.append(("In the room", "No one in the room.", exams.filter(
-            state__in=[State.ARRIVED, State.PREPARED, State.IN_PROGRESS])))
+        lists.append(
+            (
+                "In the room",
+                "No one in the room.",
+                exams.filter(state__in=[State.ARRIVED, State.PREPARED, State.IN_PROGRESS]),
+            )
+        )
     return lists
 
 
@@ -55,8 +100,11 @@ def home(request):
     if role == Role.ADMIN:
         return redirect("accounts:list")
     if role == Role.PATIENT:
-        return render(request, "front/patient_home.html",
-                      {"exams": visible_exams(request.user).order_by("-created_at")})
+        return render(
+            request,
+            "front/patient_home.html",
+            {"exams": visible_exams(request.user).order_by("-created_at")},
+        )
     context = {"lists": _lists(request.user)}
     if role in (Role.NURSE, Role.RADIOLOGIST, Role.TECHNOLOGIST):
         today = timezone.localdate()

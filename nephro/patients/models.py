@@ -32,6 +32,14 @@ class Patient(models.Model):
         on_delete=models.SET_NULL,
         related_name="patient",
     )
+    # A referrer sees the patients they registered or referred, and no others.
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="registered_patients",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,7 +13,8 @@ def patient_list(request):
     query = request.GET.get("q", "").strip()
     if query:
         patients = patients.filter(
-            Q(mrn__icontains=query) | Q(family_name__icontains=query)
+            Q(mrn__icontains=query)
+            | Q(family_name__icontains=query)
             | Q(given_name__icontains=query)
         )
     patients = patients.order_by("family_name", "given_name")[:200]
@@ -24,18 +25,27 @@ def patient_list(request):
 def create(request):
     form = PatientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        patient = form.save()
+        patient = form.save(commit=False)
+        patient.registered_by = request.user
+        patient.save()
         record(request, "patient.create", patient)
         messages.success(request, f"Patient {patient} registered.")
         return redirect("patients:detail", pk=patient.pk)
-    return render(request, "patients/create.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return render(
+        request, "patients/create.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 def detail(request, pk: int):
     patient: Patient = get_object_or_404(visible_patients(request.user), pk=pk)
     record(request, "patient.read", patient)
     exams = visible_exams(request.user).filter(patient=patient).order_by("-created_at")
-    return render(request, "patients/detail.html", {
-        "patient": patient, "exams": exams, "tubes": patient.tubes.all(),
-    })
+    return render(
+        request,
+        "patients/detail.html",
+        {
+            "patient": patient,
+            "exams": exams,
+            "tubes": patient.tubes.all(),
+        },
+    )

@@ -6,7 +6,21 @@ from nephro.reports.models import DispositionChoice, Findings, Report
 class FindingsForm(forms.ModelForm):
     class Meta:
         model = Findings
-        exclude = ["exam", "recorded_by", "updated_at"]
+        fields = [
+            "tube_position",
+            "tube_patency",
+            "hydronephrosis",
+            "upj_passage",
+            "ureter_passage",
+            "bladder",
+            "bladder_time_min",
+            "obstruction_level",
+            "obstruction_cause",
+            "filling_defect",
+            "leak",
+            "fistula",
+            "comment",
+        ]
         widgets = {"comment": forms.Textarea(attrs={"rows": 2})}
 
     def clean(self):

@@ -68,7 +68,9 @@ class Findings(models.Model):
     exam = models.OneToOneField(Exam, on_delete=models.CASCADE, related_name="findings")
     tube_position = models.CharField(max_length=10, choices=TubePosition.choices)
     tube_patency = models.CharField(max_length=10, choices=Patency.choices)
-    hydronephrosis = models.PositiveSmallIntegerField(choices=Hydronephrosis.choices)
+    hydronephrosis = models.PositiveSmallIntegerField(
+        "hydronephrosis (SFU grade)", choices=Hydronephrosis.choices
+    )
     upj_passage = models.CharField("passage at the UPJ", max_length=10, choices=Passage.choices)
     ureter_passage = models.CharField(
         "passage through the ureter", max_length=10, choices=Passage.choices
@@ -127,14 +129,6 @@ class Report(models.Model):
     signed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    @property
-    def audit_patient(self) -> Patient:
-        return self.exam.patient
-
-    @property
-    def is_final(self) -> bool:
-        return self.status == ReportStatus.FINAL
-
     def save(self, *args, **kwargs):
         # The guard lives on the model too, so no code path can rewrite a signed report.
         if self.pk is not None:
@@ -142,6 +136,14 @@ class Report(models.Model):
             if stored and stored["status"] == ReportStatus.FINAL:
                 raise ReportLocked("a final report cannot be changed; add an addendum")
         super().save(*args, **kwargs)
+
+    @property
+    def audit_patient(self) -> Patient:
+        return self.exam.patient
+
+    @property
+    def is_final(self) -> bool:
+        return self.status == ReportStatus.FINAL
 
 
 class Addendum(models.Model):

@@ -44,7 +44,8 @@ def technique(exam) -> str:
 
 def findings_text(f: Findings) -> str:
     sentences = [
-        f"{TubePosition(f.tube_position).label}; the tube is {Patency(f.tube_patency).label.lower()}.",
+        f"{TubePosition(f.tube_position).label}; "
+        f"the tube is {Patency(f.tube_patency).label.lower()}.",
         f"Collecting system: {Hydronephrosis(f.hydronephrosis).label}.",
         f"UPJ: {Passage(f.upj_passage).label.lower()}. Ureter: "
         f"{Passage(f.ureter_passage).label.lower()}.",

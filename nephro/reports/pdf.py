@@ -75,7 +75,5 @@ def report_pdf(exam) -> bytes:
         )
     disposition = getattr(exam, "disposition", None)
     if disposition is not None:
-        doc.section(
-            "Tube decision", f"{disposition.get_decision_display()}. {disposition.reason}"
-        )
+        doc.section("Tube decision", f"{disposition.get_decision_display()}. {disposition.reason}")
     return bytes(doc.output())

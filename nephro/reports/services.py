@@ -78,7 +78,11 @@ def sign(request, exam_id: int, *, final: bool) -> Report:
             raise WorkflowError("the report is already signed as preliminary")
         now = timezone.now()
         if final:
-            report.status, report.signed_by, report.signed_at = ReportStatus.FINAL, request.user, now
+            report.status, report.signed_by, report.signed_at = (
+                ReportStatus.FINAL,
+                request.user,
+                now,
+            )
         else:
             report.status = ReportStatus.PRELIMINARY
             report.preliminary_by, report.preliminary_at = request.user, now

@@ -67,10 +67,16 @@ def view(request, pk: int):
     report = Report.objects.filter(exam=exam).first()
     if report is None:
         raise Http404("no report yet")
-    return render(request, "reports/view.html", {
-        "exam": exam, "report": report, "addendum_form": AddendumForm(),
-        "disposition": getattr(exam, "disposition", None),
-    })
+    return render(
+        request,
+        "reports/view.html",
+        {
+            "exam": exam,
+            "report": report,
+            "addendum_form": AddendumForm(),
+            "disposition": getattr(exam, "disposition", None),
+        },
+    )
 
 
 def pdf(request, pk: int):
@@ -78,7 +84,9 @@ def pdf(request, pk: int):
     if not Report.objects.filter(exam=exam).exists():
         raise Http404("no report yet")
     response = HttpResponse(report_pdf(exam), content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="nephrostogram-{exam.accession_number}.pdf"'
+    response["Content-Disposition"] = (
+        f'inline; filename="nephrostogram-{exam.accession_number}.pdf"'
+    )
     return response
 
 

@@ -5,8 +5,10 @@ from nephro.screening.models import Anticoagulant, Decision, Screening
 
 class ScreeningForm(forms.ModelForm):
     anticoagulants = forms.MultipleChoiceField(
-        label="Blood thinners", choices=Anticoagulant.choices,
-        widget=forms.CheckboxSelectMultiple, required=False,
+        label="Blood thinners",
+        choices=Anticoagulant.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
     )
 
     class Meta:

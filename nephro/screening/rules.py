@@ -86,9 +86,7 @@ RULES: tuple[Rule, ...] = (
         "PLATELETS_LOW",
         Severity.WARN,
         lambda s, today: (
-            s.planned_exchange
-            and s.platelets is not None
-            and s.platelets < PLATELET_LIMIT_LOW_RISK
+            s.planned_exchange and s.platelets is not None and s.platelets < PLATELET_LIMIT_LOW_RISK
         ),
         "Platelets below 20 x10^9/L for a planned tube exchange (SIR 2019: transfuse).",
         "SIR 2019 consensus [NS][GC][MS]",

@@ -37,12 +37,20 @@ def decide(request, pk: int, flag_pk: int):
     form = DecisionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.decide_flag(request, flag.pk, decision=form.cleaned_data["decision"],
-                                 reason=form.cleaned_data["reason"])
+            services.decide_flag(
+                request,
+                flag.pk,
+                decision=form.cleaned_data["decision"],
+                reason=form.cleaned_data["reason"],
+            )
         except WorkflowError as exc:
             form.add_error(None, f"Not saved: {exc}.")
         else:
             messages.success(request, "Decision recorded.")
             return redirect("exams:detail", pk=pk)
-    return render(request, "screening/decide.html", {"form": form, "exam": exam, "flag": flag},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "screening/decide.html",
+        {"form": form, "exam": exam, "flag": flag},
+        status=400 if form.errors else 200,
+    )

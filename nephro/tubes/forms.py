@@ -7,14 +7,24 @@ from nephro.tubes.models import Tube
 
 class TubeForm(forms.ModelForm):
     exchange_due_on = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Leave empty to use the exchange interval (default 3 months).",
     )
 
     class Meta:
         model = Tube
-        fields = ["side", "kind", "size_fr", "placed_on", "last_exchange_on", "status",
-                  "exchange_interval_days", "exchange_due_on", "notes"]
+        fields = [
+            "side",
+            "kind",
+            "size_fr",
+            "placed_on",
+            "last_exchange_on",
+            "status",
+            "exchange_interval_days",
+            "exchange_due_on",
+            "notes",
+        ]
         widgets = {
             "placed_on": forms.DateInput(attrs={"type": "date"}),
             "last_exchange_on": forms.DateInput(attrs={"type": "date"}),

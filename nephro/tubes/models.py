@@ -36,7 +36,9 @@ class Tube(models.Model):
     size_fr = models.PositiveSmallIntegerField("size (Fr)")
     placed_on = models.DateField()
     last_exchange_on = models.DateField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=TubeStatus.choices, default=TubeStatus.IN_PLACE)
+    status = models.CharField(
+        max_length=10, choices=TubeStatus.choices, default=TubeStatus.IN_PLACE
+    )
     exchange_interval_days = models.PositiveSmallIntegerField(default=default_exchange_interval)
     exchange_due_on = models.DateField()
     removed_on = models.DateField(null=True, blank=True)

@@ -25,8 +25,12 @@ def create(request, patient_pk: int):
         messages.success(request, "Tube added to the registry.")
         return redirect("patients:detail", pk=patient.pk)
     record(request, "patient.read", patient)
-    return render(request, "tubes/form.html", {"form": form, "patient": patient},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "tubes/form.html",
+        {"form": form, "patient": patient},
+        status=400 if form.errors else 200,
+    )
 
 
 def edit(request, pk: int):
@@ -37,5 +41,9 @@ def edit(request, pk: int):
         messages.success(request, "Tube updated.")
         return redirect("patients:detail", pk=tube.patient_id)
     record(request, "tube.read", tube)
-    return render(request, "tubes/form.html", {"form": form, "patient": tube.patient},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "tubes/form.html",
+        {"form": form, "patient": tube.patient},
+        status=400 if form.errors else 200,
+    )

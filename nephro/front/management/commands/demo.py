@@ -12,5 +12,7 @@ class Command(BaseCommand):
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Demo data ready: {result['patients']} patients.")
-        self.stdout.write(f"Demo accounts (password {DEMO_PASSWORD!r}): "
-                          + ", ".join(name for name, *_ in ACCOUNTS))
+        self.stdout.write(
+            f"Demo accounts (password {DEMO_PASSWORD!r}): "
+            + ", ".join(name for name, *_ in ACCOUNTS)
+        )

@@ -33,14 +33,28 @@ class Command(BaseCommand):
             raise CommandError("demo mode has known passwords: it serves on loopback only")
         call_command("collectstatic", interactive=False, verbosity=0)
         web = [
-            sys.executable, "-m", "gunicorn", "nephro.wsgi:application",
-            "--bind", f"{host}:{opts['port']}", "--workers", str(opts["workers"]),
-            "--threads", "4", "--worker-class", "gthread", "--access-logfile", "-",
-            "--graceful-timeout", "10",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "nephro.wsgi:application",
+            "--bind",
+            f"{host}:{opts['port']}",
+            "--workers",
+            str(opts["workers"]),
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
         ]
-        commands = [web] + ([] if opts["web_only"] else [
-            [sys.executable, "-m", "nephro.cli", *c] for c in COMPANIONS
-        ])
+        commands = [web] + (
+            []
+            if opts["web_only"]
+            else [[sys.executable, "-m", "nephro.cli", *c] for c in COMPANIONS]
+        )
         children = [subprocess.Popen(c) for c in commands]
         self.stdout.write(f"Nephro serving on http://{host}:{opts['port']}/")
 

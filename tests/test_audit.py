@@ -1,0 +1,78 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from nephro.audit.models import AuditError, AuditEvent
+from nephro.audit.services import record, verify_chain
+from nephro.exams.lifecycle import State
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_links_every_event_to_the_one_before(make_exam):
+    make_exam(State.REPORTED)
+    events = list(AuditEvent.objects.order_by("seq"))
+    assert len(events) > 10
+    for previous, event in zip(events, events[1:], strict=False):
+        assert event.prev_hash == previous.hash
+    assert list(verify_chain()) == []
+    call_command("audit", "verify")
+
+
+def test_it_refuses_edits_and_deletes_through_the_app(make_exam):
+    make_exam(State.SCREENED)
+    event = AuditEvent.objects.first()
+    event.action = "something.else"
+    with pytest.raises(AuditError):
+        event.save()
+    with pytest.raises(AuditError):
+        event.delete()
+
+
+def test_it_detects_an_edited_event(make_exam):
+    make_exam(State.SCREENED)
+    victim = AuditEvent.objects.order_by("seq")[3]
+    AuditEvent.objects.filter(pk=victim.pk).update(username="mallory")
+    problems = list(verify_chain())
+    assert [p.seq for p in problems] == [victim.seq]
+    assert "edited" in problems[0].problem
+    with pytest.raises(CommandError):
+        call_command("audit", "verify")
+
+
+def test_it_detects_a_removed_event(make_exam):
+    make_exam(State.SCREENED)
+    victim = AuditEvent.objects.order_by("seq")[2]
+    AuditEvent.objects.filter(pk=victim.pk)._raw_delete(AuditEvent.objects.db)
+    assert any("removed" in p.problem or "gap" in p.problem for p in verify_chain())
+
+
+def test_it_records_who_what_patient_where_and_outcome(people, make_exam, client):
+    exam = make_exam(State.SCHEDULED)
+    client.force_login(people["nurse"])
+    client.get(reverse("exams:detail", args=[exam.pk]), REMOTE_ADDR="10.1.2.3")
+    event = AuditEvent.objects.filter(action="exam.read").first()
+    assert (event.username, event.role, event.object_type, event.object_id) == (
+        "nina",
+        "nurse",
+        "Exam",
+        str(exam.pk),
+    )
+    assert event.patient_mrn == exam.patient.mrn and event.source_address == "10.1.2.3"
+    assert event.outcome == "success"
+
+
+def test_it_lets_radiologists_and_admins_search_it(people, make_exam, client):
+    exam = make_exam(State.SCREENED)
+    for key in ("radiologist", "admin"):
+        client.force_login(people[key])
+        page = client.get(reverse("audit:search"), {"mrn": exam.patient.mrn}).content.decode()
+        assert "exam.screen" in page
+    client.force_login(people["nurse"])
+    assert client.get(reverse("audit:search")).status_code == 403
+
+
+def test_it_records_system_actors(db):
+    event = record(None, "dicom.store", detail={"actor": "dicom:FLUORO1"})
+    assert event.username == "dicom:FLUORO1" and event.user_id_ref is None
