@@ -5,6 +5,7 @@ from uuid import uuid4
 
 from django.contrib import messages
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -36,10 +37,24 @@ def workflow_action(view):
             response = view(request, pk, *args, **kwargs)
         except (services.WorkflowError, IllegalTransition) as exc:
             messages.error(request, f"Not done: {exc}.")
-            return redirect("exams:detail", pk=pk)
+            return _refresh(request) or redirect("exams:detail", pk=pk)
         return response or redirect("exams:detail", pk=pk)
 
     return wrapper
+
+
+def _refresh(request) -> HttpResponse | None:
+    """For an htmx request: ask the page to reload itself (so messages and steps show)."""
+    if not request.headers.get("HX-Request"):
+        return None
+    response = HttpResponse(status=204)
+    response["HX-Refresh"] = "true"
+    return response
+
+
+def _checklist(exam) -> list[tuple[str, str, object]]:
+    done = {step.item: step for step in exam.checklist.select_related("done_by")}
+    return [(item, label, done.get(item)) for item, label in ChecklistItem.choices]
 
 
 def worklist(request):
@@ -97,11 +112,10 @@ def order(request, patient_pk: int):
 def detail(request, pk: int):
     exam = get_exam(request, pk)
     procedure = Procedure.objects.filter(exam=exam).first()
-    done = {step.item: step for step in exam.checklist.select_related("done_by")}
     context = {
         "exam": exam,
         "flags": exam.flags.filter(active=True).select_related("decided_by"),
-        "checklist": [(item, label, done.get(item)) for item, label in ChecklistItem.choices],
+        "checklist": _checklist(exam),
         "procedure": procedure,
         "dose_flags": dose_flags(procedure.ka_r_mgy) if procedure else [],
         "screening": getattr(exam, "screening", None),
@@ -194,7 +208,15 @@ def cancel(request, pk: int):
 
 @workflow_action
 def checklist(request, pk: int):
-    services.tick_checklist(request, pk, request.POST.get("item", ""))
+    exam = services.tick_checklist(request, pk, request.POST.get("item", ""))
+    if request.headers.get("HX-Request") and exam.state == State.ARRIVED:
+        # Only the checklist changes: swap it in place.
+        return render(
+            request, "exams/_checklist.html", {"exam": exam, "checklist": _checklist(exam)}
+        )
+    if exam.state == State.PREPARED:
+        messages.success(request, "Checklist complete: the study can start.")
+    return _refresh(request)
 
 
 @workflow_action
