@@ -19,7 +19,7 @@ from nephro.accounts.models import User
 from nephro.accounts.roles import Role
 from nephro.exams import services as exams
 from nephro.exams.forms import ProcedureForm
-from nephro.exams.lifecycle import State
+from nephro.exams.lifecycle import HAPPY_PATH, State
 from nephro.exams.models import ChecklistItem, Indication
 from nephro.patients.models import Patient
 from nephro.reports import services as reports
@@ -86,18 +86,6 @@ TARGETS = [
     State.CANCELLED,
     State.SCHEDULED,
 ]
-ORDER = [
-    State.ORDERED,
-    State.SCREENED,
-    State.SCHEDULED,
-    State.ARRIVED,
-    State.PREPARED,
-    State.IN_PROGRESS,
-    State.COMPLETED,
-    State.REPORTED,
-    State.FOLLOW_UP,
-    State.CLOSED,
-]
 
 
 @dataclass
@@ -145,7 +133,7 @@ def _walk(users, exam, target: str, when: datetime, rng: random.Random):
     if target == State.CANCELLED:
         exams.cancel(nurse, exam.pk, "Patient declined the study")
         return
-    goal = ORDER.index(target)
+    goal = HAPPY_PATH.index(target)
     if goal >= 1:
         _screen(nurse, exam)
     if goal >= 2:

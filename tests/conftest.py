@@ -15,10 +15,9 @@ from django.utils import timezone
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
-from nephro.demo import ORDER
 from nephro.exams import services as exams
 from nephro.exams.forms import ProcedureForm
-from nephro.exams.lifecycle import State
+from nephro.exams.lifecycle import HAPPY_PATH, State
 from nephro.exams.models import ChecklistItem
 from nephro.patients.models import Patient
 from nephro.reports import services as reports
@@ -113,7 +112,7 @@ def make_exam(people):
             urgency="routine",
         )[0]
         nurse, tech, rad = (FakeRequest(people[k]) for k in ("nurse", "tech", "radiologist"))
-        goal = ORDER.index(state) if state in ORDER else 1
+        goal = HAPPY_PATH.index(state) if state in HAPPY_PATH else 1
         if goal >= 1:
             screening.save_screening(nurse, exam.pk, screening_form(**(screening_answers or {})))
         if goal >= 2:

@@ -23,6 +23,20 @@ class State(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# The states an exam passes through when nothing goes wrong, in order.
+HAPPY_PATH: tuple[str, ...] = (
+    State.ORDERED,
+    State.SCREENED,
+    State.SCHEDULED,
+    State.ARRIVED,
+    State.PREPARED,
+    State.IN_PROGRESS,
+    State.COMPLETED,
+    State.REPORTED,
+    State.FOLLOW_UP,
+    State.CLOSED,
+)
+
 FORWARD: dict[str, frozenset[str]] = {
     State.ORDERED: frozenset({State.SCREENED}),
     # Rescreening (e.g. after a patient questionnaire) keeps a screened exam screened.

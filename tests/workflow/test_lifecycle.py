@@ -2,20 +2,17 @@
 
 import pytest
 
-from nephro.exams.lifecycle import CANCELLABLE, FORWARD, HOLDABLE, IllegalTransition, State, check
-
-HAPPY = [
-    State.ORDERED,
-    State.SCREENED,
-    State.SCHEDULED,
-    State.ARRIVED,
-    State.PREPARED,
-    State.IN_PROGRESS,
-    State.COMPLETED,
-    State.REPORTED,
-    State.FOLLOW_UP,
-    State.CLOSED,
-]
+from nephro.exams.lifecycle import (
+    CANCELLABLE,
+    FORWARD,
+    HOLDABLE,
+    IllegalTransition,
+    State,
+    check,
+)
+from nephro.exams.lifecycle import (
+    HAPPY_PATH as HAPPY,
+)
 
 
 def test_it_allows_each_step_of_the_happy_path():
