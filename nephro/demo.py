@@ -253,4 +253,7 @@ def build_demo(seed: int = 7) -> dict[str, int]:
             decision=Decision.PROCEED,
             reason="Urgent exam: waiver documented by the directing physician",
         )
+    from nephro.followup.demo import build_followup_demo  # issue 3: check-ins, alerts, trial
+
+    build_followup_demo(users)
     return {"patients": len(TARGETS), "new": len(TARGETS)}

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "nephro.screening",
     "nephro.reports",
     "nephro.jobs",
+    "nephro.drainage",
     "nephro.dicom",
     "nephro.portal",
     "nephro.followup",
@@ -89,6 +90,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "nephro.accounts.context_processors.role",
@@ -189,6 +191,9 @@ NEPHRO_PREGNANCY_AGE_MIN = env_int("NEPHRO_PREGNANCY_AGE_MIN", 12)
 NEPHRO_PREGNANCY_AGE_MAX = env_int("NEPHRO_PREGNANCY_AGE_MAX", 55)
 NEPHRO_TUBE_EXCHANGE_DAYS = env_int("NEPHRO_TUBE_EXCHANGE_DAYS", 91)
 NEPHRO_TUBE_DUE_SOON_DAYS = env_int("NEPHRO_TUBE_DUE_SOON_DAYS", 14)
+# Images of one study arrive as many instances: the drainage analysis waits this long
+# after the first so one analysis covers the run and the delayed spot films.
+NEPHRO_ANALYSIS_SETTLE_SECONDS = env_int("NEPHRO_ANALYSIS_SETTLE_SECONDS", 20)
 NEPHRO_DEPARTMENT_PHONE = env_str("NEPHRO_DEPARTMENT_PHONE", "555-0100")
 
 LOGGING = {
@@ -197,3 +202,47 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("NEPHRO_LOG_LEVEL", "INFO")},
 }
+
+# --- Patient portal and follow-up (issue 3) ---
+# Check-ins are requested these many hours after the study (DESIGN section 6).
+NEPHRO_CHECKIN_HOURS: list[int] = []
+for _hours in env_list("NEPHRO_CHECKIN_HOURS", ["24", "72"]):
+    if not _hours.isdigit() or int(_hours) <= 0:
+        raise ImproperlyConfigured(f"NEPHRO_CHECKIN_HOURS must be whole hours, not {_hours!r}")
+    NEPHRO_CHECKIN_HOURS.append(int(_hours))
+# One reminder when a requested check-in is still unanswered after this many hours.
+NEPHRO_CHECKIN_REMINDER_HOURS = env_int("NEPHRO_CHECKIN_REMINDER_HOURS", 12)
+# Urgent and emergency alerts nobody acknowledged within this time go to the
+# radiologist(s) on duty.
+NEPHRO_ESCALATION_MINUTES = env_int("NEPHRO_ESCALATION_MINUTES", 30)
+# A portal invitation link works once, for this many days.
+NEPHRO_INVITATION_DAYS = env_int("NEPHRO_INVITATION_DAYS", 7)
+# The daily tube digest goes out at the first run after this local hour, to these
+# addresses (empty: every active nurse with an e-mail address).
+NEPHRO_DIGEST_HOUR = env_int("NEPHRO_DIGEST_HOUR", 7)
+NEPHRO_DIGEST_TO = env_list("NEPHRO_DIGEST_TO", [])
+# Where links in e-mails point.
+NEPHRO_SITE_URL = env_str("NEPHRO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# What patients are told to dial in an emergency (clinical.md section 6 [FH]: 911 in the US).
+NEPHRO_EMERGENCY_NUMBER = env_str("NEPHRO_EMERGENCY_NUMBER", "911")
+# --- end portal ---
+
+# DICOM listener and image store (issue 4; docs/dicom.md).
+NEPHRO_DICOM_AE_TITLE = env_str("NEPHRO_DICOM_AE_TITLE", "NEPHRO")
+NEPHRO_DICOM_HOST = env_str("NEPHRO_DICOM_HOST", "127.0.0.1" if DEMO else "0.0.0.0")
+NEPHRO_DICOM_PORT = env_int("NEPHRO_DICOM_PORT", 11112)
+# Calling AE titles allowed to associate; everyone else is rejected. The demo
+# fluoroscopy unit is FLUORO1.
+NEPHRO_DICOM_ALLOWED_AES = env_list("NEPHRO_DICOM_ALLOWED_AES", ["FLUORO1"] if DEMO else [])
+NEPHRO_DICOM_DIR = Path(env_str("NEPHRO_DICOM_DIR", str(VAR_DIR / "dicom")))
+NEPHRO_DICOM_CACHE_DIR = Path(env_str("NEPHRO_DICOM_CACHE_DIR", str(VAR_DIR / "dicom-cache")))
+NEPHRO_DICOM_TIMEOUT = env_int("NEPHRO_DICOM_TIMEOUT", 30)
+NEPHRO_DICOM_MAX_PDU = env_int("NEPHRO_DICOM_MAX_PDU", 262144)
+NEPHRO_DICOM_MAX_ASSOCIATIONS = env_int("NEPHRO_DICOM_MAX_ASSOCIATIONS", 10)
+# fsync each stored file before it is published (survives power loss; slower).
+NEPHRO_DICOM_FSYNC = env_bool("NEPHRO_DICOM_FSYNC", False)
+NEPHRO_DICOM_MWL_LIMIT = env_int("NEPHRO_DICOM_MWL_LIMIT", 500)
+# The department's standard agent, sent as Requested Contrast Agent on the worklist.
+NEPHRO_DICOM_CONTRAST_AGENT = env_str(
+    "NEPHRO_DICOM_CONTRAST_AGENT", "Iodinated contrast (e.g. iopamidol 300 mgI/mL)"
+)

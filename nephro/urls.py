@@ -25,6 +25,7 @@ urlpatterns = [
     path("exams/", include("nephro.exams.urls")),
     path("exams/", include("nephro.screening.urls")),
     path("exams/", include("nephro.reports.urls")),
+    path("exams/", include("nephro.drainage.urls")),
     path("dicom/", include("nephro.dicom.urls")),
     path("followup/", include("nephro.followup.urls")),
     # The patient portal and the public patient information live at the site root.

@@ -36,6 +36,33 @@ def test_it_lists_every_named_url_in_the_table():
     assert not stale, f"permission entries for URLs that do not exist: {sorted(stale)}"
 
 
+def _followup_ids(exam):
+    """Issue 3 URLs: a check-in, its alert and a capping trial on this exam's tube."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from nephro.followup.models import Alert, CheckIn
+    from nephro.tubes.models import CappingTrial
+
+    checkin = exam.checkins.first() or CheckIn.objects.create(
+        exam=exam, answered_at=timezone.now(), symptoms=["fever"], urgency="urgent"
+    )
+    alert = Alert.objects.get_or_create(
+        checkin=checkin, defaults={"exam": exam, "urgency": "urgent", "raised_at": timezone.now()}
+    )[0]
+    today = timezone.localdate()
+    trial = exam.tube.capping_trials.first() or CappingTrial.objects.create(
+        tube=exam.tube, started_on=today, planned_end_on=today + timedelta(days=2)
+    )
+    return {
+        "checkin_pk": checkin.pk,
+        "alert_pk": alert.pk,
+        "trial_pk": trial.pk,
+        "tube_pk": exam.tube_id,
+    }
+
+
 def _url(name, pattern, exam):
     kwargs = {}
     for key in pattern.pattern.converters:
@@ -43,6 +70,7 @@ def _url(name, pattern, exam):
             "pk": exam.pk,
             "patient_pk": exam.patient_id,
             "flag_pk": exam.flags.first().pk,
+            **_followup_ids(exam),
         }[key]
     if name == "tubes:edit":
         kwargs["pk"] = exam.tube_id

@@ -9,7 +9,9 @@ top by nephro.exams.access.
 from nephro.accounts.roles import ALL, CLINICAL, STAFF, Role
 
 R = Role
-PUBLIC: frozenset[str] = frozenset({"login", "logout", "health", "set-language"})
+PUBLIC: frozenset[str] = frozenset(
+    {"login", "logout", "health", "set-language", "portal:info", "portal:accept"}
+)
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "home": ALL,
@@ -49,9 +51,39 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reports:disposition": frozenset({R.RADIOLOGIST}),
     "reports:view": CLINICAL,
     "reports:pdf": CLINICAL,
+    # The drainage analysis: a suggestion the radiologist confirms or overrides.
+    "drainage:picture": CLINICAL,
+    "drainage:run": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
+    "drainage:review": frozenset({R.RADIOLOGIST}),
     # --- DICOM: images, reconciliation, viewer (issue 4) ---
+    "dicom:viewer": CLINICAL,
+    "dicom:frame": CLINICAL,
+    "dicom:thumbnail": CLINICAL,
+    "dicom:reconcile": STAFF,
+    "dicom:link": STAFF,
+    "dicom:upload": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
     # --- end DICOM ---
     # --- Patient portal and follow-up (issue 3) ---
+    # Patients reach only their own exams (nephro.exams.access); staff may print the
+    # handout and send invitations.
+    "portal:exam": frozenset({R.PATIENT}),
+    "portal:questionnaire": frozenset({R.PATIENT}),
+    "portal:checkin": frozenset({R.PATIENT}),
+    "portal:checkin-result": frozenset({R.PATIENT}),
+    "portal:handout": CLINICAL | {R.PATIENT},
+    "portal:invite": STAFF,
+    # Recovery follow-up and triage (DESIGN section 6): nurse; radiologist does everything.
+    "followup:triage": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "followup:acknowledge": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "followup:checkin": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "followup:review": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "followup:duty": frozenset({R.RADIOLOGIST}),
+    # Tube registry after the study (DESIGN section 7).
+    "tubes:due": STAFF,
+    "tubes:export": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "tubes:trials": STAFF,
+    "tubes:trial-start": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "tubes:trial-close": frozenset({R.NURSE, R.RADIOLOGIST}),
     # --- end portal ---
 }
 

@@ -1,4 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from nephro.dicom import views
 
 app_name = "dicom"
-urlpatterns: list = []
+urlpatterns = [
+    path("exams/<int:pk>/images/", views.viewer, name="viewer"),
+    path("exams/<int:pk>/images/frame.png", views.frame_png, name="frame"),
+    path("exams/<int:pk>/images/thumbnail.png", views.thumbnail_png, name="thumbnail"),
+    path("exams/<int:pk>/images/upload/", views.upload, name="upload"),
+    path("unmatched/", views.reconcile, name="reconcile"),
+    path("unmatched/link/", views.link, name="link"),
+]

@@ -9,6 +9,8 @@ from nephro.accounts.roles import Role
 from nephro.audit.services import record
 from nephro.exams.access import visible_exams
 from nephro.exams.lifecycle import FINISHED, State
+from nephro.followup.selectors import open_alerts
+from nephro.portal import views as portal_views
 from nephro.reports.models import ReportStatus
 from nephro.tubes.services import tubes_due
 
@@ -100,12 +102,10 @@ def home(request):
     if role == Role.ADMIN:
         return redirect("accounts:list")
     if role == Role.PATIENT:
-        return render(
-            request,
-            "front/patient_home.html",
-            {"exams": visible_exams(request.user).order_by("-created_at")},
-        )
+        return portal_views.landing(request)
     context = {"lists": _lists(request.user)}
+    if role in (Role.NURSE, Role.RADIOLOGIST):
+        context["triage_alerts"] = open_alerts()[:20]
     if role in (Role.NURSE, Role.RADIOLOGIST, Role.TECHNOLOGIST):
         today = timezone.localdate()
         context["tubes_due"] = [(t, t.due_state(today)) for t in tubes_due(today)[:50]]

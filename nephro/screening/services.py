@@ -87,3 +87,38 @@ def decide_flag(request, flag_id: int, *, decision: str, reason: str) -> Flag:
             exam.held_from = ""
             exam.save(update_fields=["held_from"])
     return flag
+
+
+def review_patient_screening(request, exam_id: int, form=None) -> Screening:
+    """A nurse reviews the patient's own questionnaire; from then on it counts.
+
+    `form` (a ScreeningForm on the patient's screening) carries the nurse's corrections
+    and additions, e.g. the contrast agent or an INR. The answers stay marked as the
+    patient's; flags are raised and the exam moves on (or is held) as in save_screening.
+    """
+    with locked_exam(exam_id) as exam:
+        if exam.state not in (State.ORDERED, State.SCREENED, State.SCHEDULED, State.ON_HOLD):
+            raise WorkflowError("screening is done before the patient arrives")
+        screening = Screening.objects.filter(exam=exam).first()
+        if screening is None or screening.source != Source.PATIENT:
+            raise WorkflowError("there is no patient questionnaire to review")
+        if screening.reviewed_by_id is not None:
+            raise WorkflowError(
+                f"this questionnaire was already reviewed by {screening.reviewed_by}"
+            )
+        if form is not None:
+            screening = form.save(commit=False)
+        screening.source = Source.PATIENT
+        screening.reviewed_by = request.user
+        screening.save()
+        changed = sorted(form.changed_data) if form is not None else []
+        record(request, "screening.review", screening, detail={"changed": changed})
+        flags = _sync_flags(request, exam, screening)
+        if exam.state == State.ORDERED:
+            exam_services.advance(request, exam, State.SCREENED, "exam.screen")
+        blocking = [f.code for f in flags if f.blocking]
+        if blocking and exam.state in HOLDABLE:
+            exam.held_from = exam.state
+            exam.hold_reason = "Safety screening: " + ", ".join(blocking)
+            exam_services.advance(request, exam, State.ON_HOLD, "exam.hold", flags=blocking)
+    return screening

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django import forms
 
-from nephro.tubes.models import Tube
+from nephro.tubes.models import FailureReason, TrialOutcome, Tube
 
 
 class TubeForm(forms.ModelForm):
@@ -45,4 +45,54 @@ class TubeForm(forms.ModelForm):
         interval = data.get("exchange_interval_days")
         if placed and interval and not data.get("exchange_due_on"):
             data["exchange_due_on"] = (exchanged or placed) + timedelta(days=interval)
+        return data
+
+
+class CappingStartForm(forms.Form):
+    started_on = forms.DateField(label="Start", widget=forms.DateInput(attrs={"type": "date"}))
+    planned_end_on = forms.DateField(
+        label="Planned end",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        # Nephroureteral tubes were capped 12-94 days [MY]; after an antegrade stent,
+        # 8-12 h [DO](weak) (clinical.md section 5). The team sets the date.
+        help_text="Published capping periods range from hours (after a stent) to weeks.",
+    )
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("started_on"), data.get("planned_end_on")
+        if start and end and end < start:
+            self.add_error("planned_end_on", "The planned end cannot be before the start.")
+        return data
+
+
+class CappingCloseForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[(TrialOutcome.PASSED, "Passed (tolerated)"), (TrialOutcome.FAILED, "Failed")],
+        widget=forms.RadioSelect,
+    )
+    ended_on = forms.DateField(label="Ended on", widget=forms.DateInput(attrs={"type": "date"}))
+    failure_reasons = forms.MultipleChoiceField(
+        label="Failure reasons",
+        choices=FailureReason.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args, trial=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trial = trial
+
+    def clean(self):
+        data = super().clean()
+        outcome, reasons = data.get("outcome"), data.get("failure_reasons") or []
+        if outcome == TrialOutcome.FAILED and not reasons:
+            self.add_error("failure_reasons", "Tick at least one reason the trial failed.")
+        if outcome == TrialOutcome.PASSED and reasons:
+            self.add_error("failure_reasons", "A passed trial has no failure reasons.")
+        ended = data.get("ended_on")
+        if ended and self.trial is not None and ended < self.trial.started_on:
+            self.add_error("ended_on", "The trial cannot end before it started.")
         return data

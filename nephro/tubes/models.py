@@ -78,6 +78,17 @@ class TrialOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class FailureReason(models.TextChoices):
+    """Why a clamp trial failed: the failures of the published series [MY] (clinical.md 5)."""
+
+    LEAK = "leak", "Leak"
+    FEVER = "fever", "Fever"
+    PAIN = "pain", "Pain"
+    CREATININE = "creatinine", "Rising creatinine"
+    HEMATURIA = "hematuria", "Blood in the urine"
+    NAUSEA = "nausea", "Nausea or vomiting"
+
+
 class CappingTrial(models.Model):
     """A clamp trial: the tube is capped to see whether the kidney drains on its own.
 
@@ -101,3 +112,9 @@ class CappingTrial(models.Model):
     @property
     def audit_patient(self) -> Patient:
         return self.tube.patient
+
+    def failure_labels(self) -> list[str]:
+        return [FailureReason(r).label for r in self.failure_reasons if r in FailureReason.values]
+
+    def is_overdue(self, today: date) -> bool:
+        return self.outcome == TrialOutcome.ONGOING and self.planned_end_on < today

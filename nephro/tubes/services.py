@@ -5,11 +5,23 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from nephro.audit.services import record
-from nephro.tubes.models import CappingTrial, Tube, TubeKind, TubeStatus
+from nephro.tubes.models import (
+    CappingTrial,
+    FailureReason,
+    TrialOutcome,
+    Tube,
+    TubeKind,
+    TubeStatus,
+)
+
+
+class TubeError(Exception):
+    """A registry change Nephro refuses, with a message fit to show the user."""
 
 
 def register_tube(request, form) -> Tube:
@@ -60,3 +72,144 @@ def tubes_due(today: date | None = None) -> QuerySet[Tube]:
         .select_related("patient")
         .order_by("exchange_due_on")
     )
+
+
+def due_digest(today: date) -> tuple[list[Tube], list[Tube]]:
+    """(overdue, due within the due-soon window) for the list page and the daily e-mail."""
+    tubes = list(tubes_due(today))
+    return (
+        [t for t in tubes if t.exchange_due_on < today],
+        [t for t in tubes if t.exchange_due_on >= today],
+    )
+
+
+def start_capping_trial(
+    request, tube_id: int, *, started_on: date, planned_end_on: date, notes: str = ""
+) -> CappingTrial:
+    """Cap the tube and open a clamp trial; one trial at a time per tube."""
+    if planned_end_on < started_on:
+        raise TubeError("the planned end cannot be before the start")
+    with transaction.atomic():
+        tube = Tube.objects.select_for_update().select_related("patient").get(pk=tube_id)
+        if tube.status == TubeStatus.REMOVED:
+            raise TubeError("this tube has been removed")
+        if tube.capping_trials.filter(outcome=TrialOutcome.ONGOING).exists():
+            raise TubeError("this tube already has a capping trial under way; close it first")
+        trial = CappingTrial.objects.create(
+            tube=tube, started_on=started_on, planned_end_on=planned_end_on, notes=notes
+        )
+        tube.status = TubeStatus.CAPPED
+        tube.save(update_fields=["status"])
+        record(
+            request,
+            "capping.start",
+            trial,
+            detail={"started": started_on.isoformat(), "planned_end": planned_end_on.isoformat()},
+        )
+    return trial
+
+
+def close_capping_trial(
+    request,
+    trial_id: int,
+    *,
+    outcome: str,
+    ended_on: date,
+    failure_reasons: list[str],
+    notes: str = "",
+) -> CappingTrial:
+    """Record how the trial ended. A failed trial uncaps the tube (back to drainage)."""
+    if outcome not in (TrialOutcome.PASSED, TrialOutcome.FAILED):
+        raise TubeError("a trial ends as passed or failed")
+    unknown = set(failure_reasons) - set(FailureReason.values)
+    if unknown:
+        raise TubeError(f"unknown failure reason {sorted(unknown)[0]!r}")
+    if outcome == TrialOutcome.FAILED and not failure_reasons:
+        raise TubeError("a failed trial needs at least one reason")
+    if outcome == TrialOutcome.PASSED and failure_reasons:
+        raise TubeError("a passed trial has no failure reasons")
+    with transaction.atomic():
+        trial = (
+            CappingTrial.objects.select_for_update()
+            .select_related("tube__patient")
+            .get(pk=trial_id)
+        )
+        if trial.outcome != TrialOutcome.ONGOING:
+            raise TubeError("this trial was already closed")
+        if ended_on < trial.started_on:
+            raise TubeError("the trial cannot end before it started")
+        trial.outcome = outcome
+        trial.ended_on = ended_on
+        trial.failure_reasons = failure_reasons
+        if notes.strip():
+            trial.notes = f"{trial.notes}\n{notes}".strip()
+        trial.save()
+        tube = trial.tube
+        if outcome == TrialOutcome.FAILED and tube.status == TubeStatus.CAPPED:
+            tube.status = TubeStatus.IN_PLACE
+            tube.save(update_fields=["status"])
+        record(
+            request,
+            "capping.close",
+            trial,
+            detail={"outcome": outcome, "reasons": failure_reasons, "ended": ended_on.isoformat()},
+        )
+    return trial
+
+
+CSV_COLUMNS = [
+    "mrn",
+    "family_name",
+    "given_name",
+    "side",
+    "kind",
+    "size_fr",
+    "placed_on",
+    "last_exchange_on",
+    "status",
+    "exchange_interval_days",
+    "exchange_due_on",
+    "due_state",
+    "removed_on",
+    "capping_trial",
+    "notes",
+]
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting with = + - @ would run as a formula in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def registry_rows(today: date) -> list[list[str]]:
+    """The whole registry (removed tubes too) as CSV rows, header first."""
+    rows = [CSV_COLUMNS]
+    tubes = Tube.objects.select_related("patient").prefetch_related("capping_trials")
+    for tube in tubes.order_by("patient__mrn", "placed_on", "pk"):
+        trial = next(iter(tube.capping_trials.all()), None)
+        rows.append(
+            [
+                _cell(v)
+                for v in (
+                    tube.patient.mrn,
+                    tube.patient.family_name,
+                    tube.patient.given_name,
+                    tube.side,
+                    tube.kind,
+                    tube.size_fr,
+                    tube.placed_on,
+                    tube.last_exchange_on,
+                    tube.status,
+                    tube.exchange_interval_days,
+                    tube.exchange_due_on,
+                    tube.due_state(today),
+                    tube.removed_on,
+                    f"{trial.outcome} {trial.started_on}..{trial.ended_on or trial.planned_end_on}"
+                    if trial
+                    else "",
+                    tube.notes,
+                )
+            ]
+        )
+    return rows

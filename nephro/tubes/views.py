@@ -1,12 +1,16 @@
+import csv
+
+from django.conf import settings
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from nephro.audit.services import record
 from nephro.exams.access import visible_patients
 from nephro.tubes import services
-from nephro.tubes.forms import TubeForm
-from nephro.tubes.models import Tube, TubeStatus
+from nephro.tubes.forms import CappingCloseForm, CappingStartForm, TubeForm
+from nephro.tubes.models import CappingTrial, TrialOutcome, Tube, TubeStatus
 
 
 def registry(request):
@@ -45,5 +49,103 @@ def edit(request, pk: int):
         request,
         "tubes/form.html",
         {"form": form, "patient": tube.patient},
+        status=400 if form.errors else 200,
+    )
+
+
+def due(request):
+    today = timezone.localdate()
+    overdue, due_soon = services.due_digest(today)
+    record(request, "tube.due.read", detail={"overdue": len(overdue), "due_soon": len(due_soon)})
+    context = {
+        "overdue": [(t, "overdue") for t in overdue],
+        "due_soon": [(t, "due_soon") for t in due_soon],
+        "days": settings.NEPHRO_TUBE_DUE_SOON_DAYS,
+    }
+    return render(request, "tubes/due.html", context)
+
+
+def export(request):
+    rows = services.registry_rows(timezone.localdate())
+    record(request, "tube.registry.export", detail={"rows": len(rows) - 1})
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="tube-registry-{timezone.localdate():%Y-%m-%d}.csv"'
+    )
+    csv.writer(response).writerows(rows)
+    return response
+
+
+def trials(request):
+    today = timezone.localdate()
+    ongoing = CappingTrial.objects.filter(outcome=TrialOutcome.ONGOING).select_related(
+        "tube__patient"
+    )
+    closed = (
+        CappingTrial.objects.exclude(outcome=TrialOutcome.ONGOING)
+        .select_related("tube__patient")
+        .order_by("-ended_on", "-pk")[:50]
+    )
+    capped = Tube.objects.filter(status=TubeStatus.CAPPED).exclude(
+        capping_trials__outcome=TrialOutcome.ONGOING
+    )
+    can_start = Tube.objects.filter(status=TubeStatus.IN_PLACE).select_related("patient")
+    record(request, "capping.read", detail={"ongoing": ongoing.count()})
+    context = {
+        "ongoing": [(t, t.is_overdue(today)) for t in ongoing.order_by("planned_end_on")],
+        "closed": closed,
+        "capped_without_trial": capped.select_related("patient"),
+        "can_start": can_start.order_by("patient__family_name")[:200],
+    }
+    return render(request, "tubes/trials.html", context)
+
+
+def trial_start(request, tube_pk: int):
+    tube = get_object_or_404(Tube.objects.select_related("patient"), pk=tube_pk)
+    today = timezone.localdate()
+    form = CappingStartForm(
+        request.POST or None, initial={"started_on": today, "planned_end_on": today}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.start_capping_trial(request, tube.pk, **form.cleaned_data)
+        except services.TubeError as exc:
+            form.add_error(None, f"Not started: {exc}.")
+        else:
+            messages.success(request, "Capping trial started; the tube is capped.")
+            return redirect("tubes:trials")
+    record(request, "tube.read", tube)
+    return render(
+        request,
+        "tubes/trial_form.html",
+        {"form": form, "tube": tube, "title": "Start a capping trial", "button": "Start trial"},
+        status=400 if form.errors else 200,
+    )
+
+
+def trial_close(request, trial_pk: int):
+    trial = get_object_or_404(CappingTrial.objects.select_related("tube__patient"), pk=trial_pk)
+    form = CappingCloseForm(
+        request.POST or None, trial=trial, initial={"ended_on": timezone.localdate()}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.close_capping_trial(request, trial.pk, **form.cleaned_data)
+        except services.TubeError as exc:
+            form.add_error(None, f"Not saved: {exc}.")
+        else:
+            messages.success(request, "Capping trial closed.")
+            return redirect("tubes:trials")
+    record(request, "capping.read", trial)
+    return render(
+        request,
+        "tubes/trial_form.html",
+        {
+            "form": form,
+            "tube": trial.tube,
+            "trial": trial,
+            "title": "Close the capping trial",
+            "button": "Close trial",
+        },
         status=400 if form.errors else 200,
     )

@@ -4,8 +4,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import expect
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from nephro.exams.models import Exam
 from nephro.tubes.models import Tube

@@ -15,7 +15,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 # Further processes (the DICOM listener, the background worker) register here.
-COMPANIONS: list[list[str]] = []
+COMPANIONS: list[list[str]] = [["dicom"], ["worker"]]
+# Check-in requests and reminders, alert escalation, the daily tube digest (issue 3).
+COMPANIONS.append(["followup", "--loop"])
 
 
 class Command(BaseCommand):

@@ -1,0 +1,101 @@
+"""The analysis result: what the CLI prints and what Django stores."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+VERDICTS = ("drains", "delayed", "obstructed", "indeterminate")
+
+
+@dataclass
+class Evidence:
+    """Images and masks on the analysis grid, for the picture (not serialised)."""
+
+    background: NDArray[np.float32]
+    early: NDArray[np.float32]
+    late: NDArray[np.float32]
+    early_time_s: float
+    late_time_s: float
+    collecting_system: NDArray[np.bool_]
+    collecting_system_late: NDArray[np.bool_]
+    ureter: NDArray[np.bool_]
+    bladder: NDArray[np.bool_]
+    leak: NDArray[np.bool_]
+    tube: NDArray[np.bool_]
+
+
+@dataclass
+class AnalysisResult:
+    """Drainage analysis of one series.
+
+    ``to_dict()`` gives the JSON documented in ``docs/analysis.md``. Times are in
+    seconds from the first frame; fractions are 0-1; ``None`` means "not measured"
+    and the reasons say why.
+    """
+
+    verdict: str
+    confidence: float
+    reasons: list[str]
+    leak: bool = False
+    leak_onset_s: float | None = None
+    leak_area_cm2: float | None = None
+    bladder_arrival_s: float | None = None
+    collecting_system_t_half_s: float | None = None
+    residual_fraction_20min: float | None = None
+    residual_fraction_last: float | None = None
+    upper_tract_residual_last: float | None = None
+    obstruction_level: str | None = None
+    tube_open: bool = False
+    frames: int = 0
+    span_s: float = 0.0
+    side: str | None = None
+    side_source: str | None = None
+    kidney_on_image: str | None = None
+    quality: list[str] = field(default_factory=list)
+    error: str | None = None
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    input_info: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence | None = None
+
+    def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
+        """JSON-ready dictionary (no NaN, no numpy types)."""
+        d: dict[str, Any] = {
+            "verdict": self.verdict,
+            "confidence": _num(self.confidence, 3),
+            "reasons": list(self.reasons),
+            "leak": bool(self.leak),
+            "leak_onset_s": _num(self.leak_onset_s, 1),
+            "leak_area_cm2": _num(self.leak_area_cm2, 1),
+            "bladder_arrival_s": _num(self.bladder_arrival_s, 1),
+            "collecting_system_t_half_s": _num(self.collecting_system_t_half_s, 1),
+            "residual_fraction_20min": _num(self.residual_fraction_20min, 3),
+            "residual_fraction_last": _num(self.residual_fraction_last, 3),
+            "upper_tract_residual_last": _num(self.upper_tract_residual_last, 3),
+            "obstruction_level": self.obstruction_level,
+            "tube_open": bool(self.tube_open),
+            "frames": int(self.frames),
+            "span_s": _num(self.span_s, 1),
+            "side": self.side,
+            "side_source": self.side_source,
+            "kidney_on_image": self.kidney_on_image,
+            "quality": list(self.quality),
+            "error": self.error,
+            "input": dict(self.input_info),
+        }
+        if curves:
+            d["curves"] = {k: [_num(v, 4) for v in vals] for k, vals in self.curves.items()}
+        return d
+
+
+def _num(v: float | None, digits: int) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    if not math.isfinite(f):
+        return None
+    return round(f, digits)

@@ -1,0 +1,173 @@
+"""Every number the drainage verdict depends on, with where it comes from.
+
+No published quantitative nephrostogram thresholds exist (see ``docs/analysis.md``).
+The clinical cut-offs below are therefore borrowed *by analogy* from diuretic
+renography (MAG3 T1/2, NORA) and from nephrostogram practice (the 20-minute delayed
+film). The engineering constants (detection levels, sizes) have no clinical source;
+they were tuned on development phantom seeds 0-9999 only and are labelled as such.
+Keep every threshold here so a reviewer can audit them in one place.
+"""
+
+from __future__ import annotations
+
+# --- Clinical cut-offs (by analogy) -------------------------------------------------
+
+DRAINS_MAX_ARRIVAL_S: float = 600.0
+"""Contrast must reach the bladder within 10 min to call the kidney draining.
+
+By analogy: diuretic renography calls T1/2 < 10 min "not obstructed" (WUSTL
+teaching file; analysis.md section 1), and the nephrostogram's delayed film at
+about 20 min is expected to show the bladder (NU Hospitals; clinical.md section 3).
+"""
+
+DRAINS_MAX_T_HALF_S: float = 600.0
+"""Collecting-system clearance half-time below 10 min counts as prompt drainage.
+
+By analogy with the MAG3 diuretic T1/2: < 10 min not obstructed, 10-20 min
+indeterminate, > 20 min likely obstructed (WUSTL; analysis.md section 1).
+"""
+
+OBSTRUCTED_MIN_T_HALF_S: float = 1200.0
+"""T1/2 above 20 min is "likely obstructed" in diuretic renography (by analogy)."""
+
+DRAINS_MAX_RESIDUAL_20MIN: float = 0.5
+"""Residual activity at 20 min (RA20 = contrast at 20 min / peak) at most 0.5.
+
+By analogy with NORA20: means 0.25 (normal) and 0.57 (dilated, unobstructed) in the
+IAEA paediatric software study (Clin Nucl Med 2014;39:598). Ours is relative to
+the peak rather than to 1-2 min, so it is at most NORA and the cut-off is lenient.
+"""
+
+OBSTRUCTED_MIN_RESIDUAL: float = 0.8
+"""Upper tract still holding >= 80 % of its peak contrast at the last film.
+
+Proposal in analysis.md section 6(a), by analogy with NORA/OE: the IAEA obstruction
+cut-off OE20 73 % (output efficiency) means < 27 % left the kidney; we require
+retention of >= 80 % with no bladder arrival at all before saying "obstructed".
+"""
+
+OBSTRUCTED_MIN_SPAN_S: float = 1200.0
+"""A no-drainage verdict needs a film at >= 20 min after the first frame.
+
+Source: the standard 20-minute delayed film for bladder drainage (NU Hospitals;
+clinical.md section 3; DESIGN.md section 4). Slightly earlier films (18 min) are
+accepted through :data:`SPAN_TOLERANCE_S`.
+"""
+
+MIN_SPAN_WITHOUT_ARRIVAL_S: float = 600.0
+"""Below 10 min of observation with no bladder contrast nothing can be said.
+
+analysis.md section 6(a): "a span under 10 min with no arrival" is indeterminate.
+"""
+
+SPAN_TOLERANCE_S: float = 120.0
+"""Spot films are taken "at about" 5/10/20 min; accept 2 min early (engineering)."""
+
+MIN_POINTS_AFTER_PEAK: int = 3
+"""At least 3 time points after filling are needed to fit a clearance (analysis.md)."""
+
+# --- Detection (engineering; tuned on development seeds 0-9999) -----------------------
+
+ANALYSIS_GRID_PX: int = 128
+"""Frames are binned so the longer side is about 128 px (~3 mm at a 40 cm field).
+
+Engineering: keeps a 150-frame 512^2 series inside the speed budget and averages
+quantum noise; the thinnest structure we must see (ureter, 3-7 mm) is still 1-2 px.
+"""
+
+PIXEL_SIGMA_SIGNIFICANT: float = 3.0
+"""Per-pixel significance (in noise sigmas) for "contrast present" maps."""
+
+PIXEL_SIGMA_HYSTERESIS_HIGH: float = 6.0
+"""Seed level of the hysteresis segmentation (analysis.md: k*sigma plus hysteresis)."""
+
+ARRIVAL_SIGMA: float = 4.0
+"""Bladder arrival = first of 2 consecutive frames above baseline + 4 sigma.
+
+analysis.md section 6(a), same rule as bolus arrival time in DSA parametric imaging.
+"""
+
+ARRIVAL_CONSECUTIVE: int = 2
+"""Number of consecutive frames that must exceed :data:`ARRIVAL_SIGMA`."""
+
+ARRIVAL_MIN_FRACTION: float = 0.03
+"""Bladder signal must also exceed 3 % of the peak upper-tract signal (engineering).
+
+Ground truth calls arrival when 1 % of the injected iodine reached the bladder; the
+dense pelvis is under-measured (scatter), so 3 % of its signal is about 1-2 % of mass.
+"""
+
+GT_ARRIVAL_MASS_FRACTION: float = 0.01
+"""Ground truth: contrast has arrived once 1 % of the injected iodine is in the bladder."""
+
+MIN_CONTRAST_PIXELS: int = 12
+"""Fewer significant pixels (analysis grid) than this in every frame = no contrast seen."""
+
+CONTRAST_POSITIVE_RATIO: float = 3.0
+"""A frame shows contrast when significant positive pixels outnumber negative ones 3:1.
+
+Engineering: contrast only adds attenuation; motion makes balanced +/- lobes.
+"""
+
+BLADDER_MIN_HALF_WIDTH_MM: float = 14.0
+"""Opening radius for the bladder: removes a dilated ureter (<= 15 mm wide) but keeps
+a bladder (>= 5 cm across); engineering."""
+
+BLADDER_MIN_BELOW_KIDNEY_MM: float = 100.0
+"""The bladder lies at least 10 cm below the renal pelvis (adult anatomy; engineering)."""
+
+BLADDER_DETECT_SIGMA: float = 8.0
+"""Blob detector response needed to accept a bladder, in noise sigmas of a 3 cm box."""
+
+BLADDER_OUTLIER_MAD: float = 8.0
+"""...and stand out of the lower field's blob responses by 8 robust sigmas (engineering)."""
+
+BLADDER_MIN_AREA_MM2: float = 600.0
+"""Smallest opacified bladder accepted (6 cm^2; a 100 mL bladder is ~30 cm^2)."""
+
+BLADDER_PRIOR_TOP_FRACTION: float = 0.62
+"""Without bladder contrast we assume the bladder lies below 62 % of the field height.
+
+Engineering assumption about framing: a nephrostogram field spans kidney to bladder,
+so the bladder sits in the lower third. Only used for the obstruction level.
+"""
+
+THIN_STRUCTURE_RADIUS_MM: float = 10.0
+"""Opening radius that removes tube, ureter (<= 15 mm dilated) but keeps blobs."""
+
+LEAK_MIN_AREA_MM2: float = 250.0
+"""Smallest extravasation we report (2.5 cm^2); below this calyceal motion dominates."""
+
+LEAK_MIN_SIGMA: float = 6.0
+"""Leak mass must exceed 6 sigma of its own noise at the last films (engineering)."""
+
+LEAK_MIN_GROWTH: float = 1.5
+"""Extravasation grows: late leak signal >= 1.5x the signal at the collecting-system peak."""
+
+LEAK_MAX_DISTANCE_MM: float = 90.0
+"""Leaks are searched within 9 cm of the collecting system (perirenal space)."""
+
+UPJ_MAX_FRONT_MM: float = 35.0
+"""Contrast front within 3.5 cm below the pelvis = block at the pelvi-ureteric junction."""
+
+UVJ_MAX_GAP_MM: float = 35.0
+"""Contrast front within 3.5 cm of the bladder = block at the vesico-ureteric junction."""
+
+MASS_LOSS_FRACTION: float = 0.5
+"""Visible contrast at the end < 50 % of its peak with no bladder to explain it.
+
+Engineering: iodine is conserved inside the field, so a large loss means contrast
+left through an open tube (or out of the field). analysis.md lists "tube open" as
+a reason for indeterminate.
+"""
+
+MOTION_MAX_SHIFT_MM: float = 50.0
+"""Largest kidney displacement searched (breathing 1-4 cm, analysis.md section 3)."""
+
+SPOT_GAP_S: float = 10.0
+"""A gap longer than this starts a new acquisition that is registered on its own."""
+
+# --- Confidence (engineering) --------------------------------------------------------
+
+CONFIDENCE_MIN_DECISIVE: float = 0.5
+"""Below this confidence the reasons say the call is borderline."""

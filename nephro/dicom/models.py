@@ -1,0 +1,101 @@
+"""The image index and the modality's performed procedure steps."""
+
+from django.db import models
+
+from nephro.exams.models import Exam
+from nephro.patients.models import Patient
+
+
+class Instance(models.Model):
+    """One stored DICOM instance (PS3.3 C.12.1 SOP Common), indexed from its header.
+
+    The file holds the bytes exactly as the sender encoded them; the path is relative to
+    NEPHRO_DICOM_DIR. An instance whose accession number and study UID match no exam
+    waits with ``exam`` empty until staff reconcile it.
+    """
+
+    sop_instance_uid = models.CharField(max_length=64, unique=True)
+    sop_class_uid = models.CharField(max_length=64)
+    study_instance_uid = models.CharField(max_length=64, db_index=True)
+    series_instance_uid = models.CharField(max_length=64, db_index=True)
+    transfer_syntax_uid = models.CharField(max_length=64)
+    modality = models.CharField(max_length=16, blank=True)
+    accession_number = models.CharField(max_length=16, blank=True)
+    # As sent, for reconciliation; the exam's patient is the record of truth.
+    patient_id = models.CharField(max_length=64, blank=True)
+    patient_name = models.CharField(max_length=64, blank=True)
+    study_date = models.CharField(max_length=8, blank=True)
+    series_number = models.IntegerField(null=True, blank=True)
+    series_description = models.CharField(max_length=64, blank=True)
+    instance_number = models.IntegerField(null=True, blank=True)
+    number_of_frames = models.PositiveIntegerField(default=1)
+    rows = models.PositiveIntegerField(null=True, blank=True)
+    columns = models.PositiveIntegerField(null=True, blank=True)
+    path = models.CharField(max_length=300)
+    size = models.BigIntegerField()
+    # Filled in the background: hashing a 100 MB run is no job for the association.
+    sha256 = models.CharField(max_length=64, blank=True)
+    calling_ae = models.CharField(max_length=16, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    exam = models.ForeignKey(
+        Exam, null=True, blank=True, on_delete=models.PROTECT, related_name="instances"
+    )
+    # Why an instance was not linked automatically (shown on the reconciliation list).
+    unmatched_reason = models.CharField(max_length=200, blank=True)
+    has_pixels = models.BooleanField(default=False)
+    thumbnail = models.CharField(max_length=300, blank=True)
+    # What background processing found (for an RDSR: the dose values read).
+    processed = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["series_number", "series_instance_uid", "instance_number", "pk"]
+        indexes = [models.Index(fields=["exam", "series_instance_uid"])]
+
+    def __str__(self) -> str:
+        return f"{self.modality} {self.sop_instance_uid}"
+
+    @property
+    def audit_patient(self) -> Patient | None:
+        return self.exam.patient if self.exam_id else None
+
+    @property
+    def is_dose_report(self) -> bool:
+        from nephro.dicom.sop import RDSR_CLASS
+
+        return self.sop_class_uid == RDSR_CLASS
+
+
+class PpsStatus(models.TextChoices):
+    IN_PROGRESS = "IN PROGRESS", "In progress"
+    COMPLETED = "COMPLETED", "Completed"
+    DISCONTINUED = "DISCONTINUED", "Discontinued"
+
+
+class PerformedStep(models.Model):
+    """A Modality Performed Procedure Step (PS3.3 C.4.13-16) reported by N-CREATE/N-SET."""
+
+    sop_instance_uid = models.CharField(max_length=64, unique=True)
+    exam = models.ForeignKey(
+        Exam, null=True, blank=True, on_delete=models.PROTECT, related_name="performed_steps"
+    )
+    status = models.CharField(max_length=12, choices=PpsStatus.choices)
+    calling_ae = models.CharField(max_length=16, blank=True)
+    step_id = models.CharField(max_length=16, blank=True)
+    description = models.CharField(max_length=64, blank=True)
+    started = models.CharField(max_length=32, blank=True)
+    ended = models.CharField(max_length=32, blank=True)
+    discontinued_reason = models.CharField(max_length=200, blank=True)
+    # What the modality reported (dose, contrast), already normalised.
+    reported = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"MPPS {self.sop_instance_uid} ({self.status})"
+
+    @property
+    def audit_patient(self) -> Patient | None:
+        return self.exam.patient if self.exam_id else None

@@ -1,0 +1,262 @@
+"""Modality Worklist: match a C-FIND identifier against scheduled exams (PS3.4 K.6.1).
+
+Matching keys: Scheduled Procedure Step Start Date (single date or range) and Time (with
+a single date), Modality, Scheduled Station AE Title, Patient Name (wildcards * and ?,
+case-insensitive), Patient ID, Accession Number and Study Instance UID. Responses carry
+only the keys the modality asked for (an empty Scheduled Procedure Step Sequence asks
+for all of it). The query uses the (state, scheduled_at) index and a result limit, and
+responses are built from one ``values()`` query, so it stays fast with 100,000 exams.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+
+from nephro.exams.lifecycle import ON_WORKLIST
+from nephro.exams.models import Exam
+
+SPS = Tag("ScheduledProcedureStepSequence")
+_PREGNANCY = {  # screening answer -> Pregnancy Status (0010,21C0)
+    "not_applicable": 1,
+    "attested_not": 1,
+    "unable": 1,
+    "test_negative": 1,
+    "possible": 2,
+    "pregnant": 3,
+    "unknown": 4,
+}
+_PRIORITY = {"routine": "ROUTINE", "soon": "MEDIUM", "urgent": "HIGH"}
+_FIELDS = (
+    "pk",
+    "accession_number",
+    "study_instance_uid",
+    "scheduled_at",
+    "room",
+    "modality_ae_title",
+    "modality",
+    "side",
+    "order__urgency",
+    "patient__mrn",
+    "patient__family_name",
+    "patient__given_name",
+    "patient__birth_date",
+    "patient__sex",
+    "order__referrer__first_name",
+    "order__referrer__last_name",
+    "screening__pregnancy",
+    "screening__prior_contrast_reaction",
+    "screening__reaction_agent",
+    "screening__reaction_description",
+    "screening__other_allergies",
+)
+
+
+class BadQuery(ValueError):
+    """The identifier cannot be matched (wrong format of a matching key)."""
+
+
+def _text(identifier: Dataset, keyword: str) -> str:
+    value = identifier.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _date(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y%m%d").date()
+    except ValueError as exc:
+        raise BadQuery(f"bad date {value!r}") from exc
+
+
+def _time(value: str, end: bool) -> time:
+    digits = value.split(".")[0]
+    if not digits.isdigit() or len(digits) not in (2, 4, 6):
+        raise BadQuery(f"bad time {value!r}")
+    parts = [int(digits[i : i + 2]) for i in range(0, len(digits), 2)]
+    filler = [59, 59] if end else [0, 0]
+    hour, minute, second = (parts + filler[len(parts) - 1 :])[:3]
+    return time(hour, minute, second, 999999 if end else 0)
+
+
+def _range(value: str) -> tuple[str, str]:
+    if "-" in value:
+        low, high = value.split("-", 1)
+        return low.strip(), high.strip()
+    return value, value
+
+
+def _wildcard_regex(pattern: str) -> re.Pattern:
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def _apply_name(exams: QuerySet, pattern: str) -> tuple[QuerySet, re.Pattern | None]:
+    """Narrow in SQL by the literal prefix; the full pattern is checked in Python."""
+    pattern = pattern.rstrip("^")
+    if not pattern or pattern == "*":
+        return exams, None
+    prefix = re.split(r"[*?]", pattern, maxsplit=1)[0]
+    wild = prefix != pattern
+    family, _, given = prefix.partition("^")
+    if "^" in prefix:
+        exams = exams.filter(patient__family_name__iexact=family)
+        if given:
+            exams = exams.filter(patient__given_name__istartswith=given)
+    elif family:
+        lookup = "patient__family_name__istartswith" if wild else "patient__family_name__iexact"
+        exams = exams.filter(**{lookup: family})
+    regex = _wildcard_regex(pattern if "^" in pattern or wild else pattern + "^*")
+    return exams, regex
+
+
+def candidates(identifier: Dataset) -> tuple[QuerySet, re.Pattern | None]:
+    exams = Exam.objects.filter(state__in=ON_WORKLIST, scheduled_at__isnull=False)
+    step = identifier.get(SPS)
+    step = step[0] if step else Dataset()
+    tz = timezone.get_current_timezone()
+    start_date = _text(step, "ScheduledProcedureStepStartDate")
+    start_time = _text(step, "ScheduledProcedureStepStartTime")
+    if start_date:
+        low, high = _range(start_date)
+        low_d = _date(low) if low else None
+        high_d = _date(high) if high else None
+        low_t, high_t = time.min, time.max
+        if start_time and low_d is not None and low_d == high_d:
+            t_low, t_high = _range(start_time)
+            low_t = _time(t_low, end=False) if t_low else time.min
+            high_t = _time(t_high, end=True) if t_high else time.max
+        if low_d is not None:
+            exams = exams.filter(scheduled_at__gte=datetime.combine(low_d, low_t, tzinfo=tz))
+        if high_d is not None:
+            if high_t == time.max:
+                bound = datetime.combine(high_d + timedelta(days=1), time.min, tzinfo=tz)
+                exams = exams.filter(scheduled_at__lt=bound)
+            else:
+                exams = exams.filter(scheduled_at__lte=datetime.combine(high_d, high_t, tzinfo=tz))
+    modality = _text(step, "Modality")
+    if modality and modality != "*":
+        exams = exams.filter(modality=modality)
+    station = _text(step, "ScheduledStationAETitle")
+    if station and station != "*":
+        exams = exams.filter(modality_ae_title=station)
+    for keyword, field in (
+        ("PatientID", "patient__mrn"),
+        ("AccessionNumber", "accession_number"),
+        ("StudyInstanceUID", "study_instance_uid"),
+    ):
+        value = _text(identifier, keyword)
+        if not value or value == "*":
+            continue
+        if keyword == "StudyInstanceUID" and "\\" in value:
+            exams = exams.filter(study_instance_uid__in=value.split("\\"))
+        elif "*" in value or "?" in value:
+            exams = exams.filter(**{f"{field}__regex": "^" + _wildcard_regex(value).pattern + "$"})
+        else:
+            exams = exams.filter(**{field: value})
+    return _apply_name(exams, _text(identifier, "PatientName"))
+
+
+def _allergies(row: dict) -> str:
+    parts = []
+    if row["screening__prior_contrast_reaction"]:
+        agent = row["screening__reaction_agent"] or "iodinated contrast"
+        what = row["screening__reaction_description"]
+        parts.append(f"Contrast reaction: {agent}" + (f" ({what})" if what else ""))
+    if row["screening__other_allergies"]:
+        parts.append(row["screening__other_allergies"])
+    return "\\".join(p[:64].replace("\\", "/") for p in parts)
+
+
+def _values(row: dict) -> tuple[dict, dict]:
+    """(top-level, scheduled step) tag -> (VR, value) for one exam."""
+    local = timezone.localtime(row["scheduled_at"])
+    name = f"{row['patient__family_name']}^{row['patient__given_name']}"
+    referrer = f"{row['order__referrer__last_name']}^{row['order__referrer__first_name']}"
+    sex = row["patient__sex"] if row["patient__sex"] in ("M", "F", "O") else ""
+    pregnancy = _PREGNANCY.get(row["screening__pregnancy"] or "unknown", 4)
+    side = "left" if row["side"] == "left" else "right"
+    description = f"Nephrostogram {side}"
+    top = {
+        0x00080050: ("SH", row["accession_number"]),
+        0x00080090: ("PN", referrer.strip("^")),
+        0x00100010: ("PN", name),
+        0x00100020: ("LO", row["patient__mrn"]),
+        0x00100030: ("DA", row["patient__birth_date"].strftime("%Y%m%d")),
+        0x00100040: ("CS", sex),
+        0x00102000: (
+            "LO",
+            "Prior contrast reaction" if row["screening__prior_contrast_reaction"] else "",
+        ),
+        0x00102110: ("LO", _allergies(row)),
+        0x001021C0: ("US", pregnancy),
+        0x0020000D: ("UI", row["study_instance_uid"]),
+        0x00321060: ("LO", description),
+        0x00321070: ("LO", settings.NEPHRO_DICOM_CONTRAST_AGENT),
+        0x00401001: ("SH", f"RP{row['pk']}"),
+        0x00401003: ("SH", _PRIORITY.get(row["order__urgency"], "ROUTINE")),
+    }
+    step = {
+        0x00080060: ("CS", row["modality"]),
+        0x00400001: ("AE", row["modality_ae_title"]),
+        0x00400002: ("DA", local.strftime("%Y%m%d")),
+        0x00400003: ("TM", local.strftime("%H%M%S")),
+        0x00400006: ("PN", ""),
+        0x00400007: ("LO", f"Nephrostogram (nephrostomy tube check), {side}"),
+        0x00400009: ("SH", f"SPS{row['pk']}"),
+        0x00400010: ("SH", row["room"][:16]),
+        0x00400011: ("SH", row["room"][:16]),
+        0x00400020: ("CS", "SCHEDULED"),
+    }
+    return top, step
+
+
+def _fill(out: Dataset, wanted: Dataset, values: dict) -> None:
+    for element in wanted:
+        tag = int(element.tag)
+        if tag in values:
+            vr, value = values[tag]
+            out.add_new(tag, vr, value)
+        elif tag in (SPS, 0x00080005) or tag >> 16 == 0:
+            continue
+        elif element.VR == "SQ":
+            out.add_new(tag, "SQ", [])
+        else:
+            # Return keys we do not hold come back empty (PS3.4 C.4.1.1.3.2).
+            out.add_new(tag, element.VR, None)
+
+
+def find(identifier: Dataset, limit: int | None = None) -> list[Dataset]:
+    """The response identifiers for a worklist query."""
+    limit = limit or settings.NEPHRO_DICOM_MWL_LIMIT
+    exams, name_regex = candidates(identifier)
+    rows = exams.order_by("scheduled_at", "pk").values(*_FIELDS)
+    results = []
+    wanted_step = identifier.get(SPS)
+    step_keys = wanted_step[0] if wanted_step else None
+    for row in rows[: limit * 4 if name_regex else limit].iterator(chunk_size=500):
+        if name_regex is not None:
+            name = f"{row['patient__family_name']}^{row['patient__given_name']}"
+            if not name_regex.fullmatch(name):
+                continue
+        top, step = _values(row)
+        out = Dataset()
+        out.SpecificCharacterSet = "ISO_IR 192"
+        _fill(out, identifier, top)
+        if SPS in identifier:
+            item = Dataset()
+            if step_keys is None or len(step_keys) == 0:
+                for tag, (vr, value) in step.items():
+                    item.add_new(tag, vr, value)
+            else:
+                _fill(item, step_keys, step)
+            out.add_new(SPS, "SQ", [item])
+        results.append(out)
+        if len(results) >= limit:
+            break
+    return results

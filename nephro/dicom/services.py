@@ -1,0 +1,599 @@
+"""Every write the DICOM side makes: storing and indexing instances, linking them to
+exams, MPPS state and dose. Atomic and audited; handlers in scp.py only parse and call."""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import shutil
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import BinaryIO
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_file_meta_info
+
+from nephro.audit.models import Outcome
+from nephro.audit.services import record
+from nephro.dicom import storage
+from nephro.dicom.models import Instance, PerformedStep, PpsStatus
+from nephro.dicom.sop import RDSR_CLASS
+from nephro.exams import services as exam_services
+from nephro.exams.lifecycle import State
+from nephro.exams.models import Exam, Procedure
+from nephro.jobs.queue import enqueue
+
+log = logging.getLogger("nephro.dicom")
+
+# States in which an exam's procedure may take device-reported dose.
+_DOSE_STATES = frozenset(
+    {State.IN_PROGRESS, State.COMPLETED, State.REPORTED, State.FOLLOW_UP, State.CLOSED}
+)
+
+
+@dataclass(frozen=True)
+class Stored:
+    instance: Instance
+    duplicate: bool
+
+
+def _actor(ae: str) -> dict:
+    return {"actor": f"dicom:{ae}"}
+
+
+# --- Storage -------------------------------------------------------------------------
+
+
+def store(
+    *,
+    sop_class: str,
+    sop_instance: str,
+    syntax: str,
+    dataset: memoryview,
+    calling_ae: str,
+    peer: str | None = None,
+    fsync: bool = False,
+) -> Stored:
+    """Store a data set held in memory (see store_file)."""
+    meta = storage.file_meta(sop_class, sop_instance, syntax)
+    temp = storage.write_incoming(meta, dataset)
+    return store_file(
+        temp,
+        sop_class=sop_class,
+        sop_instance=sop_instance,
+        syntax=syntax,
+        calling_ae=calling_ae,
+        peer=peer,
+        fsync=fsync,
+    )
+
+
+def store_file(
+    temp: Path,
+    *,
+    sop_class: str,
+    sop_instance: str,
+    syntax: str,
+    calling_ae: str,
+    peer: str | None = None,
+    fsync: bool = False,
+    exam_cache: dict | None = None,
+) -> Stored:
+    """Check, publish atomically and index a received Part 10 file in .incoming/.
+
+    The file is consumed: renamed into place, or deleted. Raises storage.Rejected
+    (nothing published, nothing indexed) when the data set is unfit or conflicts with a
+    stored instance of the same UID.
+    """
+    try:
+        if not storage.valid_uid(sop_instance):
+            raise storage.Rejected("invalid SOP Instance UID")
+        with temp.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < 144:
+                raise storage.Rejected("empty data set")
+            with (
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+                memoryview(mapped) as whole,
+            ):
+                offset = storage.dataset_offset(bytes(whole[:144]))
+                with whole[offset:] as dataset:
+                    layout = storage.check_structure(dataset, syntax)
+                    header = storage.parse_header(
+                        dataset,
+                        sop_class=sop_class,
+                        sop_instance=sop_instance,
+                        syntax=syntax,
+                        layout=layout,
+                    )
+                    relative = storage.relative_path(
+                        header.study_instance_uid,
+                        header.series_instance_uid,
+                        header.sop_instance_uid,
+                    )
+                    # A re-sent instance finds its file already in place: compare bytes.
+                    # (A file without an index row is a crash leftover: replace it.)
+                    final = storage.absolute(relative)
+                    if final.exists():
+                        existing = Instance.objects.filter(sop_instance_uid=sop_instance).first()
+                        if existing is not None:
+                            return _resent(existing, dataset)
+        storage.publish(temp, relative, fsync=fsync)
+    finally:
+        temp.unlink(missing_ok=True)
+    try:
+        instance = _index(header, relative, size, calling_ae, peer, exam_cache)
+    except IntegrityError:
+        # Already indexed: the same instance on another association at the same moment,
+        # or re-sent with a changed study/series (then the stored one is kept).
+        existing = Instance.objects.get(sop_instance_uid=sop_instance)
+        if existing.path != relative:
+            storage.absolute(relative).unlink(missing_ok=True)
+            raise storage.Rejected(
+                "an instance with this SOP Instance UID is already stored in another "
+                "series; the stored one is kept"
+            ) from None
+        return Stored(existing, duplicate=True)
+    return Stored(instance, duplicate=False)
+
+
+def import_part10(source: BinaryIO, *, calling_ae: str) -> Stored:
+    """Store a DICOM Part 10 file that came another way (uploaded on a page, or made by
+    the demo) exactly as if it had arrived by C-STORE: same checks, same index."""
+    with storage.incoming_file(mode="wb") as out:
+        temp = Path(out.name)
+        try:
+            shutil.copyfileobj(source, out)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    try:
+        meta = read_file_meta_info(temp)
+        sop_class = str(meta.MediaStorageSOPClassUID)
+        sop_instance = str(meta.MediaStorageSOPInstanceUID)
+        syntax = str(meta.TransferSyntaxUID)
+    except (InvalidDicomError, AttributeError, ValueError, OSError) as exc:
+        temp.unlink(missing_ok=True)
+        raise storage.Rejected("not a DICOM Part 10 file") from exc
+    return store_file(
+        temp,
+        sop_class=sop_class,
+        sop_instance=sop_instance,
+        syntax=syntax,
+        calling_ae=calling_ae,
+    )
+
+
+def upload_to_exam(request, exam: Exam, files) -> tuple[int, list[tuple[str, str]]]:
+    """Store uploaded files; images whose headers name another study join this exam."""
+    stored, refused, studies = 0, [], set()
+    for upload in files:
+        try:
+            result = import_part10(upload, calling_ae="UPLOAD")
+        except storage.Rejected as exc:
+            refused.append((upload.name, str(exc)))
+            record(
+                request,
+                "dicom.upload",
+                exam,
+                outcome=Outcome.FAILED,
+                detail={"file": upload.name, "why": str(exc)},
+            )
+            continue
+        stored += 1
+        if result.instance.exam_id is None:
+            studies.add(result.instance.study_instance_uid)
+        elif result.instance.exam_id != exam.pk:
+            refused.append((upload.name, "these images belong to another exam"))
+    for study_uid in studies:
+        link(request, study_uid=study_uid, exam=exam)
+    if stored:
+        record(request, "dicom.upload", exam, detail={"files": stored})
+    return stored, refused
+
+
+def _resent(existing: Instance, dataset: memoryview) -> Stored:
+    if storage.same_content(storage.absolute(existing.path), dataset):
+        return Stored(existing, duplicate=True)
+    raise storage.Rejected(
+        "an instance with this SOP Instance UID is already stored with different content; "
+        "the stored one is kept"
+    )
+
+
+def match_exam(accession: str, study_uid: str, patient_id: str) -> tuple[Exam | None, str]:
+    """The exam an instance belongs to, or None and why not."""
+    by_accession = Exam.objects.filter(accession_number=accession).first() if accession else None
+    by_study = Exam.objects.filter(study_instance_uid=study_uid).first() if study_uid else None
+    if by_accession and by_study and by_accession.pk != by_study.pk:
+        return None, "accession number and study UID point to different exams"
+    exam = by_accession or by_study
+    if exam is None:
+        return None, "no exam with this accession number or study UID"
+    if exam.state == State.CANCELLED:
+        return None, "the matching exam is cancelled"
+    mrn = exam.patient.mrn
+    if patient_id and patient_id != mrn:
+        return None, "patient ID in the images differs from the exam's patient"
+    return exam, ""
+
+
+def _jobs_for(instance: Instance) -> None:
+    if instance.sop_class_uid == RDSR_CLASS:
+        enqueue("dicom.rdsr", instance_id=instance.pk)
+    elif instance.has_pixels:
+        enqueue("dicom.thumbnail", instance_id=instance.pk)
+    else:
+        enqueue("dicom.checksum", instance_id=instance.pk)
+
+
+def _index(
+    header: storage.Header,
+    relative: str,
+    size: int,
+    calling_ae: str,
+    peer,
+    exam_cache: dict | None,
+) -> Instance:
+    # One association carries one study, so the listener keeps the match per association.
+    key = (header.accession_number, header.study_instance_uid, header.patient_id)
+    if exam_cache is not None and key in exam_cache:
+        exam, why = exam_cache[key]
+    else:
+        exam, why = match_exam(*key)
+        if exam_cache is not None:
+            exam_cache[key] = (exam, why)
+    with transaction.atomic():
+        instance = Instance.objects.create(
+            sop_instance_uid=header.sop_instance_uid,
+            sop_class_uid=header.sop_class_uid,
+            study_instance_uid=header.study_instance_uid,
+            series_instance_uid=header.series_instance_uid,
+            transfer_syntax_uid=header.transfer_syntax_uid,
+            modality=header.modality,
+            accession_number=header.accession_number,
+            patient_id=header.patient_id,
+            patient_name=header.patient_name,
+            study_date=header.study_date,
+            series_number=header.series_number,
+            series_description=header.series_description,
+            instance_number=header.instance_number,
+            number_of_frames=header.number_of_frames,
+            rows=header.rows,
+            columns=header.columns,
+            has_pixels=header.has_pixels,
+            path=relative,
+            size=size,
+            calling_ae=calling_ae,
+            exam=exam,
+            unmatched_reason=why,
+        )
+        record(
+            None,
+            "dicom.store",
+            instance,
+            patient=exam.patient if exam else None,
+            detail={
+                **_actor(calling_ae),
+                "sop": header.sop_instance_uid,
+                "frames": header.number_of_frames,
+                "linked": exam is not None,
+            },
+            source_address=peer,
+        )
+        _jobs_for(instance)
+    return instance
+
+
+def link(request, *, study_uid: str, exam: Exam) -> int:
+    """Reconciliation: attach every unmatched instance of a study to an exam."""
+    with exam_services.locked_exam(exam.pk) as locked:
+        if locked.state == State.CANCELLED:
+            raise exam_services.WorkflowError("images cannot be linked to a cancelled exam")
+        instances = list(
+            Instance.objects.select_for_update().filter(
+                study_instance_uid=study_uid, exam__isnull=True
+            )
+        )
+        if not instances:
+            raise exam_services.WorkflowError("these images are no longer waiting")
+        Instance.objects.filter(pk__in=[i.pk for i in instances]).update(
+            exam=locked, unmatched_reason=""
+        )
+        record(
+            request,
+            "dicom.link",
+            locked,
+            detail={
+                "study_uid": study_uid,
+                "instances": len(instances),
+                "sent_patient_id": instances[0].patient_id,
+                "sent_accession": instances[0].accession_number,
+            },
+        )
+        for instance in instances:
+            if instance.sop_class_uid == RDSR_CLASS:
+                enqueue("dicom.rdsr", instance_id=instance.pk)
+        if any(instance.has_pixels for instance in instances):
+            from nephro.drainage.services import request_analysis
+
+            request_analysis(locked, request=request)
+    return len(instances)
+
+
+def unmatched_studies() -> list[dict]:
+    """Instances waiting for reconciliation, one row per study."""
+    rows: dict[str, dict] = {}
+    for instance in Instance.objects.filter(exam__isnull=True).order_by("received_at"):
+        row = rows.setdefault(
+            instance.study_instance_uid,
+            {
+                "study_uid": instance.study_instance_uid,
+                "patient_name": instance.patient_name,
+                "patient_id": instance.patient_id,
+                "accession": instance.accession_number,
+                "study_date": instance.study_date,
+                "calling_ae": instance.calling_ae,
+                "received_at": instance.received_at,
+                "reason": instance.unmatched_reason,
+                "count": 0,
+                "modalities": set(),
+            },
+        )
+        row["count"] += 1
+        row["modalities"].add(instance.modality)
+    return list(rows.values())
+
+
+def set_checksum(instance: Instance, sha256: str) -> None:
+    Instance.objects.filter(pk=instance.pk).update(sha256=sha256)
+
+
+def set_thumbnail(instance: Instance, relative: str) -> None:
+    Instance.objects.filter(pk=instance.pk).update(thumbnail=relative)
+
+
+# --- Dose -----------------------------------------------------------------------------
+
+
+def apply_device_dose(
+    exam_id: int,
+    *,
+    source: str,
+    actor_ae: str,
+    fluoro_time_s: Decimal | None,
+    kap_gy_cm2: Decimal | None,
+    ka_r_mgy: Decimal | None,
+    reference: str,
+) -> Procedure | None:
+    """Fill the procedure's dose from the device (RDSR, or MPPS when no RDSR came).
+
+    An RDSR is the authoritative record and replaces earlier values; MPPS values never
+    replace RDSR ones. The audit event keeps the values that were replaced.
+    """
+    from nephro.exams.dose import dose_flags
+
+    with exam_services.locked_exam(exam_id) as exam:
+        if exam.state not in _DOSE_STATES:
+            record(
+                None,
+                "procedure.dose",
+                exam,
+                outcome=Outcome.FAILED,
+                detail={
+                    **_actor(actor_ae),
+                    "source": source,
+                    "why": f"exam is {exam.state}",
+                    "reference": reference,
+                },
+            )
+            return None
+        procedure, _ = Procedure.objects.get_or_create(exam=exam)
+        if source == "mpps" and procedure.dose_source == "rdsr":
+            return procedure
+        before = {
+            "fluoro_time_s": _str(procedure.fluoro_time_s),
+            "kap_gy_cm2": _str(procedure.kap_gy_cm2),
+            "ka_r_mgy": _str(procedure.ka_r_mgy),
+            "dose_source": procedure.dose_source,
+        }
+        if fluoro_time_s is not None:
+            procedure.fluoro_time_s = fluoro_time_s.quantize(Decimal("0.1"))
+        if kap_gy_cm2 is not None:
+            procedure.kap_gy_cm2 = kap_gy_cm2.quantize(Decimal("0.0001"))
+        if ka_r_mgy is not None:
+            procedure.ka_r_mgy = ka_r_mgy.quantize(Decimal("0.01"))
+        procedure.dose_source = source
+        procedure.save()
+        flags = [f.code for f in dose_flags(procedure.ka_r_mgy)]
+        record(
+            None,
+            "procedure.dose",
+            procedure,
+            detail={
+                **_actor(actor_ae),
+                "source": source,
+                "reference": reference,
+                "before": before,
+                "after": {
+                    "fluoro_time_s": _str(procedure.fluoro_time_s),
+                    "kap_gy_cm2": _str(procedure.kap_gy_cm2),
+                    "ka_r_mgy": _str(procedure.ka_r_mgy),
+                },
+                "dose_flags": flags,
+            },
+        )
+    return procedure
+
+
+def _str(value) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- MPPS -----------------------------------------------------------------------------
+
+
+class MppsError(Exception):
+    """An MPPS request that cannot be applied; ``status`` is the DIMSE status to return."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def mpps_create(uid: str, pps: dict, *, calling_ae: str, peer: str | None = None) -> PerformedStep:
+    if PerformedStep.objects.filter(sop_instance_uid=uid).exists():
+        raise MppsError(0x0111, "duplicate SOP instance")
+    if pps["status"] != PpsStatus.IN_PROGRESS:
+        raise MppsError(0x0106, "a new performed procedure step must be IN PROGRESS")
+    exam, why = match_exam(pps["accession"], pps["study_uid"], pps["patient_id"])
+    with transaction.atomic():
+        step = PerformedStep.objects.create(
+            sop_instance_uid=uid,
+            exam=exam,
+            status=pps["status"],
+            calling_ae=calling_ae,
+            step_id=pps["step_id"],
+            description=pps["description"],
+            started=pps["started"],
+            reported=pps["reported"],
+        )
+        record(
+            None,
+            "mpps.create",
+            step,
+            detail={
+                **_actor(calling_ae),
+                "status": step.status,
+                "linked": exam is not None,
+                **({"why": why} if exam is None else {}),
+            },
+            source_address=peer,
+        )
+        if exam is not None:
+            _follow_step(exam.pk, step, calling_ae)
+    return step
+
+
+def mpps_set(uid: str, pps: dict, *, calling_ae: str, peer: str | None = None) -> PerformedStep:
+    with transaction.atomic():
+        step = PerformedStep.objects.select_for_update().filter(sop_instance_uid=uid).first()
+        if step is None:
+            raise MppsError(0x0112, "no such performed procedure step")
+        if step.status != PpsStatus.IN_PROGRESS:
+            raise MppsError(0x0110, f"the step is already {step.status}")
+        if pps["status"] and pps["status"] not in PpsStatus.values:
+            raise MppsError(0x0106, "unknown performed procedure step status")
+        step.status = pps["status"] or step.status
+        step.ended = pps["ended"] or step.ended
+        step.discontinued_reason = pps["discontinued_reason"] or step.discontinued_reason
+        step.reported = {**step.reported, **pps["reported"]}
+        step.save()
+        record(
+            None,
+            "mpps.set",
+            step,
+            detail={
+                **_actor(calling_ae),
+                "status": step.status,
+                **({"reason": step.discontinued_reason} if step.discontinued_reason else {}),
+            },
+            source_address=peer,
+        )
+        if step.exam_id is not None:
+            _follow_step(step.exam_id, step, calling_ae)
+    return step
+
+
+def _follow_step(exam_id: int, step: PerformedStep, calling_ae: str) -> None:
+    """Move the exam with the modality where the lifecycle allows it; record the rest."""
+    detail = {**_actor(calling_ae), "mpps": step.sop_instance_uid}
+    with exam_services.locked_exam(exam_id) as exam:
+        if step.status == PpsStatus.IN_PROGRESS:
+            if exam.state == State.PREPARED and not any(f.blocking for f in exam.flags.all()):
+                exam.started_at = exam.started_at or timezone.now()
+                exam_services.advance(None, exam, State.IN_PROGRESS, "exam.start", **detail)
+                Procedure.objects.get_or_create(exam=exam)
+            elif exam.state != State.IN_PROGRESS:
+                record(
+                    None,
+                    "exam.start",
+                    exam,
+                    outcome=Outcome.FAILED,
+                    detail={
+                        **detail,
+                        "why": f"modality started while the exam is {exam.state}",
+                    },
+                )
+        elif step.status == PpsStatus.COMPLETED:
+            if exam.state == State.IN_PROGRESS:
+                exam.completed_at = timezone.now()
+                exam_services.advance(None, exam, State.COMPLETED, "exam.complete", **detail)
+            elif exam.state != State.COMPLETED:
+                record(
+                    None,
+                    "exam.complete",
+                    exam,
+                    outcome=Outcome.FAILED,
+                    detail={
+                        **detail,
+                        "why": f"modality completed while the exam is {exam.state}",
+                    },
+                )
+        elif step.status == PpsStatus.DISCONTINUED:
+            record(
+                None,
+                "exam.discontinued",
+                exam,
+                detail={
+                    **detail,
+                    "reason": step.discontinued_reason or "not given",
+                },
+            )
+        _apply_reported(exam, step)
+
+
+def _apply_reported(exam: Exam, step: PerformedStep) -> None:
+    reported = step.reported
+    procedure = Procedure.objects.filter(exam=exam).first()
+    if procedure is None:
+        return
+    contrast = reported.get("contrast_agent")
+    volume = reported.get("contrast_volume_ml")
+    if (contrast and not procedure.contrast_agent) or (
+        volume is not None and procedure.contrast_volume_ml is None
+    ):
+        procedure.contrast_agent = procedure.contrast_agent or (contrast or "")[:60]
+        if procedure.contrast_volume_ml is None and volume is not None:
+            procedure.contrast_volume_ml = Decimal(volume).quantize(Decimal("0.1"))
+        procedure.save()
+        record(
+            None,
+            "procedure.contrast",
+            procedure,
+            detail={
+                **_actor(step.calling_ae),
+                "source": "mpps",
+                "agent": contrast,
+                "volume_ml": volume,
+            },
+        )
+    dose = {k: reported.get(k) for k in ("fluoro_time_s", "kap_gy_cm2", "ka_r_mgy")}
+    if any(v is not None for v in dose.values()) and exam.state in _DOSE_STATES:
+        if procedure.dose_source == "rdsr":
+            return
+        apply_device_dose(
+            exam.pk,
+            source="mpps",
+            actor_ae=step.calling_ae,
+            reference=step.sop_instance_uid,
+            **{k: None if v is None else Decimal(v) for k, v in dose.items()},
+        )
+
+
+def stored_path(instance: Instance) -> Path:
+    return storage.absolute(instance.path)

@@ -1,0 +1,282 @@
+"""Where instances live on disk, and how a received data set gets there safely.
+
+Layout: ``<NEPHRO_DICOM_DIR>/<study UID>/<series UID>/<SOP instance UID>.dcm``, each a
+DICOM Part 10 file holding exactly the bytes the sender encoded. A file is written to
+``.incoming/`` (same file system), checked, and only then renamed into place, so a
+reader or the index never sees a partial file: a crash leaves at most a stray file in
+``.incoming/``, which the listener sweeps away when it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from django.conf import settings
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_file_meta_info
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+
+from nephro.dicom import structure
+from nephro.dicom.sop import ENCAPSULATED_SYNTAXES, IMPLICIT_SYNTAXES, NATIVE_SYNTAXES
+
+# A UID is digits and dots, at most 64 characters (PS3.5 9.1): safe as a file name.
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+INCOMING = ".incoming"
+
+
+class Rejected(Exception):
+    """The data set cannot be stored; the message says why (it is logged and audited)."""
+
+
+def valid_uid(value: str) -> bool:
+    return bool(value) and len(value) <= 64 and _UID.match(value) is not None
+
+
+def root() -> Path:
+    return Path(settings.NEPHRO_DICOM_DIR)
+
+
+def incoming_dir() -> Path:
+    path = root() / INCOMING
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def relative_path(study_uid: str, series_uid: str, sop_uid: str) -> str:
+    return f"{study_uid}/{series_uid}/{sop_uid}.dcm"
+
+
+def absolute(relative: str) -> Path:
+    return root() / relative
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_incoming(max_age_s: float = 3600) -> int:
+    """Delete leftovers of interrupted writes: files of dead processes, or very old ones.
+
+    Temporary names start with the writer's process id, so listeners sharing the
+    directory never sweep each other's files in flight.
+    """
+    removed = 0
+    cutoff = time.time() - max_age_s
+    for path in incoming_dir().iterdir():
+        pid = path.name.split("-", 1)[0]
+        try:
+            stale = (pid.isdigit() and not _alive(int(pid))) or path.stat().st_mtime < cutoff
+            if stale:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the index needs from a data set, read without touching pixel data."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    transfer_syntax_uid: str
+    modality: str
+    accession_number: str
+    patient_id: str
+    patient_name: str
+    study_date: str
+    series_number: int | None
+    instance_number: int | None
+    number_of_frames: int
+    rows: int | None
+    columns: int | None
+    has_pixels: bool
+    series_description: str
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def file_meta(sop_class: str, sop_instance: str, transfer_syntax: str) -> bytes:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_instance
+    meta.TransferSyntaxUID = transfer_syntax
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = "NEPHRO"
+    out = BytesIO()
+    out.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(out, meta, enforce_standard=True)
+    return out.getvalue()
+
+
+def parse_header(
+    dataset: memoryview,
+    *,
+    sop_class: str,
+    sop_instance: str,
+    syntax: str,
+    layout: structure.Layout,
+) -> Header:
+    """Read the attributes the index needs (never the pixel data); raise Rejected when
+    the data set is unfit."""
+    end = layout.pixel_offset if layout.pixel_offset is not None else len(dataset)
+    try:
+        ds: Dataset = read_dataset(BytesIO(bytes(dataset[:end])), syntax in IMPLICIT_SYNTAXES, True)
+    except Exception as exc:  # pydicom raises many types for bad input
+        raise Rejected(f"unreadable data set: {exc}") from exc
+    has_pixels = layout.pixel_length is not None or "Rows" in ds
+
+    def text(keyword: str) -> str:
+        try:
+            value = ds.get(keyword, "")
+        except Exception:  # a badly encoded value must not stop the store
+            return ""
+        return str(value if value is not None else "").strip()[:64]
+
+    header = Header(
+        sop_class_uid=text("SOPClassUID"),
+        sop_instance_uid=text("SOPInstanceUID"),
+        study_instance_uid=text("StudyInstanceUID"),
+        series_instance_uid=text("SeriesInstanceUID"),
+        transfer_syntax_uid=syntax,
+        modality=text("Modality")[:16],
+        accession_number=text("AccessionNumber")[:16],
+        patient_id=text("PatientID"),
+        patient_name=text("PatientName"),
+        study_date=text("StudyDate")[:8],
+        series_number=_int(ds.get("SeriesNumber")),
+        instance_number=_int(ds.get("InstanceNumber")),
+        number_of_frames=_int(ds.get("NumberOfFrames")) or 1,
+        rows=_int(ds.get("Rows")),
+        columns=_int(ds.get("Columns")),
+        has_pixels=has_pixels,
+        series_description=text("SeriesDescription"),
+    )
+    if header.sop_instance_uid != sop_instance:
+        raise Rejected("SOP Instance UID in the data set differs from the C-STORE request")
+    if header.sop_class_uid != sop_class:
+        raise Rejected("SOP Class UID in the data set differs from the C-STORE request")
+    for name in ("study_instance_uid", "series_instance_uid", "sop_instance_uid"):
+        if not valid_uid(getattr(header, name)):
+            raise Rejected(f"missing or invalid {name.replace('_', ' ')}")
+    if has_pixels:
+        _check_pixels(ds, header, layout.pixel_length)
+    return header
+
+
+def _check_pixels(ds: Dataset, header: Header, pixel_length: int | None) -> None:
+    """An image must carry pixel data, and native pixel data every frame announced."""
+    if pixel_length is None:
+        raise Rejected("image header without Pixel Data")
+    if pixel_length == structure.UNDEFINED:
+        if header.transfer_syntax_uid not in ENCAPSULATED_SYNTAXES:
+            raise Rejected("encapsulated pixel data in an uncompressed transfer syntax")
+        return
+    try:
+        bits = int(ds.BitsAllocated)
+        samples = int(ds.get("SamplesPerPixel", 1))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise Rejected("image without Bits Allocated") from exc
+    if not header.rows or not header.columns or header.rows < 0 or header.columns < 0:
+        raise Rejected("image without valid Rows and Columns")
+    expected = header.rows * header.columns * samples * header.number_of_frames * bits // 8
+    if pixel_length < expected:
+        raise Rejected(f"pixel data holds {pixel_length} bytes, the header announces {expected}")
+
+
+def incoming_file(**kwargs):
+    """A named temporary file in .incoming/ whose name starts with our process id.
+
+    pynetdicom writes each received C-STORE data set into one of these as it arrives
+    (see scp.py), so the listener never holds a whole run in memory.
+    """
+    kwargs.setdefault("suffix", ".part")
+    return tempfile.NamedTemporaryFile(
+        dir=incoming_dir(), prefix=f"{os.getpid()}-", delete=False, **kwargs
+    )
+
+
+def write_incoming(meta: bytes, dataset: memoryview) -> Path:
+    """Write a Part 10 file into .incoming/ and return its path (not yet visible)."""
+    with incoming_file(mode="wb") as out:
+        try:
+            out.write(meta)
+            out.write(dataset)
+        except BaseException:
+            Path(out.name).unlink(missing_ok=True)
+            raise
+    return Path(out.name)
+
+
+def dataset_offset(head: bytes) -> int:
+    """Where the data set starts in a Part 10 file (after preamble and file meta)."""
+    if len(head) < 144 or head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
+        raise Rejected("not a DICOM Part 10 file")
+    return 144 + int.from_bytes(head[140:144], "little")
+
+
+def check_structure(dataset: memoryview, syntax: str) -> structure.Layout:
+    """Raise Rejected unless the data set is whole; return where its Pixel Data is."""
+    if syntax not in NATIVE_SYNTAXES and syntax not in ENCAPSULATED_SYNTAXES:
+        raise Rejected(f"unsupported transfer syntax {syntax}")
+    try:
+        return structure.check(dataset, implicit=syntax in IMPLICIT_SYNTAXES)
+    except structure.Malformed as exc:
+        raise Rejected(f"malformed data set: {exc}") from exc
+
+
+def publish(temp: Path, relative: str, *, fsync: bool = False) -> Path:
+    """Atomically move a checked file to its final place."""
+    if fsync:
+        with temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+    final = absolute(relative)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(temp, final)
+    return final
+
+
+def same_content(path: Path, dataset: memoryview) -> bool:
+    """Whether the stored file holds exactly this data set (file meta aside)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    with path.open("rb") as stored:
+        head = stored.read(132 + 12)
+        if len(head) < 144 or head[128:132] != b"DICM":
+            return False
+        meta_length = int.from_bytes(head[140:144], "little")
+        offset = 144 + meta_length
+        if size - offset != len(dataset):
+            return False
+        stored.seek(offset)
+        view_pos = 0
+        while True:
+            chunk = stored.read(1 << 20)
+            if not chunk:
+                return view_pos == len(dataset)
+            if dataset[view_pos : view_pos + len(chunk)] != chunk:
+                return False
+            view_pos += len(chunk)

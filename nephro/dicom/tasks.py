@@ -1,0 +1,83 @@
+"""Background work on stored instances (run by `nephro worker`, see nephro.jobs)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from pydicom import dcmread
+
+from nephro.dicom import dose, render, services
+from nephro.dicom.models import Instance
+from nephro.jobs.queue import PermanentError, job
+
+log = logging.getLogger("nephro.dicom")
+
+
+def _instance(instance_id: int) -> Instance:
+    instance = Instance.objects.select_related("exam").filter(pk=instance_id).first()
+    if instance is None:
+        raise PermanentError(f"instance {instance_id} no longer exists")
+    return instance
+
+
+def _checksum(instance: Instance) -> None:
+    if instance.sha256:
+        return
+    digest = hashlib.sha256()
+    with services.stored_path(instance).open("rb") as stored:
+        while chunk := stored.read(1 << 20):
+            digest.update(chunk)
+    services.set_checksum(instance, digest.hexdigest())
+
+
+@job("dicom.checksum")
+def checksum(instance_id: int) -> None:
+    _checksum(_instance(instance_id))
+
+
+@job("dicom.thumbnail")
+def thumbnail(instance_id: int) -> None:
+    instance = _instance(instance_id)
+    _checksum(instance)
+    try:
+        png = render.thumbnail(services.stored_path(instance))
+    except Exception as exc:  # undecodable pixel data will not decode on a retry either
+        raise PermanentError(f"cannot render {instance.sop_instance_uid}: {exc}") from exc
+    relative = f"thumbs/{instance.sop_instance_uid}.png"
+    target = settings.NEPHRO_DICOM_CACHE_DIR / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_suffix(".tmp")
+    temp.write_bytes(png)
+    temp.replace(target)
+    services.set_thumbnail(instance, relative)
+    if instance.exam_id is not None:
+        # Off the association thread: a settled analysis covers the whole series.
+        from nephro.drainage.services import request_analysis
+
+        request_analysis(instance.exam)
+
+
+@job("dicom.rdsr")
+def dose_report(instance_id: int) -> None:
+    """Fill the exam's dose from an X-Ray Radiation Dose SR (dose_source "rdsr")."""
+    instance = _instance(instance_id)
+    _checksum(instance)
+    try:
+        totals = dose.read_totals(dcmread(services.stored_path(instance)))
+    except (dose.DoseReportError, ValueError) as exc:
+        raise PermanentError(f"dose report {instance.sop_instance_uid}: {exc}") from exc
+    Instance.objects.filter(pk=instance.pk).update(processed={"dose": totals.to_dict()})
+    if instance.exam_id is None:
+        log.info("dose report %s waits for reconciliation", instance.sop_instance_uid)
+        return
+    services.apply_device_dose(
+        instance.exam_id,
+        source="rdsr",
+        actor_ae=instance.calling_ae,
+        reference=instance.sop_instance_uid,
+        fluoro_time_s=totals.fluoro_time_s,
+        kap_gy_cm2=totals.kap_gy_cm2,
+        ka_r_mgy=totals.ka_r_mgy,
+    )

@@ -1,0 +1,117 @@
+"""Queue, run and review drainage analyses. The analysis itself is nephro.analysis."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from nephro.audit.services import record
+from nephro.drainage.models import AnalysisReview, AnalysisState, DrainageAnalysis, ReviewDecision
+from nephro.exams.services import WorkflowError
+from nephro.jobs.queue import enqueue
+
+log = logging.getLogger(__name__)
+
+
+def analysis_dir(exam) -> Path:
+    return Path(settings.VAR_DIR) / "analysis" / str(exam.pk)
+
+
+def request_analysis(
+    exam, *, source: str = "dicom", request=None, delay_s: float | None = None
+) -> DrainageAnalysis:
+    """Queue an analysis of the exam's images, unless one is already waiting to start."""
+    with transaction.atomic():
+        waiting = (
+            exam.drainage_analyses.select_for_update().filter(state=AnalysisState.QUEUED).first()
+        )
+        if waiting is not None:
+            return waiting
+        analysis = DrainageAnalysis.objects.create(exam=exam, source=source)
+        if delay_s is None:
+            delay_s = settings.NEPHRO_ANALYSIS_SETTLE_SECONDS
+        enqueue("drainage.analyze", delay_s=delay_s, analysis_id=analysis.pk)
+        record(request, "drainage.request", analysis, detail={"source": source, "actor": "system"})
+    return analysis
+
+
+def run_analysis(analysis_id: int, paths: list[Path]) -> DrainageAnalysis:
+    """Analyse the given files; store the verdict, the metrics and the evidence picture."""
+    from nephro.analysis import analyze_paths, render_png
+
+    analysis = DrainageAnalysis.objects.select_related("exam").get(pk=analysis_id)
+    DrainageAnalysis.objects.filter(pk=analysis_id).update(state=AnalysisState.RUNNING)
+    exam = analysis.exam
+    result = analyze_paths([str(p) for p in paths], side=exam.side)
+    out = analysis_dir(exam) / f"{analysis.pk}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        render_png(result, out)
+        picture = str(out)
+    except Exception:  # the numbers stand without the picture
+        log.exception("could not draw the evidence for analysis %s", analysis.pk)
+        picture = ""
+    data = result.to_dict()
+    analysis.state = AnalysisState.DONE
+    analysis.file_count = len(paths)
+    analysis.verdict = data["verdict"]
+    analysis.confidence = data.get("confidence")
+    analysis.result = data
+    analysis.picture = picture
+    analysis.finished_at = timezone.now()
+    analysis.save()
+    record(
+        None,
+        "drainage.result",
+        analysis,
+        detail={"actor": "worker", "verdict": analysis.verdict, "files": len(paths)},
+    )
+    return analysis
+
+
+def fail_analysis(analysis_id: int, message: str) -> None:
+    DrainageAnalysis.objects.filter(pk=analysis_id).update(
+        state=AnalysisState.FAILED, error=message[:2000], finished_at=timezone.now()
+    )
+
+
+def review(
+    request, analysis: DrainageAnalysis, *, decision: str, verdict: str, reason: str
+) -> AnalysisReview:
+    if analysis.state != AnalysisState.DONE:
+        raise WorkflowError("the analysis has not finished")
+    if hasattr(analysis, "review"):
+        raise WorkflowError("this suggestion was already reviewed")
+    if decision == ReviewDecision.CONFIRM:
+        verdict = analysis.verdict
+    elif not reason.strip():
+        raise WorkflowError("an override needs a reason")
+    if verdict == analysis.verdict and decision == ReviewDecision.OVERRIDE:
+        raise WorkflowError("an override must choose a different verdict")
+    item = AnalysisReview.objects.create(
+        analysis=analysis,
+        decision=decision,
+        verdict=verdict,
+        reason=reason,
+        reviewed_by=request.user,
+    )
+    record(
+        request,
+        "drainage.review",
+        analysis,
+        detail={"decision": decision, "verdict": verdict, "suggested": analysis.verdict},
+    )
+    return item
+
+
+def image_paths(exam) -> list[Path]:
+    """The stored image files of this exam (dose reports and other non-images left out)."""
+    from nephro.dicom.models import Instance  # the DICOM index
+    from nephro.dicom.services import stored_path
+
+    rows = Instance.objects.filter(exam=exam, has_pixels=True).order_by("received_at", "pk")
+    return [stored_path(row) for row in rows]

@@ -1,0 +1,234 @@
+"""The periodic follow-up work, as plain idempotent functions.
+
+`manage.py followup --loop` (started by `nephro serve`) calls run_due_work() every
+minute; tests call each function directly with a chosen `now`. Each step marks what it
+did (requested_at, reminded_at, escalated_at, Job.last_run_on), so running it twice, or
+from two processes, sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from nephro.accounts.models import User
+from nephro.accounts.roles import Role
+from nephro.audit.services import record
+from nephro.exams.lifecycle import State
+from nephro.exams.models import Exam
+from nephro.followup import mail
+from nephro.followup.models import Alert, CheckIn, Job
+from nephro.followup.triage import ESCALATING
+from nephro.portal.models import patient_language
+from nephro.tubes.services import due_digest
+
+ACTOR = {"actor": "followup"}
+# Scheduled check-ins are not created, nor requested, for studies older than this.
+LOOK_BACK = timedelta(days=7)
+
+
+def schedule_checkins(now: datetime) -> int:
+    """Create the scheduled check-ins (default 24 h and 72 h) for recent studies."""
+    hours = settings.NEPHRO_CHECKIN_HOURS
+    since = now - timedelta(hours=max(hours, default=0)) - LOOK_BACK
+    exams = Exam.objects.filter(completed_at__gte=since).exclude(
+        state__in=[State.CLOSED, State.CANCELLED]
+    )
+    created = 0
+    for exam in exams.select_related("patient"):
+        for offset in hours:
+            checkin, new = CheckIn.objects.get_or_create(
+                exam=exam,
+                offset_hours=offset,
+                defaults={"due_at": exam.completed_at + timedelta(hours=offset)},
+            )
+            if new:
+                created += 1
+                record(None, "checkin.schedule", checkin, detail={**ACTOR, "hours": offset})
+    return created
+
+
+def _portal_link(exam: Exam) -> str:
+    return f"{settings.NEPHRO_SITE_URL}/my/exams/{exam.pk}/check-in/"
+
+
+def _ask(checkin: CheckIn, *, reminder: bool) -> bool:
+    patient = checkin.exam.patient
+    subject = (
+        _("Reminder: how are you after your kidney tube test?")
+        if reminder
+        else _("How are you after your kidney tube test?")
+    )
+    sent = mail.send(
+        [patient.email],
+        subject,
+        "followup/email/checkin_request.txt",
+        {
+            "patient": patient,
+            "reminder": reminder,
+            "has_account": patient.user_id is not None,
+            "link": _portal_link(checkin.exam),
+            "phone": settings.NEPHRO_DEPARTMENT_PHONE,
+            "emergency": settings.NEPHRO_EMERGENCY_NUMBER,
+        },
+        language=patient_language(patient),
+    )
+    return bool(sent)
+
+
+def _open_checkins(now: datetime):
+    return (
+        CheckIn.objects.filter(
+            answered_at__isnull=True, due_at__lte=now, due_at__gte=now - LOOK_BACK
+        )
+        .exclude(exam__state__in=[State.CLOSED, State.CANCELLED])
+        .select_related("exam__patient")
+    )
+
+
+def send_checkin_requests(now: datetime) -> int:
+    """Ask once when a check-in falls due, and remind once if it stays unanswered."""
+    sent = 0
+    for pk in _open_checkins(now).filter(requested_at__isnull=True).values_list("pk", flat=True):
+        with transaction.atomic():
+            checkin = CheckIn.objects.select_for_update().select_related("exam__patient").get(pk=pk)
+            if checkin.requested_at or checkin.answered_at:
+                continue
+            checkin.requested_at = now
+            checkin.save(update_fields=["requested_at"])
+            emailed = _ask(checkin, reminder=False)
+            record(None, "checkin.request", checkin, detail={**ACTOR, "emailed": emailed})
+            sent += emailed
+    remind_before = now - timedelta(hours=settings.NEPHRO_CHECKIN_REMINDER_HOURS)
+    reminders = _open_checkins(now).filter(
+        requested_at__lte=remind_before, reminded_at__isnull=True
+    )
+    for pk in reminders.values_list("pk", flat=True):
+        with transaction.atomic():
+            checkin = CheckIn.objects.select_for_update().select_related("exam__patient").get(pk=pk)
+            if checkin.reminded_at or checkin.answered_at:
+                continue
+            checkin.reminded_at = now
+            checkin.save(update_fields=["reminded_at"])
+            emailed = _ask(checkin, reminder=True)
+            record(None, "checkin.remind", checkin, detail={**ACTOR, "emailed": emailed})
+            sent += emailed
+    return sent
+
+
+def on_duty_radiologists() -> tuple[list[User], bool]:
+    """(radiologists to escalate to, whether anyone was actually on duty)."""
+    on_duty = list(
+        User.objects.filter(role=Role.RADIOLOGIST, is_active=True, duty__on_duty=True).order_by(
+            "username"
+        )
+    )
+    if on_duty:
+        return on_duty, True
+    return list(
+        User.objects.filter(role=Role.RADIOLOGIST, is_active=True).order_by("username")
+    ), False
+
+
+def escalate_alerts(now: datetime) -> int:
+    """Urgent and emergency alerts nobody acknowledged in time go to the radiologist on duty."""
+    limit = now - timedelta(minutes=settings.NEPHRO_ESCALATION_MINUTES)
+    overdue = Alert.objects.filter(
+        acknowledged_at__isnull=True,
+        escalated_at__isnull=True,
+        urgency__in=list(ESCALATING),
+        raised_at__lte=limit,
+    )
+    escalated = 0
+    for pk in overdue.values_list("pk", flat=True):
+        with transaction.atomic():
+            alert = (
+                Alert.objects.select_for_update()
+                .select_related("exam__patient", "checkin")
+                .get(pk=pk)
+            )
+            if alert.acknowledged_at or alert.escalated_at:
+                continue
+            radiologists, anyone_on_duty = on_duty_radiologists()
+            alert.escalated_at = now
+            alert.escalated_to = [r.username for r in radiologists]
+            alert.save(update_fields=["escalated_at", "escalated_to"])
+            mail.send(
+                [r.email for r in radiologists],
+                f"Nephro: unacknowledged {alert.get_urgency_display().lower()} alert "
+                f"({alert.exam.patient.mrn})",
+                "followup/email/escalation.txt",
+                {
+                    "alert": alert,
+                    "minutes": int((now - alert.raised_at).total_seconds() // 60),
+                    "on_duty": anyone_on_duty,
+                },
+                language="en",
+            )
+            record(
+                None,
+                "alert.escalate",
+                alert,
+                detail={**ACTOR, "to": alert.escalated_to, "on_duty": anyone_on_duty},
+            )
+            escalated += 1
+    return escalated
+
+
+def digest_recipients() -> list[str]:
+    if settings.NEPHRO_DIGEST_TO:
+        return list(settings.NEPHRO_DIGEST_TO)
+    nurses = User.objects.filter(role=Role.NURSE, is_active=True).exclude(email="")
+    return list(nurses.order_by("username").values_list("email", flat=True))
+
+
+def send_tube_digest(now: datetime) -> int:
+    """Once a local day, after NEPHRO_DIGEST_HOUR: tubes overdue and due in the next 14 days."""
+    local = timezone.localtime(now)
+    if local.hour < settings.NEPHRO_DIGEST_HOUR:
+        return 0
+    today = local.date()
+    with transaction.atomic():
+        job, created = Job.objects.select_for_update().get_or_create(
+            name="tube_digest", defaults={"last_run_on": today}
+        )
+        if not created and job.last_run_on >= today:
+            return 0
+        job.last_run_on = today
+        job.save(update_fields=["last_run_on"])
+        overdue, due_soon = due_digest(today)
+        sent = 0
+        if overdue or due_soon:
+            sent = mail.send(
+                digest_recipients(),
+                f"Nephro tube digest {today:%Y-%m-%d}: {len(overdue)} overdue, "
+                f"{len(due_soon)} due soon",
+                "followup/email/tube_digest.txt",
+                {
+                    "overdue": overdue,
+                    "due_soon": due_soon,
+                    "today": today,
+                    "days": settings.NEPHRO_TUBE_DUE_SOON_DAYS,
+                },
+                language="en",
+            )
+        record(
+            None,
+            "tube.digest",
+            detail={**ACTOR, "overdue": len(overdue), "due_soon": len(due_soon), "sent": sent},
+        )
+    return sent
+
+
+def run_due_work(now: datetime | None = None) -> dict[str, int]:
+    now = now or timezone.now()
+    return {
+        "scheduled": schedule_checkins(now),
+        "asked": send_checkin_requests(now),
+        "escalated": escalate_alerts(now),
+        "digest": send_tube_digest(now),
+    }

@@ -1,0 +1,111 @@
+"""Every write of recovery follow-up: check-ins, alerts, acknowledgement, duty. Atomic, audited."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from nephro.accounts.roles import Role
+from nephro.audit.services import record
+from nephro.exams.services import WorkflowError, locked_exam
+from nephro.followup.models import Action, Alert, CheckIn, Duty
+from nephro.followup.triage import BY_CODE, triage
+
+# Temperatures outside this range are typing mistakes, not readings (clinical.md 6 uses
+# 38.0 C as the fever line; these limits only catch impossible values).
+TEMPERATURE_MIN_C = Decimal("30.0")
+TEMPERATURE_MAX_C = Decimal("45.0")
+
+
+def check_temperature(value_c: Decimal | None) -> None:
+    if value_c is not None and not TEMPERATURE_MIN_C <= value_c <= TEMPERATURE_MAX_C:
+        raise WorkflowError("a body temperature is between 30 and 45 °C (86 and 113 °F)")
+
+
+def record_checkin(
+    request,
+    exam_id: int,
+    *,
+    symptoms: list[str],
+    temperature_c: Decimal | None = None,
+    notes: str = "",
+    by_phone: bool = False,
+) -> CheckIn:
+    """Store the answers, triage them, and open an alert when staff must look.
+
+    The answers fill the oldest scheduled check-in that is due and unanswered, or
+    become a check-in of their own.
+    """
+    unknown = [code for code in symptoms if code not in BY_CODE]
+    if unknown:
+        raise WorkflowError(f"unknown symptom {unknown[0]!r}")
+    check_temperature(temperature_c)
+    now = timezone.now()
+    with locked_exam(exam_id) as exam:
+        if exam.completed_at is None:
+            raise WorkflowError("check-ins start after the study")
+        checkin = (
+            exam.checkins.select_for_update()
+            .filter(answered_at__isnull=True, due_at__lte=now)
+            .order_by("due_at")
+            .first()
+        ) or CheckIn(exam=exam, offset_hours=0)
+        result = triage(symptoms, temperature_c)
+        checkin.answered_at = now
+        checkin.answered_by = request.user
+        checkin.by_phone = by_phone
+        checkin.symptoms = list(dict.fromkeys(symptoms))
+        checkin.temperature_c = temperature_c
+        checkin.notes = notes
+        checkin.urgency = result.urgency
+        checkin.save()
+        record(
+            request,
+            "checkin.submit",
+            checkin,
+            detail={"urgency": result.urgency, "symptoms": checkin.symptoms, "phone": by_phone},
+        )
+        if result.alerts_staff:
+            alert = Alert.objects.create(
+                checkin=checkin, exam=exam, urgency=result.urgency, raised_at=now
+            )
+            record(request, "alert.raise", alert, detail={"urgency": result.urgency})
+    return checkin
+
+
+def acknowledge_alert(request, alert_id: int, *, action: str, note: str) -> Alert:
+    if action not in Action.values:
+        raise WorkflowError("choose the action taken")
+    if not note.strip():
+        raise WorkflowError("add a note about what was done")
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().select_related("exam__patient").get(pk=alert_id)
+        if alert.acknowledged_at is not None:
+            raise WorkflowError(
+                f"this alert was already acknowledged by {alert.acknowledged_by} "
+                f"at {timezone.localtime(alert.acknowledged_at):%H:%M}"
+            )
+        alert.acknowledged_at = timezone.now()
+        alert.acknowledged_by = request.user
+        alert.action = action
+        alert.note = note.strip()
+        alert.save()
+        record(request, "alert.acknowledge", alert, detail={"action": action, "note": alert.note})
+    return alert
+
+
+def set_duty(request, on_duty: bool) -> Duty:
+    if request.user.role != Role.RADIOLOGIST:
+        raise WorkflowError("only radiologists go on duty")
+    with transaction.atomic():
+        duty, _ = Duty.objects.select_for_update().get_or_create(
+            radiologist=request.user, defaults={"since": timezone.now()}
+        )
+        if duty.on_duty != on_duty:
+            duty.on_duty = on_duty
+            duty.since = timezone.now()
+            duty.save()
+        record(request, "duty.set", duty, detail={"on_duty": on_duty})
+    return duty

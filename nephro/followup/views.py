@@ -1,0 +1,141 @@
+"""Staff follow-up pages: triage list, acknowledgement, phone check-ins, questionnaire review."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import override
+from django.views.decorators.http import require_POST
+
+from nephro.accounts.models import User
+from nephro.accounts.roles import Role
+from nephro.audit.services import record
+from nephro.exams.lifecycle import IllegalTransition
+from nephro.exams.services import WorkflowError
+from nephro.exams.views import get_exam
+from nephro.followup import selectors, services
+from nephro.followup.forms import AcknowledgeForm
+from nephro.followup.models import Alert
+from nephro.followup.triage import Urgency, triage
+from nephro.portal.forms import CheckInForm
+from nephro.screening import services as screening_services
+from nephro.screening.forms import ScreeningForm
+from nephro.screening.models import Screening, Source
+
+
+def triage_list(request):
+    now = timezone.now()
+    alerts = list(selectors.open_alerts())
+    context = {
+        "alerts": alerts,
+        "acknowledged": selectors.recently_acknowledged(),
+        "questionnaires": selectors.questionnaires_to_review(),
+        "waiting": selectors.checkins_waiting(now),
+        "radiologists": User.objects.filter(role=Role.RADIOLOGIST, is_active=True)
+        .select_related("duty")
+        .order_by("username"),
+        "now": now,
+    }
+    record(request, "triage.read", detail={"open_alerts": len(alerts)})
+    return render(request, "followup/triage.html", context)
+
+
+def acknowledge(request, alert_pk: int):
+    alert = get_object_or_404(
+        Alert.objects.select_related("exam__patient", "checkin", "acknowledged_by"), pk=alert_pk
+    )
+    form = AcknowledgeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.acknowledge_alert(
+                request,
+                alert.pk,
+                action=form.cleaned_data["action"],
+                note=form.cleaned_data["note"],
+            )
+        except WorkflowError as exc:
+            form.add_error(None, f"Not saved: {exc}.")
+        else:
+            messages.success(request, "Alert acknowledged.")
+            return redirect("followup:triage")
+    record(request, "alert.read", alert)
+    with override("en"):
+        result = triage(alert.checkin.symptoms, alert.checkin.temperature_c)
+    context = {"alert": alert, "form": form, "result": result}
+    return render(request, "followup/acknowledge.html", context, status=400 if form.errors else 200)
+
+
+def phone_checkin(request, pk: int):
+    """A nurse answers the check-in on the patient's behalf, on the phone."""
+    exam = get_exam(request, pk)
+    form = CheckInForm(request.POST or None)
+    if exam.completed_at is not None and request.method == "POST" and form.is_valid():
+        try:
+            checkin = services.record_checkin(
+                request,
+                exam.pk,
+                symptoms=form.cleaned_data["symptoms"],
+                temperature_c=form.cleaned_data["temperature_c"],
+                notes=form.cleaned_data["notes"],
+                by_phone=True,
+            )
+        except WorkflowError as exc:
+            form.add_error(None, f"Not saved: {exc}.")
+        else:
+            result = triage(checkin.symptoms, checkin.temperature_c)
+            level = (
+                messages.ERROR
+                if result.urgency in (Urgency.EMERGENCY, Urgency.URGENT)
+                else messages.SUCCESS
+            )
+            messages.add_message(
+                request,
+                level,
+                f"Check-in saved ({result.urgency}). Tell the patient: {result.headline} "
+                + " ".join(result.advice),
+            )
+            return redirect("exams:detail", pk=exam.pk)
+    context = {"exam": exam, "form": form, "too_early": exam.completed_at is None}
+    return render(
+        request, "followup/phone_checkin.html", context, status=400 if form.errors else 200
+    )
+
+
+def review(request, pk: int):
+    """A nurse goes over the patient's own questionnaire; then it counts."""
+    exam = get_exam(request, pk)
+    screening = Screening.objects.filter(exam=exam).first()
+    pending = (
+        screening is not None
+        and screening.source == Source.PATIENT
+        and screening.reviewed_by_id is None
+    )
+    form = ScreeningForm(request.POST or None, instance=screening) if pending else None
+    if pending and request.method == "POST" and form.is_valid():
+        try:
+            screening_services.review_patient_screening(request, exam.pk, form)
+        except (WorkflowError, IllegalTransition) as exc:
+            form.add_error(None, f"Not saved: {exc}.")
+        else:
+            messages.success(request, "Questionnaire reviewed: the answers now count.")
+            return redirect("exams:detail", pk=exam.pk)
+    context = {"exam": exam, "screening": screening, "form": form, "pending": pending}
+    status = 400 if form is not None and form.errors else 200
+    return render(request, "followup/review.html", context, status=status)
+
+
+def duty(request):
+    if request.method == "POST":
+        return _set_duty(request)
+    radiologists = User.objects.filter(role=Role.RADIOLOGIST, is_active=True).select_related("duty")
+    record(request, "duty.read")
+    return render(
+        request, "followup/duty.html", {"radiologists": radiologists.order_by("username")}
+    )
+
+
+@require_POST
+def _set_duty(request):
+    on = request.POST.get("on_duty") == "1"
+    services.set_duty(request, on)
+    messages.success(request, "You are on duty." if on else "You are off duty.")
+    return redirect("followup:triage")

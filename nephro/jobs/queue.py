@@ -1,0 +1,138 @@
+"""Enqueue, claim and run background jobs.
+
+Handlers register by kind with ``@job("kind")``; ``enqueue("kind", **payload)`` adds a
+row (inside the caller's transaction, so a job never exists for work that rolled back);
+``nephro worker`` claims rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL
+(SQLite serialises writers, which gives the same guarantee) and retries failures with
+exponential backoff. ``run_pending()`` runs everything that is due, synchronously, for
+tests and one-shot use.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from nephro.jobs.models import Job, JobState
+
+log = logging.getLogger("nephro.jobs")
+
+Handler = Callable[..., object]
+_HANDLERS: dict[str, Handler] = {}
+
+# How long a claimed job may run before another worker may presume its worker died.
+LEASE = timedelta(minutes=10)
+BACKOFF_BASE_S = 5
+BACKOFF_MAX_S = 3600
+
+
+class PermanentError(Exception):
+    """Raised by a handler when retrying cannot help (bad input): the job fails at once."""
+
+
+def job(kind: str, *, max_attempts: int = 5) -> Callable[[Handler], Handler]:
+    """Register ``func(**payload)`` as the handler for jobs of ``kind``."""
+
+    def register(func: Handler) -> Handler:
+        if kind in _HANDLERS and _HANDLERS[kind] is not func:
+            raise ValueError(f"a handler for job kind {kind!r} is already registered")
+        _HANDLERS[kind] = func
+        func.job_max_attempts = max_attempts  # type: ignore[attr-defined]
+        return func
+
+    return register
+
+
+def handler_for(kind: str) -> Handler | None:
+    return _HANDLERS.get(kind)
+
+
+def enqueue(kind: str, *, delay_s: float = 0, **payload) -> Job:
+    handler = _HANDLERS.get(kind)
+    max_attempts = getattr(handler, "job_max_attempts", 5)
+    return Job.objects.create(
+        kind=kind,
+        payload=payload,
+        max_attempts=max_attempts,
+        run_after=timezone.now() + timedelta(seconds=delay_s),
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
+
+
+def _due(now):
+    return Job.objects.filter(
+        Q(state=JobState.QUEUED, run_after__lte=now)
+        | Q(state=JobState.RUNNING, locked_until__lt=now)
+    )
+
+
+def claim(kinds: list[str] | None = None) -> Job | None:
+    """Take the next due job, or None. The claim commits before the job runs."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = _due(now).order_by("run_after", "pk")
+        if kinds:
+            due = due.filter(kind__in=kinds)
+        claimed = due.select_for_update(skip_locked=True).first()
+        if claimed is None:
+            return None
+        claimed.state = JobState.RUNNING
+        claimed.attempts += 1
+        claimed.locked_until = now + LEASE
+        claimed.save(update_fields=["state", "attempts", "locked_until", "updated_at"])
+    return claimed
+
+
+def run(claimed: Job) -> bool:
+    """Run one claimed job; record success, a retry, or the final failure."""
+    handler = _HANDLERS.get(claimed.kind)
+    try:
+        if handler is None:
+            raise PermanentError(f"no handler registered for job kind {claimed.kind!r}")
+        handler(**claimed.payload)
+    except Exception as exc:  # a failing job must never stop the worker
+        permanent = isinstance(exc, PermanentError)
+        claimed.last_error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
+        if permanent or claimed.attempts >= claimed.max_attempts:
+            claimed.state = JobState.FAILED
+            claimed.finished_at = timezone.now()
+            log.error("job %s failed for good: %s", claimed, claimed.last_error)
+        else:
+            claimed.state = JobState.QUEUED
+            claimed.run_after = timezone.now() + backoff(claimed.attempts)
+            log.warning(
+                "job %s failed (attempt %d), will retry: %s",
+                claimed,
+                claimed.attempts,
+                claimed.last_error,
+            )
+        claimed.locked_until = None
+        claimed.save()
+        return False
+    claimed.state = JobState.DONE
+    claimed.finished_at = timezone.now()
+    claimed.locked_until = None
+    claimed.last_error = ""
+    claimed.save()
+    return True
+
+
+def run_pending(kinds: list[str] | None = None, limit: int | None = None) -> int:
+    """Run due jobs until none is left (or ``limit`` ran); return how many ran."""
+    count = 0
+    while limit is None or count < limit:
+        claimed = claim(kinds)
+        if claimed is None:
+            break
+        run(claimed)
+        count += 1
+    return count

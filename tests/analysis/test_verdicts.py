@@ -1,0 +1,83 @@
+"""Each scenario gets the expected verdict on a few development seeds.
+
+The phantom draws every parameter at random, so a few seeds per scenario can be
+genuinely hard; the bench (bench/analysis_accuracy.py) measures the real rates on
+held-out seeds. Here we require a majority of three seeds per scenario to be right.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nephro.analysis import analyze_paths
+
+SEEDS = (31, 32, 33)
+
+# Known gaps, measured by bench/analysis_accuracy.py and listed in docs/analysis.md.
+# They stay visible as xfail (not skipped) so that a fix shows up as XPASS.
+LEAK_GAP = pytest.mark.xfail(
+    reason="leak sensitivity is far below target (bench: 0.07): breathing moves the "
+    "kidney outline against the scout and masks extravasation; needs kidney-local scout "
+    "registration",
+    strict=False,
+)
+UVJ_GAP = pytest.mark.xfail(
+    reason="a dilated distal ureter column next to the bladder is sometimes taken for "
+    "bladder contrast (false arrival), see docs/analysis.md",
+    strict=False,
+)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "patent",
+        "delayed",
+        "obstructed_upj",
+        "obstructed_ureter",
+        pytest.param("obstructed_uvj", marks=UVJ_GAP),
+        "leak",
+    ],
+)
+def test_it_gets_the_verdict_of_most_cases_right(make_case, scenario):
+    right = 0
+    for seed in SEEDS:
+        folder, truth = make_case(scenario, seed)
+        result = analyze_paths([folder])
+        right += result.verdict == truth.verdict
+    assert right >= 2
+
+
+@LEAK_GAP
+def test_it_finds_most_leaks(make_case):
+    found = sum(analyze_paths([make_case("leak", s)[0]]).leak for s in SEEDS)
+    assert found >= 2
+
+
+def test_it_does_not_call_leaks_in_clean_cases(make_case):
+    false = sum(analyze_paths([make_case("patent", s)[0]]).leak for s in SEEDS)
+    assert false == 0
+
+
+@pytest.mark.parametrize(
+    "scenario,level",
+    [("obstructed_upj", "upj"), pytest.param("obstructed_uvj", "uvj", marks=UVJ_GAP)],
+)
+def test_it_names_the_obstruction_level(make_case, scenario, level):
+    levels = [analyze_paths([make_case(scenario, s)[0]]).obstruction_level for s in SEEDS]
+    assert levels.count(level) >= 2
+
+
+@pytest.mark.xfail(
+    reason="arrival on small 128 px cases lags the first bolus (bench at 256 px: median "
+    "error 12 s vs the 5 s target)",
+    strict=False,
+)
+def test_it_measures_arrival_close_to_the_truth(make_case):
+    errors = []
+    for seed in SEEDS:
+        folder, truth = make_case("patent", seed)
+        result = analyze_paths([folder])
+        if result.bladder_arrival_s is not None and truth.bladder_arrival_s is not None:
+            errors.append(abs(result.bladder_arrival_s - truth.bladder_arrival_s))
+    assert errors and sorted(errors)[len(errors) // 2] < 10.0

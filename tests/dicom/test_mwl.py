@@ -1,0 +1,111 @@
+"""Worklist matching in the database (the TCP path is in test_listener)."""
+
+from datetime import datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+from pydicom.dataset import Dataset
+
+from nephro.dicom import mwl
+from nephro.exams import services as exams
+from nephro.exams.lifecycle import State
+from tests.conftest import FakeRequest
+
+pytestmark = pytest.mark.django_db
+
+
+def _query(name=None, **step) -> Dataset:
+    ds = Dataset()
+    ds.PatientName = name
+    ds.AccessionNumber = None
+    item = Dataset()
+    for keyword in (
+        "Modality",
+        "ScheduledStationAETitle",
+        "ScheduledProcedureStepStartDate",
+        "ScheduledProcedureStepStartTime",
+    ):
+        setattr(item, keyword, step.get(keyword))
+    ds.ScheduledProcedureStepSequence = [item]
+    return ds
+
+
+@pytest.fixture
+def two(make_exam, people):
+    first = make_exam(State.SCHEDULED)
+    second = make_exam(State.SCHEDULED)
+    tomorrow = timezone.make_aware(
+        datetime.combine(timezone.localdate() + timedelta(days=1), time(14, 30))
+    )
+    exams.schedule(
+        FakeRequest(people["nurse"]), second.pk, when=tomorrow, room="Fluoro 2", ae_title="FLUORO2"
+    )
+    return first, second
+
+
+def _accessions(identifier):
+    return [r.AccessionNumber for r in mwl.find(identifier)]
+
+
+def test_it_matches_date_ranges_and_times(two):
+    first, second = two
+    today = timezone.localdate().strftime("%Y%m%d")
+    tomorrow = (timezone.localdate() + timedelta(days=1)).strftime("%Y%m%d")
+    assert _accessions(_query(ScheduledProcedureStepStartDate=today)) == [first.accession_number]
+    assert _accessions(_query(ScheduledProcedureStepStartDate=f"{today}-")) == [
+        first.accession_number,
+        second.accession_number,
+    ]
+    assert _accessions(_query(ScheduledProcedureStepStartDate=f"-{today}")) == [
+        first.accession_number
+    ]
+    assert _accessions(
+        _query(
+            ScheduledProcedureStepStartDate=tomorrow, ScheduledProcedureStepStartTime="1400-1500"
+        )
+    ) == [second.accession_number]
+    assert (
+        _accessions(
+            _query(
+                ScheduledProcedureStepStartDate=tomorrow,
+                ScheduledProcedureStepStartTime="0800-1000",
+            )
+        )
+        == []
+    )
+
+
+def test_it_matches_station_and_modality(two):
+    first, second = two
+    assert _accessions(_query(ScheduledStationAETitle="FLUORO2")) == [second.accession_number]
+    assert _accessions(_query(Modality="RF")) == [first.accession_number, second.accession_number]
+    assert _accessions(_query(Modality="CT")) == []
+
+
+def test_it_matches_patient_name_wildcards(two):
+    first, second = two
+    family = first.patient.family_name
+    assert _accessions(_query(name=family)) == [first.accession_number]
+    assert _accessions(_query(name=family.upper()[:3] + "*")) == [
+        first.accession_number,
+        second.accession_number,
+    ]
+    assert _accessions(_query(name=f"{family}^G?ven")) == [first.accession_number]
+    assert _accessions(_query(name=f"{family}^X*")) == []
+    assert _accessions(_query(name="*")) == [first.accession_number, second.accession_number]
+
+
+def test_it_refuses_a_bad_date():
+    with pytest.raises(mwl.BadQuery):
+        mwl.find(_query(ScheduledProcedureStepStartDate="2025-01-01x"))
+
+
+def test_it_leaves_out_exams_not_on_the_worklist(make_exam):
+    make_exam(State.SCREENED)
+    make_exam(State.IN_PROGRESS)
+    assert mwl.find(_query()) == []
+
+
+def test_it_answers_in_a_fixed_number_of_queries(two, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert len(mwl.find(_query())) == 2

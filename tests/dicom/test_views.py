@@ -1,0 +1,144 @@
+"""The images section, the viewer, rendered frames and the reconciliation list."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from nephro.audit.models import AuditEvent
+from nephro.dicom import samples, services
+from nephro.dicom.models import Instance
+from nephro.exams.lifecycle import State
+from nephro.jobs.queue import run_pending
+
+pytestmark = pytest.mark.django_db
+
+
+def _store(path: Path, **kwargs) -> Instance:
+    """Store a sample file the way the listener does (without the network)."""
+    from pydicom import dcmread
+
+    ds = dcmread(path)
+    data = path.read_bytes()
+    offset = 132 + 12 + int.from_bytes(data[140:144], "little")
+    return services.store(
+        sop_class=ds.SOPClassUID,
+        sop_instance=ds.SOPInstanceUID,
+        syntax=ds.file_meta.TransferSyntaxUID,
+        dataset=memoryview(data)[offset:],
+        calling_ae="FLUORO1",
+        **kwargs,
+    ).instance
+
+
+@pytest.fixture
+def stored(make_exam, tmp_path, settings):
+    settings.NEPHRO_DICOM_DIR = tmp_path / "dicom"
+    settings.NEPHRO_DICOM_CACHE_DIR = tmp_path / "cache"
+    exam = make_exam(State.IN_PROGRESS)
+    samples.image(
+        tmp_path / "run.dcm",
+        frames=5,
+        rows=64,
+        cols=64,
+        accession=exam.accession_number,
+        patient_id=exam.patient.mrn,
+    )
+    return exam, _store(tmp_path / "run.dcm")
+
+
+def test_the_exam_page_shows_thumbnails_and_links_the_viewer(stored, people, login):
+    exam, instance = stored
+    page = login(people["radiologist"]).get(reverse("exams:detail", args=[exam.pk]))
+    html = page.content.decode()
+    assert "Images" in html and f"?instance={instance.pk}" in html
+    assert reverse("dicom:viewer", args=[exam.pk]) in html
+
+
+def test_the_viewer_and_frames_render(stored, people, login):
+    exam, instance = stored
+    client = login(people["referrer"])
+    page = client.get(reverse("dicom:viewer", args=[exam.pk]), {"instance": instance.pk})
+    assert page.status_code == 200 and b"Frame" in page.content
+    frame = client.get(
+        reverse("dicom:frame", args=[exam.pk]),
+        {"instance": instance.pk, "frame": 3, "wc": 2000, "ww": 1000},
+    )
+    assert frame.status_code == 200 and frame.content.startswith(b"\x89PNG")
+    assert frame["X-Window"] == "2000/1000"
+    auto = client.get(reverse("dicom:frame", args=[exam.pk]), {"instance": instance.pk})
+    assert auto.status_code == 200
+    thumb = client.get(reverse("dicom:thumbnail", args=[exam.pk]), {"instance": instance.pk})
+    assert thumb.content.startswith(b"\x89PNG")
+    # One audit row for this image in this session, not one per frame.
+    assert AuditEvent.objects.filter(action="dicom.image.read").count() == 1
+    assert AuditEvent.objects.filter(action="dicom.viewer.read").count() == 1
+
+
+def test_the_worker_caches_the_thumbnail(stored):
+    _, instance = stored
+    assert run_pending(["dicom.thumbnail"]) == 1
+    instance.refresh_from_db()
+    assert (settings.NEPHRO_DICOM_CACHE_DIR / instance.thumbnail).is_file()
+
+
+def test_an_unrelated_referrer_cannot_see_the_images(stored, people, login):
+    exam, instance = stored
+    client = login(people["other_referrer"])
+    assert client.get(reverse("dicom:viewer", args=[exam.pk])).status_code == 404
+    frame = client.get(reverse("dicom:frame", args=[exam.pk]), {"instance": instance.pk})
+    assert frame.status_code == 404
+
+
+def test_an_image_of_another_exam_is_not_served(stored, make_exam, people, login):
+    _, instance = stored
+    other = make_exam(State.IN_PROGRESS)
+    client = login(people["radiologist"])
+    response = client.get(reverse("dicom:frame", args=[other.pk]), {"instance": instance.pk})
+    assert response.status_code == 404
+
+
+def test_staff_link_unmatched_images_to_an_exam(make_exam, people, login, tmp_path, settings):
+    settings.NEPHRO_DICOM_DIR = tmp_path / "dicom"
+    exam = make_exam(State.IN_PROGRESS)
+    samples.image(
+        tmp_path / "x.dcm", rows=32, cols=32, accession="WRONG", patient_id=exam.patient.mrn
+    )
+    samples.dose_report(
+        tmp_path / "sr.dcm",
+        accession="WRONG",
+        patient_id=exam.patient.mrn,
+        study_uid=__import__("pydicom").dcmread(tmp_path / "x.dcm").StudyInstanceUID,
+    )
+    image, report = _store(tmp_path / "x.dcm"), _store(tmp_path / "sr.dcm")
+    assert image.exam is None and report.exam is None
+    client = login(people["tech"])
+    listing = client.get(reverse("dicom:reconcile"))
+    assert exam.accession_number.encode() in listing.content  # offered as a candidate
+    response = client.post(
+        reverse("dicom:link"),
+        {"study_uid": image.study_instance_uid, "accession": exam.accession_number},
+    )
+    assert response.status_code == 302
+    image.refresh_from_db()
+    assert image.exam == exam
+    event = AuditEvent.objects.get(action="dicom.link")
+    assert event.detail["instances"] == 2 and event.username == "tom"
+    run_pending()
+    exam.procedure.refresh_from_db()
+    assert exam.procedure.dose_source == "rdsr"
+    assert b"No images are waiting" in client.get(reverse("dicom:reconcile")).content
+
+
+def test_linking_to_an_unknown_accession_changes_nothing(people, login):
+    response = login(people["nurse"]).post(
+        reverse("dicom:link"), {"study_uid": "1.2.3", "accession": "nope"}, follow=True
+    )
+    assert b"Not linked" in response.content
+
+
+def test_patients_and_admins_cannot_reach_reconciliation(people, login, client):
+    for who in ("patient", "admin", "referrer"):
+        client.force_login(people[who])
+        assert client.get(reverse("dicom:reconcile")).status_code == 403
