@@ -7,9 +7,11 @@ Only for demo mode: the accounts share a published password.
 from __future__ import annotations
 
 import random
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -145,6 +147,7 @@ def _walk(users, exam, target: str, when: datetime, rng: random.Random):
             exams.tick_checklist(tech, exam.pk, item)
     if goal >= 5:
         exams.start(rad, exam.pk)
+        _images(exam, "patent" if exam.pk % 4 != 0 else "obstructed_upj")
     if goal >= 6:
         kar = Decimal(rng.choice([4, 9, 15, 28, 3200]))
         form = ProcedureForm(
@@ -193,6 +196,35 @@ def _walk(users, exam, target: str, when: datetime, rng: random.Random):
         )
     if goal >= 9:
         exams.close(nurse, exam.pk)
+
+
+def _images(exam, scenario: str) -> None:
+    """Synthetic fluoroscopy from the phantom, stored as if the demo unit FLUORO1 sent it."""
+    from nephro.analysis import generate_case
+    from nephro.dicom.services import import_part10
+    from nephro.drainage.services import request_analysis
+
+    with tempfile.TemporaryDirectory() as folder:
+        generate_case(
+            scenario,
+            exam.pk,
+            Path(folder),
+            size=256,
+            max_run_frames=26,
+            layout="multiframe",
+            syntax="explicit",
+            photometric="MONOCHROME2",
+            side=exam.side,
+            patient_id=exam.patient.mrn,
+            patient_name=exam.patient.dicom_name,
+            accession_number=exam.accession_number,
+            study_instance_uid=exam.study_instance_uid,
+        )
+        for path in sorted(Path(folder).rglob("*.dcm")):
+            with path.open("rb") as handle:
+                import_part10(handle, calling_ae="FLUORO1")
+    # The demo runs the analysis at once instead of waiting for more images to settle.
+    request_analysis(exam, delay_s=0)
 
 
 @transaction.atomic
@@ -256,4 +288,8 @@ def build_demo(seed: int = 7) -> dict[str, int]:
     from nephro.followup.demo import build_followup_demo  # issue 3: check-ins, alerts, trial
 
     build_followup_demo(users)
+    # Thumbnails, dose reports and drainage analyses: what the worker would do next.
+    from nephro.jobs.queue import run_pending
+
+    run_pending()
     return {"patients": len(TARGETS), "new": len(TARGETS)}
