@@ -18,6 +18,10 @@ def _render_form(request, template, context, form):
 
 def findings(request, pk: int):
     exam = get_exam(request, pk)
+    report = Report.objects.filter(exam=exam).first()
+    if request.method == "GET" and report is not None and report.is_final:
+        messages.info(request, "The report is final; changes are added as addenda.")
+        return redirect("reports:view", pk=pk)
     instance = Findings.objects.filter(exam=exam).first() or Findings(exam=exam)
     form = FindingsForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
