@@ -1,9 +1,10 @@
 """The periodic follow-up work, as plain idempotent functions.
 
-`manage.py followup --loop` (started by `nephro serve`) calls run_due_work() every
-minute; tests call each function directly with a chosen `now`. Each step marks what it
-did (requested_at, reminded_at, escalated_at, Job.last_run_on), so running it twice, or
-from two processes, sends nothing twice.
+Each is a periodic job of the shared queue (`@periodic` in nephro.jobs.queue), run every
+minute by `nephro worker`, which runs one of each at a time; tests call each function
+directly with a chosen `now`. Each step marks what it did (requested_at, reminded_at,
+escalated_at under a row lock; the day's "tube.digest" audit event), so running it
+again, or from a second worker, sends nothing twice.
 """
 
 from __future__ import annotations
@@ -12,27 +13,33 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
+from nephro.audit.models import AuditEvent
 from nephro.audit.services import record
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
 from nephro.followup import mail
-from nephro.followup.models import Alert, CheckIn, Job
+from nephro.followup.models import Alert, CheckIn
 from nephro.followup.triage import ESCALATING
+from nephro.jobs.queue import periodic
 from nephro.portal.models import patient_language
 from nephro.tubes.services import due_digest
 
 ACTOR = {"actor": "followup"}
 # Scheduled check-ins are not created, nor requested, for studies older than this.
 LOOK_BACK = timedelta(days=7)
+EVERY = timedelta(minutes=1)
 
 
-def schedule_checkins(now: datetime) -> int:
+@periodic("followup.schedule_checkins", every=EVERY)
+def schedule_checkins(now: datetime | None = None) -> int:
     """Create the scheduled check-ins (default 24 h and 72 h) for recent studies."""
+    now = now or timezone.now()
     hours = settings.NEPHRO_CHECKIN_HOURS
     since = now - timedelta(hours=max(hours, default=0)) - LOOK_BACK
     exams = Exam.objects.filter(completed_at__gte=since).exclude(
@@ -90,8 +97,10 @@ def _open_checkins(now: datetime):
     )
 
 
-def send_checkin_requests(now: datetime) -> int:
+@periodic("followup.checkin_requests", every=EVERY)
+def send_checkin_requests(now: datetime | None = None) -> int:
     """Ask once when a check-in falls due, and remind once if it stays unanswered."""
+    now = now or timezone.now()
     sent = 0
     for pk in _open_checkins(now).filter(requested_at__isnull=True).values_list("pk", flat=True):
         with transaction.atomic():
@@ -134,8 +143,10 @@ def on_duty_radiologists() -> tuple[list[User], bool]:
     ), False
 
 
-def escalate_alerts(now: datetime) -> int:
+@periodic("followup.escalate", every=EVERY)
+def escalate_alerts(now: datetime | None = None) -> int:
     """Urgent and emergency alerts nobody acknowledged in time go to the radiologist on duty."""
+    now = now or timezone.now()
     limit = now - timedelta(minutes=settings.NEPHRO_ESCALATION_MINUTES)
     overdue = Alert.objects.filter(
         acknowledged_at__isnull=True,
@@ -186,20 +197,21 @@ def digest_recipients() -> list[str]:
     return list(nurses.order_by("username").values_list("email", flat=True))
 
 
-def send_tube_digest(now: datetime) -> int:
-    """Once a local day, after NEPHRO_DIGEST_HOUR: tubes overdue and due in the next 14 days."""
+@periodic("followup.tube_digest", every=EVERY)
+def send_tube_digest(now: datetime | None = None) -> int:
+    """Once a local day, after NEPHRO_DIGEST_HOUR: tubes overdue and due in the next 14 days.
+
+    The day's "tube.digest" audit event marks it done; the queue runs one digest at a time.
+    """
     local = timezone.localtime(now)
     if local.hour < settings.NEPHRO_DIGEST_HOUR:
         return 0
     today = local.date()
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     with transaction.atomic():
-        job, created = Job.objects.select_for_update().get_or_create(
-            name="tube_digest", defaults={"last_run_on": today}
-        )
-        if not created and job.last_run_on >= today:
+        done = Q(detail__day=today.isoformat()) | Q(at__gte=midnight)
+        if AuditEvent.objects.filter(done, action="tube.digest").exists():
             return 0
-        job.last_run_on = today
-        job.save(update_fields=["last_run_on"])
         overdue, due_soon = due_digest(today)
         sent = 0
         if overdue or due_soon:
@@ -219,16 +231,12 @@ def send_tube_digest(now: datetime) -> int:
         record(
             None,
             "tube.digest",
-            detail={**ACTOR, "overdue": len(overdue), "due_soon": len(due_soon), "sent": sent},
+            detail={
+                **ACTOR,
+                "day": today.isoformat(),
+                "overdue": len(overdue),
+                "due_soon": len(due_soon),
+                "sent": sent,
+            },
         )
     return sent
-
-
-def run_due_work(now: datetime | None = None) -> dict[str, int]:
-    now = now or timezone.now()
-    return {
-        "scheduled": schedule_checkins(now),
-        "asked": send_checkin_requests(now),
-        "escalated": escalate_alerts(now),
-        "digest": send_tube_digest(now),
-    }

@@ -118,10 +118,3 @@ class Duty(models.Model):
     )
     on_duty = models.BooleanField(default=False)
     since = models.DateTimeField()
-
-
-class Job(models.Model):
-    """When a periodic job last ran (the daily digest runs once per local day)."""
-
-    name = models.CharField(max_length=40, unique=True)
-    last_run_on = models.DateField()

@@ -5,17 +5,19 @@ row (inside the caller's transaction, so a job never exists for work that rolled
 ``nephro worker`` claims rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL
 (SQLite serialises writers, which gives the same guarantee) and retries failures with
 exponential backoff. ``run_pending()`` runs everything that is due, synchronously, for
-tests and one-shot use.
+tests and one-shot use. ``@periodic("kind", every=...)`` registers a handler that the
+worker runs again and again: ``schedule_periodic()`` keeps one row per periodic kind and
+re-queues it after each run.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ log = logging.getLogger("nephro.jobs")
 
 Handler = Callable[..., object]
 _HANDLERS: dict[str, Handler] = {}
+_PERIODIC: dict[str, timedelta] = {}
 
 # How long a claimed job may run before another worker may presume its worker died.
 LEASE = timedelta(minutes=10)
@@ -61,6 +64,22 @@ def enqueue(kind: str, *, delay_s: float = 0, **payload) -> Job:
         payload=payload,
         max_attempts=max_attempts,
         run_after=timezone.now() + timedelta(seconds=delay_s),
+    )
+
+
+def enqueue_many(jobs: Iterable[tuple[str, dict]], *, delay_s: float = 0) -> list[Job]:
+    """Queue several ``(kind, payload)`` jobs with one INSERT (same rules as enqueue)."""
+    run_after = timezone.now() + timedelta(seconds=delay_s)
+    return Job.objects.bulk_create(
+        [
+            Job(
+                kind=kind,
+                payload=payload,
+                max_attempts=getattr(_HANDLERS.get(kind), "job_max_attempts", 5),
+                run_after=run_after,
+            )
+            for kind, payload in jobs
+        ]
     )
 
 
@@ -136,3 +155,47 @@ def run_pending(kinds: list[str] | None = None, limit: int | None = None) -> int
         run(claimed)
         count += 1
     return count
+
+
+def periodic(kind: str, *, every: timedelta) -> Callable[[Handler], Handler]:
+    """Register ``func()`` to run every ``every`` under ``nephro worker``.
+
+    One attempt per run: a failed run is logged and the next period tries again. The
+    handler must be idempotent; at most one run of a kind is queued or running.
+    """
+
+    def register(func: Handler) -> Handler:
+        job(kind, max_attempts=1)(func)
+        _PERIODIC[kind] = every
+        return func
+
+    return register
+
+
+def schedule_periodic(kinds: list[str] | None = None) -> int:
+    """Queue the next run of each periodic kind that is neither queued nor running.
+
+    Each kind has one row, created on first use and re-queued ``every`` after the run it
+    last was due for (at once if that is past). Returns how many were queued.
+    """
+    now = timezone.now()
+    queued = 0
+    for kind, every in _PERIODIC.items():
+        if kinds and kind not in kinds:
+            continue
+        with transaction.atomic():
+            if connection.vendor == "postgresql":  # two workers starting together: one row
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [kind])
+            row = Job.objects.select_for_update().filter(kind=kind).order_by("pk").first()
+            if row is None:
+                Job.objects.create(kind=kind, max_attempts=1, run_after=now)
+            elif row.state in (JobState.DONE, JobState.FAILED):
+                row.state = JobState.QUEUED
+                row.attempts = 0
+                row.run_after = max(now, row.run_after + every)
+                row.save(update_fields=["state", "attempts", "run_after", "updated_at"])
+            else:
+                continue
+            queued += 1
+    return queued

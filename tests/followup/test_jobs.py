@@ -4,14 +4,18 @@ Each function takes `now`, so time is chosen here; each is idempotent.
 """
 
 from datetime import datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
+from nephro.exams.models import Exam
 from nephro.followup import jobs, services
 from nephro.followup.models import Alert, CheckIn
+from nephro.jobs.models import Job, JobState
 from nephro.tubes.models import Tube
 from tests.conftest import make_user
 
@@ -152,15 +156,44 @@ def test_it_sends_the_tube_digest_once_a_day_after_the_hour(people, make_exam, m
     tube = Tube.objects.get()
     assert tube.patient.mrn in message.body and tube.patient.family_name not in message.body
     assert jobs.send_tube_digest(early + timedelta(days=1, hours=2)) == 1
+    assert jobs.send_tube_digest(early + timedelta(days=1, hours=3)) == 0
 
 
-def test_run_due_work_runs_everything(done_exam):
-    done = jobs.run_due_work(done_exam.completed_at + timedelta(hours=24, minutes=1))
-    assert done["scheduled"] == 2 and done["asked"] == 1
+def _worker_once() -> str:
+    out = StringIO()
+    call_command("worker", "--once", stdout=out)
+    return out.getvalue()
 
 
-def test_the_management_command_runs_once(done_exam, capsys):
-    from django.core.management import call_command
+def test_the_worker_runs_the_follow_up_work_every_minute(done_exam, people, mailoutbox):
+    from tests.conftest import FakeRequest
 
-    call_command("followup")
-    assert "followup: scheduled 2" in capsys.readouterr().out
+    people["radiologist"].email = "rita@example.org"
+    people["radiologist"].save()
+    Exam.objects.filter(pk=done_exam.pk).update(
+        completed_at=timezone.now() - timedelta(hours=24, minutes=1)
+    )
+    alert = _urgent_alert(done_exam, people)
+    Alert.objects.filter(pk=alert.pk).update(raised_at=timezone.now() - timedelta(minutes=31))
+    _worker_once()
+    assert CheckIn.objects.filter(offset_hours__gt=0).count() == 2
+    assert CheckIn.objects.get(offset_hours=24).requested_at is not None
+    assert CheckIn.objects.get(offset_hours=72).requested_at is None
+    alert.refresh_from_db()
+    assert alert.escalated_to == ["rita"]
+    assert sorted(m.to[0] for m in mailoutbox) == ["paula@example.org", "rita@example.org"]
+    # Each runs every minute, one row per job re-queued: a second pass at once runs nothing.
+    assert "ran 0 job(s)" in _worker_once()
+    followup_jobs = Job.objects.filter(kind__startswith="followup.")
+    assert sorted(followup_jobs.values_list("kind", "state")) == [
+        ("followup.checkin_requests", JobState.QUEUED),
+        ("followup.escalate", JobState.QUEUED),
+        ("followup.schedule_checkins", JobState.QUEUED),
+        ("followup.tube_digest", JobState.QUEUED),
+    ]
+    # A minute later they run again and, being idempotent, send nothing new.
+    followup_jobs.update(run_after=timezone.now())
+    services.acknowledge_alert(FakeRequest(people["nurse"]), alert.pk, action="called", note="ok")
+    _worker_once()
+    assert followup_jobs.filter(state=JobState.DONE).count() == 4
+    assert len(mailoutbox) == 2

@@ -89,5 +89,16 @@ def test_the_worker_command_runs_once(capsys):
     from django.core.management import call_command
 
     queue.enqueue("test.ok")
-    call_command("worker", "--once")
+    # Only this kind: --once also runs the apps' periodic jobs (tests/jobs/test_periodic.py).
+    call_command("worker", "--once", "--kind", "test.ok")
     assert "ran 1 job" in capsys.readouterr().out
+
+
+def test_enqueue_many_queues_every_job_with_one_insert(django_assert_num_queries):
+    calls.clear()
+    with django_assert_num_queries(1):
+        jobs = queue.enqueue_many([("test.ok", {"n": 1}), ("test.flaky", {"n": 2})])
+    assert [(j.kind, j.max_attempts) for j in jobs] == [("test.ok", 5), ("test.flaky", 2)]
+    assert queue.run_pending(["test.ok"]) == 1
+    assert calls == [{"n": 1}]
+    assert queue.enqueue_many([]) == []

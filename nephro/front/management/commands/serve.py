@@ -15,9 +15,18 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 # Further processes (the DICOM listener, the background worker) register here.
-COMPANIONS: list[list[str]] = [["dicom"], ["worker"]]
-# Check-in requests and reminders, alert escalation, the daily tube digest (issue 3).
-COMPANIONS.append(["followup", "--loop"])
+FOLLOW_UP_KINDS = [
+    "followup.schedule_checkins",
+    "followup.checkin_requests",
+    "followup.escalate",
+    "followup.tube_digest",
+]
+COMPANIONS: list[list[str]] = [
+    ["dicom"],
+    ["worker"],
+    # Escalation of urgent alerts must never wait behind image analysis: its own worker.
+    ["worker", *(arg for kind in FOLLOW_UP_KINDS for arg in ("--kind", kind))],
+]
 
 
 class Command(BaseCommand):

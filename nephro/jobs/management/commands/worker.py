@@ -8,6 +8,9 @@ from django.db import close_old_connections
 
 from nephro.jobs import queue
 
+# How often the worker re-queues the periodic jobs that have run (see queue.periodic).
+PERIODIC_CHECK_S = 5.0
+
 
 class Command(BaseCommand):
     help = "Run queued background jobs (thumbnails, dose extraction, analysis...)."
@@ -19,6 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if opts["once"]:
+            queue.schedule_periodic(opts["kind"])
             ran = queue.run_pending(opts["kind"])
             self.stdout.write(f"ran {ran} job(s)")
             return
@@ -31,8 +35,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write("worker started")
+        next_check = 0.0
         while not stopping:
             close_old_connections()
+            if time.monotonic() >= next_check:
+                queue.schedule_periodic(opts["kind"])
+                next_check = time.monotonic() + PERIODIC_CHECK_S
             claimed = queue.claim(opts["kind"])
             if claimed is None:
                 time.sleep(opts["poll"])
