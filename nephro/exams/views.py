@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -17,6 +18,7 @@ from nephro.exams.dose import dose_flags
 from nephro.exams.forms import CheckInForm, OrderForm, ProcedureForm, ReasonForm, ScheduleForm
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import ChecklistItem, Procedure
+from nephro.front.steps import form_step
 
 
 def get_exam(request, pk: int, action: str = "exam.read"):
@@ -131,19 +133,17 @@ def detail(request, pk: int):
 
 
 def _form_action(request, pk, form_class, template, act, success):
-    """Shared shape of the small form steps: show, validate, act, redirect."""
+    """The small exam steps: one form, one service call, back to the exam."""
     exam = get_exam(request, pk)
-    form = form_class(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            act(exam, form.cleaned_data)
-        except (services.WorkflowError, IllegalTransition) as exc:
-            form.add_error(None, f"Not done: {exc}.")
-        else:
-            messages.success(request, success)
-            return redirect("exams:detail", pk=pk)
-    return render(
-        request, template, {"form": form, "exam": exam}, status=400 if form.errors else 200
+    return form_step(
+        request,
+        form_class(request.POST or None),
+        lambda data: act(exam, data),
+        success=success,
+        done=reverse("exams:detail", args=[pk]),
+        template=template,
+        context={"exam": exam},
+        prefix="Not done",
     )
 
 
@@ -241,17 +241,12 @@ def procedure(request, pk: int):
     exam = get_exam(request, pk)
     instance = Procedure.objects.filter(exam=exam).first() or Procedure(exam=exam)
     form = ProcedureForm(request.POST or None, instance=instance)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.save_procedure(request, exam.pk, form)
-        except (services.WorkflowError, IllegalTransition) as exc:
-            form.add_error(None, f"Not saved: {exc}.")
-        else:
-            messages.success(request, "Procedure record saved.")
-            return redirect("exams:detail", pk=pk)
-    return render(
+    return form_step(
         request,
-        "exams/procedure.html",
-        {"form": form, "exam": exam},
-        status=400 if form.errors else 200,
+        form,
+        lambda data: services.save_procedure(request, exam.pk, form),
+        success="Procedure record saved.",
+        done=reverse("exams:detail", args=[pk]),
+        template="exams/procedure.html",
+        context={"exam": exam},
     )

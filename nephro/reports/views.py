@@ -1,19 +1,16 @@
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from nephro.exams.lifecycle import IllegalTransition
 from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam, workflow_action
+from nephro.front.steps import form_step
 from nephro.reports import services
 from nephro.reports.forms import AddendumForm, DispositionForm, FindingsForm, ReportTextForm
 from nephro.reports.models import Findings, Report
 from nephro.reports.pdf import report_pdf
-
-
-def _render_form(request, template, context, form):
-    return render(request, template, {**context, "form": form}, status=400 if form.errors else 200)
 
 
 def findings(request, pk: int):
@@ -24,15 +21,15 @@ def findings(request, pk: int):
         return redirect("reports:view", pk=pk)
     instance = Findings.objects.filter(exam=exam).first() or Findings(exam=exam)
     form = FindingsForm(request.POST or None, instance=instance)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.save_findings(request, exam.pk, form)
-        except (WorkflowError, IllegalTransition) as exc:
-            form.add_error(None, f"Not saved: {exc}.")
-        else:
-            messages.success(request, "Findings saved; the report text was generated from them.")
-            return redirect("reports:edit", pk=pk)
-    return _render_form(request, "reports/findings.html", {"exam": exam}, form)
+    return form_step(
+        request,
+        form,
+        lambda data: services.save_findings(request, exam.pk, form),
+        success="Findings saved; the report text was generated from them.",
+        done=reverse("reports:edit", args=[pk]),
+        template="reports/findings.html",
+        context={"exam": exam},
+    )
 
 
 def edit(request, pk: int):
@@ -55,7 +52,8 @@ def edit(request, pk: int):
     if form is None:
         messages.info(request, "The report is final; changes are added as addenda.")
         return redirect("reports:view", pk=pk)
-    return _render_form(request, "reports/edit.html", {"exam": exam, "report": report}, form)
+    context = {"exam": exam, "report": report, "form": form}
+    return render(request, "reports/edit.html", context, status=400 if form.errors else 200)
 
 
 @workflow_action
@@ -112,13 +110,12 @@ def addendum(request, pk: int):
 
 def disposition(request, pk: int):
     exam = get_exam(request, pk)
-    form = DispositionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.record_disposition(request, exam.pk, **form.cleaned_data)
-        except WorkflowError as exc:
-            form.add_error(None, f"Not saved: {exc}.")
-        else:
-            messages.success(request, "Tube decision recorded; the tube registry was updated.")
-            return redirect("exams:detail", pk=pk)
-    return _render_form(request, "reports/disposition.html", {"exam": exam}, form)
+    return form_step(
+        request,
+        DispositionForm(request.POST or None),
+        lambda data: services.record_disposition(request, exam.pk, **data),
+        success="Tube decision recorded; the tube registry was updated.",
+        done=reverse("exams:detail", args=[pk]),
+        template="reports/disposition.html",
+        context={"exam": exam},
+    )
