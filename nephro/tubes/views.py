@@ -4,10 +4,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from nephro.audit.services import record
 from nephro.exams.access import visible_patients
+from nephro.front.steps import form_step
 from nephro.tubes import services
 from nephro.tubes.forms import CappingCloseForm, CappingStartForm, TubeForm
 from nephro.tubes.models import CappingTrial, TrialOutcome, Tube, TubeStatus
@@ -103,49 +105,39 @@ def trials(request):
 def trial_start(request, tube_pk: int):
     tube = get_object_or_404(Tube.objects.select_related("patient"), pk=tube_pk)
     today = timezone.localdate()
-    form = CappingStartForm(
-        request.POST or None, initial={"started_on": today, "planned_end_on": today}
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.start_capping_trial(request, tube.pk, **form.cleaned_data)
-        except services.TubeError as exc:
-            form.add_error(None, f"Not started: {exc}.")
-        else:
-            messages.success(request, "Capping trial started; the tube is capped.")
-            return redirect("tubes:trials")
     record(request, "tube.read", tube)
-    return render(
+    return form_step(
         request,
-        "tubes/trial_form.html",
-        {"form": form, "tube": tube, "title": "Start a capping trial", "button": "Start trial"},
-        status=400 if form.errors else 200,
+        CappingStartForm(
+            request.POST or None, initial={"started_on": today, "planned_end_on": today}
+        ),
+        lambda data: services.start_capping_trial(request, tube.pk, **data),
+        success="Capping trial started; the tube is capped.",
+        done=reverse("tubes:trials"),
+        template="tubes/trial_form.html",
+        context={"tube": tube, "title": "Start a capping trial", "button": "Start trial"},
+        refused=(services.TubeError,),
+        prefix="Not started",
     )
 
 
 def trial_close(request, trial_pk: int):
     trial = get_object_or_404(CappingTrial.objects.select_related("tube__patient"), pk=trial_pk)
-    form = CappingCloseForm(
-        request.POST or None, trial=trial, initial={"ended_on": timezone.localdate()}
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.close_capping_trial(request, trial.pk, **form.cleaned_data)
-        except services.TubeError as exc:
-            form.add_error(None, f"Not saved: {exc}.")
-        else:
-            messages.success(request, "Capping trial closed.")
-            return redirect("tubes:trials")
     record(request, "capping.read", trial)
-    return render(
+    return form_step(
         request,
-        "tubes/trial_form.html",
-        {
-            "form": form,
+        CappingCloseForm(
+            request.POST or None, trial=trial, initial={"ended_on": timezone.localdate()}
+        ),
+        lambda data: services.close_capping_trial(request, trial.pk, **data),
+        success="Capping trial closed.",
+        done=reverse("tubes:trials"),
+        template="tubes/trial_form.html",
+        context={
             "tube": trial.tube,
             "trial": trial,
             "title": "Close the capping trial",
             "button": "Close trial",
         },
-        status=400 if form.errors else 200,
+        refused=(services.TubeError,),
     )
