@@ -183,8 +183,12 @@ class Nephro(Storescp):
 
         self.out = self.work / "nephro-dicom"
         shutil.rmtree(self.out, ignore_errors=True)
+        from nephro.audit.models import AuditEvent
+
         Instance.objects.all().delete()
         Job.objects.filter(kind__startswith="dicom.").delete()
+        self.last_event = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+        self.last_event = self.last_event or 0
         self.port = free_port()
         env = {**self.env, "NEPHRO_DICOM_DIR": str(self.out)}
         self.proc = subprocess.Popen(
@@ -195,8 +199,19 @@ class Nephro(Storescp):
         wait_port(self.port, self.proc)
 
     def count(self) -> int:
+        from nephro.audit.models import AuditEvent
+        from nephro.audit.services import verify_chain
         from nephro.dicom.models import Instance
 
+        # Every acknowledged instance is indexed and audited once the association has
+        # been released (services.AuditBatch), and the audit chain still verifies.
+        pending = Instance.objects.filter(audit_pending=True).count()
+        if pending:
+            raise RuntimeError(f"{pending} stored instances are not audited")
+        breaks = list(verify_chain())
+        if breaks:
+            raise RuntimeError(f"the audit chain is broken: {breaks[:3]}")
+        self.events = AuditEvent.objects.filter(action="dicom.store", pk__gt=self.last_event)
         return Instance.objects.count()
 
 
@@ -217,10 +232,12 @@ def bench_ingest(sets, targets, repeat: int) -> dict:
                     raise RuntimeError(f"{target.name} stored {stored} of {len(files)}")
             best = min(times)
             results[(target.name, set_name)] = best
+            events = getattr(target, "events", None)
+            audited = "" if events is None else f"; {events.count()} dicom.store events"
             print(
                 f"  {target.name:32} {set_name:6} {len(files) / best:8.1f} images/s "
                 f"{sizes[set_name] / best / 1e6:8.1f} MB/s  (best of {repeat}: "
-                f"{', '.join(f'{t:.2f}' for t in times)} s)",
+                f"{', '.join(f'{t:.2f}' for t in times)} s{audited})",
                 flush=True,
             )
     return results
@@ -235,6 +252,7 @@ def seed_exams(total: int) -> None:
     from django.utils import timezone
 
     from nephro.accounts.models import User
+    from nephro.demo import FAMILY
     from nephro.exams.models import Exam, Order
     from nephro.patients.models import Patient
     from nephro.screening.models import Screening
@@ -247,23 +265,7 @@ def seed_exams(total: int) -> None:
     referrer, _ = User.objects.get_or_create(
         username="bench-referrer", defaults={"role": "referrer"}
     )
-    families = [
-        "Garcia",
-        "Okafor",
-        "Nguyen",
-        "Schmidt",
-        "Rossi",
-        "Khan",
-        "Silva",
-        "Kowalski",
-        "Haddad",
-        "Tanaka",
-        "Murphy",
-        "Dubois",
-        "Jensen",
-        "Novak",
-        "Costa",
-    ]
+    families = FAMILY  # the demo's synthetic family names
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     batch = 5000
     states = ["closed"] * 12 + [
@@ -438,6 +440,10 @@ def bench_worklist(port: int) -> None:
     )
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="/tmp/nephro-bench")
@@ -445,6 +451,12 @@ def main() -> None:
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-worklist", action="store_true")
     parser.add_argument("--exams", type=int, default=100_000)
+    parser.add_argument(
+        "--sets", default="single,multi", help="comma separated: single, multi (default both)"
+    )
+    parser.add_argument(
+        "--only-nephro", action="store_true", help="skip storescp and Orthanc (no ratios)"
+    )
     args = parser.parse_args()
     work = Path(args.dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -470,13 +482,17 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if not args.skip_ingest:
-        sets = make_sets(work / "data")
-        targets = [Storescp(work), Orthanc(work), Nephro(work, env)]
-        print("\nIngest: storescu, one association per set")
+        chosen = args.sets.split(",")
+        sets = {k: v for k, v in make_sets(work / "data").items() if k in chosen}
+        nephro = Nephro(work, env)
+        targets = [nephro] if args.only_nephro else [Storescp(work), Orthanc(work), nephro]
+        print(f"\nIngest: storescu, one association per set (load average {_load()})")
         results = bench_ingest(sets, targets, args.repeat)
-        print("\nNephro's speed relative to the others (higher is better)")
-        for set_name in sets:
-            ours = results[(targets[2].name, set_name)]
+        print(f"(load average after: {_load()})")
+        if not args.only_nephro:
+            print("\nNephro's speed relative to the others (higher is better)")
+        for set_name in sets if not args.only_nephro else ():
+            ours = results[(nephro.name, set_name)]
             for other in targets[:2]:
                 ratio = results[(other.name, set_name)] / ours
                 print(f"  {set_name:6} Nephro / {other.name:32} {ratio:5.2f}x")

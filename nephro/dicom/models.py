@@ -46,10 +46,23 @@ class Instance(models.Model):
     thumbnail = models.CharField(max_length=300, blank=True)
     # What background processing found (for an RDSR: the dose values read).
     processed = models.JSONField(default=dict, blank=True)
+    # Indexed by the listener, whose dicom.store audit event (one per batch of an
+    # association) and background job are not written yet: set in the same statement
+    # that indexes the instance, cleared in the transaction that writes the event, so a
+    # crash leaves the instance marked and the next listener audits it
+    # (services.AuditBatch, services.audit_pending).
+    audit_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["series_number", "series_instance_uid", "instance_number", "pk"]
-        indexes = [models.Index(fields=["exam", "series_instance_uid"])]
+        indexes = [
+            models.Index(fields=["exam", "series_instance_uid"]),
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(audit_pending=True),
+                name="dicom_instance_audit_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.modality} {self.sop_instance_uid}"

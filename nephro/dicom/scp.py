@@ -4,8 +4,11 @@ outcome into a DIMSE status; none lets an exception reach pynetdicom (PS3.7 stat
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -13,7 +16,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import close_old_connections, connections
 from pydicom.uid import generate_uid
-from pynetdicom import AE, _config, association, dimse_messages, evt
+from pynetdicom import AE, _config, association, dimse_messages, dul, evt
+from pynetdicom.dul import DULServiceProvider
+from pynetdicom.pdu_primitives import A_RELEASE
 from pynetdicom.sop_class import (
     ModalityPerformedProcedureStep,
     ModalityWorklistInformationFind,
@@ -69,9 +74,28 @@ def _association_cache(event) -> dict:
     return cache
 
 
+def _audit_batch(event, create: bool = True) -> services.AuditBatch | None:
+    """This association's instances awaiting their dicom.store event (services.AuditBatch)."""
+    batch = getattr(event.assoc, "_nephro_batch", None)
+    if batch is None and create:
+        batch = event.assoc._nephro_batch = services.AuditBatch(*_who(event))
+    return batch
+
+
+def _flush(event) -> None:
+    batch = _audit_batch(event, create=False)
+    if batch is None:
+        return
+    try:
+        batch.flush()
+    except Exception:  # the rows stay marked: a later flush or the sweep audits them
+        log.exception("could not write the audit event of %d stored instances", len(batch))
+
+
 def handle_store(event) -> int:
     ae, address = _who(event)
     request = event.request
+    batch = _audit_batch(event)
     try:
         # pynetdicom has already written the data set to .incoming/ as it arrived.
         stored = services.store_file(
@@ -83,6 +107,7 @@ def handle_store(event) -> int:
             peer=address,
             fsync=settings.NEPHRO_DICOM_FSYNC,
             exam_cache=_association_cache(event),
+            batch=batch,
         )
     except storage.Rejected as exc:
         _refused(event, "dicom.store", f"{request.AffectedSOPInstanceUID}: {exc}")
@@ -96,6 +121,8 @@ def handle_store(event) -> int:
             stored.instance.sop_instance_uid,
             ae,
         )
+    if batch.due():
+        _flush(event)
     return SUCCESS
 
 
@@ -163,13 +190,30 @@ def handle_rejected(event) -> None:
     log.warning("association from AE %r at %s rejected", ae, address)
 
 
+def handle_acse(event) -> None:
+    # The peer asks to release: audit what it sent before we answer (pynetdicom sends
+    # the A-RELEASE response right after this, on this thread), so a sender that saw the
+    # release complete finds every instance audited and its jobs queued.
+    primitive = event.primitive
+    if isinstance(primitive, A_RELEASE) and primitive.result is None:
+        _flush(event)
+
+
 def handle_finished(event) -> None:
+    _flush(event)  # aborted, timed out, or released
+    # Instances a dead listener indexed but never audited (see services.AuditBatch); a
+    # live association flushes its own well within this.
+    max_age_s = 4 * settings.NEPHRO_DICOM_TIMEOUT
+    try:
+        services.audit_orphans(max_age_s=max_age_s)
+    except Exception:
+        log.exception("could not audit instances left by a stopped listener")
     # Handlers run on the association's own thread: close its database connection when
     # the association ends, so threads never leak connections.
     if threading.current_thread() is event.assoc:
         connections.close_all()
     # An aborted transfer leaves its partial file behind; anything idle this long is dead.
-    storage.sweep_incoming(max_age_s=4 * settings.NEPHRO_DICOM_TIMEOUT)
+    storage.sweep_incoming(max_age_s=max_age_s)
 
 
 def handlers() -> list:
@@ -181,6 +225,7 @@ def handlers() -> list:
         (evt.EVT_N_SET, handle_n_set),
         (evt.EVT_REJECTED, handle_rejected),
         (evt.EVT_CONN_OPEN, handle_open),
+        (evt.EVT_ACSE_RECV, handle_acse),
         (evt.EVT_RELEASED, handle_finished),
         (evt.EVT_ABORTED, handle_finished),
     ]
@@ -221,20 +266,87 @@ def _recv_exactly(self, nr_bytes: int) -> bytearray:
 
 class _BriskClock:
     """pynetdicom's association and DUL reactors poll with 1 ms sleeps, which adds a few
-    ms to every message: most of the cost of a small image. Poll at 0.2 ms instead (the
-    listener's threads then cost a little CPU while an association sits idle)."""
+    ms to every message: most of the cost of a small image. Poll at 0.2 ms instead.
+
+    The association reactor sleeps between looks at its queue of decoded DIMSE messages:
+    it waits on that queue instead, so it wakes the moment the DUL thread delivers a
+    message, and otherwise every ``IDLE_S`` to look for a release, an abort or a timeout
+    (rather than polling, which costs CPU and GIL hand-offs the DUL thread needs)."""
 
     POLL_S = 0.0002
+    IDLE_S = 0.002
 
     def __getattr__(self, name):
         return getattr(time, name)
 
     def sleep(self, seconds: float) -> None:
+        messages = getattr(getattr(threading.current_thread(), "dimse", None), "msg_queue", None)
+        if messages is not None:
+            with messages.not_empty:
+                if not messages.queue:  # (qsize() would take this lock again)
+                    messages.not_empty.wait(min(seconds, self.IDLE_S))
+                    return
         time.sleep(min(seconds, self.POLL_S))
 
 
+class _DulClock(_BriskClock):
+    """The DUL reactor sleeps whenever it found nothing to do. Instead of waking every
+    0.2 ms to poll, it waits (``select``) for its socket to become readable or for the
+    association thread to hand it something to send (``_send_pdu`` writes a byte to the
+    DUL's wake-up socket pair), at most ``IDLE_S`` (its timers and queue are still
+    checked that often). Incoming PDUs and outgoing responses are handled at once, and an
+    idle or busy association no longer burns CPU and GIL hand-offs on polling."""
+
+    IDLE_S = 0.002
+
+    def sleep(self, seconds: float) -> None:
+        provider = threading.current_thread()
+        wake = getattr(provider, "_nephro_wake", None)
+        sock = getattr(getattr(provider, "socket", None), "socket", None)
+        if wake is None or sock is None or isinstance(sock, ssl.SSLSocket):
+            super().sleep(seconds)  # not a DUL thread we set up, or TLS (buffered data)
+            return
+        try:
+            # (``seconds`` is the DUL's 0.2 ms poll delay: waking on events replaces it)
+            ready, _, _ = select.select([sock, wake[0]], [], [], self.IDLE_S)
+        except (OSError, ValueError):  # the socket was closed meanwhile
+            super().sleep(seconds)
+            return
+        if wake[0] in ready:
+            with contextlib.suppress(OSError):
+                wake[0].recv(4096)
+
+
+_ORIGINAL_SEND_PDU = DULServiceProvider.send_pdu
+_ORIGINAL_DUL_RUN = DULServiceProvider.run_reactor
+
+
+def _send_pdu(self, primitive) -> None:
+    _ORIGINAL_SEND_PDU(self, primitive)
+    wake = getattr(self, "_nephro_wake", None)
+    if wake is not None:
+        # (OSError: already signalled, its buffer is full; or closed: nothing to wake)
+        with contextlib.suppress(OSError):
+            wake[1].send(b"\0")
+
+
+def _run_dul(self) -> None:
+    try:
+        _ORIGINAL_DUL_RUN(self)
+    finally:
+        wake = self.__dict__.pop("_nephro_wake", None)
+        for end in wake or ():
+            end.close()
+
+
 def handle_open(event) -> None:
-    event.assoc.dul._run_loop_delay = _BriskClock.POLL_S
+    provider = event.assoc.dul
+    provider._run_loop_delay = _BriskClock.POLL_S
+    if getattr(provider, "_nephro_wake", None) is None:
+        wake = socket.socketpair()
+        for end in wake:
+            end.setblocking(False)
+        provider._nephro_wake = wake
     # Without TCP_NODELAY, the second of several small responses (worklist matches,
     # C-STORE responses) waits for the peer's delayed ACK: ~40 ms each time.
     sock = getattr(event.assoc.dul.socket, "socket", None)
@@ -250,6 +362,9 @@ def tune_pynetdicom() -> None:
     # memory. The finished file is then checked and renamed into place (storage.py).
     _config.STORE_RECV_CHUNKED_DATASET = True
     association.time = _BriskClock()
+    dul.time = _DulClock()
+    DULServiceProvider.send_pdu = _send_pdu
+    DULServiceProvider.run_reactor = _run_dul
     # pynetdicom formats every worklist identifier for its log even when the log level
     # drops the lines; that formatting costs more than our whole query.
     _config.LOG_REQUEST_IDENTIFIERS = False
@@ -284,6 +399,8 @@ def start(host: str, port: int, **kwargs):
         # pynetdicom logs every message at INFO; our own log lines say what matters.
         pynetdicom_log.setLevel(logging.WARNING)
     storage.sweep_incoming()
+    # Whatever a previous listener indexed but had not audited when it stopped.
+    services.audit_orphans()
     ae = build_ae(**kwargs)
     server = ae.start_server((host, port), block=False, evt_handlers=handlers())
     allowed = ", ".join(ae.require_calling_aet)

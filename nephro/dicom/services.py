@@ -7,12 +7,18 @@ import logging
 import mmap
 import os
 import shutil
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_file_meta_info
@@ -25,7 +31,7 @@ from nephro.dicom.sop import RDSR_CLASS
 from nephro.exams import services as exam_services
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam, Procedure
-from nephro.jobs.queue import enqueue
+from nephro.jobs.queue import enqueue, enqueue_many
 
 log = logging.getLogger("nephro.dicom")
 
@@ -57,6 +63,7 @@ def store(
     calling_ae: str,
     peer: str | None = None,
     fsync: bool = False,
+    batch: AuditBatch | None = None,
 ) -> Stored:
     """Store a data set held in memory (see store_file)."""
     meta = storage.file_meta(sop_class, sop_instance, syntax)
@@ -69,7 +76,30 @@ def store(
         calling_ae=calling_ae,
         peer=peer,
         fsync=fsync,
+        batch=batch,
     )
+
+
+# Files up to this size are read into memory rather than mapped: unmapping costs more
+# than copying a small file once the listener's threads run on several CPUs.
+_MAP_ABOVE = 4 << 20
+
+
+@contextmanager
+def _contents(handle: BinaryIO, size: int) -> Iterator[memoryview]:
+    """The whole file as a memoryview (mapped when large: a run is never copied)."""
+    if size > _MAP_ABOVE:
+        with (
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+            memoryview(mapped) as whole,
+        ):
+            yield whole
+        return
+    buffer = bytearray(size)
+    if handle.readinto(buffer) != size:
+        raise storage.Rejected("the file changed while it was read")
+    with memoryview(buffer) as whole:
+        yield whole
 
 
 def store_file(
@@ -82,12 +112,19 @@ def store_file(
     peer: str | None = None,
     fsync: bool = False,
     exam_cache: dict | None = None,
+    batch: AuditBatch | None = None,
 ) -> Stored:
     """Check, publish atomically and index a received Part 10 file in .incoming/.
 
     The file is consumed: renamed into place, or deleted. Raises storage.Rejected
     (nothing published, nothing indexed) when the data set is unfit or conflicts with a
     stored instance of the same UID.
+
+    Without ``batch`` the index row, its ``dicom.store`` audit event and its background
+    job are written in one transaction. With one (the listener: one per association)
+    the index row is written alone, marked ``audit_pending``, and joins the batch, whose
+    single audit event and jobs are written later (AuditBatch): the instance is indexed
+    and durable when this returns either way.
     """
     try:
         if not storage.valid_uid(sop_instance):
@@ -96,10 +133,7 @@ def store_file(
             size = os.fstat(handle.fileno()).st_size
             if size < 144:
                 raise storage.Rejected("empty data set")
-            with (
-                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
-                memoryview(mapped) as whole,
-            ):
+            with _contents(handle, size) as whole:
                 offset = storage.dataset_offset(bytes(whole[:144]))
                 with whole[offset:] as dataset:
                     layout = storage.check_structure(dataset, syntax)
@@ -126,7 +160,7 @@ def store_file(
     finally:
         temp.unlink(missing_ok=True)
     try:
-        instance = _index(header, relative, size, calling_ae, peer, exam_cache)
+        instance = _index(header, relative, size, calling_ae, peer, exam_cache, batch)
     except IntegrityError:
         # Already indexed: the same instance on another association at the same moment,
         # or re-sent with a changed study/series (then the stored one is kept).
@@ -222,13 +256,15 @@ def match_exam(accession: str, study_uid: str, patient_id: str) -> tuple[Exam | 
     return exam, ""
 
 
-def _jobs_for(instance: Instance) -> None:
+def _job_for(instance: Instance) -> tuple[str, dict]:
+    """The background job an indexed instance needs: (kind, payload)."""
     if instance.sop_class_uid == RDSR_CLASS:
-        enqueue("dicom.rdsr", instance_id=instance.pk)
+        kind = "dicom.rdsr"
     elif instance.has_pixels:
-        enqueue("dicom.thumbnail", instance_id=instance.pk)
+        kind = "dicom.thumbnail"
     else:
-        enqueue("dicom.checksum", instance_id=instance.pk)
+        kind = "dicom.checksum"
+    return kind, {"instance_id": instance.pk}
 
 
 def _index(
@@ -238,6 +274,7 @@ def _index(
     calling_ae: str,
     peer,
     exam_cache: dict | None,
+    batch: AuditBatch | None = None,
 ) -> Instance:
     # One association carries one study, so the listener keeps the match per association.
     key = (header.accession_number, header.study_instance_uid, header.patient_id)
@@ -247,31 +284,43 @@ def _index(
         exam, why = match_exam(*key)
         if exam_cache is not None:
             exam_cache[key] = (exam, why)
+    instance = Instance(
+        sop_instance_uid=header.sop_instance_uid,
+        sop_class_uid=header.sop_class_uid,
+        study_instance_uid=header.study_instance_uid,
+        series_instance_uid=header.series_instance_uid,
+        transfer_syntax_uid=header.transfer_syntax_uid,
+        modality=header.modality,
+        accession_number=header.accession_number,
+        patient_id=header.patient_id,
+        patient_name=header.patient_name,
+        study_date=header.study_date,
+        series_number=header.series_number,
+        series_description=header.series_description,
+        instance_number=header.instance_number,
+        number_of_frames=header.number_of_frames,
+        rows=header.rows,
+        columns=header.columns,
+        has_pixels=header.has_pixels,
+        path=relative,
+        size=size,
+        calling_ae=calling_ae,
+        exam=exam,
+        unmatched_reason=why,
+        audit_pending=batch is not None,
+    )
+    if batch is not None:
+        # One INSERT, committed on its own (autocommit): indexed, durable and marked
+        # for the batch's audit event before the listener answers Success.
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                instance.save(force_insert=True)
+        else:
+            instance.save(force_insert=True)
+        batch.add(instance.pk)
+        return instance
     with transaction.atomic():
-        instance = Instance.objects.create(
-            sop_instance_uid=header.sop_instance_uid,
-            sop_class_uid=header.sop_class_uid,
-            study_instance_uid=header.study_instance_uid,
-            series_instance_uid=header.series_instance_uid,
-            transfer_syntax_uid=header.transfer_syntax_uid,
-            modality=header.modality,
-            accession_number=header.accession_number,
-            patient_id=header.patient_id,
-            patient_name=header.patient_name,
-            study_date=header.study_date,
-            series_number=header.series_number,
-            series_description=header.series_description,
-            instance_number=header.instance_number,
-            number_of_frames=header.number_of_frames,
-            rows=header.rows,
-            columns=header.columns,
-            has_pixels=header.has_pixels,
-            path=relative,
-            size=size,
-            calling_ae=calling_ae,
-            exam=exam,
-            unmatched_reason=why,
-        )
+        instance.save(force_insert=True)
         record(
             None,
             "dicom.store",
@@ -285,8 +334,152 @@ def _index(
             },
             source_address=peer,
         )
-        _jobs_for(instance)
+        kind, payload = _job_for(instance)
+        enqueue(kind, **payload)
     return instance
+
+
+class AuditBatch:
+    """The instances one association indexed whose ``dicom.store`` event is not written.
+
+    The listener indexes each instance with one INSERT (``audit_pending`` set) and
+    answers Success; the batch then writes one audit event listing the SOP Instance UIDs
+    (per exam) and queues the instances' jobs, in the transaction that clears their
+    marks: every ``MAX_INSTANCES`` instances or ``MAX_AGE_S`` seconds (checked as each
+    instance arrives), when the peer asks to release (before we answer it) and when the
+    association ends. A crash loses only this in-memory list: the marked rows remain and
+    ``audit_pending`` (run when a listener starts and after associations end) writes
+    their event. See docs/dicom.md.
+    """
+
+    MAX_INSTANCES = 100
+    MAX_AGE_S = 1.0
+
+    def __init__(self, calling_ae: str, peer: str | None = None):
+        self.calling_ae = calling_ae
+        self.peer = peer
+        self._pks: list[int] = []
+        self._since = 0.0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._pks)
+
+    def add(self, pk: int) -> None:
+        with self._lock:
+            if not self._pks:
+                self._since = time.monotonic()
+            self._pks.append(pk)
+
+    def due(self) -> bool:
+        return bool(self._pks) and (
+            len(self._pks) >= self.MAX_INSTANCES or time.monotonic() - self._since >= self.MAX_AGE_S
+        )
+
+    def flush(self) -> int:
+        """Write the audit event(s) and jobs of the pending instances; return how many."""
+        with self._lock:
+            pks, self._pks = self._pks, []
+            if not pks:
+                return 0
+            try:
+                return audit_pending(pks=pks, peer=self.peer)
+            except BaseException:
+                self._pks[:0] = pks  # retried at the next flush, or by the sweep
+                raise
+
+
+def audit_pending(
+    *,
+    pks: list[int] | None = None,
+    received_before=None,
+    peer: str | None = None,
+    chunk: int = 500,
+) -> int:
+    """Audit and queue the jobs of instances indexed with ``audit_pending``; return how
+    many. Each claim (rows still marked, cleared in the same transaction as the event)
+    is exclusive, so listeners racing for the same rows audit each one exactly once.
+
+    ``pks``: a listener's own batch. Otherwise every marked instance (received before
+    ``received_before`` when given): what a dead listener left behind.
+    """
+    done = 0
+    while True:
+        with transaction.atomic():
+            marked = Instance.objects.filter(audit_pending=True)
+            if pks is not None:
+                marked = marked.filter(pk__in=pks)
+            if received_before is not None:
+                marked = marked.filter(received_at__lt=received_before)
+            claimed = list(
+                marked.select_for_update()
+                .order_by("pk")
+                .only(
+                    "pk",
+                    "sop_instance_uid",
+                    "sop_class_uid",
+                    "study_instance_uid",
+                    "number_of_frames",
+                    "has_pixels",
+                    "calling_ae",
+                    "exam_id",
+                )[:chunk]
+            )
+            if not claimed:
+                return done
+            Instance.objects.filter(pk__in=[i.pk for i in claimed]).update(audit_pending=False)
+            _audit_stored(claimed, peer=peer, recovered=pks is None)
+            enqueue_many(_job_for(instance) for instance in claimed)
+        done += len(claimed)
+        if pks is not None and len(claimed) < chunk:
+            return done
+
+
+def _audit_stored(instances: list[Instance], *, peer: str | None, recovered: bool) -> None:
+    """One dicom.store event per exam (and calling AE) listing the instances stored."""
+    groups: dict[tuple, list[Instance]] = defaultdict(list)
+    for instance in instances:
+        groups[(instance.exam_id, instance.calling_ae)].append(instance)
+    exams = Exam.objects.select_related("patient").in_bulk(
+        {exam_id for exam_id, _ in groups if exam_id is not None}
+    )
+    for (exam_id, calling_ae), members in groups.items():
+        exam = exams.get(exam_id)
+        detail = {
+            **_actor(calling_ae),
+            "instances": [i.sop_instance_uid for i in members],
+            "count": len(members),
+            "frames": sum(i.number_of_frames for i in members),
+            "linked": exam is not None,
+        }
+        if exam is None:
+            detail["studies"] = sorted({i.study_instance_uid for i in members})
+        if recovered:
+            # Written by a later sweep: the listener that stored them stopped first.
+            detail["recovered"] = True
+        record(
+            None,
+            "dicom.store",
+            exam,
+            patient=exam.patient if exam is not None else None,
+            detail=detail,
+            source_address=peer,
+        )
+
+
+def audit_orphans(max_age_s: float | None = None) -> int:
+    """Audit marked instances no live association will flush (see AuditBatch):
+    those older than ``max_age_s``, or all of them (when a listener starts)."""
+    before = None if max_age_s is None else timezone.now() - timedelta(seconds=max_age_s)
+    marked = Instance.objects.filter(audit_pending=True)
+    if before is not None:
+        marked = marked.filter(received_at__lt=before)
+    if not marked.exists():
+        return 0
+    count = audit_pending(received_before=before)
+    if count:
+        log.warning("audited %d instances a stopped listener had stored", count)
+    return count
 
 
 def link(request, *, study_uid: str, exam: Exam) -> int:
@@ -316,7 +509,8 @@ def link(request, *, study_uid: str, exam: Exam) -> int:
             },
         )
         for instance in instances:
-            if instance.sop_class_uid == RDSR_CLASS:
+            # A marked instance gets its job when its batch is audited.
+            if instance.sop_class_uid == RDSR_CLASS and not instance.audit_pending:
                 enqueue("dicom.rdsr", instance_id=instance.pk)
         if any(instance.has_pixels for instance in instances):
             from nephro.drainage.services import request_analysis

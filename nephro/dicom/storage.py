@@ -18,9 +18,11 @@ from io import BytesIO
 from pathlib import Path
 
 from django.conf import settings
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_file_meta_info
+from pydicom.tag import Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from nephro.dicom import structure
@@ -130,6 +132,41 @@ def file_meta(sop_class: str, sop_instance: str, transfer_syntax: str) -> bytes:
     return out.getvalue()
 
 
+# Attributes read straight from their encoded bytes (pydicom's conversion and value
+# validation cost more than the rest of the header read); the VR each must have.
+_VR = {
+    "SOPClassUID": "UI",
+    "SOPInstanceUID": "UI",
+    "StudyInstanceUID": "UI",
+    "SeriesInstanceUID": "UI",
+    "Modality": "CS",
+    "StudyDate": "DA",
+    "SeriesNumber": "IS",
+    "InstanceNumber": "IS",
+    "NumberOfFrames": "IS",
+    "Rows": "US",
+    "Columns": "US",
+}
+_TAG = {keyword: Tag(keyword) for keyword in _VR}
+_ASCII_VRS = frozenset({"UI", "CS", "DA"})
+_NUMBER_VRS = frozenset({"IS", "US"})
+_CONVERT = object()  # unusual encoding: let pydicom convert the value
+
+
+def _raw_value(ds: Dataset, keyword: str, vrs: frozenset):
+    """The encoded bytes of a top-level element (b"" when absent or empty), or _CONVERT
+    when it is not a plain element of the expected VR."""
+    element = ds.get_item(_TAG[keyword])
+    if element is None:
+        return b""
+    if not isinstance(element, RawDataElement) or element.VR not in (None, _VR[keyword]):
+        return _CONVERT
+    value = element.value
+    if value is None:
+        return b""
+    return bytes(value) if _VR[keyword] in vrs else _CONVERT
+
+
 def parse_header(
     dataset: memoryview,
     *,
@@ -154,22 +191,38 @@ def parse_header(
             return ""
         return str(value if value is not None else "").strip()[:64]
 
+    def ascii_text(keyword: str) -> str:  # UI, CS, DA: no character set involved
+        value = _raw_value(ds, keyword, _ASCII_VRS)
+        if value is _CONVERT:
+            return text(keyword)
+        return value.decode("ascii", "replace").strip(" \x00")[:64] if value else ""
+
+    def number(keyword: str) -> int | None:  # IS, US
+        value = _raw_value(ds, keyword, _NUMBER_VRS)
+        if value is _CONVERT:
+            return _int(ds.get(keyword))
+        if not value:
+            return None
+        if _VR.get(keyword) == "US":
+            return int.from_bytes(value[:2], "little") if len(value) >= 2 else None
+        return _int(value.split(b"\\")[0].strip(b" \x00"))
+
     header = Header(
-        sop_class_uid=text("SOPClassUID"),
-        sop_instance_uid=text("SOPInstanceUID"),
-        study_instance_uid=text("StudyInstanceUID"),
-        series_instance_uid=text("SeriesInstanceUID"),
+        sop_class_uid=ascii_text("SOPClassUID"),
+        sop_instance_uid=ascii_text("SOPInstanceUID"),
+        study_instance_uid=ascii_text("StudyInstanceUID"),
+        series_instance_uid=ascii_text("SeriesInstanceUID"),
         transfer_syntax_uid=syntax,
-        modality=text("Modality")[:16],
+        modality=ascii_text("Modality")[:16],
         accession_number=text("AccessionNumber")[:16],
         patient_id=text("PatientID"),
         patient_name=text("PatientName"),
-        study_date=text("StudyDate")[:8],
-        series_number=_int(ds.get("SeriesNumber")),
-        instance_number=_int(ds.get("InstanceNumber")),
-        number_of_frames=_int(ds.get("NumberOfFrames")) or 1,
-        rows=_int(ds.get("Rows")),
-        columns=_int(ds.get("Columns")),
+        study_date=ascii_text("StudyDate")[:8],
+        series_number=number("SeriesNumber"),
+        instance_number=number("InstanceNumber"),
+        number_of_frames=number("NumberOfFrames") or 1,
+        rows=number("Rows"),
+        columns=number("Columns"),
         has_pixels=has_pixels,
         series_description=text("SeriesDescription"),
     )
