@@ -138,7 +138,14 @@ def _masked_sums(s: F32, mask: Mask, tracks: _Tracks | None) -> NDArray[np.float
 
 
 def _corrected_sums(
-    s: F32, mask: Mask, tracks: _Tracks | None, exclude: Mask, px: float, robust: bool = False
+    s: F32,
+    mask: Mask,
+    tracks: _Tracks | None,
+    exclude: Mask,
+    px: float,
+    robust: bool = False,
+    lin: tuple[float, float] = (0.0, 1.0),
+    ring_mm: tuple[float, float] = (6.0, 15.0),
 ) -> NDArray[np.float64]:
     """ROI sums of S minus the local background, per frame.
 
@@ -151,8 +158,9 @@ def _corrected_sums(
     out = np.zeros(n_t)
     if not mask.any():
         return out
-    inner = ndimage.binary_dilation(mask, _disk(max(1, int(round(6.0 / px)))))
-    outer = ndimage.binary_dilation(mask, _disk(max(2, int(round(15.0 / px)))))
+    r_in = max(1, int(round(ring_mm[0] / px)))
+    inner = ndimage.binary_dilation(mask, _disk(r_in))
+    outer = ndimage.binary_dilation(mask, _disk(max(r_in + 1, int(round(ring_mm[1] / px)))))
     ring = outer & ~inner & ~exclude
     if ring.sum() < 8:
         ring = outer & ~inner
@@ -172,9 +180,14 @@ def _corrected_sums(
         ridx = np.flatnonzero(_shift_mask(ring, *key))
         if idx.size == 0:
             continue
-        sub = flat[rows]
-        vals = sub[:, idx]
-        bg = np.median(sub[:, ridx], axis=1) if ridx.size else np.zeros(rows.size)
+        # Gather only the region and its ring (copying whole frames dominated the time).
+        vals = flat[rows[:, None], idx[None, :]]
+        rvals = flat[rows[:, None], ridx[None, :]] if ridx.size else None
+        if lin[0] > 0:
+            vals = _linearise(vals, *lin)
+            if rvals is not None:
+                rvals = _linearise(rvals, *lin)
+        bg = np.median(rvals, axis=1) if rvals is not None else np.zeros(rows.size)
         if robust:
             # Median x size: a gas pocket drifting through part of a big region (the
             # bladder) must not look like contrast arriving or leaving.
@@ -234,6 +247,83 @@ def _track_kidney(
         dy[:] = 0
         dx[:] = 0
     return _Tracks(dy, dx, rel), win
+
+
+def _linearise(s: F32, f: float, b: float) -> F32:
+    """Undo the scatter compression of the log signal: attenuation A from measured S.
+
+    With a scatter fraction ``f`` of the detected signal that contrast does not change
+    (scatter is a low-passed primary, so a small dense region barely alters it),
+    exp(-b S) = f + (1 - f) exp(-A). Scaled by (1 - f) so that thin layers keep their
+    value (h(S) ~ S for small S) and noise levels in sigma units stay valid.
+    ``b`` converts the stored log scale into natural log units (1 for LIN pixels).
+    """
+    e = np.exp(-b * np.clip(s, -30.0 / b, None)) - f
+    np.maximum(e, 1e-3 * (1.0 - f), out=e)
+    out: F32 = (-(1.0 - f) / b * np.log(e / (1.0 - f))).astype(np.float32)
+    return out
+
+
+def _fit_scatter(
+    s: F32,
+    sig: NDArray[np.float64],
+    times: NDArray[np.float64],
+    first: int,
+    usable: Mask,
+    log_scale_known: bool,
+) -> tuple[float, float]:
+    """Scatter fraction (and log scale) that best conserves iodine mass over time.
+
+    Iodine stays in the field (collecting system, ureter, bladder, leak), so the total
+    linearised signal should not change after the collecting system has filled. Dense
+    contrast is compressed by scatter and dilute contrast is not, so an uncorrected
+    total rises as contrast spreads out; the correction that keeps it flattest is
+    taken (one parameter; ``f`` for linear pixels, the log scale ``b`` at a typical
+    ``f`` for log-encoded pixels whose scale is unknown). Returns (f, b).
+    """
+    n_t = s.shape[0]
+    frames = np.arange(first, n_t)
+    if frames.size < 3 or times[-1] - times[first] < 120.0:
+        return 0.0, 1.0
+    # Frames: the run after filling (at most 8, evenly spread) plus every spot film.
+    run = frames[times[frames] - times[first] < th.SPOT_GAP_S * 6]
+    rest = frames[times[frames] - times[first] >= th.SPOT_GAP_S * 6]
+    if run.size > 8:
+        run = run[np.linspace(0, run.size - 1, 8).round().astype(int)]
+    use = np.concatenate([run, rest])
+    if use.size < 3:
+        return 0.0, 1.0
+    flat = s.reshape(n_t, -1)[use][:, usable.ravel()]
+    lvl = np.asarray(th.SCATTER_FIT_SIGMA * sig[use], dtype=np.float32)[:, None]
+    hot = (flat > lvl).any(axis=0)
+    # Faint pixels are summed as they are, noise included: clipping them at zero would
+    # add a noise-dependent offset (run frames are noisier than spot films).
+    lin_part = flat[:, ~hot].sum(axis=1)
+    dense = flat[:, hot]
+    w = np.gradient(times[use]) if use.size > 1 else np.ones(use.size)
+    w = np.clip(w, 1e-3, None)
+    w /= w.sum()
+    grid: list[tuple[float, float]]
+    if log_scale_known:
+        grid = [(float(f), 1.0) for f in th.SCATTER_FRACTION_GRID]
+    else:
+        ref = float(np.percentile(dense, 99.5)) if dense.size else 0.0
+        if ref <= 0:
+            return 0.0, 1.0
+        # b such that the densest pixels sit at 20-95 % of the saturation level.
+        f0 = th.SCATTER_FRACTION_LOG_INPUT
+        sat = -math.log(f0)
+        grid = [(0.0, 1.0)] + [(f0, float(q * sat / ref)) for q in np.linspace(0.2, 0.95, 12)]
+    best, best_cost = (0.0, 1.0), math.inf
+    for f, b in grid:
+        tot = _linearise(dense, f, b).sum(axis=1) + lin_part
+        if tot.max() <= 0:
+            continue
+        mean = float((w * tot).sum())
+        cost = float(np.sqrt((w * (tot - mean) ** 2).sum())) / max(mean, 1e-9)
+        if cost < best_cost - 1e-4:
+            best, best_cost = (f, b), cost
+    return best
 
 
 def _fmt_t(seconds: float) -> str:
@@ -519,10 +609,38 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
 
     # Curves.
     other = gas | ndimage.binary_dilation(cs_zone | ureter_roi | bladder_roi | tube, _disk(1))
-    p_cs = _corrected_sums(s, cs_mask, tracks, other | leak_mask, px)
-    leak_curve = _corrected_sums(s, leak_mask, tracks, other, px)
-    u_ureter = _corrected_sums(s, ureter_roi, None, other & ~ureter_roi, px)
-    b_curve = _corrected_sums(s, bladder_roi, None, other & ~bladder_roi, px, robust=True)
+    # The ureter is long and thin: blur and a dilated column's profile put contrast
+    # well beyond its significant core, so it is summed over a wider band and its
+    # background taken further out; a near ring times many pixels under-counts it.
+    ureter_band = (
+        ndimage.binary_dilation(ureter, _disk(max(1, int(round(th.URETER_BAND_MM / px)))))
+        & ~cs_zone
+        & ~bladder_roi
+        & ~tube
+    )
+    # Scatter compresses dense contrast; linearise before summing. The correction is
+    # fitted by mass conservation over the regions that hold contrast (and a margin),
+    # not the whole field, where drifting gas and motion residue would bias it.
+    fit_zone = ndimage.binary_dilation(
+        cs_zone | ureter_band | bladder_roi | tube | leak_mask,
+        _disk(max(1, int(round(15.0 / px)))),
+    )
+    scatter_f, log_b = _fit_scatter(
+        s, sig, times, t_tpl, gas_free & fit_zone, "log_encoded_pixels" not in quality
+    )
+    lin = (scatter_f, log_b)
+    p_cs = _corrected_sums(s, cs_mask, tracks, other | leak_mask, px, lin=lin)
+    leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
+    u_ureter = _corrected_sums(
+        s,
+        ureter_band,
+        None,
+        other & ~ureter_band,
+        px,
+        lin=lin,
+        ring_mm=(th.URETER_BAND_MM + 6.0, th.URETER_BAND_MM + 18.0),
+    )
+    b_curve = _corrected_sums(s, bladder_roi, None, other & ~bladder_roi, px, robust=True, lin=lin)
     tube_curve = _masked_sums(s, tube, None) if tube.any() else np.zeros(n_t)
     sig_frame = np.maximum(sig, 1e-6)
     sig_scout = float(np.median(sig[: max(onset, 1)])) if onset > 0 else float(np.median(sig))

@@ -90,11 +90,12 @@ analysis.md section 6(a), same rule as bolus arrival time in DSA parametric imag
 ARRIVAL_CONSECUTIVE: int = 2
 """Number of consecutive frames that must exceed :data:`ARRIVAL_SIGMA`."""
 
-ARRIVAL_MIN_FRACTION: float = 0.03
-"""Bladder signal must also exceed 3 % of the peak upper-tract signal (engineering).
+ARRIVAL_MIN_FRACTION: float = 0.01
+"""Bladder signal must also exceed 1 % of the peak upper-tract signal.
 
-Ground truth calls arrival when 1 % of the injected iodine reached the bladder; the
-dense pelvis is under-measured (scatter), so 3 % of its signal is about 1-2 % of mass.
+Same as the ground-truth definition (1 % of the injected iodine in the bladder, see
+:data:`GT_ARRIVAL_MASS_FRACTION`); the curves are linearised for scatter first, so
+signal fractions approximate mass fractions (it was 3 % before linearisation).
 """
 
 GT_ARRIVAL_MASS_FRACTION: float = 0.01
@@ -147,6 +148,13 @@ LEAK_MIN_GROWTH: float = 1.5
 LEAK_MAX_DISTANCE_MM: float = 90.0
 """Leaks are searched within 9 cm of the collecting system (perirenal space)."""
 
+URETER_BAND_MM: float = 8.0
+"""Half-width added around the ureter's significant core when summing its contrast.
+
+Engineering: a dilated column (radius up to 7.5 mm, analysis.md section 6(b)) blurred
+by the detector has tails ~8 mm beyond the part that is significant per pixel.
+"""
+
 UPJ_MAX_FRONT_MM: float = 35.0
 """Contrast front within 3.5 cm below the pelvis = block at the pelvi-ureteric junction."""
 
@@ -166,6 +174,25 @@ MOTION_MAX_SHIFT_MM: float = 50.0
 
 SPOT_GAP_S: float = 10.0
 """A gap longer than this starts a new acquisition that is registered on its own."""
+
+SCATTER_FRACTION_GRID: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(17))
+"""Scatter fractions (0-0.8 of the detected signal) tried when linearising the signal.
+
+Physics: a scatter-to-primary ratio of 0.3-1 with a grid and 2-4.5 without
+(analysis.md section 3) is a scatter fraction of 0.23-0.82. The value used is
+fitted per series by mass conservation (engineering, checked on dev seeds).
+"""
+
+SCATTER_FRACTION_LOG_INPUT: float = 0.4
+"""Scatter fraction assumed for log-encoded pixels, whose log scale is fitted instead.
+
+Engineering: the middle of the SPR range above (SPR ~0.7); with an unknown stored log
+scale only one parameter can be fitted from mass conservation.
+"""
+
+SCATTER_FIT_SIGMA: float = 4.0
+"""Pixels above 4 noise sigmas in any fitted frame are linearised in the fit; the
+rest are summed as they are (linear for thin layers). Engineering."""
 
 # --- Confidence (engineering) --------------------------------------------------------
 

@@ -16,9 +16,9 @@ SEEDS = (31, 32, 33)
 # Known gaps, measured by bench/analysis_accuracy.py and listed in docs/analysis.md.
 # They stay visible as xfail (not skipped) so that a fix shows up as XPASS.
 LEAK_GAP = pytest.mark.xfail(
-    reason="leak sensitivity is far below target (bench: 0.07): breathing moves the "
-    "kidney outline against the scout and masks extravasation; needs kidney-local scout "
-    "registration",
+    reason="leak sensitivity is far below target (held-out bench: 0.07): an early leak "
+    "at the calyceal rim falls inside the collecting-system outline, and breathing "
+    "lobes around the kidney hide the rest; see docs/analysis.md",
     strict=False,
 )
 UVJ_GAP = pytest.mark.xfail(
@@ -69,8 +69,8 @@ def test_it_names_the_obstruction_level(make_case, scenario, level):
 
 
 @pytest.mark.xfail(
-    reason="arrival on small 128 px cases lags the first bolus (bench at 256 px: median "
-    "error 12 s vs the 5 s target)",
+    reason="arrival on small 128 px cases lags the true (continuous) arrival (held-out "
+    "bench at 256 px: median 7 s vs the first frame showing it, 12 s vs the true time)",
     strict=False,
 )
 def test_it_measures_arrival_close_to_the_truth(make_case):
