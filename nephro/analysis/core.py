@@ -104,6 +104,16 @@ def _register_pauses(log: F32, times: NDArray[np.float64]) -> tuple[F32, list[in
     return out, moved
 
 
+def _local_level(img: F32, zone: Mask, fallback: float) -> tuple[float, float]:
+    """Median and robust sigma of ``img`` inside ``zone`` (fallback sigma if too few)."""
+    vals = img[zone]
+    if vals.size < 50:
+        return 0.0, fallback
+    med = float(np.median(vals))
+    spread = _MAD * float(np.median(np.abs(vals - med)))
+    return med, max(spread, 1e-6)
+
+
 def _disk(r: int) -> Mask:
     y, x = np.mgrid[-r : r + 1, -r : r + 1]
     return np.asarray(x * x + y * y <= r * r)
@@ -197,8 +207,54 @@ def _corrected_sums(
     return out
 
 
+def _bound_spot_shifts(
+    valid: NDArray[np.float64],
+    times: NDArray[np.float64],
+    template_t: int,
+    my: int,
+    mx: int,
+    px: float,
+    energy: float,
+) -> NDArray[np.float64]:
+    """Keep spot-film matches inside the breathing range seen during the run.
+
+    Films after a pause are already registered for patient shift, so only breathing
+    moves the kidney relative to them; the run that holds the template frame shows the
+    breathing range. On late films the collecting system has emptied and a leak or the
+    ureter can out-score it at a shift breathing never reaches (tracking slips).
+    """
+    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
+    starts = np.concatenate([[0], gaps])
+    ends = np.concatenate([gaps, [times.size]])
+    k = int(np.searchsorted(starts, template_t, side="right")) - 1
+    run_all = np.arange(starts[k], ends[k])
+    flat = valid[run_all].reshape(run_all.size, -1)
+    # Frames of the run that really show the collecting system (not the scout frames).
+    good = flat.max(axis=1) > th.TRACK_RELIABLE_FRACTION * energy
+    run = run_all[good]
+    if run.size < th.TRACK_MIN_RUN_FRAMES:
+        return valid
+    t_n = valid.shape[0]
+    by, bx = np.unravel_index(np.argmax(flat[good], axis=1), valid.shape[1:])
+    m = max(1, int(round(th.TRACK_SPOT_MARGIN_MM / px)))
+    y0, y1 = max(int(by.min()) - m, 0), min(int(by.max()) + m, 2 * my)
+    x0, x1 = max(int(bx.min()) - m, 0), min(int(bx.max()) + m, 2 * mx)
+    out = valid.copy()
+    others = np.setdiff1d(np.arange(t_n), run_all)
+    if others.size:
+        keep = np.full(valid.shape[1:], -np.inf)
+        keep[y0 : y1 + 1, x0 : x1 + 1] = 0.0
+        out[others] = valid[others] + keep
+    return out
+
+
 def _track_kidney(
-    sm: F32, sig: NDArray[np.float64], template_t: int, seed: tuple[int, int], px: float
+    sm: F32,
+    sig: NDArray[np.float64],
+    template_t: int,
+    seed: tuple[int, int],
+    px: float,
+    times: NDArray[np.float64] | None = None,
 ) -> tuple[_Tracks, tuple[slice, slice]]:
     """Breathing displacement of the collecting system in every frame.
 
@@ -230,6 +286,8 @@ def _track_kidney(
     ft = np.conj(np.fft.rfft2(tpl, s=(fh, fw)))
     corr = np.fft.irfft2(np.fft.rfft2(region) * ft, s=(fh, fw))
     valid = corr[:, : 2 * my + 1, : 2 * mx + 1]
+    if times is not None:
+        valid = _bound_spot_shifts(valid, times, template_t, my, mx, px, energy)
     flat = valid.reshape(t_n, -1)
     best = np.argmax(flat, axis=1)
     by, bx = np.unravel_index(best, valid.shape[1:])
@@ -237,7 +295,7 @@ def _track_kidney(
     dy = (by - my).astype(np.int64)
     dx = (bx - mx).astype(np.int64)
     # Reliable when the matched contrast is a real fraction of the template.
-    rel = amp > 0.15
+    rel = amp > th.TRACK_RELIABLE_FRACTION
     if rel.any():
         idx = np.flatnonzero(rel)
         near = idx[np.clip(np.searchsorted(idx, np.arange(t_n)), 0, idx.size - 1)]
@@ -497,7 +555,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # The collecting system is full at the end of the injection; a leak keeps growing
     # afterwards, so take the first frame reaching 90% of the maximum, not the maximum.
     t_tpl = int(np.flatnonzero(k_signal >= 0.9 * k_signal.max())[0])
-    tracks, _ = _track_kidney(sm, sig_m, t_tpl, seed, px)
+    tracks, _ = _track_kidney(sm, sig_m, t_tpl, seed, px, times)
     # Re-seed on the template frame (the pelvis may have moved with breathing).
     tpl_map = sm[t_tpl]
     hi = tpl_map > th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[t_tpl]
@@ -590,17 +648,52 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     leak_mask = np.zeros((h, w), bool)
     dist_cs = ndimage.distance_transform_edt(~cs_mask) * px
     cand_acc = np.ones((h, w), bool)
+    # A stagnant ureteric column keeps filling after the template frame; its blurred
+    # edges reach beyond the significant core (see URETER_BAND_MM).
+    ureter_wide = ureter_roi | ndimage.binary_dilation(
+        ureter, _disk(max(1, int(round(th.URETER_BAND_MM / px))))
+    )
+    low_acc = np.ones((h, w), bool)
+    # The leak starts at the calyceal rim and may already lie inside the outline of the
+    # fullest frame; only the dense early collecting system is excluded, and leak pixels
+    # must have grown since the template frame (kidney-fixed coordinates).
+    tpl_fixed = np.roll(np.roll(tpl_map, -int(tracks.dy[t_tpl]), 0), -int(tracks.dx[t_tpl]), 1)
+    cs_dense = cs_core & (tpl_fixed > th.LEAK_CS_CORE_FRACTION * float(tpl_map[seed]))
+    cs_dense = ndimage.binary_dilation(cs_dense, _disk(1))
     for i in late_frames:
         dyi, dxi = int(tracks.dy[i]), int(tracks.dx[i])
         comp_frame = np.roll(np.roll(sm[i], -dyi, axis=0), -dxi, axis=1)
-        excl = ndimage.binary_dilation(cs_mask, _disk(max(1, int(round(6.0 / px)))))
+        excl = cs_dense
         if not tracks.reliable[i] and breath_range > 0:
             excl = ndimage.binary_dilation(excl, np.ones((2 * breath_range + 1, 1), bool))
-        cand = comp_frame > th.PIXEL_SIGMA_SIGNIFICANT * sig_m[i]
-        cand &= ~excl & (dist_cs <= th.LEAK_MAX_DISTANCE_MM)
-        cand &= ~_shift_mask(bladder_roi | ureter_roi | tube | gas, -dyi, -dxi)
+        others_i = _shift_mask(bladder_roi | ureter_wide | tube | gas, -dyi, -dxi)
+        zone = (dist_cs <= th.LEAK_MAX_DISTANCE_MM) & ~excl & ~others_i
+        # Spot films carry structure from patient shift and drifting gas across the
+        # field, which inflates their global noise figure; judge the kidney's
+        # surroundings by their own level and spread (robust to a leak covering less
+        # than half of them).
+        base_i, sig_i = _local_level(comp_frame, zone, float(sig_m[i]))
+        base_t, sig_t = _local_level(tpl_fixed, zone, float(sig_m[t_tpl]))
+        late_i = comp_frame - base_i
+        grow_i = late_i - (tpl_fixed - base_t)
+        sig_g = math.hypot(sig_i, sig_t)
+        cand = (late_i > th.PIXEL_SIGMA_SIGNIFICANT * sig_i) & zone
+        cand &= grow_i > th.PIXEL_SIGMA_SIGNIFICANT * sig_g
         cand_acc &= cand
+        low = (late_i > th.LEAK_EDGE_SIGMA * sig_i) & (grow_i > th.LEAK_EDGE_SIGMA * sig_g)
+        low_acc &= low & zone
     cand = ndimage.binary_opening(cand_acc, _disk(max(1, int(round(4.0 / px)))))
+    # Hysteresis: the faint rim of a leak that connects to its significant core.
+    lab_lo, _ = ndimage.label(low_acc | cand)
+    hit = np.unique(lab_lo[cand])
+    # The top of a filling ureteric column hangs from the pelvis, outside the dense
+    # collecting system: a region that runs into the ureter is not called a leak.
+    ureter_late = np.zeros((h, w), bool)
+    for i in late_frames:
+        ureter_late |= _shift_mask(ureter_wide, -int(tracks.dy[i]), -int(tracks.dx[i]))
+    touch = np.unique(lab_lo[ndimage.binary_dilation(ureter_late, _disk(1))])
+    hit = np.setdiff1d(hit, touch)
+    cand = np.isin(lab_lo, hit[hit > 0])
     lab_l, n_l = ndimage.label(cand)
     for k in range(1, n_l + 1):
         m = lab_l == k

@@ -145,6 +145,15 @@ LEAK_MIN_SIGMA: float = 6.0
 LEAK_MIN_GROWTH: float = 1.5
 """Extravasation grows: late leak signal >= 1.5x the signal at the collecting-system peak."""
 
+LEAK_CS_CORE_FRACTION: float = 0.3
+"""Template pixels above this fraction of the pelvis value are collecting system proper
+when looking for a leak; fainter parts of the fullest frame's outline may already hold
+an early leak (engineering, tuned on dev seeds)."""
+
+LEAK_EDGE_SIGMA: float = 2.0
+"""Hysteresis level for the faint rim of a leak connected to its significant core
+(engineering, tuned on dev seeds)."""
+
 LEAK_MAX_DISTANCE_MM: float = 90.0
 """Leaks are searched within 9 cm of the collecting system (perirenal space)."""
 
@@ -171,6 +180,20 @@ a reason for indeterminate.
 
 MOTION_MAX_SHIFT_MM: float = 50.0
 """Largest kidney displacement searched (breathing 1-4 cm, analysis.md section 3)."""
+
+TRACK_SPOT_MARGIN_MM: float = 6.0
+"""Spot films are matched within the run's breathing range plus this margin.
+
+Engineering: films after a pause are registered for patient shift first, so only
+breathing (seen during the run) moves the kidney; late matches beyond it were slips.
+"""
+
+TRACK_RELIABLE_FRACTION: float = 0.15
+"""A kidney match is reliable when the matched contrast is 15 % of the template's
+(engineering; the value the tracker always used)."""
+
+TRACK_MIN_RUN_FRAMES: int = 8
+"""A run needs this many frames to show the breathing range (engineering)."""
 
 SPOT_GAP_S: float = 10.0
 """A gap longer than this starts a new acquisition that is registered on its own."""
