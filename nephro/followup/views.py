@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
 from django.views.decorators.http import require_POST
@@ -16,6 +17,7 @@ from nephro.followup import selectors, services
 from nephro.followup.forms import AcknowledgeForm
 from nephro.followup.models import Alert
 from nephro.followup.triage import Urgency, triage
+from nephro.front.steps import form_step
 from nephro.portal.forms import CheckInForm
 from nephro.screening import services as screening_services
 from nephro.screening.forms import ScreeningForm
@@ -43,25 +45,20 @@ def acknowledge(request, alert_pk: int):
     alert = get_object_or_404(
         Alert.objects.select_related("exam__patient", "checkin", "acknowledged_by"), pk=alert_pk
     )
-    form = AcknowledgeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.acknowledge_alert(
-                request,
-                alert.pk,
-                action=form.cleaned_data["action"],
-                note=form.cleaned_data["note"],
-            )
-        except WorkflowError as exc:
-            form.add_error(None, f"Not saved: {exc}.")
-        else:
-            messages.success(request, "Alert acknowledged.")
-            return redirect("followup:triage")
     record(request, "alert.read", alert)
     with override("en"):
         result = triage(alert.checkin.symptoms, alert.checkin.temperature_c)
-    context = {"alert": alert, "form": form, "result": result}
-    return render(request, "followup/acknowledge.html", context, status=400 if form.errors else 200)
+    return form_step(
+        request,
+        AcknowledgeForm(request.POST or None),
+        lambda data: services.acknowledge_alert(
+            request, alert.pk, action=data["action"], note=data["note"]
+        ),
+        success="Alert acknowledged.",
+        done=reverse("followup:triage"),
+        template="followup/acknowledge.html",
+        context={"alert": alert, "result": result},
+    )
 
 
 def phone_checkin(request, pk: int):
