@@ -29,7 +29,7 @@ from nephro.dicom import storage
 from nephro.dicom.models import Instance, PerformedStep, PpsStatus
 from nephro.dicom.sop import RDSR_CLASS
 from nephro.exams import services as exam_services
-from nephro.exams.lifecycle import State
+from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import Exam, Procedure
 from nephro.jobs.queue import enqueue, enqueue_many
 
@@ -708,21 +708,17 @@ def _follow_step(exam_id: int, step: PerformedStep, calling_ae: str) -> None:
     detail = {**_actor(calling_ae), "mpps": step.sop_instance_uid}
     with exam_services.locked_exam(exam_id) as exam:
         if step.status == PpsStatus.IN_PROGRESS:
-            if exam.state == State.PREPARED and not any(f.blocking for f in exam.flags.all()):
-                exam.started_at = exam.started_at or timezone.now()
-                exam_services.advance(None, exam, State.IN_PROGRESS, "exam.start", **detail)
-                Procedure.objects.get_or_create(exam=exam)
-            elif exam.state != State.IN_PROGRESS:
-                record(
-                    None,
-                    "exam.start",
-                    exam,
-                    outcome=Outcome.FAILED,
-                    detail={
-                        **detail,
-                        "why": f"modality started while the exam is {exam.state}",
-                    },
-                )
+            if exam.state != State.IN_PROGRESS:
+                try:
+                    exam_services.begin(None, exam, **detail)
+                except (exam_services.WorkflowError, IllegalTransition) as exc:
+                    record(
+                        None,
+                        "exam.start",
+                        exam,
+                        outcome=Outcome.FAILED,
+                        detail={**detail, "why": f"modality started, but {exc}"},
+                    )
         elif step.status == PpsStatus.COMPLETED:
             if exam.state == State.IN_PROGRESS:
                 exam.completed_at = timezone.now()

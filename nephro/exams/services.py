@@ -150,14 +150,20 @@ def tick_checklist(request, exam_id: int, item: str) -> Exam:
 
 def start(request, exam_id: int) -> Exam:
     with locked_exam(exam_id) as exam:
-        if exam.state == State.ARRIVED:
-            raise WorkflowError("finish the five checklist steps before starting")
-        if _blocking_flags(exam):
-            raise WorkflowError("a safety hold needs a radiologist's decision before the study")
-        exam.started_at = timezone.now()
-        _move(request, exam, State.IN_PROGRESS, "exam.start")
-        Procedure.objects.get_or_create(exam=exam, defaults={"performed_by": request.user})
+        begin(request, exam)
     return exam
+
+
+def begin(request, exam: Exam, **detail) -> None:
+    """Start the study on an exam already locked (from the page, or the modality's MPPS)."""
+    if exam.state == State.ARRIVED:
+        raise WorkflowError("finish the five checklist steps before starting")
+    if _blocking_flags(exam):
+        raise WorkflowError("a safety hold needs a radiologist's decision before the study")
+    exam.started_at = exam.started_at or timezone.now()
+    _move(request, exam, State.IN_PROGRESS, "exam.start", **detail)
+    user = getattr(request, "user", None)
+    Procedure.objects.get_or_create(exam=exam, defaults={"performed_by": user})
 
 
 def save_procedure(request, exam_id: int, form) -> Procedure:
