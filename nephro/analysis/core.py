@@ -591,12 +591,10 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
 
     # Late map: the last frame in kidney-fixed and patient-fixed coordinates.
     last = n_t - 1
-    sm[last]
 
     # Bladder: a large blob far below the kidney at the last film, found with a
     # difference-of-boxes detector (mean in a 3 cm box minus mean in a 9 cm box), which
     # sees a faint, dilute bladder far below per-pixel significance.
-    max(1, int(round(th.THIN_STRUCTURE_RADIUS_MM / px)))
     bladder = _find_bladder(s[last], gas_free, seed, px, float(sig_hf[last]))
     bladder_roi = ndimage.binary_dilation(bladder, _disk(1)) if bladder.any() else bladder
 
@@ -614,7 +612,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     tube = early_sig & beyond & (np.abs(yy - seed[0]) * px < 90.0)
     # A tube is a thin line; a blob lateral to the kidney is something else (a leak).
     tube &= ~ndimage.binary_opening(tube, _disk(max(1, int(round(5.0 / px)))))
-    tube = ndimage.binary_opening(tube, np.ones((1, 2), bool)) | tube & False
+    tube = ndimage.binary_opening(tube, np.ones((1, 2), bool))
     tube_lab, n_tube = ndimage.label(tube)
     if n_tube:
         sizes = np.bincount(tube_lab.ravel())[1:]
@@ -818,6 +816,11 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     level: str | None = None
     front_y: float | None = None
     last_u = ureter_roi & (sm[last] > th.PIXEL_SIGMA_SIGNIFICANT * sig_m[last])
+    # A column is a sizeable run of contrast; specks of gas residue are not.
+    lab_c, n_c = ndimage.label(last_u, np.ones((3, 3), bool))
+    if n_c:
+        sizes = np.bincount(lab_c.ravel())[1:] * px * px
+        last_u = np.isin(lab_c, np.flatnonzero(sizes >= th.COLUMN_MIN_AREA_MM2) + 1)
     if last_u.any():
         front_y = float(np.nonzero(last_u)[0].max())
 
@@ -984,6 +987,19 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
 def _find_bladder(frame: F32, usable: Mask, seed: tuple[int, int], px: float, sigma: float) -> Mask:
     """Region of the opacified bladder in one (subtracted) frame, or an empty mask."""
     h, w = frame.shape
+    # Contrast only adds attenuation. Markedly lucent pixels are bowel gas that has
+    # drifted in since the scout (or motion residue); a strong negative blob would lower
+    # the surround mean and make its neighbours look like a blob, so leave them out.
+    # Judged against the local surroundings (a black top-hat): spot films can sit on a
+    # broad negative offset from patient shift and scatter that is not gas.
+    g = 2 * int(round(25.0 / px)) + 1
+    sf = ndimage.uniform_filter(frame, 3)
+    valley = ndimage.grey_closing(sf, size=(g, g)) - sf
+    vals = valley[usable]
+    v_med = float(np.median(vals)) if vals.size else 0.0
+    v_mad = _MAD * float(np.median(np.abs(vals - v_med))) if vals.size else 0.0
+    lucent = valley > max(th.PIXEL_SIGMA_SIGNIFICANT * sigma / 3.0, v_med + th.LUCENT_MAD * v_mad)
+    usable = usable & ~ndimage.binary_dilation(lucent, _disk(max(1, int(round(6.0 / px)))))
     x = np.where(usable, frame, 0.0).astype(np.float32)
     n_ok = usable.astype(np.float32)
     k_in = max(3, int(round(30.0 / px)) | 1)
@@ -994,29 +1010,53 @@ def _find_bladder(frame: F32, usable: Mask, seed: tuple[int, int], px: float, si
     yy = np.arange(h)[:, None]
     lower = (yy - seed[0]) * px >= th.BLADDER_MIN_BELOW_KIDNEY_MM
     resp = np.where(lower & usable, resp, -np.inf)
-    iy, ix = np.unravel_index(int(np.argmax(resp)), resp.shape)
-    peak = float(resp[iy, ix])
     noise = sigma / k_in  # pixel noise of a k_in x k_in mean
     # Structure left by motion and registration also makes blobs, so the bladder must
     # also stand out of the distribution of responses over the lower field.
     fin = resp[np.isfinite(resp)]
-    spread = _MAD * float(np.median(np.abs(fin - np.median(fin)))) if fin.size else 0.0
+    if fin.size == 0:
+        return np.zeros((h, w), bool)
+    spread = _MAD * float(np.median(np.abs(fin - np.median(fin))))
     need = max(
         th.BLADDER_DETECT_SIGMA * noise, float(np.median(fin)) + th.BLADDER_OUTLIER_MAD * spread
     )
-    if not math.isfinite(peak) or peak < need:
-        return np.zeros((h, w), bool)
-    # Region: smoothed signal above half the blob contrast, connected to the peak.
     k5 = max(3, int(round(10.0 / px)) | 1)
     sm5 = ndimage.uniform_filter(x, k5) / np.maximum(ndimage.uniform_filter(n_ok, k5), 1e-3)
-    region = (sm5 - m_out[iy, ix] > 0.4 * peak) & lower
+    # Candidates: the strongest local maxima of the detector, best first. A gas pocket
+    # that has moved away leaves a small bright blob that may out-score a faint
+    # bladder; it fails the width test and the next candidate is tried.
+    peaks = (resp == ndimage.maximum_filter(resp, size=k_in)) & (resp >= need)
+    order = np.argsort(resp[peaks])[::-1][: th.BLADDER_CANDIDATES]
+    cand_y, cand_x = np.nonzero(peaks)
+    for k in order.tolist():
+        m = _bladder_region(sm5, m_out, lower, usable, int(cand_y[k]), int(cand_x[k]), px)
+        if m is not None:
+            return m
+    return np.zeros((h, w), bool)
+
+
+def _bladder_region(
+    sm5: F32, m_out: F32, lower: Mask, usable: Mask, iy: int, ix: int, px: float
+) -> Mask | None:
+    """The blob around one detector peak, if it is wide and large enough for a bladder."""
+    peak = float(sm5[iy, ix] - m_out[iy, ix])
+    region = (sm5 - m_out[iy, ix] > th.BLADDER_REGION_FRACTION * peak) & lower
     region = ndimage.binary_opening(region, _disk(max(1, int(round(8.0 / px)))))
-    lab, _ = ndimage.label(region)
-    if lab[iy, ix] == 0:
-        return np.zeros((h, w), bool)
-    m: Mask = (lab == lab[iy, ix]) & usable
+    lab, n_lab = ndimage.label(region)
+    if n_lab == 0:
+        return None
+    # The blob the detector peaked on (the nearest one if the opening took the peak).
+    dist, (ny, nx) = ndimage.distance_transform_edt(lab == 0, return_indices=True)
+    if dist[iy, ix] * px > 10.0:
+        return None
+    m: Mask = lab == lab[ny[iy, ix], nx[iy, ix]]
+    # A bladder is a wide blob; the dilated column above a block at the uretero-vesical
+    # junction is at most ~15 mm across. Judge by the widest inscribed disk.
+    if float(ndimage.distance_transform_edt(m).max()) * px < th.BLADDER_MIN_HALF_WIDTH_MM:
+        return None
+    m &= usable
     if float(m.sum()) * px * px < th.BLADDER_MIN_AREA_MM2:
-        return np.zeros((h, w), bool)
+        return None
     return m
 
 

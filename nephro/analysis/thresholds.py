@@ -110,9 +110,21 @@ CONTRAST_POSITIVE_RATIO: float = 3.0
 Engineering: contrast only adds attenuation; motion makes balanced +/- lobes.
 """
 
-BLADDER_MIN_HALF_WIDTH_MM: float = 14.0
-"""Opening radius for the bladder: removes a dilated ureter (<= 15 mm wide) but keeps
-a bladder (>= 5 cm across); engineering."""
+BLADDER_MIN_HALF_WIDTH_MM: float = 12.0
+"""Radius of the widest disk that must fit inside an accepted bladder: the dilated
+column above a block at the uretero-vesical junction is <= 15 mm across, a bladder
+holding contrast >= 5 cm; engineering, tuned on dev seeds 0-279."""
+
+BLADDER_CANDIDATES: int = 4
+"""Strongest detector peaks tried, best first, before saying no bladder; engineering."""
+
+BLADDER_REGION_FRACTION: float = 0.3
+"""A bladder's region: smoothed contrast above this fraction of its peak over the
+surroundings; engineering, dev seeds."""
+
+LUCENT_MAD: float = 6.0
+"""A pixel is lucent (bowel gas arrived since the scout) when it lies this many robust
+sigmas of the frame's valley depths below its surroundings; engineering, dev seeds."""
 
 BLADDER_MIN_BELOW_KIDNEY_MM: float = 100.0
 """The bladder lies at least 10 cm below the renal pelvis (adult anatomy; engineering)."""
@@ -132,9 +144,6 @@ BLADDER_PRIOR_TOP_FRACTION: float = 0.62
 Engineering assumption about framing: a nephrostogram field spans kidney to bladder,
 so the bladder sits in the lower third. Only used for the obstruction level.
 """
-
-THIN_STRUCTURE_RADIUS_MM: float = 10.0
-"""Opening radius that removes tube, ureter (<= 15 mm dilated) but keeps blobs."""
 
 LEAK_MIN_AREA_MM2: float = 250.0
 """Smallest extravasation we report (2.5 cm^2); below this calyceal motion dominates."""
@@ -163,6 +172,10 @@ URETER_BAND_MM: float = 8.0
 Engineering: a dilated column (radius up to 7.5 mm, analysis.md section 6(b)) blurred
 by the detector has tails ~8 mm beyond the part that is significant per pixel.
 """
+
+COLUMN_MIN_AREA_MM2: float = 100.0
+"""Smallest piece of contrast on the last film that counts toward the column's caudal
+end (a 10 x 10 mm segment of dilated ureter); engineering, dev seeds."""
 
 UPJ_MAX_FRONT_MM: float = 35.0
 """Contrast front within 3.5 cm below the pelvis = block at the pelvi-ureteric junction."""

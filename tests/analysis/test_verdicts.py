@@ -13,14 +13,6 @@ from nephro.analysis import analyze_paths
 
 SEEDS = (31, 32, 33)
 
-# Known gaps, measured by bench/analysis_accuracy.py and listed in docs/analysis.md.
-# They stay visible as xfail (not skipped) so that a fix shows up as XPASS.
-UVJ_GAP = pytest.mark.xfail(
-    reason="a dilated distal ureter column next to the bladder is sometimes taken for "
-    "bladder contrast (false arrival), see docs/analysis.md",
-    strict=False,
-)
-
 
 @pytest.mark.parametrize(
     "scenario",
@@ -29,7 +21,7 @@ UVJ_GAP = pytest.mark.xfail(
         "delayed",
         "obstructed_upj",
         "obstructed_ureter",
-        pytest.param("obstructed_uvj", marks=UVJ_GAP),
+        "obstructed_uvj",
         "leak",
     ],
 )
@@ -54,7 +46,7 @@ def test_it_does_not_call_leaks_in_clean_cases(make_case):
 
 @pytest.mark.parametrize(
     "scenario,level",
-    [("obstructed_upj", "upj"), pytest.param("obstructed_uvj", "uvj", marks=UVJ_GAP)],
+    [("obstructed_upj", "upj"), ("obstructed_uvj", "uvj")],
 )
 def test_it_names_the_obstruction_level(make_case, scenario, level):
     levels = [analyze_paths([make_case(scenario, s)[0]]).obstruction_level for s in SEEDS]
