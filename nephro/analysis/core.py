@@ -819,8 +819,8 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # A column is a sizeable run of contrast; specks of gas residue are not.
     lab_c, n_c = ndimage.label(last_u, np.ones((3, 3), bool))
     if n_c:
-        sizes = np.bincount(lab_c.ravel())[1:] * px * px
-        last_u = np.isin(lab_c, np.flatnonzero(sizes >= th.COLUMN_MIN_AREA_MM2) + 1)
+        areas = np.bincount(lab_c.ravel())[1:] * px * px
+        last_u = np.isin(lab_c, np.flatnonzero(areas >= th.COLUMN_MIN_AREA_MM2) + 1)
     if last_u.any():
         front_y = float(np.nonzero(last_u)[0].max())
 
