@@ -187,8 +187,12 @@ def _corrected_sums(
     if not mask.any():
         return out
     r_in = max(1, int(round(ring_mm[0] / px)))
-    inner = ndimage.binary_dilation(mask, _disk(r_in))
-    outer = ndimage.binary_dilation(mask, _disk(max(r_in + 1, int(round(ring_mm[1] / px)))))
+    r_out = max(r_in + 1, int(round(ring_mm[1] / px)))
+    # Dilation by the disk x^2 + y^2 <= r^2 is exactly "Euclidean distance to the mask
+    # <= r" (integer squared distances); one exact distance map serves both radii.
+    dist = ndimage.distance_transform_edt(~mask)
+    inner = dist <= r_in
+    outer = dist <= r_out
     ring = outer & ~inner & ~exclude
     if ring.sum() < 8:
         ring = outer & ~inner
@@ -373,7 +377,8 @@ def _fit_scatter(
     use = np.concatenate([run, rest])
     if use.size < 3:
         return 0.0, 1.0
-    flat = s.reshape(n_t, -1)[use][:, usable.ravel()]
+    # Gather the used pixels without copying whole frames first.
+    flat = s.reshape(n_t, -1)[use[:, None], np.flatnonzero(usable.ravel())[None, :]]
     lvl = np.asarray(th.SCATTER_FIT_SIGMA * sig[use], dtype=np.float32)[:, None]
     hot = (flat > lvl).any(axis=0)
     # Faint pixels are summed as they are, noise included: clipping them at zero would
