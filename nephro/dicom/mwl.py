@@ -11,6 +11,7 @@ responses are built from one ``values()`` query, so it stays fast with 100,000 e
 from __future__ import annotations
 
 import re
+import struct
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -19,10 +20,15 @@ from django.utils import timezone
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from nephro.dicom.tuning import PreEncoded
 from nephro.exams.lifecycle import ON_WORKLIST
 from nephro.exams.models import Exam
+from nephro.patients.models import Patient
 
 SPS = Tag("ScheduledProcedureStepSequence")
+_CHARSET = 0x00080005  # Specific Character Set
+# (tag, VR, value); a sequence's value is a list of items, each a list of elements.
+Element = tuple[int, str, object]
 _PREGNANCY = {  # screening answer -> Pregnancy Status (0010,21C0)
     "not_applicable": 1,
     "attested_not": 1,
@@ -97,20 +103,28 @@ def _wildcard_regex(pattern: str) -> re.Pattern:
 
 
 def _apply_name(exams: QuerySet, pattern: str) -> tuple[QuerySet, re.Pattern | None]:
-    """Narrow in SQL by the literal prefix; the full pattern is checked in Python."""
+    """Narrow in SQL by the literal prefix; the full pattern is checked in Python.
+
+    The matching patients come from a subquery on the family name index
+    (patients/migrations/0003); the worklist index (state, scheduled_at, patient) then
+    lets the database check each scheduled exam's patient against them without reading
+    the exam row, let alone looking its patient up."""
     pattern = pattern.rstrip("^")
     if not pattern or pattern == "*":
         return exams, None
     prefix = re.split(r"[*?]", pattern, maxsplit=1)[0]
     wild = prefix != pattern
     family, _, given = prefix.partition("^")
+    patients = None
     if "^" in prefix:
-        exams = exams.filter(patient__family_name__iexact=family)
+        patients = Patient.objects.filter(family_name__iexact=family)
         if given:
-            exams = exams.filter(patient__given_name__istartswith=given)
+            patients = patients.filter(given_name__istartswith=given)
     elif family:
-        lookup = "patient__family_name__istartswith" if wild else "patient__family_name__iexact"
-        exams = exams.filter(**{lookup: family})
+        lookup = "family_name__istartswith" if wild else "family_name__iexact"
+        patients = Patient.objects.filter(**{lookup: family})
+    if patients is not None:
+        exams = exams.filter(patient__in=patients.values("pk"))
     regex = _wildcard_regex(pattern if "^" in pattern or wild else pattern + "^*")
     return exams, regex
 
@@ -216,47 +230,132 @@ def _values(row: dict) -> tuple[dict, dict]:
     return top, step
 
 
-def _fill(out: Dataset, wanted: Dataset, values: dict) -> None:
-    for element in wanted:
-        tag = int(element.tag)
+def _selection(wanted: Dataset) -> list[tuple[int, str]]:
+    """The keys a query asks for at one level (tag, VR asked with)."""
+    return [
+        (int(element.tag), element.VR)
+        for element in wanted
+        if element.tag not in (SPS, _CHARSET) and element.tag >> 16 != 0
+    ]
+
+
+def _fill(selected: list[tuple[int, str]], values: dict) -> list[Element]:
+    out = []
+    for tag, asked_vr in selected:
         if tag in values:
             vr, value = values[tag]
-            out.add_new(tag, vr, value)
-        elif tag in (SPS, 0x00080005) or tag >> 16 == 0:
-            continue
-        elif element.VR == "SQ":
-            out.add_new(tag, "SQ", [])
+            out.append((tag, vr, value))
         else:
             # Return keys we do not hold come back empty (PS3.4 C.4.1.1.3.2).
-            out.add_new(tag, element.VR, None)
+            out.append((tag, asked_vr, [] if asked_vr == "SQ" else None))
+    return out
 
 
-def find(identifier: Dataset, limit: int | None = None) -> list[Dataset]:
+class Identifier(PreEncoded):
+    """One worklist match: the (tag, VR, value) elements answered, top level sorted by
+    tag, a sequence's value a list of items (each a list of elements).
+
+    The listener sends ``encode()``: the bytes pydicom would write, without building
+    and validating a pydicom data set per match (which cost more than the query).
+    ``dataset()`` is the same as a pydicom Dataset."""
+
+    __slots__ = ("elements",)
+
+    def __init__(self, elements: list[Element]):
+        self.elements = elements
+
+    def dataset(self) -> Dataset:
+        return _dataset(self.elements)
+
+    def encode(self, implicit: bool) -> bytes:
+        return _encode(self.elements, explicit=not implicit)
+
+
+def _dataset(elements: list[Element]) -> Dataset:
+    out = Dataset()
+    for tag, vr, value in elements:
+        if vr == "SQ":
+            value = [_dataset(item) for item in value]
+        out.add_new(tag, vr, value)
+    return out
+
+
+# Encoding (PS3.5 7.1): little endian; text in the UTF-8 of ISO_IR 192 (the character
+# set every answer declares); values padded to even length as pydicom pads them.
+_LONG_VRS = frozenset(
+    {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"}
+)
+_TEXT_VRS = frozenset({"PN", "LO", "SH", "LT", "ST", "UT", "UC"})
+_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
+_ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
+
+
+def _encode(elements: list[Element], *, explicit: bool) -> bytes:
+    """Raise ValueError for anything but the VRs and values the worklist answers with
+    (the caller then lets pydicom encode ``dataset()``)."""
+    out = []
+    for tag, vr, value in elements:
+        if vr == "SQ":
+            data = b"".join(
+                _ITEM + struct.pack("<I", len(body)) + body
+                for body in (_encode(item, explicit=explicit) for item in value)
+            )
+        elif value is None or value == "":
+            data = b""
+        elif vr == "US":
+            data = struct.pack("<H", value)
+        elif vr in _TEXT_VRS:
+            data = value.encode("utf-8")
+        elif vr in _ASCII_VRS:
+            data = value.encode("ascii")
+        else:
+            raise ValueError(f"no direct encoding for VR {vr}")
+        if len(data) % 2:
+            data += b"\0" if vr == "UI" else b" "
+        if not explicit:
+            out.append(struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(data)))
+        elif vr in _LONG_VRS:
+            out.append(struct.pack("<HH2sHI", tag >> 16, tag & 0xFFFF, vr.encode(), 0, len(data)))
+        elif len(vr) == 2 and len(data) < 0x10000:
+            out.append(struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(data)))
+        else:  # an ambiguous VR ("US or SS"), or too long for its VR
+            raise ValueError(f"no direct encoding for VR {vr}")
+        out.append(data)
+    return b"".join(out)
+
+
+def responses(identifier: Dataset, limit: int | None = None) -> list[Identifier]:
     """The response identifiers for a worklist query."""
     limit = limit or settings.NEPHRO_DICOM_MWL_LIMIT
     exams, name_regex = candidates(identifier)
     rows = exams.order_by("scheduled_at", "pk").values(*_FIELDS)
-    results = []
+    selected = _selection(identifier)
     wanted_step = identifier.get(SPS)
     step_keys = wanted_step[0] if wanted_step else None
+    step_selected = None
+    if step_keys is not None and len(step_keys):
+        step_selected = _selection(step_keys)
+    results = []
     for row in rows[: limit * 4 if name_regex else limit].iterator(chunk_size=500):
         if name_regex is not None:
             name = f"{row['patient__family_name']}^{row['patient__given_name']}"
             if not name_regex.fullmatch(name):
                 continue
         top, step = _values(row)
-        out = Dataset()
-        out.SpecificCharacterSet = "ISO_IR 192"
-        _fill(out, identifier, top)
+        elements = [(_CHARSET, "CS", "ISO_IR 192"), *_fill(selected, top)]
         if SPS in identifier:
-            item = Dataset()
-            if step_keys is None or len(step_keys) == 0:
-                for tag, (vr, value) in step.items():
-                    item.add_new(tag, vr, value)
+            if step_selected is None:
+                item = [(tag, vr, value) for tag, (vr, value) in step.items()]
             else:
-                _fill(item, step_keys, step)
-            out.add_new(SPS, "SQ", [item])
-        results.append(out)
+                item = _fill(step_selected, step)
+            elements.append((SPS, "SQ", [item]))
+        elements.sort(key=lambda element: element[0])
+        results.append(Identifier(elements))
         if len(results) >= limit:
             break
     return results
+
+
+def find(identifier: Dataset, limit: int | None = None) -> list[Dataset]:
+    """The response identifiers for a worklist query, as pydicom data sets."""
+    return [response.dataset() for response in responses(identifier, limit)]

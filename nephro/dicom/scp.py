@@ -4,31 +4,24 @@ outcome into a DIMSE status; none lets an exception reach pynetdicom (PS3.7 stat
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import select
-import socket
-import ssl
 import threading
-import time
 from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connections
 from pydicom.uid import generate_uid
-from pynetdicom import AE, _config, association, dimse_messages, dul, evt
-from pynetdicom.dul import DULServiceProvider
+from pynetdicom import AE, evt
 from pynetdicom.pdu_primitives import A_RELEASE
 from pynetdicom.sop_class import (
     ModalityPerformedProcedureStep,
     ModalityWorklistInformationFind,
     Verification,
 )
-from pynetdicom.transport import AssociationSocket
 
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
-from nephro.dicom import mpps, mwl, services, storage
+from nephro.dicom import mpps, mwl, services, storage, tuning
 from nephro.dicom.sop import STORAGE_CLASSES, TRANSFER_SYNTAXES
 
 log = logging.getLogger("nephro.dicom")
@@ -130,7 +123,7 @@ def handle_find(event):
     ae, address = _who(event)
     try:
         identifier = event.identifier
-        results = mwl.find(identifier)
+        results = mwl.responses(identifier)
     except mwl.BadQuery as exc:
         _refused(event, "dicom.worklist", str(exc))
         yield FIND_BAD_IDENTIFIER, None
@@ -224,156 +217,15 @@ def handlers() -> list:
         (evt.EVT_N_CREATE, handle_n_create),
         (evt.EVT_N_SET, handle_n_set),
         (evt.EVT_REJECTED, handle_rejected),
-        (evt.EVT_CONN_OPEN, handle_open),
+        (evt.EVT_CONN_OPEN, tuning.handle_open),
         (evt.EVT_ACSE_RECV, handle_acse),
         (evt.EVT_RELEASED, handle_finished),
         (evt.EVT_ABORTED, handle_finished),
     ]
 
 
-def _incoming_file(**kwargs):
-    kwargs.pop("delete", None)
-    return storage.incoming_file(**kwargs)
-
-
-_ORIGINAL_RECV = AssociationSocket.recv
-_FAST_RECV_LIMIT = 64 * 1024 * 1024
-
-
-def _recv_exactly(self, nr_bytes: int) -> bytearray:
-    """Read a whole PDU into one buffer with as few system calls as the kernel allows.
-
-    pynetdicom 3.0 reads 4 KiB per recv() call, which caps a listener at a fraction of
-    what loopback or a 10 Gb link carries (a 150-frame run is ~20,000 calls). This reads
-    straight into a buffer of the announced size; absurd sizes (a hostile length field)
-    go through pynetdicom's own incremental reader so nothing huge is allocated up front.
-    """
-    if nr_bytes > _FAST_RECV_LIMIT:
-        return _ORIGINAL_RECV(self, nr_bytes)
-    buffer = bytearray(nr_bytes)
-    view = memoryview(buffer)
-    nr_read = 0
-    while nr_read < nr_bytes:
-        received = self.socket.recv_into(view[nr_read:], nr_bytes - nr_read)
-        if not received:  # connection closed: return what arrived, as pynetdicom does
-            view.release()
-            del buffer[nr_read:]
-            return buffer
-        nr_read += received
-    view.release()
-    return buffer
-
-
-class _BriskClock:
-    """pynetdicom's association and DUL reactors poll with 1 ms sleeps, which adds a few
-    ms to every message: most of the cost of a small image. Poll at 0.2 ms instead.
-
-    The association reactor sleeps between looks at its queue of decoded DIMSE messages:
-    it waits on that queue instead, so it wakes the moment the DUL thread delivers a
-    message, and otherwise every ``IDLE_S`` to look for a release, an abort or a timeout
-    (rather than polling, which costs CPU and GIL hand-offs the DUL thread needs)."""
-
-    POLL_S = 0.0002
-    IDLE_S = 0.002
-
-    def __getattr__(self, name):
-        return getattr(time, name)
-
-    def sleep(self, seconds: float) -> None:
-        messages = getattr(getattr(threading.current_thread(), "dimse", None), "msg_queue", None)
-        if messages is not None:
-            with messages.not_empty:
-                if not messages.queue:  # (qsize() would take this lock again)
-                    messages.not_empty.wait(min(seconds, self.IDLE_S))
-                    return
-        time.sleep(min(seconds, self.POLL_S))
-
-
-class _DulClock(_BriskClock):
-    """The DUL reactor sleeps whenever it found nothing to do. Instead of waking every
-    0.2 ms to poll, it waits (``select``) for its socket to become readable or for the
-    association thread to hand it something to send (``_send_pdu`` writes a byte to the
-    DUL's wake-up socket pair), at most ``IDLE_S`` (its timers and queue are still
-    checked that often). Incoming PDUs and outgoing responses are handled at once, and an
-    idle or busy association no longer burns CPU and GIL hand-offs on polling."""
-
-    IDLE_S = 0.002
-
-    def sleep(self, seconds: float) -> None:
-        provider = threading.current_thread()
-        wake = getattr(provider, "_nephro_wake", None)
-        sock = getattr(getattr(provider, "socket", None), "socket", None)
-        if wake is None or sock is None or isinstance(sock, ssl.SSLSocket):
-            super().sleep(seconds)  # not a DUL thread we set up, or TLS (buffered data)
-            return
-        try:
-            # (``seconds`` is the DUL's 0.2 ms poll delay: waking on events replaces it)
-            ready, _, _ = select.select([sock, wake[0]], [], [], self.IDLE_S)
-        except (OSError, ValueError):  # the socket was closed meanwhile
-            super().sleep(seconds)
-            return
-        if wake[0] in ready:
-            with contextlib.suppress(OSError):
-                wake[0].recv(4096)
-
-
-_ORIGINAL_SEND_PDU = DULServiceProvider.send_pdu
-_ORIGINAL_DUL_RUN = DULServiceProvider.run_reactor
-
-
-def _send_pdu(self, primitive) -> None:
-    _ORIGINAL_SEND_PDU(self, primitive)
-    wake = getattr(self, "_nephro_wake", None)
-    if wake is not None:
-        # (OSError: already signalled, its buffer is full; or closed: nothing to wake)
-        with contextlib.suppress(OSError):
-            wake[1].send(b"\0")
-
-
-def _run_dul(self) -> None:
-    try:
-        _ORIGINAL_DUL_RUN(self)
-    finally:
-        wake = self.__dict__.pop("_nephro_wake", None)
-        for end in wake or ():
-            end.close()
-
-
-def handle_open(event) -> None:
-    provider = event.assoc.dul
-    provider._run_loop_delay = _BriskClock.POLL_S
-    if getattr(provider, "_nephro_wake", None) is None:
-        wake = socket.socketpair()
-        for end in wake:
-            end.setblocking(False)
-        provider._nephro_wake = wake
-    # Without TCP_NODELAY, the second of several small responses (worklist matches,
-    # C-STORE responses) waits for the peer's delayed ACK: ~40 ms each time.
-    sock = getattr(event.assoc.dul.socket, "socket", None)
-    if sock is not None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def tune_pynetdicom() -> None:
-    """Process-wide pynetdicom settings for throughput (idempotent; see docs/dicom.md)."""
-    AssociationSocket.recv = _recv_exactly
-    # Stream each received data set to .incoming/ as its fragments arrive, instead of
-    # collecting it in memory: writing overlaps receiving, and a 150-frame run costs no
-    # memory. The finished file is then checked and renamed into place (storage.py).
-    _config.STORE_RECV_CHUNKED_DATASET = True
-    association.time = _BriskClock()
-    dul.time = _DulClock()
-    DULServiceProvider.send_pdu = _send_pdu
-    DULServiceProvider.run_reactor = _run_dul
-    # pynetdicom formats every worklist identifier for its log even when the log level
-    # drops the lines; that formatting costs more than our whole query.
-    _config.LOG_REQUEST_IDENTIFIERS = False
-    _config.LOG_RESPONSE_IDENTIFIERS = False
-    dimse_messages.NamedTemporaryFile = _incoming_file
-
-
 def build_ae(ae_title: str | None = None, allowed: list[str] | None = None) -> AE:
-    tune_pynetdicom()
+    tuning.tune_pynetdicom()
     ae = AE(ae_title or settings.NEPHRO_DICOM_AE_TITLE)
     allowed = settings.NEPHRO_DICOM_ALLOWED_AES if allowed is None else allowed
     # An empty list would let anyone in; refuse that (nobody may associate instead).

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import tempfile
 import time
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
 from django.conf import settings
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filereader import read_dataset
-from pydicom.filewriter import write_file_meta_info
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.tag import Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
@@ -120,16 +118,41 @@ def _int(value) -> int | None:
 
 
 def file_meta(sop_class: str, sop_instance: str, transfer_syntax: str) -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = "NEPHRO"
-    out = BytesIO()
-    out.write(b"\x00" * 128 + b"DICM")
-    write_file_meta_info(out, meta, enforce_standard=True)
-    return out.getvalue()
+    """Preamble, prefix and file meta header of a Part 10 file (PS3.10 7.1)."""
+    header = encode_file_meta(
+        sop_class, sop_instance, transfer_syntax, PYDICOM_IMPLEMENTATION_UID, "NEPHRO"
+    )
+    return b"\x00" * 128 + b"DICM" + header
+
+
+def _meta_element(element: int, vr: bytes, value: bytes, pad: bytes = b"\0") -> bytes:
+    if len(value) % 2:
+        value += pad
+    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
+
+
+def encode_file_meta(
+    sop_class: str,
+    sop_instance: str,
+    transfer_syntax: str,
+    implementation_uid: str,
+    implementation_version: str,
+) -> bytes:
+    """The File Meta Information group, Explicit VR Little Endian: the same bytes as
+    pydicom's ``write_file_meta_info`` for these elements, without building a data set.
+    Raises ValueError for a value that is not plain ASCII."""
+    body = b"".join(
+        (
+            # (0002,0001) File Meta Information Version, OB: 4-byte length form.
+            struct.pack("<HH2sHI", 0x0002, 0x0001, b"OB", 0, 2) + b"\x00\x01",
+            _meta_element(0x0002, b"UI", sop_class.encode("ascii")),
+            _meta_element(0x0003, b"UI", sop_instance.encode("ascii")),
+            _meta_element(0x0010, b"UI", transfer_syntax.encode("ascii")),
+            _meta_element(0x0012, b"UI", implementation_uid.encode("ascii")),
+            _meta_element(0x0013, b"SH", implementation_version.encode("ascii"), b" "),
+        )
+    )
+    return struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(body)) + body
 
 
 # Attributes read straight from their encoded bytes (pydicom's conversion and value
@@ -146,25 +169,51 @@ _VR = {
     "NumberOfFrames": "IS",
     "Rows": "US",
     "Columns": "US",
+    "BitsAllocated": "US",
+    "SamplesPerPixel": "US",
 }
-_TAG = {keyword: Tag(keyword) for keyword in _VR}
+# (plain ints: a pydicom Tag compares slowly)
+_TAG = {keyword: int(Tag(keyword)) for keyword in _VR}
 _ASCII_VRS = frozenset({"UI", "CS", "DA"})
 _NUMBER_VRS = frozenset({"IS", "US"})
 _CONVERT = object()  # unusual encoding: let pydicom convert the value
+_CHARSET = 0x00080005  # Specific Character Set
+# Every top-level element the header read looks at; the structure check notes where
+# they are, so pydicom decodes only these (not the whole header).
+HEADER_TAGS = frozenset(
+    int(Tag(keyword))
+    for keyword in (
+        *_VR,
+        "SpecificCharacterSet",
+        "AccessionNumber",
+        "PatientID",
+        "PatientName",
+        "SeriesDescription",
+    )
+)
 
 
-def _raw_value(ds: Dataset, keyword: str, vrs: frozenset):
+def _raw_value(dataset: memoryview, layout: structure.Layout, keyword: str, vrs: frozenset):
     """The encoded bytes of a top-level element (b"" when absent or empty), or _CONVERT
     when it is not a plain element of the expected VR."""
-    element = ds.get_item(_TAG[keyword])
-    if element is None:
+    entry = layout.elements.get(_TAG[keyword])
+    if entry is None:
         return b""
-    if not isinstance(element, RawDataElement) or element.VR not in (None, _VR[keyword]):
+    vr, offset, length = entry
+    if (vr and vr.decode("ascii") != _VR[keyword]) or _VR[keyword] not in vrs:
         return _CONVERT
-    value = element.value
-    if value is None:
-        return b""
-    return bytes(value) if _VR[keyword] in vrs else _CONVERT
+    return bytes(dataset[offset : offset + length])
+
+
+def _element(dataset: memoryview, layout: structure.Layout, tag: int, implicit: bool):
+    """A located top-level element as pydicom's reader would hold it (None if absent)."""
+    entry = layout.elements.get(tag)
+    if entry is None:
+        return None
+    vr, offset, length = entry
+    value = bytes(dataset[offset : offset + length])
+    vr_name = vr.decode("ascii") if vr else None
+    return RawDataElement(Tag(tag), vr_name, length, value, offset, implicit, True)
 
 
 def parse_header(
@@ -177,30 +226,41 @@ def parse_header(
 ) -> Header:
     """Read the attributes the index needs (never the pixel data); raise Rejected when
     the data set is unfit."""
-    end = layout.pixel_offset if layout.pixel_offset is not None else len(dataset)
+    implicit = syntax in IMPLICIT_SYNTAXES
     try:
-        ds: Dataset = read_dataset(BytesIO(bytes(dataset[:end])), syntax in IMPLICIT_SYNTAXES, True)
+        charset = _element(dataset, layout, _CHARSET, implicit)
+        encodings = default_encoding
+        if charset is not None:
+            encodings = convert_encodings(convert_raw_data_element(charset).value)
     except Exception as exc:  # pydicom raises many types for bad input
         raise Rejected(f"unreadable data set: {exc}") from exc
-    has_pixels = layout.pixel_length is not None or "Rows" in ds
+    has_pixels = layout.pixel_length is not None or _TAG["Rows"] in layout.elements
+
+    def converted(keyword: str):
+        """The value as pydicom converts it (character set, VR), None if absent."""
+        raw = _element(dataset, layout, int(Tag(keyword)), implicit)
+        return None if raw is None else convert_raw_data_element(raw, encoding=encodings).value
 
     def text(keyword: str) -> str:
         try:
-            value = ds.get(keyword, "")
+            value = converted(keyword)
         except Exception:  # a badly encoded value must not stop the store
             return ""
         return str(value if value is not None else "").strip()[:64]
 
     def ascii_text(keyword: str) -> str:  # UI, CS, DA: no character set involved
-        value = _raw_value(ds, keyword, _ASCII_VRS)
+        value = _raw_value(dataset, layout, keyword, _ASCII_VRS)
         if value is _CONVERT:
             return text(keyword)
         return value.decode("ascii", "replace").strip(" \x00")[:64] if value else ""
 
     def number(keyword: str) -> int | None:  # IS, US
-        value = _raw_value(ds, keyword, _NUMBER_VRS)
+        value = _raw_value(dataset, layout, keyword, _NUMBER_VRS)
         if value is _CONVERT:
-            return _int(ds.get(keyword))
+            try:
+                return _int(converted(keyword))
+            except Exception:  # as text(): a badly encoded number is no number
+                return None
         if not value:
             return None
         if _VR.get(keyword) == "US":
@@ -234,11 +294,12 @@ def parse_header(
         if not valid_uid(getattr(header, name)):
             raise Rejected(f"missing or invalid {name.replace('_', ' ')}")
     if has_pixels:
-        _check_pixels(ds, header, layout.pixel_length)
+        bits, samples = number("BitsAllocated"), number("SamplesPerPixel")
+        _check_pixels(header, layout.pixel_length, bits, 1 if samples is None else samples)
     return header
 
 
-def _check_pixels(ds: Dataset, header: Header, pixel_length: int | None) -> None:
+def _check_pixels(header: Header, pixel_length: int | None, bits: int | None, samples: int) -> None:
     """An image must carry pixel data, and native pixel data every frame announced."""
     if pixel_length is None:
         raise Rejected("image header without Pixel Data")
@@ -246,11 +307,8 @@ def _check_pixels(ds: Dataset, header: Header, pixel_length: int | None) -> None
         if header.transfer_syntax_uid not in ENCAPSULATED_SYNTAXES:
             raise Rejected("encapsulated pixel data in an uncompressed transfer syntax")
         return
-    try:
-        bits = int(ds.BitsAllocated)
-        samples = int(ds.get("SamplesPerPixel", 1))
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise Rejected("image without Bits Allocated") from exc
+    if bits is None:
+        raise Rejected("image without Bits Allocated")
     if not header.rows or not header.columns or header.rows < 0 or header.columns < 0:
         raise Rejected("image without valid Rows and Columns")
     expected = header.rows * header.columns * samples * header.number_of_frames * bits // 8
@@ -294,7 +352,7 @@ def check_structure(dataset: memoryview, syntax: str) -> structure.Layout:
     if syntax not in NATIVE_SYNTAXES and syntax not in ENCAPSULATED_SYNTAXES:
         raise Rejected(f"unsupported transfer syntax {syntax}")
     try:
-        return structure.check(dataset, implicit=syntax in IMPLICIT_SYNTAXES)
+        return structure.check(dataset, implicit=syntax in IMPLICIT_SYNTAXES, record=HEADER_TAGS)
     except structure.Malformed as exc:
         raise Rejected(f"malformed data set: {exc}") from exc
 

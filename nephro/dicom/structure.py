@@ -10,7 +10,7 @@ skips over values, so a 100 MB run is checked in microseconds.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
@@ -57,23 +57,29 @@ class Malformed(ValueError):
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the top-level Pixel Data starts and how long it is (None when absent)."""
+    """Where the top-level Pixel Data starts and how long it is (None when absent), and
+    where the top-level elements asked for are: tag -> (VR, value offset, value length),
+    the VR empty in implicit VR; elements of undefined length are left out."""
 
     pixel_offset: int | None
     pixel_length: int | None
+    elements: dict[int, tuple[bytes, int, int]] = field(default_factory=dict)
 
 
-def check(buf: bytes | memoryview, *, implicit: bool) -> Layout:
+def check(
+    buf: bytes | memoryview, *, implicit: bool, record: frozenset[int] = frozenset()
+) -> Layout:
     """Raise Malformed unless ``buf`` is exactly one well-formed little-endian data set.
 
-    The Pixel Data length is UNDEFINED when the pixel data is encapsulated.
+    The Pixel Data length is UNDEFINED when the pixel data is encapsulated. ``record``:
+    top-level tags whose place to return in ``Layout.elements``.
     """
-    found: dict[str, int] = {}
+    found: dict = {"record": record, "elements": {}}
     with memoryview(buf) as view:
         end = _dataset(view, 0, len(buf), implicit, depth=0, in_item=False, found=found)
     if end != len(buf):
         raise Malformed(f"unexpected bytes after the data set at offset {end}")
-    return Layout(found.get("pixel_offset"), found.get("pixel_length"))
+    return Layout(found.get("pixel_offset"), found.get("pixel_length"), found["elements"])
 
 
 def _read_tag(buf, pos: int, stop: int) -> int:
@@ -90,6 +96,7 @@ def _dataset(
     if depth > _MAX_DEPTH:
         raise Malformed("sequences nested too deeply")
     previous = -1
+    record = found["record"] if found is not None else ()
     while pos < stop:
         tag = _read_tag(buf, pos, stop)
         if tag == _ITEM_END:
@@ -127,6 +134,8 @@ def _dataset(
         if tag == _PIXEL_DATA and found is not None:
             found["pixel_offset"] = start
             found["pixel_length"] = length
+        elif tag in record and length != UNDEFINED:
+            found["elements"][tag] = (vr, pos, length)
         if length == UNDEFINED:
             if tag == _PIXEL_DATA and not implicit:
                 pos = _fragments(buf, pos, stop)

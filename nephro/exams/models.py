@@ -79,7 +79,9 @@ class Exam(models.Model):
 
     class Meta:
         ordering = ["scheduled_at", "pk"]
-        indexes = [models.Index(fields=["state", "scheduled_at"])]
+        # The worklist (dicom/mwl.py) walks this index; with the patient in it, a
+        # Patient Name query checks each entry's patient without reading the exam row.
+        indexes = [models.Index(fields=["state", "scheduled_at", "patient"])]
 
     def __str__(self) -> str:
         return f"{self.accession_number} {self.get_side_display().lower()} nephrostogram"

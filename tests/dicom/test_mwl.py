@@ -109,3 +109,58 @@ def test_it_leaves_out_exams_not_on_the_worklist(make_exam):
 def test_it_answers_in_a_fixed_number_of_queries(two, django_assert_num_queries):
     with django_assert_num_queries(1):
         assert len(mwl.find(_query())) == 2
+
+
+def _full_query(**step) -> Dataset:
+    ds = _query(**step)
+    for keyword in (
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "ReferringPhysicianName",
+        "RequestedProcedureID",
+        "StudyInstanceUID",
+        "Allergies",
+        "PregnancyStatus",
+        "RequestedContrastAgent",
+        "OtherPatientIDsSequence",  # held by no exam: answered as an empty sequence
+        "PatientAge",  # likewise, an empty value
+    ):
+        setattr(ds, keyword, None)
+    return ds
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        pytest.param(_full_query(), id="keys and step keys"),
+        pytest.param(Dataset(), id="no keys"),
+        pytest.param(_query(name="*"), id="name only"),
+    ],
+)
+def test_it_encodes_answers_as_pydicom_would(two, identifier):
+    from pynetdicom.dsutils import encode
+
+    first, _ = two
+    screening = first.screening
+    screening.prior_contrast_reaction = True
+    screening.reaction_agent = "Iohexol"
+    screening.other_allergies = "Latex\\Penicillin"
+    screening.save()
+    if "ScheduledProcedureStepSequence" in identifier:
+        identifier.ScheduledProcedureStepSequence[0] = Dataset()  # the whole step
+    answers = mwl.responses(identifier)
+    assert answers
+    for answer in answers:
+        for implicit in (True, False):
+            assert answer.encode(implicit=implicit) == encode(answer.dataset(), implicit, True)
+
+
+def test_it_answers_the_keys_asked_for(two):
+    first, _ = two
+    (answer,) = [a for a in mwl.find(_full_query()) if a.AccessionNumber == first.accession_number]
+    assert answer.PatientName == first.patient.dicom_name
+    assert answer.OtherPatientIDsSequence == []
+    assert "PatientAge" in answer and answer.PatientAge is None
+    assert answer.ScheduledProcedureStepSequence[0].Modality == "RF"
+    assert "ScheduledProcedureStepID" not in answer.ScheduledProcedureStepSequence[0]
