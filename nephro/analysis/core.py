@@ -122,14 +122,31 @@ def _register_pauses(log: F32, times: NDArray[np.float64]) -> tuple[F32, list[in
     return out, moved
 
 
-def _local_level(img: F32, zone: Mask, fallback: float) -> tuple[float, float]:
-    """Median and robust sigma of ``img`` inside ``zone`` (fallback sigma if too few)."""
-    vals = img[zone]
-    if vals.size < 50:
-        return 0.0, fallback
-    med = float(np.median(vals))
-    spread = _MAD * float(np.median(np.abs(vals - med)))
-    return med, max(spread, 1e-6)
+def _local_level(img: F32, zone: Mask, fallback: float) -> tuple[F32, float]:
+    """Smooth background of ``img`` over ``zone`` and the robust sigma around it.
+
+    The background is a plane fitted by least squares to the zone's pixels, twice,
+    the second time without the pixels that stood out (contrast, gas): spot films sit
+    on broad gradients from patient shift and scatter that a single level leaves in,
+    inflating the spread. Falls back to zero and ``fallback`` with too few pixels.
+    """
+    ys, xs = np.nonzero(zone)
+    if ys.size < 50:
+        return np.zeros_like(img), fallback
+    vals: NDArray[np.float64] = img[ys, xs].astype(np.float64)
+    design = np.column_stack([np.ones(ys.size), ys, xs]).astype(np.float64)
+    keep = np.ones(ys.size, bool)
+    coef: NDArray[np.float64] = np.zeros(3)
+    spread = fallback
+    for _ in range(2):
+        coef = np.asarray(np.linalg.lstsq(design[keep], vals[keep], rcond=None)[0])
+        res = vals - design @ coef
+        med = float(np.median(res))
+        spread = max(_MAD * float(np.median(np.abs(res - med))), 1e-6)
+        keep = np.abs(res - med) < 2.5 * spread
+    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
+    plane: F32 = (coef[0] + coef[1] * yy + coef[2] * xx).astype(np.float32)
+    return plane, spread
 
 
 def _disk(r: int) -> Mask:
@@ -683,6 +700,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     leak_mask = np.zeros((h, w), bool)
     dist_cs = ndimage.distance_transform_edt(~cs_mask) * px
     cand_acc = np.ones((h, w), bool)
+    tol = max(1, int(round(th.LEAK_FRAME_TOLERANCE_MM / px)))
     # A stagnant ureteric column keeps filling after the template frame; its blurred
     # edges reach beyond the significant core (see URETER_BAND_MM).
     ureter_wide = ureter_roi | ndimage.binary_dilation(
@@ -714,9 +732,12 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         sig_g = math.hypot(sig_i, sig_t)
         cand = (late_i > th.PIXEL_SIGMA_SIGNIFICANT * sig_i) & zone
         cand &= grow_i > th.PIXEL_SIGMA_SIGNIFICANT * sig_g
-        cand_acc &= cand
+        # The two films are matched in kidney-fixed coordinates, but a breath-hold at
+        # another phase leaves a few millimetres of play: the earlier film's evidence
+        # counts within LEAK_FRAME_TOLERANCE_MM.
+        cand_acc = cand & ndimage.binary_dilation(cand_acc, _disk(tol))
         low = (late_i > th.LEAK_EDGE_SIGMA * sig_i) & (grow_i > th.LEAK_EDGE_SIGMA * sig_g)
-        low_acc &= low & zone
+        low_acc = low & zone & ndimage.binary_dilation(low_acc, _disk(tol))
     cand = ndimage.binary_opening(cand_acc, _disk(max(1, int(round(4.0 / px)))))
     # Hysteresis: the faint rim of a leak that connects to its significant core.
     lab_lo, _ = ndimage.label(low_acc | cand)
