@@ -353,9 +353,25 @@ def _linearise(s: F32, f: float, b: float) -> F32:
     value (h(S) ~ S for small S) and noise levels in sigma units stay valid.
     ``b`` converts the stored log scale into natural log units (1 for LIN pixels).
     """
-    e = np.exp(-b * np.clip(s, -30.0 / b, None)) - f
+    return _linearise_exp(_transmission(s, b), f, b)
+
+
+def _transmission(s: F32, b: float) -> F32:
+    """exp(-b S) as :func:`_linearise` uses it (the part that does not depend on f)."""
+    e: F32 = np.clip(s, -30.0 / b, None)
+    e *= -b
+    np.exp(e, out=e)
+    return e
+
+
+def _linearise_exp(tr: F32, f: float, b: float) -> F32:
+    """:func:`_linearise` from ``tr = _transmission(s, b)`` (left unchanged)."""
+    e = tr - f
     np.maximum(e, 1e-3 * (1.0 - f), out=e)
-    out: F32 = (-(1.0 - f) / b * np.log(e / (1.0 - f))).astype(np.float32)
+    e /= 1.0 - f
+    np.log(e, out=e)
+    e *= -(1.0 - f) / b
+    out: F32 = e.astype(np.float32, copy=False)
     return out
 
 
@@ -411,8 +427,11 @@ def _fit_scatter(
         sat = -math.log(f0)
         grid = [(0.0, 1.0)] + [(f0, float(q * sat / ref)) for q in np.linspace(0.2, 0.95, 12)]
     best, best_cost = (0.0, 1.0), math.inf
+    trans: dict[float, F32] = {}  # exp(-b S) once per log scale, not per grid point
     for f, b in grid:
-        tot = _linearise(dense, f, b).sum(axis=1) + lin_part
+        if b not in trans:
+            trans[b] = _transmission(dense, b)
+        tot = _linearise_exp(trans[b], f, b).sum(axis=1) + lin_part
         if tot.max() <= 0:
             continue
         mean = float((w * tot).sum())
@@ -508,11 +527,16 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     def subtract(
         scout: F32,
     ) -> tuple[F32, NDArray[np.float64], F32, NDArray[np.float64], NDArray[np.float64]]:
-        def median_rows(a: F32) -> F32:
+        def median_rows(a: F32, scratch: bool = False) -> F32:
             # Same value as np.median(a, axis=1), with one partition instead of two
-            # order statistics (medians were the costliest step here).
+            # order statistics (medians were the costliest step here). ``scratch``: a
+            # is a temporary, reorder it in place instead of copying.
             k = a.shape[1] // 2
-            part = np.partition(a, k, axis=1)
+            if scratch:
+                a.partition(k, axis=1)
+                part = a
+            else:
+                part = np.partition(a, k, axis=1)
             if a.shape[1] % 2:
                 return part[:, k]
             lo = part[:, :k].max(axis=1)
@@ -522,7 +546,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         # strided axis were twice as slow), then the stack a few frames at a time.
         flat = scout.reshape(-1).take(sample)[None] - log.reshape(n_t, -1).take(sample, axis=1)
         med = median_rows(flat)
-        sig = _MAD * median_rows(np.abs(flat - med[:, None]))
+        sig = _MAD * median_rows(np.abs(flat - med[:, None]), True)
         invalid = ~valid
         s = np.empty_like(log)
         step = max(1, (1 << 19) // max(1, s[0].nbytes))
@@ -533,10 +557,10 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
             np.copyto(sc, np.float32(0.0), where=invalid)
         sm = _box3(s)
         fm = sm.reshape(n_t, -1).take(sample, axis=1)
-        sig_m = _MAD * median_rows(np.abs(fm - median_rows(fm)[:, None]))
+        sig_m = _MAD * median_rows(np.abs(fm - median_rows(fm)[:, None]), True)
         # Pixel noise alone, from the high-frequency residual (S - box3(S)).
         hf = flat - med[:, None] - fm
-        sig_hf = _MAD * median_rows(np.abs(hf - median_rows(hf)[:, None]))
+        sig_hf = _MAD * median_rows(np.abs(hf - median_rows(hf)[:, None]), True)
         sig_hf /= math.sqrt(8.0 / 9.0)
         return s, np.maximum(sig, 1e-6), sm, np.maximum(sig_m, 1e-6), np.maximum(sig_hf, 1e-6)
 
