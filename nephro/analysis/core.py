@@ -314,7 +314,8 @@ def _track_kidney(
     region = np.zeros((t_n, ry1 - ry0, rx1 - rx0), np.float32)
     sy0, sy1, sx0, sx1 = max(ry0, 0), min(ry1, h), max(rx0, 0), min(rx1, w)
     region[:, sy0 - ry0 : sy1 - ry0, sx0 - rx0 : sx1 - rx0] = sm[:, sy0:sy1, sx0:sx1]
-    region = np.clip(region - 2 * sig[:, None, None].astype(np.float32), 0, None)
+    region -= 2 * sig[:, None, None].astype(np.float32)
+    np.clip(region, 0, None, out=region)
     from scipy import fft as sfft  # local: keeps this module's imports as they are
 
     # Zero-padding to 5-smooth sizes changes nothing in the valid part (no wrap-around
