@@ -51,16 +51,28 @@ def _box3(s: F32) -> F32:
     """3x3 mean over the last two axes, edges repeated (``uniform_filter`` "nearest").
 
     Plain slice sums: scipy's filter along the strided row axis was the slowest step of
-    the subtraction on a 150-frame stack.
+    the subtraction on a 150-frame stack. A stack is done a few frames at a time so the
+    intermediate sums stay in the CPU cache.
     """
-    tmp = np.empty_like(s)
+    out: F32 = np.empty_like(s)
+    if s.ndim < 3:
+        _box3_into(s, np.empty_like(s), out)
+        return out
+    step = max(1, (1 << 19) // max(1, s[0].nbytes))  # ~0.5 MB per chunk
+    tmp = np.empty_like(s[:step])
+    for c0 in range(0, s.shape[0], step):
+        c1 = min(c0 + step, s.shape[0])
+        _box3_into(s[c0:c1], tmp[: c1 - c0], out[c0:c1])
+    return out
+
+
+def _box3_into(s: F32, tmp: F32, out: F32) -> None:
     np.add(s[..., :-2], s[..., 2:], out=tmp[..., 1:-1])
     tmp[..., 1:-1] += s[..., 1:-1]
     np.add(s[..., 0], s[..., 0], out=tmp[..., 0])
     tmp[..., 0] += s[..., 1]
     np.add(s[..., -1], s[..., -1], out=tmp[..., -1])
     tmp[..., -1] += s[..., -2]
-    out: F32 = np.empty_like(s)
     np.add(tmp[..., :-2, :], tmp[..., 2:, :], out=out[..., 1:-1, :])
     out[..., 1:-1, :] += tmp[..., 1:-1, :]
     np.add(tmp[..., 0, :], tmp[..., 0, :], out=out[..., 0, :])
@@ -68,7 +80,6 @@ def _box3(s: F32) -> F32:
     np.add(tmp[..., -1, :], tmp[..., -1, :], out=out[..., -1, :])
     out[..., -1, :] += tmp[..., -2, :]
     out *= np.float32(1.0 / 9.0)
-    return out
 
 
 def _phase_shift(ref: F32, img: F32) -> tuple[float, float]:
@@ -320,7 +331,8 @@ def _track_kidney(
     region = np.zeros((t_n, ry1 - ry0, rx1 - rx0), np.float32)
     sy0, sy1, sx0, sx1 = max(ry0, 0), min(ry1, h), max(rx0, 0), min(rx1, w)
     region[:, sy0 - ry0 : sy1 - ry0, sx0 - rx0 : sx1 - rx0] = sm[:, sy0:sy1, sx0:sx1]
-    region = np.clip(region - 2 * sig[:, None, None].astype(np.float32), 0, None)
+    region -= 2 * sig[:, None, None].astype(np.float32)
+    np.clip(region, 0, None, out=region)
     from scipy import fft as sfft  # local: keeps this module's imports as they are
 
     # Zero-padding to 5-smooth sizes changes nothing in the valid part (no wrap-around
@@ -359,9 +371,25 @@ def _linearise(s: F32, f: float, b: float) -> F32:
     value (h(S) ~ S for small S) and noise levels in sigma units stay valid.
     ``b`` converts the stored log scale into natural log units (1 for LIN pixels).
     """
-    e = np.exp(-b * np.clip(s, -30.0 / b, None)) - f
+    return _linearise_exp(_transmission(s, b), f, b)
+
+
+def _transmission(s: F32, b: float) -> F32:
+    """exp(-b S) as :func:`_linearise` uses it (the part that does not depend on f)."""
+    e: F32 = np.clip(s, -30.0 / b, None)
+    e *= -b
+    np.exp(e, out=e)
+    return e
+
+
+def _linearise_exp(tr: F32, f: float, b: float) -> F32:
+    """:func:`_linearise` from ``tr = _transmission(s, b)`` (left unchanged)."""
+    e = tr - f
     np.maximum(e, 1e-3 * (1.0 - f), out=e)
-    out: F32 = (-(1.0 - f) / b * np.log(e / (1.0 - f))).astype(np.float32)
+    e /= 1.0 - f
+    np.log(e, out=e)
+    e *= -(1.0 - f) / b
+    out: F32 = e.astype(np.float32, copy=False)
     return out
 
 
@@ -417,8 +445,11 @@ def _fit_scatter(
         sat = -math.log(f0)
         grid = [(0.0, 1.0)] + [(f0, float(q * sat / ref)) for q in np.linspace(0.2, 0.95, 12)]
     best, best_cost = (0.0, 1.0), math.inf
+    trans: dict[float, F32] = {}  # exp(-b S) once per log scale, not per grid point
     for f, b in grid:
-        tot = _linearise(dense, f, b).sum(axis=1) + lin_part
+        if b not in trans:
+            trans[b] = _transmission(dense, b)
+        tot = _linearise_exp(trans[b], f, b).sum(axis=1) + lin_part
         if tot.max() <= 0:
             continue
         mean = float((w * tot).sum())
@@ -514,28 +545,40 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     def subtract(
         scout: F32,
     ) -> tuple[F32, NDArray[np.float64], F32, NDArray[np.float64], NDArray[np.float64]]:
-        def median_rows(a: F32) -> F32:
+        def median_rows(a: F32, scratch: bool = False) -> F32:
             # Same value as np.median(a, axis=1), with one partition instead of two
-            # order statistics (medians were the costliest step here).
+            # order statistics (medians were the costliest step here). ``scratch``: a
+            # is a temporary, reorder it in place instead of copying.
             k = a.shape[1] // 2
-            part = np.partition(a, k, axis=1)
+            if scratch:
+                a.partition(k, axis=1)
+                part = a
+            else:
+                part = np.partition(a, k, axis=1)
             if a.shape[1] % 2:
                 return part[:, k]
             lo = part[:, :k].max(axis=1)
             return (lo + part[:, k]) / np.float32(2.0)
 
-        s = scout[None] - log
-        flat = s.reshape(n_t, -1)[:, sample]
+        # The sampled pixels first (take() gives C-ordered rows: partitions along a
+        # strided axis were twice as slow), then the stack a few frames at a time.
+        flat = scout.reshape(-1).take(sample)[None] - log.reshape(n_t, -1).take(sample, axis=1)
         med = median_rows(flat)
-        sig = _MAD * median_rows(np.abs(flat - med[:, None]))
-        s -= med[:, None, None]
-        np.copyto(s, np.float32(0.0), where=~valid)
+        sig = _MAD * median_rows(np.abs(flat - med[:, None]), True)
+        invalid = ~valid
+        s = np.empty_like(log)
+        step = max(1, (1 << 19) // max(1, s[0].nbytes))
+        for c0 in range(0, n_t, step):
+            sc = s[c0 : c0 + step]
+            np.subtract(scout, log[c0 : c0 + step], out=sc)
+            sc -= med[c0 : c0 + step, None, None]
+            np.copyto(sc, np.float32(0.0), where=invalid)
         sm = _box3(s)
-        fm = sm.reshape(n_t, -1)[:, sample]
-        sig_m = _MAD * median_rows(np.abs(fm - median_rows(fm)[:, None]))
+        fm = sm.reshape(n_t, -1).take(sample, axis=1)
+        sig_m = _MAD * median_rows(np.abs(fm - median_rows(fm)[:, None]), True)
         # Pixel noise alone, from the high-frequency residual (S - box3(S)).
         hf = flat - med[:, None] - fm
-        sig_hf = _MAD * median_rows(np.abs(hf - median_rows(hf)[:, None]))
+        sig_hf = _MAD * median_rows(np.abs(hf - median_rows(hf)[:, None]), True)
         sig_hf /= math.sqrt(8.0 / 9.0)
         return s, np.maximum(sig, 1e-6), sm, np.maximum(sig_m, 1e-6), np.maximum(sig_hf, 1e-6)
 
