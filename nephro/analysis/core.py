@@ -874,6 +874,16 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
             if above[i:j].all() and (j - i == th.ARRIVAL_CONSECUTIVE or i == n_t - 1):
                 if i == n_t - 1 and b_curve[i] < 2 * th.ARRIVAL_SIGMA * nb[i]:
                     break  # one last film only: demand twice the evidence
+                # Found; its time is the start of the rise that led there (within
+                # the same run of frames, not back across a pause). The
+                # bladder region is the dense core of the opacified bladder, which
+                # under-reads the contrast in it, so the level that was first crossed
+                # is looked for at half the detection level (dev seeds: lag +2.6 s).
+                faint = (b_curve > th.ARRIVAL_BACKTRACK_SIGMA * nb) & (
+                    b_curve > 0.5 * th.ARRIVAL_MIN_FRACTION * u_peak
+                )
+                while i > onset and faint[i - 1] and times[i] - times[i - 1] <= th.SPOT_GAP_S:
+                    i -= 1
                 arrival = float(times[i])
                 break
         if arrival is None:
