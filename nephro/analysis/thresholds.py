@@ -143,8 +143,10 @@ BLADDER_OUTLIER_MAD: float = 6.0
 shift residue make that field busy; 8 missed faint bladders on dev seeds 0-279, 5 let
 artefacts through). Engineering."""
 
-BLADDER_MIN_AREA_MM2: float = 600.0
-"""Smallest opacified bladder accepted (6 cm^2; a 100 mL bladder is ~30 cm^2)."""
+BLADDER_MIN_AREA_MM2: float = 400.0
+"""Smallest opacified bladder core accepted (4 cm^2 above 30 % of its peak; a 100 mL
+bladder is ~30 cm^2 in all). Engineering, dev seeds 0-279: 6 cm^2 missed the faint
+bladders of slowly draining kidneys."""
 
 BLADDER_PRIOR_TOP_FRACTION: float = 0.62
 """Without bladder contrast we assume the bladder lies below 62 % of the field height.
