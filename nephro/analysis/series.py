@@ -241,6 +241,29 @@ def _binner(rows: int, cols: int, b: int) -> Any:
     return fn
 
 
+class _StoredBits:
+    """Frame with the unused high bits handled as pydicom's ``correct_unused_bits`` does.
+
+    Shifting left and back clears them (sign-extends signed pixels). Skipped for an
+    unsigned frame whose top bits are all zero (the usual case): there it changes nothing.
+    """
+
+    def __init__(self, allocated: int, stored: int) -> None:
+        self.shift = allocated - stored
+        self.buf: NDArray[Any] | None = None
+
+    def __call__(self, frame: NDArray[Any]) -> NDArray[Any]:
+        if self.shift <= 0 or frame.dtype.kind not in "ui":
+            return frame
+        if frame.dtype.kind == "u" and int(frame.max()) >> (8 * frame.itemsize - self.shift) == 0:
+            return frame
+        if self.buf is None or self.buf.shape != frame.shape or self.buf.dtype != frame.dtype:
+            self.buf = np.empty_like(frame)
+        np.left_shift(frame, self.shift, out=self.buf)
+        np.right_shift(self.buf, self.shift, out=self.buf)
+        return self.buf
+
+
 def load_series(paths: list[Path]) -> Series:
     """Read files/folders into a :class:`Series`.
 
@@ -321,11 +344,16 @@ def load_series(paths: list[Path]) -> Series:
         intercept = float(ds.get("RescaleIntercept", 0) or 0)
         maxval = float(2**bits - 1)
         signed = int(ds.get("PixelRepresentation", 0)) == 1
+        stored = _StoredBits(int(ds.get("BitsAllocated", 16)), bits)
         k = -1
         try:
-            for k, frame in enumerate(iter_pixels(info.path)):
+            # Unused high bits are cleared here (as pydicom's correct_unused_bits does),
+            # and native frames are read as views: pydicom copies every frame first.
+            frames = iter_pixels(info.path, view_only=True, correct_unused_bits=False)
+            for k, raw in enumerate(frames):
                 if k >= info.n_frames:
                     break
+                frame = stored(raw)
                 # Bin straight into the frame's slot and convert in place there.
                 y = out[slot[(fi, k)]]
                 binner(frame, y)
