@@ -212,8 +212,10 @@ def bin_factor_for(rows: int, cols: int) -> int:
 def _binner(rows: int, cols: int, b: int) -> Any:
     h, w = rows // b, cols // b
     rows_sum = np.empty((h, w * b), np.float32)
+    rows_int: dict[np.dtype[Any], NDArray[Any]] = {}
 
-    def fn(frame: NDArray[Any], out: FloatArray) -> None:
+    def fn(frame: NDArray[Any], out: FloatArray, bits: int = 16) -> None:
+        # ``bits``: the integer pixels fit in that many bits (two's complement if signed).
         a = frame[: h * b, : w * b]
         if a.dtype.kind in "ui" and a.dtype.itemsize <= 2 and b * b * 65536 <= 2**24:
             # Integer pixels: every partial sum is an integer below 2**24, exact in
@@ -221,6 +223,19 @@ def _binner(rows: int, cols: int, b: int) -> Any:
             # columns of the 1/b-sized result is several times faster.
             if b == 1:
                 np.copyto(out, a, casting="unsafe")
+            elif a.dtype.itemsize == 2 and b << bits <= 1 << 16:
+                # The row sums fit the pixels' own type: add them there (no casts),
+                # convert once, then add the columns as below.
+                ri = rows_int.get(a.dtype)
+                if ri is None:
+                    ri = rows_int[a.dtype] = np.empty((h, w * b), a.dtype)
+                np.add(a[0::b], a[1::b], out=ri)
+                for k in range(2, b):
+                    ri += a[k::b]
+                np.copyto(rows_sum, ri, casting="unsafe")
+                np.add(rows_sum[:, 0::b], rows_sum[:, 1::b], out=out)
+                for k in range(2, b):
+                    out += rows_sum[:, k::b]
             else:
                 np.add(a[0::b], a[1::b], out=rows_sum, dtype=np.float32)
                 for k in range(2, b):
@@ -246,6 +261,7 @@ class _StoredBits:
 
     Shifting left and back clears them (sign-extends signed pixels). Skipped for an
     unsigned frame whose top bits are all zero (the usual case): there it changes nothing.
+    Either way an integer frame then fits in its item size in bits minus ``shift``.
     """
 
     def __init__(self, allocated: int, stored: int) -> None:
@@ -356,7 +372,7 @@ def load_series(paths: list[Path]) -> Series:
                 frame = stored(raw)
                 # Bin straight into the frame's slot and convert in place there.
                 y = out[slot[(fi, k)]]
-                binner(frame, y)
+                binner(frame, y, 8 * frame.itemsize - max(stored.shift, 0))
                 if slope != 1 or intercept != 0:
                     y *= slope
                     y += intercept
