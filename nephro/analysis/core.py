@@ -352,8 +352,12 @@ def _track_kidney(
     # reaches it) and spares pocketfft prime lengths.
     fh, fw = sfft.next_fast_len(region.shape[1], True), sfft.next_fast_len(region.shape[2], True)
     ft = np.conj(sfft.rfft2(tpl, s=(fh, fw)))
-    corr = sfft.irfft2(sfft.rfft2(region, s=(fh, fw)) * ft, s=(fh, fw))
-    valid = corr[:, : 2 * my + 1, : 2 * mx + 1]
+    # irfft2 done by hand (the same transforms and final scale, so the same values)
+    # to transform back only the rows of the valid shifts along the last axis.
+    rows = sfft.ifft(sfft.rfft2(region, s=(fh, fw)) * ft, axis=1, norm="forward")
+    corr = sfft.irfft(rows[:, : 2 * my + 1], n=fw, axis=2, norm="forward")
+    corr *= float(np.longdouble(1) / np.longdouble(fh * fw))  # pocketfft's 1/n
+    valid = corr[:, :, : 2 * mx + 1]
     if times is not None:
         valid = _bound_spot_shifts(valid, times, template_t, my, mx, px, energy)
     flat = valid.reshape(t_n, -1)
