@@ -241,8 +241,8 @@ def _corrected_sums(
         if idx.size == 0:
             continue
         # Gather only the region and its ring (copying whole frames dominated the time).
-        vals = flat[rows[:, None], idx[None, :]]
-        rvals = flat[rows[:, None], ridx[None, :]] if ridx.size else None
+        vals = _gather(flat, rows, idx)
+        rvals = _gather(flat, rows, ridx) if ridx.size else None
         if lin[0] > 0:
             vals = _linearise(vals, *lin)
             if rvals is not None:
@@ -254,6 +254,12 @@ def _corrected_sums(
             out[rows] = (_median_rows(vals) - bg) * n_px
         else:
             out[rows] = vals.sum(axis=1) - bg * idx.size
+    return out
+
+
+def _gather(flat: F32, rows: NDArray[np.intp], idx: NDArray[np.intp]) -> F32:
+    """``flat[rows[:, None], idx[None, :]]`` by one take() (twice as fast)."""
+    out: F32 = flat.reshape(-1).take(rows[:, None] * flat.shape[1] + idx[None, :])
     return out
 
 
@@ -440,7 +446,7 @@ def _fit_scatter(
     if use.size < 3:
         return 0.0, 1.0
     # Gather the used pixels without copying whole frames first.
-    flat = s.reshape(n_t, -1)[use[:, None], np.flatnonzero(usable.ravel())[None, :]]
+    flat = _gather(s.reshape(n_t, -1), use, np.flatnonzero(usable.ravel()))
     lvl = np.asarray(th.SCATTER_FIT_SIGMA * sig[use], dtype=np.float32)[:, None]
     hot = (flat > lvl).any(axis=0)
     # Faint pixels are summed as they are, noise included: clipping them at zero would
