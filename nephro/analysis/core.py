@@ -742,7 +742,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
 
     # Ureter: contrast ever seen below the kidney, not lateral to it, not bladder/tube.
     after = np.arange(onset, n_t)
-    ever = (sm[after] > th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[after, None, None]).any(axis=0)
+    ever = (sm[onset:] > th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[after, None, None]).any(axis=0)
     ever &= gas_free
     ever = ndimage.binary_opening(ever, np.ones((2, 1), bool)) | (
         ndimage.binary_opening(ever, np.ones((1, 2), bool))
