@@ -83,16 +83,27 @@ def _box3_into(s: F32, tmp: F32, out: F32) -> None:
     out *= np.float32(1.0 / 9.0)
 
 
-def _phase_shift(ref: F32, img: F32) -> tuple[float, float]:
-    """Translation (dy, dx) that maps ``img`` onto ``ref`` by phase correlation."""
+def _phase_shift(
+    ref: F32, img: F32, ref_ft: dict[str, NDArray[Any]] | None = None
+) -> tuple[float, float]:
+    """Translation (dy, dx) that maps ``img`` onto ``ref`` by phase correlation.
+
+    ``ref_ft``: a dict kept by a caller that matches many images to one ``ref``; the
+    window and the reference spectrum are computed once into it.
+    """
     h, w = ref.shape
-    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    cache: dict[str, NDArray[Any]] = {} if ref_ft is None else ref_ft
+    if "win" not in cache:
+        cache["win"] = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    win = cache["win"]
 
     def prep(a: F32) -> NDArray[np.complex128]:
         hp = a - ndimage.uniform_filter(a, 9, mode="nearest")
         return np.fft.rfft2(hp * win)
 
-    fa, fb = prep(ref), prep(img)
+    if "ref" not in cache:
+        cache["ref"] = prep(ref)
+    fa, fb = cache["ref"], prep(img)
     r = fa * np.conj(fb)
     r /= np.abs(r) + 1e-9
     c = np.fft.irfft2(r, s=(h, w))
@@ -122,8 +133,9 @@ def _register_pauses(log: F32, times: NDArray[np.float64]) -> tuple[F32, list[in
     out = log
     first = gaps[0]
     ref = log[0]
+    ref_ft: dict[str, NDArray[Any]] = {}
     for i in range(first, log.shape[0]):
-        dy, dx = _phase_shift(ref, log[i])
+        dy, dx = _phase_shift(ref, log[i], ref_ft)
         if abs(dy) > log.shape[1] / 4 or abs(dx) > log.shape[2] / 4:
             continue  # implausible; keep the frame as it is
         if abs(dy) > 0.2 or abs(dx) > 0.2:
