@@ -212,8 +212,10 @@ def bin_factor_for(rows: int, cols: int) -> int:
 def _binner(rows: int, cols: int, b: int) -> Any:
     h, w = rows // b, cols // b
     rows_sum = np.empty((h, w * b), np.float32)
+    rows_int: dict[np.dtype[Any], NDArray[Any]] = {}
 
-    def fn(frame: NDArray[Any], out: FloatArray) -> None:
+    def fn(frame: NDArray[Any], out: FloatArray, bits: int = 16) -> None:
+        # ``bits``: the integer pixels fit in that many bits (two's complement if signed).
         a = frame[: h * b, : w * b]
         if a.dtype.kind in "ui" and a.dtype.itemsize <= 2 and b * b * 65536 <= 2**24:
             # Integer pixels: every partial sum is an integer below 2**24, exact in
@@ -221,6 +223,19 @@ def _binner(rows: int, cols: int, b: int) -> Any:
             # columns of the 1/b-sized result is several times faster.
             if b == 1:
                 np.copyto(out, a, casting="unsafe")
+            elif a.dtype.itemsize == 2 and b << bits <= 1 << 16:
+                # The row sums fit the pixels' own type: add them there (no casts),
+                # convert once, then add the columns as below.
+                ri = rows_int.get(a.dtype)
+                if ri is None:
+                    ri = rows_int[a.dtype] = np.empty((h, w * b), a.dtype)
+                np.add(a[0::b], a[1::b], out=ri)
+                for k in range(2, b):
+                    ri += a[k::b]
+                np.copyto(rows_sum, ri, casting="unsafe")
+                np.add(rows_sum[:, 0::b], rows_sum[:, 1::b], out=out)
+                for k in range(2, b):
+                    out += rows_sum[:, k::b]
             else:
                 np.add(a[0::b], a[1::b], out=rows_sum, dtype=np.float32)
                 for k in range(2, b):
@@ -239,6 +254,30 @@ def _binner(rows: int, cols: int, b: int) -> Any:
         out *= 1.0 / (b * b)
 
     return fn
+
+
+class _StoredBits:
+    """Frame with the unused high bits handled as pydicom's ``correct_unused_bits`` does.
+
+    Shifting left and back clears them (sign-extends signed pixels). Skipped for an
+    unsigned frame whose top bits are all zero (the usual case): there it changes nothing.
+    Either way an integer frame then fits in its item size in bits minus ``shift``.
+    """
+
+    def __init__(self, allocated: int, stored: int) -> None:
+        self.shift = allocated - stored
+        self.buf: NDArray[Any] | None = None
+
+    def __call__(self, frame: NDArray[Any]) -> NDArray[Any]:
+        if self.shift <= 0 or frame.dtype.kind not in "ui":
+            return frame
+        if frame.dtype.kind == "u" and int(frame.max()) >> (8 * frame.itemsize - self.shift) == 0:
+            return frame
+        if self.buf is None or self.buf.shape != frame.shape or self.buf.dtype != frame.dtype:
+            self.buf = np.empty_like(frame)
+        np.left_shift(frame, self.shift, out=self.buf)
+        np.right_shift(self.buf, self.shift, out=self.buf)
+        return self.buf
 
 
 def load_series(paths: list[Path]) -> Series:
@@ -321,14 +360,19 @@ def load_series(paths: list[Path]) -> Series:
         intercept = float(ds.get("RescaleIntercept", 0) or 0)
         maxval = float(2**bits - 1)
         signed = int(ds.get("PixelRepresentation", 0)) == 1
+        stored = _StoredBits(int(ds.get("BitsAllocated", 16)), bits)
         k = -1
         try:
-            for k, frame in enumerate(iter_pixels(info.path)):
+            # Unused high bits are cleared here (as pydicom's correct_unused_bits does),
+            # and native frames are read as views: pydicom copies every frame first.
+            frames = iter_pixels(info.path, view_only=True, correct_unused_bits=False)
+            for k, raw in enumerate(frames):
                 if k >= info.n_frames:
                     break
+                frame = stored(raw)
                 # Bin straight into the frame's slot and convert in place there.
                 y = out[slot[(fi, k)]]
-                binner(frame, y)
+                binner(frame, y, 8 * frame.itemsize - max(stored.shift, 0))
                 if slope != 1 or intercept != 0:
                     y *= slope
                     y += intercept
