@@ -289,6 +289,24 @@ def _median_rows(a: NDArray[Any]) -> NDArray[Any]:
     return (lo + a[:, k]) / np.float32(2.0)
 
 
+def _band_sums(
+    s: F32, band: Mask, other: Mask, px: float, lin: tuple[float, float]
+) -> NDArray[np.float64]:
+    """Plain sums over a wide band (a dilated ureter, a whole bladder) with the
+    background ring further out (URETER_BAND_MM + 6 to + 18 mm): blur and a dense
+    column's profile reach well beyond the significant core, and a near ring times many
+    pixels under-counts it."""
+    return _corrected_sums(
+        s,
+        band,
+        None,
+        other & ~band,
+        px,
+        lin=lin,
+        ring_mm=(th.URETER_BAND_MM + 6.0, th.URETER_BAND_MM + 18.0),
+    )
+
+
 def _bound_spot_shifts(
     valid: NDArray[np.float64],
     times: NDArray[np.float64],
@@ -859,15 +877,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     lin = (scatter_f, log_b)
     p_cs = _corrected_sums(s, cs_mask, tracks, other | leak_mask, px, lin=lin)
     leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
-    u_ureter = _corrected_sums(
-        s,
-        ureter_band,
-        None,
-        other & ~ureter_band,
-        px,
-        lin=lin,
-        ring_mm=(th.URETER_BAND_MM + 6.0, th.URETER_BAND_MM + 18.0),
-    )
+    u_ureter = _band_sums(s, ureter_band, other, px, lin)
     b_curve = _corrected_sums(s, bladder_roi, None, other & ~bladder_roi, px, robust=True, lin=lin)
     tube_curve = _masked_sums(s, tube, None) if tube.any() else np.zeros(n_t)
     sig_frame = np.maximum(sig, 1e-6)
@@ -961,17 +971,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
             band = ndimage.binary_dilation(
                 bladder_roi, _disk(max(1, int(round(th.URETER_BAND_MM / px))))
             )
-            b_all = float(
-                _corrected_sums(
-                    s[-1:],
-                    band,
-                    None,
-                    other & ~band,
-                    px,
-                    lin=lin,
-                    ring_mm=(th.URETER_BAND_MM + 6.0, th.URETER_BAND_MM + 18.0),
-                )[0]
-            )
+            b_all = float(_band_sums(s[-1:], band, other, px, lin)[0])
         found = float(max(b_all, b_curve[-1], 0) + max(u_ureter[-1], 0) + max(leak_curve[-1], 0))
         tube_open = found < th.MASS_LOSS_FRACTION * cleared
 
