@@ -746,7 +746,9 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # Bladder: a large blob far below the kidney at the last film, found with a
     # difference-of-boxes detector (mean in a 3 cm box minus mean in a 9 cm box), which
     # sees a faint, dilute bladder far below per-pixel significance.
-    bladder = _find_bladder(s[last], gas_free, seed, px, float(sig_hf[last]))
+    bladder = _find_bladder(
+        s[last], gas_free, seed, _midline(scout_img, px), px, float(sig_hf[last])
+    )
     bladder_roi = ndimage.binary_dilation(bladder, _disk(1)) if bladder.any() else bladder
 
     # Union of collecting-system positions over the breathing cycle.
@@ -1156,8 +1158,14 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     )
 
 
-def _find_bladder(frame: F32, usable: Mask, seed: tuple[int, int], px: float, sigma: float) -> Mask:
-    """Region of the opacified bladder in one (subtracted) frame, or an empty mask."""
+def _find_bladder(
+    frame: F32, usable: Mask, seed: tuple[int, int], midline: int, px: float, sigma: float
+) -> Mask:
+    """Region of the opacified bladder in one (subtracted) frame, or an empty mask.
+
+    Searched at least BLADDER_MIN_BELOW_KIDNEY_MM below the kidney and, the bladder
+    being a midline pelvic organ, within BLADDER_MAX_OFF_MIDLINE_MM of the midline.
+    """
     h, w = frame.shape
     # Contrast only adds attenuation. Markedly lucent pixels are bowel gas that has
     # drifted in since the scout (or motion residue); a strong negative blob would lower
@@ -1198,6 +1206,7 @@ def _find_bladder(frame: F32, usable: Mask, seed: tuple[int, int], px: float, si
     # that has moved away leaves a small bright blob that may out-score a faint
     # bladder; it fails the width test and the next candidate is tried.
     peaks = (resp == ndimage.maximum_filter(resp, size=k_in)) & (resp >= need)
+    peaks[:, np.abs(np.arange(w) - midline) * px > th.BLADDER_MAX_OFF_MIDLINE_MM] = False
     order = np.argsort(resp[peaks])[::-1][: th.BLADDER_CANDIDATES]
     cand_y, cand_x = np.nonzero(peaks)
     for k in order.tolist():
@@ -1230,6 +1239,17 @@ def _bladder_region(
     if float(m.sum()) * px * px < th.BLADDER_MIN_AREA_MM2:
         return None
     return m
+
+
+def _midline(scout: F32, px: float) -> int:
+    """Column of the patient's midline: the densest vertical band of the scout (spine,
+    and the body at its thickest), searched in the middle 60 % of the field."""
+    h, w = scout.shape
+    profile = ndimage.uniform_filter1d(
+        scout[h // 5 : h - h // 5].mean(axis=0), max(3, int(round(30.0 / px)))
+    )
+    lo, hi = int(0.2 * w), int(0.8 * w)
+    return lo + int(np.argmin(profile[lo:hi]))
 
 
 def _contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArray[np.intp]:

@@ -135,6 +135,11 @@ sigmas of the frame's valley depths below its surroundings; engineering, dev see
 BLADDER_MIN_BELOW_KIDNEY_MM: float = 100.0
 """The bladder lies at least 10 cm below the renal pelvis (adult anatomy; engineering)."""
 
+BLADDER_MAX_OFF_MIDLINE_MM: float = 60.0
+"""The bladder is a midline pelvic organ: its detector peak must lie within 6 cm of the
+midline (spine) on the AP view (anatomy, with room for rotation and a bladder up to
+12 cm wide); engineering."""
+
 BLADDER_DETECT_SIGMA: float = 8.0
 """Blob detector response needed to accept a bladder, in noise sigmas of a 3 cm box."""
 
