@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import fft as sfft
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
@@ -383,8 +384,6 @@ def _track_kidney(
     region[:, sy0 - ry0 : sy1 - ry0, sx0 - rx0 : sx1 - rx0] = sm[:, sy0:sy1, sx0:sx1]
     region -= 2 * sig[:, None, None].astype(np.float32)
     np.clip(region, 0, None, out=region)
-    from scipy import fft as sfft  # local: keeps this module's imports as they are
-
     # Zero-padding to 5-smooth sizes changes nothing in the valid part (no wrap-around
     # reaches it) and spares pocketfft prime lengths.
     fh, fw = sfft.next_fast_len(region.shape[1], True), sfft.next_fast_len(region.shape[2], True)
@@ -599,26 +598,11 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     def subtract(
         scout: F32,
     ) -> tuple[F32, NDArray[np.float64], F32, NDArray[np.float64], NDArray[np.float64]]:
-        def median_rows(a: F32, scratch: bool = False) -> F32:
-            # Same value as np.median(a, axis=1), with one partition instead of two
-            # order statistics (medians were the costliest step here). ``scratch``: a
-            # is a temporary, reorder it in place instead of copying.
-            k = a.shape[1] // 2
-            if scratch:
-                a.partition(k, axis=1)
-                part = a
-            else:
-                part = np.partition(a, k, axis=1)
-            if a.shape[1] % 2:
-                return part[:, k]
-            lo = part[:, :k].max(axis=1)
-            return (lo + part[:, k]) / np.float32(2.0)
-
         # The sampled pixels first (take() gives C-ordered rows: partitions along a
         # strided axis were twice as slow), then the stack a few frames at a time.
         flat = scout.reshape(-1).take(sample)[None] - log.reshape(n_t, -1).take(sample, axis=1)
-        med = median_rows(flat)
-        sig = _MAD * median_rows(np.abs(flat - med[:, None]), True)
+        med = _median_rows(flat.copy())
+        sig = _MAD * _median_rows(np.abs(flat - med[:, None]))
         invalid = ~valid
         s = np.empty_like(log)
         step = max(1, (1 << 19) // max(1, s[0].nbytes))
@@ -629,10 +613,10 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
             np.copyto(sc, np.float32(0.0), where=invalid)
         sm = _box3(s)
         fm = sm.reshape(n_t, -1).take(sample, axis=1)
-        sig_m = _MAD * median_rows(np.abs(fm - median_rows(fm)[:, None]), True)
+        sig_m = _MAD * _median_rows(np.abs(fm - _median_rows(fm.copy())[:, None]))
         # Pixel noise alone, from the high-frequency residual (S - box3(S)).
         hf = flat - med[:, None] - fm
-        sig_hf = _MAD * median_rows(np.abs(hf - median_rows(hf)[:, None]), True)
+        sig_hf = _MAD * _median_rows(np.abs(hf - _median_rows(hf.copy())[:, None]))
         sig_hf /= math.sqrt(8.0 / 9.0)
         return s, np.maximum(sig, 1e-6), sm, np.maximum(sig_m, 1e-6), np.maximum(sig_hf, 1e-6)
 
