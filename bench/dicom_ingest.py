@@ -247,7 +247,7 @@ def seed_exams(total: int) -> None:
     """Bulk-insert `total` exams (a year either side of today), 30 of them on today's
     FLUORO1 list; patients and orders to match."""
     import random
-    from datetime import date, datetime, timedelta
+    from datetime import date, timedelta
 
     from django.utils import timezone
 
@@ -329,60 +329,28 @@ def seed_exams(total: int) -> None:
         Screening.objects.bulk_create(
             [Screening(exam=e, pregnancy="not_applicable") for e in exams]
         )
-    assert datetime  # imported for clarity of the seeding above
 
 
 def bench_worklist(port: int) -> None:
+    from datetime import timedelta
+
     from django.utils import timezone
-    from pydicom.dataset import Dataset
     from pynetdicom import AE, evt
     from pynetdicom.sop_class import ModalityWorklistInformationFind
 
-    from nephro.dicom import mwl
+    from nephro.dicom import mwl, samples
     from nephro.exams.models import Exam
 
     today = timezone.localdate().strftime("%Y%m%d")
 
-    def query(**step) -> Dataset:
-        ds = Dataset()
-        for keyword in (
-            "PatientName",
-            "PatientID",
-            "PatientBirthDate",
-            "PatientSex",
-            "AccessionNumber",
-            "RequestedProcedureID",
-            "RequestedProcedureDescription",
-            "StudyInstanceUID",
-            "Allergies",
-            "PregnancyStatus",
-            "RequestedContrastAgent",
-        ):
-            setattr(ds, keyword, None)
-        item = Dataset()
-        for keyword in (
-            "Modality",
-            "ScheduledStationAETitle",
-            "ScheduledProcedureStepStartDate",
-            "ScheduledProcedureStepStartTime",
-            "ScheduledPerformingPhysicianName",
-            "ScheduledProcedureStepID",
-            "ScheduledProcedureStepDescription",
-        ):
-            setattr(item, keyword, step.get(keyword))
-        ds.ScheduledProcedureStepSequence = [item]
-        if "PatientName" in step:
-            ds.PatientName = step["PatientName"]
-        return ds
-
     cases = {
-        "today, RF, FLUORO1": query(
+        "today, RF, FLUORO1": samples.worklist_query(
             ScheduledProcedureStepStartDate=today, Modality="RF", ScheduledStationAETitle="FLUORO1"
         ),
-        "name wildcard Garcia1*": query(PatientName="Garcia1*"),
-        "next 7 days, FLUORO1": query(
+        "name wildcard Garcia1*": samples.worklist_query(PatientName="Garcia1*"),
+        "next 7 days, FLUORO1": samples.worklist_query(
             ScheduledProcedureStepStartDate=f"{today}-"
-            f"{(timezone.localdate() + __import__('datetime').timedelta(days=7)):%Y%m%d}",
+            f"{(timezone.localdate() + timedelta(days=7)):%Y%m%d}",
             ScheduledStationAETitle="FLUORO1",
         ),
     }

@@ -1,8 +1,9 @@
 """Synthetic DICOM for tests, the benchmark and the demo: no patient data, built in code.
 
 ``image()`` writes an XA/RF/DX/SC image (single- or multi-frame, explicit VR little
-endian) and ``dose_report()`` an X-Ray Radiation Dose SR (TID 10001) with the three
-accumulated totals Nephro reads. dcmtk's dcmcrle / dcmcjpeg turn them into RLE and JPEG.
+endian), ``dose_report()`` an X-Ray Radiation Dose SR (TID 10001) with the three
+accumulated totals Nephro reads, and ``worklist_query()`` the C-FIND identifier a
+modality sends. dcmtk's dcmcrle / dcmcjpeg turn them into RLE and JPEG.
 """
 
 from __future__ import annotations
@@ -132,6 +133,45 @@ def image(
     ds.PixelData = data.tobytes()
     ds.save_as(path, enforce_file_format=True)
     return ds
+
+
+WORKLIST_KEYS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "AccessionNumber",
+    "RequestedProcedureID",
+    "RequestedProcedureDescription",
+    "StudyInstanceUID",
+    "Allergies",
+    "PregnancyStatus",
+    "RequestedContrastAgent",
+    "MedicalAlerts",
+)
+STEP_KEYS = (
+    "Modality",
+    "ScheduledStationAETitle",
+    "ScheduledProcedureStepStartDate",
+    "ScheduledProcedureStepStartTime",
+    "ScheduledPerformingPhysicianName",
+    "ScheduledProcedureStepID",
+    "ScheduledProcedureStepDescription",
+)
+
+
+def worklist_query(**keys) -> Dataset:
+    """A modality's worklist C-FIND identifier: every key it expects back, empty (return
+    it) unless given (match on it). ``PatientName`` goes on the top level, the rest
+    into the Scheduled Procedure Step item."""
+    query = Dataset()
+    for keyword in WORKLIST_KEYS:
+        setattr(query, keyword, keys.get(keyword) if keyword == "PatientName" else None)
+    item = Dataset()
+    for keyword in STEP_KEYS:
+        setattr(item, keyword, keys.get(keyword))
+    query.ScheduledProcedureStepSequence = [item]
+    return query
 
 
 def _code(value: str, scheme: str, meaning: str) -> Dataset:

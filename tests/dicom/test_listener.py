@@ -42,37 +42,8 @@ def test_it_refuses_an_unknown_ae_title(listener, tmp_path):
     assert not Instance.objects.exists()
 
 
-def _worklist_query(tmp_path: Path, **step) -> Path:
-    query = Dataset()
-    for keyword in (
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "AccessionNumber",
-        "RequestedProcedureID",
-        "RequestedProcedureDescription",
-        "StudyInstanceUID",
-        "Allergies",
-        "PregnancyStatus",
-        "RequestedContrastAgent",
-        "MedicalAlerts",
-    ):
-        setattr(query, keyword, None)
-    item = Dataset()
-    for keyword in (
-        "Modality",
-        "ScheduledStationAETitle",
-        "ScheduledProcedureStepStartDate",
-        "ScheduledProcedureStepStartTime",
-        "ScheduledPerformingPhysicianName",
-        "ScheduledProcedureStepID",
-        "ScheduledProcedureStepDescription",
-    ):
-        setattr(item, keyword, None)
-    for keyword, value in step.items():
-        setattr(item if keyword != "PatientName" else query, keyword, value)
-    query.ScheduledProcedureStepSequence = [item]
+def _worklist_query(tmp_path: Path, **keys) -> Path:
+    query = samples.worklist_query(**keys)
     path = tmp_path / "query.dcm"
     query.save_as(path, implicit_vr=False, little_endian=True)
     return path
