@@ -49,6 +49,75 @@ class _Tracks:
     reliable: NDArray[np.bool_]
 
 
+@dataclass
+class _LeakSearch:
+    """Contrast outside the urinary tract that grew since the template frame."""
+
+    sm: F32
+    sig_m: NDArray[np.float64]
+    tracks: _Tracks
+    late_frames: list[int]
+    template: F32  # the fullest frame, kidney-fixed
+    template_sigma: float
+    zone: Mask  # within reach of the kidney, kidney-fixed
+    others: Mask  # bladder, tube, gas; patient-fixed
+    px: float
+
+    def regions(self, ureter: Mask, blocked: bool) -> Mask:
+        """Leak regions (kidney-fixed) given the ureter's extent (patient-fixed).
+
+        ``blocked``: read the films as a system that does not drain would show them.
+        Its collecting system keeps all its contrast, so the residue of imperfect
+        registration is at its largest: a pixel must double from the template frame,
+        whose densest value within a pixel in any direction is the reference, and a
+        region that runs into the ureter is the top of a stagnant column. A draining
+        system fades, and the reference is the densest value a pixel up or down
+        (breathing is mostly craniocaudal; tracking is to the pixel).
+        """
+        h, w = self.template.shape
+        tr, px = self.tracks, self.px
+        tol = max(1, int(round(th.LEAK_FRAME_TOLERANCE_MM / px)))
+        ref_t = ndimage.grey_dilation(self.template, size=(3, 3) if blocked else (3, 1))
+        rel = th.LEAK_MIN_RELATIVE_GROWTH if blocked else 0.0
+        cand_acc = np.ones((h, w), bool)
+        low_acc = np.ones((h, w), bool)
+        moved = np.zeros((h, w), bool)
+        for i in self.late_frames:
+            dyi, dxi = int(tr.dy[i]), int(tr.dx[i])
+            frame = np.roll(np.roll(self.sm[i], -dyi, axis=0), -dxi, axis=1)
+            zone = self.zone & ~_shift_mask(self.others | ureter, -dyi, -dxi)
+            moved |= _shift_mask(ureter, -dyi, -dxi)
+            # Spot films carry structure from patient shift and drifting gas across
+            # the field, which inflates their global noise figure; judge the kidney's
+            # surroundings by their own level and spread (robust to a leak covering
+            # less than half of them).
+            base_i, sig_i = _local_level(frame, zone, float(self.sig_m[i]))
+            base_t, sig_t = _local_level(self.template, zone, self.template_sigma)
+            ref = ref_t - base_t
+            late_i = frame - base_i
+            grow_i = late_i - ref
+            sig_g = math.hypot(sig_i, sig_t)
+            cand = zone & (late_i > th.PIXEL_SIGMA_SIGNIFICANT * sig_i)
+            cand &= grow_i > np.maximum(th.PIXEL_SIGMA_SIGNIFICANT * sig_g, rel * ref)
+            # The two films are matched in kidney-fixed coordinates, but a breath-hold
+            # at another phase leaves a few millimetres of play: the earlier film's
+            # evidence counts within LEAK_FRAME_TOLERANCE_MM.
+            cand_acc = cand & ndimage.binary_dilation(cand_acc, _disk(tol))
+            low = (late_i > th.LEAK_EDGE_SIGMA * sig_i) & (grow_i > th.LEAK_EDGE_SIGMA * sig_g)
+            low_acc = low & zone & ndimage.binary_dilation(low_acc, _disk(tol))
+        cand = ndimage.binary_opening(cand_acc, _disk(max(1, int(round(4.0 / px)))))
+        # Hysteresis: the faint rim of a leak that connects to its significant core.
+        lab, _ = ndimage.label(low_acc | cand)
+        hit = np.unique(lab[cand])
+        if blocked:
+            # The top of a filling ureteric column hangs from the pelvis, outside the
+            # collecting system: a region that runs into the ureter is not a leak.
+            hit = np.setdiff1d(hit, np.unique(lab[ndimage.binary_dilation(moved, _disk(1))]))
+        sizes = np.bincount(lab.ravel())
+        big = hit[(hit > 0) & (sizes[hit] * px * px >= th.LEAK_MIN_AREA_MM2 * 0.5)]
+        return np.isin(lab, big)
+
+
 def _box3(s: F32) -> F32:
     """3x3 mean over the last two axes, edges repeated (``uniform_filter`` "nearest").
 
@@ -776,68 +845,35 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     ureter_roi = ndimage.binary_dilation(ureter, _disk(1)) & ~cs_zone & ~bladder_roi
 
     # Leak: at the last films, contrast outside collecting system, ureter, bladder and
-    # tube, within reach of the kidney, in kidney-fixed coordinates.
+    # tube, within reach of the kidney, in kidney-fixed coordinates. Two readings: as a
+    # blocked system would hold it (a region running into the ureter is the top of a
+    # stagnant column, not a leak), and as a draining one would (no column can stand
+    # where contrast flows on to the bladder; only the ureter's thin course is left
+    # out, since a leak beside the pelvis spreads over it). Which one applies is known
+    # once bladder arrival has been looked for, below.
     late_frames = [i for i in range(n_t) if times[i] >= times[t_tpl] + 60.0] or [last]
-    late_frames = late_frames[-2:]
-    breath_range = int(np.ptp(tracks.dy[tracks.reliable])) if tracks.reliable.any() else 0
-    leak_mask = np.zeros((h, w), bool)
-    dist_cs = ndimage.distance_transform_edt(~cs_mask) * px
-    cand_acc = np.ones((h, w), bool)
-    tol = max(1, int(round(th.LEAK_FRAME_TOLERANCE_MM / px)))
+    tpl_fixed = np.roll(np.roll(tpl_map, -int(tracks.dy[t_tpl]), 0), -int(tracks.dx[t_tpl]), 1)
+    leak_search = _LeakSearch(
+        sm=sm,
+        sig_m=sig_m,
+        tracks=tracks,
+        late_frames=late_frames[-2:],
+        template=tpl_fixed,
+        template_sigma=float(sig_m[t_tpl]),
+        zone=ndimage.distance_transform_edt(~cs_mask) * px <= th.LEAK_MAX_DISTANCE_MM,
+        others=bladder_roi | tube | gas,
+        px=px,
+    )
     # A stagnant ureteric column keeps filling after the template frame; its blurred
     # edges reach beyond the significant core (see URETER_BAND_MM).
-    ureter_wide = ureter_roi | ndimage.binary_dilation(
-        ureter, _disk(max(1, int(round(th.URETER_BAND_MM / px))))
+    band = _disk(max(1, int(round(th.URETER_BAND_MM / px))))
+    leak_mask = leak_search.regions(ndimage.binary_dilation(ureter, band), blocked=True)
+    thick = ndimage.binary_opening(
+        ever & below & medial & ~cs_zone, _disk(max(1, int(round(th.URETER_THIN_MM / px))))
     )
-    low_acc = np.ones((h, w), bool)
-    # The leak starts at the calyceal rim and may already lie inside the outline of the
-    # fullest frame; only the dense early collecting system is excluded, and leak pixels
-    # must have grown since the template frame (kidney-fixed coordinates).
-    tpl_fixed = np.roll(np.roll(tpl_map, -int(tracks.dy[t_tpl]), 0), -int(tracks.dx[t_tpl]), 1)
-    cs_dense = cs_core & (tpl_fixed > th.LEAK_CS_CORE_FRACTION * float(tpl_map[seed]))
-    cs_dense = ndimage.binary_dilation(cs_dense, _disk(1))
-    for i in late_frames:
-        dyi, dxi = int(tracks.dy[i]), int(tracks.dx[i])
-        comp_frame = np.roll(np.roll(sm[i], -dyi, axis=0), -dxi, axis=1)
-        excl = cs_dense
-        if not tracks.reliable[i] and breath_range > 0:
-            excl = ndimage.binary_dilation(excl, np.ones((2 * breath_range + 1, 1), bool))
-        others_i = _shift_mask(bladder_roi | ureter_wide | tube | gas, -dyi, -dxi)
-        zone = (dist_cs <= th.LEAK_MAX_DISTANCE_MM) & ~excl & ~others_i
-        # Spot films carry structure from patient shift and drifting gas across the
-        # field, which inflates their global noise figure; judge the kidney's
-        # surroundings by their own level and spread (robust to a leak covering less
-        # than half of them).
-        base_i, sig_i = _local_level(comp_frame, zone, float(sig_m[i]))
-        base_t, sig_t = _local_level(tpl_fixed, zone, float(sig_m[t_tpl]))
-        late_i = comp_frame - base_i
-        grow_i = late_i - (tpl_fixed - base_t)
-        sig_g = math.hypot(sig_i, sig_t)
-        cand = (late_i > th.PIXEL_SIGMA_SIGNIFICANT * sig_i) & zone
-        cand &= grow_i > th.PIXEL_SIGMA_SIGNIFICANT * sig_g
-        # The two films are matched in kidney-fixed coordinates, but a breath-hold at
-        # another phase leaves a few millimetres of play: the earlier film's evidence
-        # counts within LEAK_FRAME_TOLERANCE_MM.
-        cand_acc = cand & ndimage.binary_dilation(cand_acc, _disk(tol))
-        low = (late_i > th.LEAK_EDGE_SIGMA * sig_i) & (grow_i > th.LEAK_EDGE_SIGMA * sig_g)
-        low_acc = low & zone & ndimage.binary_dilation(low_acc, _disk(tol))
-    cand = ndimage.binary_opening(cand_acc, _disk(max(1, int(round(4.0 / px)))))
-    # Hysteresis: the faint rim of a leak that connects to its significant core.
-    lab_lo, _ = ndimage.label(low_acc | cand)
-    hit = np.unique(lab_lo[cand])
-    # The top of a filling ureteric column hangs from the pelvis, outside the dense
-    # collecting system: a region that runs into the ureter is not called a leak.
-    ureter_late = np.zeros((h, w), bool)
-    for i in late_frames:
-        ureter_late |= _shift_mask(ureter_wide, -int(tracks.dy[i]), -int(tracks.dx[i]))
-    touch = np.unique(lab_lo[ndimage.binary_dilation(ureter_late, _disk(1))])
-    hit = np.setdiff1d(hit, touch)
-    cand = np.isin(lab_lo, hit[hit > 0])
-    lab_l, n_l = ndimage.label(cand)
-    for k in range(1, n_l + 1):
-        m = lab_l == k
-        if float(m.sum()) * px * px >= th.LEAK_MIN_AREA_MM2 * 0.5:
-            leak_mask |= m
+    leak_mask_draining = leak_search.regions(
+        ndimage.binary_dilation(ureter & ~thick, _disk(1)), blocked=False
+    )
 
     # Curves.
     other = gas | ndimage.binary_dilation(cs_zone | ureter_roi | bladder_roi | tube, _disk(1))
@@ -926,12 +962,19 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     leak = False
     leak_onset: float | None = None
     leak_area: float | None = None
+    if arrival is not None and (leak_mask_draining != leak_mask).any():
+        # Contrast flows on to the bladder: no stagnant column (see the leak search).
+        leak_mask = leak_mask_draining
+        leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
     if leak_mask.any():
         nl = noise_of(int(leak_mask.sum()))
         grown = leak_curve[-1] >= th.LEAK_MIN_GROWTH * max(leak_curve[t_tpl], 0.0) + 1e-9
         strong_l = leak_curve[-1] >= th.LEAK_MIN_SIGMA * nl[-1]
         area_ok = float(leak_mask.sum()) * px * px >= th.LEAK_MIN_AREA_MM2
-        if grown and strong_l and area_ok:
+        # Iodine is conserved: a "leak" holding more than the kidney and ureter ever
+        # held is a film that could not be matched to the others (patient shift).
+        plausible = leak_curve[-1] <= u_peak
+        if grown and strong_l and area_ok and plausible:
             leak = True
             leak_area = float(leak_mask.sum()) * px * px / 100.0
             above = leak_curve > th.ARRIVAL_SIGMA * nl

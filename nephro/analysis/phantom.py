@@ -708,6 +708,8 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
     ls = np.arange(len(anat.ureter), dtype=np.float64)
     sigma_s = 12.0
     truth_ureter = np.zeros(times.size)
+    # Where the leaked contrast lies on the last film (>= 10 % of its densest point).
+    masks: dict[str, NDArray[np.bool_]] = {}
     ri, ro = 0.75, 1.4
     for k, t in enumerate(times):
         j = min(int(round(t / 0.25)), tr.t.size - 1)
@@ -733,7 +735,12 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
             w = np.clip(anat.k_leak_field - thr, 0, None)
             w[~np.isfinite(w)] = 0.0
             if w.sum() > 0:
-                kio += tr.leak[j] * w / (float(w.sum()) * px * px)
+                leak_io = tr.leak[j] * w / (float(w.sum()) * px * px)
+                kio += leak_io
+                if k == times.size - 1:
+                    leak_last = np.zeros((n, n), np.float32)
+                    _paste(leak_last, leak_io.astype(np.float32), kyo, kxo)
+                    masks["leak"] = leak_last > 0.1 * float(leak_io.max())
         _paste(iod, kio.astype(np.float32), kyo, kxo)
         _paste(iod, (tr.bladder[j] * anat.b_unit).astype(np.float32), *_o(anat.b_origin, oy, ox))
 
@@ -814,8 +821,9 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
 
     if p.mirror:
         out = out[:, :, ::-1].copy()
+    if p.mirror:
+        masks = {k: v[:, ::-1].copy() for k, v in masks.items()}
     truth = ground_truth(p, times, tr, truth_ureter)
-    masks: dict[str, NDArray[np.bool_]] = {}
     return SimulatedSeries(out, times, is_spot, p, px, truth, masks)
 
 

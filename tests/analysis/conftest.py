@@ -15,6 +15,12 @@ SMALL: dict[str, Any] = {"size": 128, "max_run_frames": 40}
 
 
 @pytest.fixture(scope="session")
+def small() -> dict[str, Any]:
+    """The phantom options of :func:`make_case`'s cases (to simulate one in memory)."""
+    return dict(SMALL)
+
+
+@pytest.fixture(scope="session")
 def make_case(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., tuple[Path, GroundTruth]]:

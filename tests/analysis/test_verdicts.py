@@ -8,8 +8,10 @@ held-out seeds. Here we require a majority of three seeds per scenario to be rig
 from __future__ import annotations
 
 import pytest
+from scipy import ndimage
 
 from nephro.analysis import analyze_paths
+from nephro.analysis.phantom import simulate
 
 SEEDS = (31, 32, 33)
 
@@ -66,3 +68,22 @@ def test_it_measures_arrival_close_to_the_truth(make_case):
         if result.bladder_arrival_s is not None and truth.bladder_arrival_s is not None:
             errors.append(abs(result.bladder_arrival_s - truth.bladder_arrival_s))
     assert errors and sorted(errors)[len(errors) // 2] < 10.0
+
+
+def test_the_leak_it_outlines_is_where_the_contrast_leaked(make_case, small):
+    # The phantom knows where the leaked contrast lies on the last film; the outline the
+    # analysis draws must fall on it, not on the collecting system or bowel gas beside.
+    hits = 0
+    for seed in SEEDS:
+        folder, _ = make_case("leak", seed)
+        result = analyze_paths([folder])
+        truth = simulate("leak", seed, **small).masks["leak"]
+        assert result.evidence is not None and result.evidence.leak.shape == truth.shape
+        drawn = result.evidence.leak
+        if result.leak:
+            assert drawn.any()
+            near = ndimage.binary_dilation(truth, iterations=2)
+            hits += (drawn & near).sum() >= 0.5 * drawn.sum()
+        else:
+            assert not drawn.any()
+    assert hits >= 2
