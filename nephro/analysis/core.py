@@ -60,6 +60,7 @@ class _LeakSearch:
     template: F32  # the fullest frame, kidney-fixed
     template_sigma: float
     zone: Mask  # within reach of the kidney, kidney-fixed
+    core: Mask  # the dense collecting system, kidney-fixed
     others: Mask  # bladder, tube, gas; patient-fixed
     px: float
 
@@ -94,6 +95,13 @@ class _LeakSearch:
             base_i, sig_i = _local_level(frame, zone, float(self.sig_m[i]))
             base_t, sig_t = _local_level(self.template, zone, self.template_sigma)
             ref = ref_t - base_t
+            if not blocked and self.core.any():
+                # A draining collecting system empties as a whole: it is expected to
+                # hold the template times its own residual fraction (the median ratio
+                # over its dense core, which a leak beside it barely moves).
+                tc = self.template[self.core] - base_t[self.core]
+                fc = frame[self.core] - base_i[self.core]
+                ref = float(np.clip(np.median(fc / np.maximum(tc, 1e-6)), 0.0, 1.0)) * ref
             late_i = frame - base_i
             grow_i = late_i - ref
             sig_g = math.hypot(sig_i, sig_t)
@@ -852,7 +860,11 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # out, since a leak beside the pelvis spreads over it). Which one applies is known
     # once bladder arrival has been looked for, below.
     late_frames = [i for i in range(n_t) if times[i] >= times[t_tpl] + 60.0] or [last]
-    tpl_fixed = np.roll(np.roll(tpl_map, -int(tracks.dy[t_tpl]), 0), -int(tracks.dx[t_tpl]), 1)
+    to_fixed = (-int(tracks.dy[t_tpl]), -int(tracks.dx[t_tpl]))
+    tpl_fixed = np.roll(np.roll(tpl_map, to_fixed[0], 0), to_fixed[1], 1)
+    near_kidney = ndimage.distance_transform_edt(~cs_mask) * px <= th.LEAK_MAX_DISTANCE_MM
+    # The pigtail's lumen keeps its contrast while the pelvis around it empties.
+    tube_tip = np.hypot(yy - seed[0], xx - seed[1]) * px <= th.LEAK_TUBE_TIP_MM
     leak_search = _LeakSearch(
         sm=sm,
         sig_m=sig_m,
@@ -860,8 +872,11 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         late_frames=late_frames[-2:],
         template=tpl_fixed,
         template_sigma=float(sig_m[t_tpl]),
-        zone=ndimage.distance_transform_edt(~cs_mask) * px <= th.LEAK_MAX_DISTANCE_MM,
+        zone=_shift_mask(near_kidney & ~tube_tip, *to_fixed),
         others=bladder_roi | tube | gas,
+        core=_shift_mask(
+            cs_core & (tpl_map > th.CS_DENSE_FRACTION * float(tpl_map[seed])), *to_fixed
+        ),
         px=px,
     )
     # A stagnant ureteric column keeps filling after the template frame; its blurred
@@ -962,13 +977,17 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     leak = False
     leak_onset: float | None = None
     leak_area: float | None = None
+    drained = arrival is not None
     if arrival is not None and (leak_mask_draining != leak_mask).any():
         # Contrast flows on to the bladder: no stagnant column (see the leak search).
         leak_mask = leak_mask_draining
         leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
     if leak_mask.any():
         nl = noise_of(int(leak_mask.sum()))
-        grown = leak_curve[-1] >= th.LEAK_MIN_GROWTH * max(leak_curve[t_tpl], 0.0) + 1e-9
+        # Grown beyond what the region held at the template, of which a draining
+        # collecting system keeps only its residual fraction (see the search).
+        was = max(leak_curve[t_tpl], 0.0) * (max(ra_last or 0.0, 0.0) if drained else 1.0)
+        grown = leak_curve[-1] >= th.LEAK_MIN_GROWTH * was + 1e-9
         strong_l = leak_curve[-1] >= th.LEAK_MIN_SIGMA * nl[-1]
         area_ok = float(leak_mask.sum()) * px * px >= th.LEAK_MIN_AREA_MM2
         # Iodine is conserved: a "leak" holding more than the kidney and ureter ever

@@ -708,7 +708,8 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
     ls = np.arange(len(anat.ureter), dtype=np.float64)
     sigma_s = 12.0
     truth_ureter = np.zeros(times.size)
-    # Where the leaked contrast lies on the last film (>= 10 % of its densest point).
+    # Where the leaked contrast and the bladder lie on the last film (>= 10 % of their
+    # densest point).
     masks: dict[str, NDArray[np.bool_]] = {}
     ri, ro = 0.75, 1.4
     for k, t in enumerate(times):
@@ -743,6 +744,10 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
                     masks["leak"] = leak_last > 0.1 * float(leak_io.max())
         _paste(iod, kio.astype(np.float32), kyo, kxo)
         _paste(iod, (tr.bladder[j] * anat.b_unit).astype(np.float32), *_o(anat.b_origin, oy, ox))
+        if k == times.size - 1:
+            bl = np.zeros((n, n), np.float32)
+            _paste(bl, anat.b_unit, *_o(anat.b_origin, oy, ox))
+            masks["bladder"] = bl > 0.1 * float(anat.b_unit.max())
 
         # Ureter: boluses in flight plus any stagnant column above a block.
         lam = np.zeros(ls.size)

@@ -181,6 +181,15 @@ keep or lose contrast, while an extravasation keeps growing (engineering, dev se
 0-559; replaces excluding the dense collecting system, which hid leaks at the calyceal
 rim)."""
 
+LEAK_TUBE_TIP_MM: float = 15.0
+"""No leak is looked for within 15 mm of the tube tip: a pigtail loop (6-10 mm radius)
+keeps contrast in its lumen while the pelvis around it empties (engineering, dev seeds
+0-839)."""
+
+CS_DENSE_FRACTION: float = 0.3
+"""The dense collecting system (template pixels above 30 % of the pelvis), over which
+its residual fraction on a late film is measured (engineering)."""
+
 URETER_THIN_MM: float = 6.0
 """When contrast drains to the bladder, parts of the below-kidney contrast that hold a
 12 mm disk are looked at as a possible leak rather than ureter: a ureter that is not

@@ -87,3 +87,18 @@ def test_the_leak_it_outlines_is_where_the_contrast_leaked(make_case, small):
         else:
             assert not drawn.any()
     assert hits >= 2
+
+
+def test_the_bladder_it_outlines_is_the_bladder(make_case, small):
+    found = 0
+    for seed in SEEDS:
+        folder, _ = make_case("patent", seed)
+        result = analyze_paths([folder])
+        truth = simulate("patent", seed, **small).masks["bladder"]
+        assert result.evidence is not None
+        drawn = result.evidence.bladder
+        assert drawn.any() == (result.bladder_arrival_s is not None)
+        if drawn.any():
+            assert (drawn & truth).sum() >= 0.8 * drawn.sum()
+            found += 1
+    assert found >= 2
