@@ -807,9 +807,8 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # Bladder: a large blob far below the kidney at the last film, found with a
     # difference-of-boxes detector (mean in a 3 cm box minus mean in a 9 cm box), which
     # sees a faint, dilute bladder far below per-pixel significance.
-    bladder = _find_bladder(
-        s[last], gas_free, seed, _midline(scout_img, px), px, float(sig_hf[last])
-    )
+    bladder_args = (s[last], gas_free, seed, _midline(scout_img, px), px, float(sig_hf[last]))
+    bladder = _find_bladder(*bladder_args)
     bladder_roi = ndimage.binary_dilation(bladder, _disk(1)) if bladder.any() else bladder
 
     # Union of collecting-system positions over the breathing cycle.
@@ -947,6 +946,8 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     up_last = max(float(upper[-1]) / u_peak, 0.0) if u_peak > 0 else None
 
     # Bladder arrival: first of 2 consecutive frames above 4 sigma and 1 % of peak.
+    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S)
+    run_end_s = float(times[gaps[0]]) if gaps.size else float(times[-1])
     arrival: float | None = None
     if bladder_roi.any():
         nb = noise_of(int(bladder_roi.sum()))
@@ -969,6 +970,17 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
                     i -= 1
                 arrival = float(times[i])
                 break
+        # First seen on the delayed films only: spot films carry more structure from
+        # patient shift and gas, so the bladder must stand out as clearly as the
+        # stricter outlier limit asks.
+        if (
+            arrival is not None
+            and arrival > run_end_s
+            and not (
+                _find_bladder(*bladder_args, outlier_mad=th.BLADDER_OUTLIER_MAD_SPOT) & bladder
+            ).any()
+        ):
+            arrival = None
         if arrival is None:
             bladder_roi = np.zeros_like(bladder_roi)
             bladder = np.zeros_like(bladder)
@@ -1205,7 +1217,13 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
 
 
 def _find_bladder(
-    frame: F32, usable: Mask, seed: tuple[int, int], midline: int, px: float, sigma: float
+    frame: F32,
+    usable: Mask,
+    seed: tuple[int, int],
+    midline: int,
+    px: float,
+    sigma: float,
+    outlier_mad: float = th.BLADDER_OUTLIER_MAD,
 ) -> Mask:
     """Region of the opacified bladder in one (subtracted) frame, or an empty mask.
 
@@ -1243,9 +1261,7 @@ def _find_bladder(
     if fin.size == 0:
         return np.zeros((h, w), bool)
     spread = _MAD * float(np.median(np.abs(fin - np.median(fin))))
-    need = max(
-        th.BLADDER_DETECT_SIGMA * noise, float(np.median(fin)) + th.BLADDER_OUTLIER_MAD * spread
-    )
+    need = max(th.BLADDER_DETECT_SIGMA * noise, float(np.median(fin)) + outlier_mad * spread)
     k5 = max(3, int(round(10.0 / px)) | 1)
     sm5 = ndimage.uniform_filter(x, k5) / np.maximum(ndimage.uniform_filter(n_ok, k5), 1e-3)
     # Candidates: the strongest local maxima of the detector, best first. A gas pocket
