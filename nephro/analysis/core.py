@@ -80,8 +80,8 @@ class _LeakSearch:
         tol = max(1, int(round(th.LEAK_FRAME_TOLERANCE_MM / px)))
         ref_t = ndimage.grey_dilation(self.template, size=(3, 3) if blocked else (3, 1))
         rel = th.LEAK_MIN_RELATIVE_GROWTH if blocked else 0.0
-        cand_acc = np.ones((h, w), bool)
-        low_acc = np.ones((h, w), bool)
+        cand_acc: Mask | None = None
+        low_acc: Mask | None = None
         moved = np.zeros((h, w), bool)
         for i in self.late_frames:
             dyi, dxi = int(tr.dy[i]), int(tr.dx[i])
@@ -110,9 +110,13 @@ class _LeakSearch:
             # The two films are matched in kidney-fixed coordinates, but a breath-hold
             # at another phase leaves a few millimetres of play: the earlier film's
             # evidence counts within LEAK_FRAME_TOLERANCE_MM.
-            cand_acc = cand & ndimage.binary_dilation(cand_acc, _disk(tol))
             low = (late_i > th.LEAK_EDGE_SIGMA * sig_i) & (grow_i > th.LEAK_EDGE_SIGMA * sig_g)
-            low_acc = low & zone & ndimage.binary_dilation(low_acc, _disk(tol))
+            low &= zone
+            if cand_acc is not None and low_acc is not None:
+                cand &= ndimage.binary_dilation(cand_acc, _disk(tol))
+                low &= ndimage.binary_dilation(low_acc, _disk(tol))
+            cand_acc, low_acc = cand, low
+        assert cand_acc is not None and low_acc is not None
         cand = ndimage.binary_opening(cand_acc, _disk(max(1, int(round(4.0 / px)))))
         # Hysteresis: the faint rim of a leak that connects to its significant core.
         lab, _ = ndimage.label(low_acc | cand)
@@ -241,13 +245,18 @@ def _local_level(img: F32, zone: Mask, fallback: float) -> tuple[F32, float]:
     coef: NDArray[np.float64] = np.zeros(3)
     spread = fallback
     for _ in range(2):
-        coef = np.asarray(np.linalg.lstsq(design[keep], vals[keep], rcond=None)[0])
+        # Least squares by the 3x3 normal equations (a plane over a few thousand
+        # well-spread pixels is well conditioned; an SVD of the whole design matrix
+        # took most of the time; a degenerate zone still gets a least-norm answer).
+        a = design[keep]
+        coef = np.asarray(np.linalg.lstsq(a.T @ a, a.T @ vals[keep], rcond=None)[0], np.float64)
         res = vals - design @ coef
         med = float(_median_rows(res[None].copy())[0])
         spread = max(_MAD * float(_median_rows(np.abs(res - med)[None])[0]), 1e-6)
         keep = np.abs(res - med) < 2.5 * spread
-    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
-    plane: F32 = (coef[0] + coef[1] * yy + coef[2] * xx).astype(np.float32)
+    yy = np.arange(img.shape[0], dtype=np.float32)[:, None]
+    xx = np.arange(img.shape[1], dtype=np.float32)[None, :]
+    plane: F32 = np.float32(coef[0]) + np.float32(coef[1]) * yy + np.float32(coef[2]) * xx
     return plane, spread
 
 
@@ -880,8 +889,8 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     )
     # A stagnant ureteric column keeps filling after the template frame; its blurred
     # edges reach beyond the significant core (see URETER_BAND_MM).
-    band = _disk(max(1, int(round(th.URETER_BAND_MM / px))))
-    leak_mask = leak_search.regions(ndimage.binary_dilation(ureter, band), blocked=True)
+    ureter_wide = ndimage.binary_dilation(ureter, _disk(max(1, int(round(th.URETER_BAND_MM / px)))))
+    leak_mask = leak_search.regions(ureter_wide, blocked=True)
     thick = ndimage.binary_opening(
         ever & below & medial & ~cs_zone, _disk(max(1, int(round(th.URETER_THIN_MM / px))))
     )
@@ -894,12 +903,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # The ureter is long and thin: blur and a dilated column's profile put contrast
     # well beyond its significant core, so it is summed over a wider band and its
     # background taken further out; a near ring times many pixels under-counts it.
-    ureter_band = (
-        ndimage.binary_dilation(ureter, _disk(max(1, int(round(th.URETER_BAND_MM / px)))))
-        & ~cs_zone
-        & ~bladder_roi
-        & ~tube
-    )
+    ureter_band = ureter_wide & ~cs_zone & ~bladder_roi & ~tube
     # Scatter compresses dense contrast; linearise before summing. The correction is
     # fitted by mass conservation over the regions that hold contrast (and a margin),
     # not the whole field, where drifting gas and motion residue would bias it.
