@@ -57,7 +57,7 @@ def test_it_names_the_obstruction_level(make_case, scenario, level):
 
 @pytest.mark.xfail(
     reason="arrival on small 128 px cases lags the true (continuous) arrival (held-out "
-    "bench at 256 px: median 5.7 s vs the first frame showing it, 10.7 s vs the true time)",
+    "bench at 256 px: median 5.6 s vs the first frame showing it, 10.3 s vs the true time)",
     strict=False,
 )
 def test_it_measures_arrival_close_to_the_truth(make_case):
