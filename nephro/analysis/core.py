@@ -994,7 +994,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     leak_onset: float | None = None
     leak_area: float | None = None
     drained = arrival is not None
-    if arrival is not None and (leak_mask_draining != leak_mask).any():
+    if drained and (leak_mask_draining != leak_mask).any():
         # Contrast flows on to the bladder: no stagnant column (see the leak search).
         leak_mask = leak_mask_draining
         leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
