@@ -865,8 +865,8 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # blocked system would hold it (a region running into the ureter is the top of a
     # stagnant column, not a leak), and as a draining one would (no column can stand
     # where contrast flows on to the bladder; only the ureter's thin course is left
-    # out, since a leak beside the pelvis spreads over it). Which one applies is known
-    # once bladder arrival has been looked for, below.
+    # out, since a leak beside the pelvis spreads over it). The second is read only
+    # once bladder arrival has been found, below.
     late_frames = [i for i in range(n_t) if times[i] >= times[t_tpl] + 60.0] or [last]
     to_fixed = (-int(tracks.dy[t_tpl]), -int(tracks.dx[t_tpl]))
     tpl_fixed = np.roll(np.roll(tpl_map, to_fixed[0], 0), to_fixed[1], 1)
@@ -891,12 +891,6 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # edges reach beyond the significant core (see URETER_BAND_MM).
     ureter_wide = ndimage.binary_dilation(ureter, _disk(max(1, int(round(th.URETER_BAND_MM / px)))))
     leak_mask = leak_search.regions(ureter_wide, blocked=True)
-    thick = ndimage.binary_opening(
-        ever & below & medial & ~cs_zone, _disk(max(1, int(round(th.URETER_THIN_MM / px))))
-    )
-    leak_mask_draining = leak_search.regions(
-        ndimage.binary_dilation(ureter & ~thick, _disk(1)), blocked=False
-    )
 
     # Curves.
     other = gas | ndimage.binary_dilation(cs_zone | ureter_roi | bladder_roi | tube, _disk(1))
@@ -994,10 +988,17 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     leak_onset: float | None = None
     leak_area: float | None = None
     drained = arrival is not None
-    if drained and (leak_mask_draining != leak_mask).any():
+    if drained:
         # Contrast flows on to the bladder: no stagnant column (see the leak search).
-        leak_mask = leak_mask_draining
-        leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
+        thick = ndimage.binary_opening(
+            ever & below & medial & ~cs_zone, _disk(max(1, int(round(th.URETER_THIN_MM / px))))
+        )
+        leak_mask_draining = leak_search.regions(
+            ndimage.binary_dilation(ureter & ~thick, _disk(1)), blocked=False
+        )
+        if (leak_mask_draining != leak_mask).any():
+            leak_mask = leak_mask_draining
+            leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
     if leak_mask.any():
         nl = noise_of(int(leak_mask.sum()))
         # Grown beyond what the region held at the template, of which a draining
