@@ -98,10 +98,10 @@ Same as the ground-truth definition (1 % of the injected iodine in the bladder, 
 signal fractions approximate mass fractions (it was 3 % before linearisation).
 """
 
-ARRIVAL_BACKTRACK_SIGMA: float = 2.0
-"""Once arrival is detected, the frames just before it still count when the bladder
-signal already exceeds 2 sigma and half the detection level (the rise that led to the
-detection); engineering, dev seeds."""
+ARRIVAL_STEP_FRAMES: int = 6
+"""Once arrival is detected, its time is the start of the step in bladder content that
+best explains the frames of the same run up to 3 past the detection (a change-point
+fit; contrast reaches the bladder in boluses). Engineering, dev seeds 0-839."""
 
 GT_ARRIVAL_MASS_FRACTION: float = 0.01
 """Ground truth: contrast has arrived once 1 % of the injected iodine is in the bladder."""

@@ -55,12 +55,10 @@ def test_it_names_the_obstruction_level(make_case, scenario, level):
     assert levels.count(level) >= 2
 
 
-@pytest.mark.xfail(
-    reason="arrival on small 128 px cases lags the true (continuous) arrival (held-out "
-    "bench at 256 px: median 5.6 s vs the first frame showing it, 10.3 s vs the true time)",
-    strict=False,
-)
 def test_it_measures_arrival_close_to_the_truth(make_case):
+    # Small 128 px cases are noisier than the bench's 256 px ones; dating the step in
+    # bladder content (not the first frame over 4 sigma) brought these seeds' errors
+    # from 11-14 s to 5-7 s.
     errors = []
     for seed in SEEDS:
         folder, truth = make_case("patent", seed)
