@@ -1058,8 +1058,9 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         strong_l = leak_curve[-1] >= th.LEAK_MIN_SIGMA * nl[-1]
         area_ok = float(leak_mask.sum()) * px * px >= th.LEAK_MIN_AREA_MM2
         # Iodine is conserved: a "leak" holding more than the kidney and ureter ever
-        # held is a film that could not be matched to the others (patient shift).
-        plausible = leak_curve[-1] <= u_peak
+        # held is a film that could not be matched to the others (patient shift); one
+        # holding a sliver of it is residue of that matching.
+        plausible = th.LEAK_MIN_FRACTION * u_peak <= leak_curve[-1] <= u_peak
         if grown and strong_l and area_ok and plausible:
             leak = True
             leak_area = float(leak_mask.sum()) * px * px / 100.0
