@@ -966,9 +966,11 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     p_peak = float(p_cs[i_peak])
     ncs = noise_of(int(cs_mask.sum()))
     filled = p_cs[onset:] > th.ARRIVAL_SIGMA * ncs[onset:]
-    if p_peak < 10 * ncs[i_peak] or filled.mean() < 0.5:
+    if float(np.max(p_cs[onset:] / ncs[onset:])) < 10 or filled.mean() < 0.5:
         # What looked like contrast did not behave like a filled collecting system
-        # (a strong, lasting signal): most likely anatomy moving with breathing.
+        # (a strong, lasting signal): most likely anatomy moving with breathing. Each
+        # frame is judged by its own noise: a spot film after patient shift can be
+        # both the "peak" and far noisier than the run.
         r = _indeterminate(series, "no contrast seen in the collecting system", quality)
         r.quality.append("no_contrast")
         r.confidence = 0.8
