@@ -1329,11 +1329,60 @@ def _find_bladder(
     peaks[:, np.abs(np.arange(w) - midline) * px > th.BLADDER_MAX_OFF_MIDLINE_MM] = False
     order = np.argsort(resp[peaks])[::-1][: th.BLADDER_CANDIDATES]
     cand_y, cand_x = np.nonzero(peaks)
+    sm3: F32 | None = None
     for k in order.tolist():
         m = _bladder_region(sm5, m_out, lower, usable, int(cand_y[k]), int(cand_x[k]), px)
-        if m is not None:
+        if m is None:
+            continue
+        # The box means above blur a dilated column to a bladder's width; across its
+        # narrow axis, averaged along the other, the film itself tells them apart.
+        sm3 = _box3(frame[None])[0] if sm3 is None else sm3
+        if _narrow_width_mm(sm3, m, px) >= th.BLADDER_MIN_FWHM_MM:
             return m
     return np.zeros((h, w), bool)
+
+
+def _narrow_width_mm(img: F32, region: Mask, px: float) -> float:
+    """Full width at half maximum of ``img``'s contrast across ``region``'s narrow axis.
+
+    The profile is the mean along the region's long axis (within
+    its length), in 1-pixel bins out to 6 cm either side of its centre, over the level
+    beyond 4 cm; the width is the run of bins at or above half the central peak.
+    """
+    ys, xs = np.nonzero(region)
+    if ys.size < 3:
+        return 0.0
+    cy, cx = float(ys.mean()), float(xs.mean())
+    _, vec = np.linalg.eigh(np.cov(np.stack([ys, xs]).astype(np.float64)))
+    narrow, long_ = vec[:, 0], vec[:, 1]
+    along = (ys - cy) * long_[0] + (xs - cx) * long_[1]
+    half_len = float(np.abs(along).max())
+    h, w = img.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    a = (yy - cy) * narrow[0] + (xx - cx) * narrow[1]
+    b = (yy - cy) * long_[0] + (xx - cx) * long_[1]
+    sel = (np.abs(b) <= half_len) & (np.abs(a) * px <= 60.0)
+    if not sel.any():
+        return 0.0
+    bins = np.round(a[sel]).astype(np.intp)
+    lo = int(bins.min())
+    counts = np.bincount(bins - lo)
+    prof = np.bincount(bins - lo, img[sel].astype(np.float64)) / np.maximum(counts, 1)
+    offset = np.abs(np.arange(prof.size) + lo) * px
+    outer = (offset > 40.0) & (counts > 0)
+    if outer.any():
+        prof -= float(np.median(prof[outer]))
+    c = -lo
+    peak = float(prof[max(c - 3, 0) : c + 4].max())
+    if peak <= 0:
+        return 0.0
+    above = prof >= 0.5 * peak
+    i = j = c
+    while i > 0 and above[i - 1]:
+        i -= 1
+    while j + 1 < prof.size and above[j + 1]:
+        j += 1
+    return float(j - i + 1) * px
 
 
 def _bladder_region(

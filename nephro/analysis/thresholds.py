@@ -121,6 +121,16 @@ column above a block at the uretero-vesical junction is <= 15 mm across, a bladd
 holding contrast >= 5 cm; engineering, tuned on dev seeds 0-279 (12 mm lost small
 bladders, 8 mm let columns through)."""
 
+BLADDER_MIN_FWHM_MM: float = 20.0
+"""Across its narrow axis, an accepted bladder's contrast is at least 20 mm wide at half
+maximum (profile averaged along the long axis, so faint bladders qualify too): a
+dilated ureter is at most 15 mm across (radius up to 7.5 mm, analysis.md section 6(b)),
+and the end of a column above a block at the uretero-vesical junction had passed the
+disk test on the smoothed map. Engineering, dev seeds 0-1119: false bladders measured
+3-76 mm (8 of 13 under 20); of 581 real ones 4 were under 20 mm, all in studies whose
+tube was left open, so that little contrast reached the bladder. Obstruction
+sensitivity 0.958 -> 0.975 on both dev sets (0-839, 840-1119), specificity unchanged."""
+
 BLADDER_CANDIDATES: int = 4
 """Strongest detector peaks tried, best first, before saying no bladder; engineering."""
 
