@@ -55,6 +55,16 @@ def test_it_names_the_obstruction_level(make_case, scenario, level):
     assert levels.count(level) >= 2
 
 
+def test_it_does_not_take_the_end_of_a_blocked_column_for_the_bladder(make_case):
+    # Above a block at the uretero-vesical junction the dilated ureter ends where the
+    # bladder lies; the box-smoothed detector used to read it as bladder contrast on
+    # these seeds (arrival at 18-95 s, verdict drains or delayed).
+    for seed in (0, 2, 4):
+        result = analyze_paths([make_case("obstructed_uvj", seed)[0]])
+        assert result.bladder_arrival_s is None
+        assert result.verdict == "obstructed"
+
+
 def test_it_measures_arrival_close_to_the_truth(make_case):
     # Small 128 px cases are noisier than the bench's 256 px ones; dating the step in
     # bladder content (not the first frame over 4 sigma) brought these seeds' errors
