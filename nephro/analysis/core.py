@@ -371,8 +371,10 @@ def _profile_fit(
     of the fit's residual, times 1.5 for neighbour correlation (as in ``noise_of``).
     """
     n_t = s.shape[0]
-    band = ndimage.binary_dilation(region, _disk(max(1, int(round(th.URETER_BAND_MM / px)))))
-    win = ndimage.binary_dilation(band, _disk(max(1, int(round(15.0 / px))))) & ~(exclude & ~band)
+    # One distance map for both reaches (dilation by a disk = distance <= its radius).
+    dist = ndimage.distance_transform_edt(~region) * px
+    band = dist <= th.URETER_BAND_MM
+    win = (dist <= th.URETER_BAND_MM + 15.0) & ~(exclude & ~band)
     idx = np.flatnonzero(win.ravel())
     vals = _gather(s.reshape(n_t, -1), np.arange(n_t), idx)
     prof = _box3(last[None])[0].reshape(1, -1).take(idx, axis=1)
