@@ -372,9 +372,10 @@ def _profile_fit(
     """
     n_t = s.shape[0]
     # One distance map for both reaches (dilation by a disk = distance <= its radius).
-    dist = ndimage.distance_transform_edt(~region) * px
-    band = dist <= th.URETER_BAND_MM
-    win = (dist <= th.URETER_BAND_MM + 15.0) & ~(exclude & ~band)
+    dist = ndimage.distance_transform_edt(~region)
+    r_band = max(1, int(round(th.URETER_BAND_MM / px)))
+    band = dist <= r_band
+    win = (dist <= r_band + max(1, int(round(15.0 / px)))) & ~(exclude & ~band)
     idx = np.flatnonzero(win.ravel())
     vals = _gather(s.reshape(n_t, -1), np.arange(n_t), idx)
     prof = _box3(last[None])[0].reshape(1, -1).take(idx, axis=1)
@@ -858,6 +859,8 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # sees a faint, dilute bladder far below per-pixel significance.
     bladder_args = (s[last], gas_free, seed, _midline(scout_img, px), px, float(sig_hf[last]))
     bladder = _find_bladder(*bladder_args)
+    if not bladder.any():
+        bladder = _bladder_by_growth(s, times, bladder_args, gas)
     bladder_roi = ndimage.binary_dilation(bladder, _disk(1)) if bladder.any() else bladder
 
     # Union of collecting-system positions over the breathing cycle.
@@ -1385,6 +1388,35 @@ def _narrow_width_mm(img: F32, region: Mask, px: float) -> float:
     while j + 1 < prof.size and above[j + 1]:
         j += 1
     return float(j - i + 1) * px
+
+
+def _bladder_by_growth(
+    s: F32,
+    times: NDArray[np.float64],
+    bladder_args: tuple[F32, Mask, tuple[int, int], int, float, float],
+    gas: Mask,
+) -> Mask:
+    """A faint bladder that the lower field's structure hid, recognised by its course.
+
+    Gas and shift residue make the outlier test of :func:`_find_bladder` strict; its
+    best candidate without that test is still a bladder when, read with its own shape
+    (:func:`_profile_fit`) on every delayed film, it holds contrast on each and gains
+    more, as a bladder still filling does and residue does not (the end of a column
+    that also fills is too narrow, see BLADDER_MIN_FWHM_MM). Empty mask otherwise.
+    """
+    px = bladder_args[4]
+    spots = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
+    if spots.size < 2:
+        return np.zeros(s.shape[1:], bool)
+    cand = _find_bladder(*bladder_args, outlier_mad=0.0)
+    if not cand.any():
+        return cand
+    fit, noise = _profile_fit(s[spots], s[-1], cand, gas, px, (0.0, 1.0))
+    z = fit / noise
+    grew = fit[-1] - fit[0] >= th.BLADDER_FILM_SIGMA * math.hypot(noise[-1], noise[0])
+    if z[-1] >= th.BLADDER_DETECT_SIGMA and (z >= th.BLADDER_FILM_SIGMA).all() and grew:
+        return cand
+    return np.zeros_like(cand)
 
 
 def _bladder_region(
