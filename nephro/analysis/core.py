@@ -1350,9 +1350,9 @@ def _find_bladder(
 def _narrow_width_mm(img: F32, region: Mask, px: float) -> float:
     """Full width at half maximum of ``img``'s contrast across ``region``'s narrow axis.
 
-    The profile is the mean along the region's long axis (within
-    its length), in 1-pixel bins out to 6 cm either side of its centre, over the level
-    beyond 4 cm; the width is the run of bins at or above half the central peak.
+    The profile is the mean along the region's long axis (within its length), in
+    1-pixel bins out to 6 cm either side of its centre, over the level beyond 4 cm; the
+    width is the run of bins at or above half the central peak.
     """
     ys, xs = np.nonzero(region)
     if ys.size < 3:
