@@ -25,6 +25,7 @@ is analysed in a few tens of milliseconds after decoding.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -857,10 +858,13 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # Bladder: a large blob far below the kidney at the last film, found with a
     # difference-of-boxes detector (mean in a 3 cm box minus mean in a 9 cm box), which
     # sees a faint, dilute bladder far below per-pixel significance.
-    bladder_args = (s[last], gas_free, seed, _midline(scout_img, px), px, float(sig_hf[last]))
-    bladder = _find_bladder(*bladder_args)
+    find_bladder = _bladder_finder(
+        s[last], gas_free, seed, _midline(scout_img, px), px, float(sig_hf[last])
+    )
+    bladder = find_bladder(th.BLADDER_OUTLIER_MAD)
     if not bladder.any():
-        bladder = _bladder_by_growth(s, times, bladder_args, gas)
+        # Without the outlier test, a candidate must show a bladder's course instead.
+        bladder = _bladder_by_growth(s, times, find_bladder(0.0), gas, px)
     bladder_roi = ndimage.binary_dilation(bladder, _disk(1)) if bladder.any() else bladder
 
     # Union of collecting-system positions over the breathing cycle.
@@ -1031,9 +1035,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         if (
             arrival is not None
             and arrival > run_end_s
-            and not (
-                _find_bladder(*bladder_args, outlier_mad=th.BLADDER_OUTLIER_MAD_SPOT) & bladder
-            ).any()
+            and not (find_bladder(th.BLADDER_OUTLIER_MAD_SPOT) & bladder).any()
         ):
             arrival = None
         if arrival is None:
@@ -1060,7 +1062,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         nl = noise_of(int(leak_mask.sum()))
         # Grown beyond what the region held at the template, of which a draining
         # collecting system keeps only its residual fraction (see the search).
-        was = max(leak_curve[t_tpl], 0.0) * (max(ra_last or 0.0, 0.0) if drained else 1.0)
+        was = max(leak_curve[t_tpl], 0.0) * ((ra_last or 0.0) if drained else 1.0)
         grown = leak_curve[-1] >= th.LEAK_MIN_GROWTH * was + 1e-9
         strong_l = leak_curve[-1] >= th.LEAK_MIN_SIGMA * nl[-1]
         area_ok = float(leak_mask.sum()) * px * px >= th.LEAK_MIN_AREA_MM2
@@ -1279,21 +1281,18 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     )
 
 
-def _find_bladder(
-    frame: F32,
-    usable: Mask,
-    seed: tuple[int, int],
-    midline: int,
-    px: float,
-    sigma: float,
-    outlier_mad: float = th.BLADDER_OUTLIER_MAD,
-) -> Mask:
-    """Region of the opacified bladder in one (subtracted) frame, or an empty mask.
+def _bladder_finder(
+    frame: F32, usable: Mask, seed: tuple[int, int], midline: int, px: float, sigma: float
+) -> Callable[[float], Mask]:
+    """The bladder detector run once on a (subtracted) frame, asked at any outlier limit.
 
+    Returns ``find(outlier_mad)``: the region of the opacified bladder standing out of
+    the lower field's blob responses by that many robust sigmas, or an empty mask.
     Searched at least BLADDER_MIN_BELOW_KIDNEY_MM below the kidney and, the bladder
     being a midline pelvic organ, within BLADDER_MAX_OFF_MIDLINE_MM of the midline.
     """
     h, w = frame.shape
+    empty = np.zeros((h, w), bool)
     # Contrast only adds attenuation. Markedly lucent pixels are bowel gas that has
     # drifted in since the scout (or motion residue); a strong negative blob would lower
     # the surround mean and make its neighbours look like a blob, so leave them out.
@@ -1322,29 +1321,47 @@ def _find_bladder(
     # also stand out of the distribution of responses over the lower field.
     fin = resp[np.isfinite(resp)]
     if fin.size == 0:
-        return np.zeros((h, w), bool)
-    spread = _MAD * float(np.median(np.abs(fin - np.median(fin))))
-    need = max(th.BLADDER_DETECT_SIGMA * noise, float(np.median(fin)) + outlier_mad * spread)
+        return lambda outlier_mad: empty
+    med = float(np.median(fin))
+    spread = _MAD * float(np.median(np.abs(fin - med)))
     k5 = max(3, int(round(10.0 / px)) | 1)
     sm5 = ndimage.uniform_filter(x, k5) / np.maximum(ndimage.uniform_filter(n_ok, k5), 1e-3)
-    # Candidates: the strongest local maxima of the detector, best first. A gas pocket
-    # that has moved away leaves a small bright blob that may out-score a faint
-    # bladder; it fails the width test and the next candidate is tried.
-    peaks = (resp == ndimage.maximum_filter(resp, size=k_in)) & (resp >= need)
+    # Candidates: the detector's local maxima near the midline, strongest first. A gas
+    # pocket that has moved away leaves a small bright blob that may out-score a faint
+    # bladder; it fails the width tests and the next candidate is tried.
+    peaks = (resp == ndimage.maximum_filter(resp, size=k_in)) & (
+        resp >= th.BLADDER_DETECT_SIGMA * noise
+    )
     peaks[:, np.abs(np.arange(w) - midline) * px > th.BLADDER_MAX_OFF_MIDLINE_MM] = False
-    order = np.argsort(resp[peaks])[::-1][: th.BLADDER_CANDIDATES]
     cand_y, cand_x = np.nonzero(peaks)
-    sm3: F32 | None = None
-    for k in order.tolist():
-        m = _bladder_region(sm5, m_out, lower, usable, int(cand_y[k]), int(cand_x[k]), px)
-        if m is None:
-            continue
-        # The box means above blur a dilated column to a bladder's width; across its
-        # narrow axis, averaged along the other, the film itself tells them apart.
-        sm3 = _box3(frame[None])[0] if sm3 is None else sm3
-        if _narrow_width_mm(sm3, m, px) >= th.BLADDER_MIN_FWHM_MM:
-            return m
-    return np.zeros((h, w), bool)
+    cand_r = resp[peaks]
+    order = np.argsort(cand_r)[::-1]
+    checked: dict[int, Mask | None] = {}
+    sm3: list[F32] = []
+
+    def region(k: int) -> Mask | None:
+        if k not in checked:
+            m = _bladder_region(sm5, m_out, lower, usable, int(cand_y[k]), int(cand_x[k]), px)
+            if m is not None:
+                # The box means above blur a dilated column to a bladder's width;
+                # across its narrow axis, averaged along the other, the film itself
+                # tells them apart.
+                if not sm3:
+                    sm3.append(_box3(frame[None])[0])
+                if _narrow_width_mm(sm3[0], m, px) < th.BLADDER_MIN_FWHM_MM:
+                    m = None
+            checked[k] = m
+        return checked[k]
+
+    def find(outlier_mad: float) -> Mask:
+        need = med + outlier_mad * spread
+        for k in order[cand_r[order] >= need][: th.BLADDER_CANDIDATES].tolist():
+            m = region(k)
+            if m is not None:
+                return m
+        return empty
+
+    return find
 
 
 def _narrow_width_mm(img: F32, region: Mask, px: float) -> float:
@@ -1391,26 +1408,19 @@ def _narrow_width_mm(img: F32, region: Mask, px: float) -> float:
 
 
 def _bladder_by_growth(
-    s: F32,
-    times: NDArray[np.float64],
-    bladder_args: tuple[F32, Mask, tuple[int, int], int, float, float],
-    gas: Mask,
+    s: F32, times: NDArray[np.float64], cand: Mask, gas: Mask, px: float
 ) -> Mask:
-    """A faint bladder that the lower field's structure hid, recognised by its course.
+    """``cand``, a bladder candidate that the outlier test of :func:`_bladder_finder`
+    did not pass, if its course shows it is one; an empty mask otherwise.
 
-    Gas and shift residue make the outlier test of :func:`_find_bladder` strict; its
-    best candidate without that test is still a bladder when, read with its own shape
-    (:func:`_profile_fit`) on every delayed film, it holds contrast on each and gains
-    more, as a bladder still filling does and residue does not (the end of a column
-    that also fills is too narrow, see BLADDER_MIN_FWHM_MM). Empty mask otherwise.
+    Gas and shift residue make that test strict. Read with its own shape
+    (:func:`_profile_fit`) on every delayed film, a bladder still filling holds contrast
+    on each and gains more; residue does not (and the end of a column that also fills
+    is too narrow, see BLADDER_MIN_FWHM_MM).
     """
-    px = bladder_args[4]
     spots = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
-    if spots.size < 2:
+    if spots.size < 2 or not cand.any():
         return np.zeros(s.shape[1:], bool)
-    cand = _find_bladder(*bladder_args, outlier_mad=0.0)
-    if not cand.any():
-        return cand
     fit, noise = _profile_fit(s[spots], s[-1], cand, gas, px, (0.0, 1.0))
     z = fit / noise
     grew = fit[-1] - fit[0] >= th.BLADDER_FILM_SIGMA * math.hypot(noise[-1], noise[0])

@@ -826,7 +826,6 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
 
     if p.mirror:
         out = out[:, :, ::-1].copy()
-    if p.mirror:
         masks = {k: v[:, ::-1].copy() for k, v in masks.items()}
     truth = ground_truth(p, times, tr, truth_ureter)
     return SimulatedSeries(out, times, is_spot, p, px, truth, masks)

@@ -100,7 +100,7 @@ signal fractions approximate mass fractions (it was 3 % before linearisation).
 
 ARRIVAL_STEP_FRAMES: int = 6
 """Once arrival is detected, its time is the start of the step in bladder content that
-best explains the frames of the same run up to 3 past the detection (a change-point
+best explains the frames of the same run up to 6 past the detection (a change-point
 fit; contrast reaches the bladder in boluses). Engineering, dev seeds 0-839: median
 error 1.64, 1.14 and 1.06 s with 0, 3 and 6 frames, 3.10 s by the back-tracking over
 the bladder core's sum that this replaced."""
