@@ -1091,13 +1091,15 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         cleared = p_peak - float(p_cs[-1])
         # The bladder's whole content (a wider band, plain sum): the detection region
         # and its robust curve leave out the dilute rim, which matters for a balance.
+        # A region rejected as bladder (no arrival, above) is no evidence of where the
+        # contrast went: its curve does not count.
         b_all = 0.0
         if bladder_roi.any():
             band = ndimage.binary_dilation(
                 bladder_roi, _disk(max(1, int(round(th.URETER_BAND_MM / px))))
             )
-            b_all = float(_band_sums(s[-1:], band, other, px, lin)[0])
-        found = float(max(b_all, b_curve[-1], 0) + max(u_ureter[-1], 0) + max(leak_curve[-1], 0))
+            b_all = max(float(_band_sums(s[-1:], band, other, px, lin)[0]), float(b_curve[-1]))
+        found = float(max(b_all, 0) + max(u_ureter[-1], 0) + max(leak_curve[-1], 0))
         tube_open = found < th.MASS_LOSS_FRACTION * cleared
 
     # Retention by mass balance. With no bladder contrast and no contrast lost from the

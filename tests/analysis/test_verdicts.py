@@ -77,6 +77,19 @@ def test_it_finds_a_faint_bladder_that_keeps_filling(tmp_path, scenario, seed):
     assert result.verdict == truth.verdict
 
 
+@pytest.mark.parametrize("seed", [951, 1217])
+def test_a_rejected_bladder_does_not_hide_contrast_lost_through_an_open_tube(tmp_path, seed):
+    # Bench-size development cases: the tube drained the kidney, and a region below it
+    # was taken for the bladder and then rejected (it lit up on the delayed films only).
+    # Its curve had still been counted as where the contrast went, so the loss went
+    # unseen and the empty kidney was called obstructed by mass balance.
+    generate_case("tube_open", seed, tmp_path, size=256)
+    result = analyze_paths([tmp_path])
+    assert result.tube_open
+    assert result.verdict == "indeterminate"
+    assert any("left the field" in r for r in result.reasons)
+
+
 def test_it_measures_arrival_close_to_the_truth(make_case):
     # Small 128 px cases are noisier than the bench's 256 px ones; dating the step in
     # bladder content (not the first frame over 4 sigma) brought these seeds' errors
