@@ -1339,19 +1339,15 @@ def _bladder_finder(
     cand_r = resp[peaks]
     order = np.argsort(cand_r)[::-1]
     checked: dict[int, Mask | None] = {}
-    sm3: list[F32] = []
+    sm3 = _box3(frame[None])[0]
 
     def region(k: int) -> Mask | None:
         if k not in checked:
             m = _bladder_region(sm5, m_out, lower, usable, int(cand_y[k]), int(cand_x[k]), px)
-            if m is not None:
-                # The box means above blur a dilated column to a bladder's width;
-                # across its narrow axis, averaged along the other, the film itself
-                # tells them apart.
-                if not sm3:
-                    sm3.append(_box3(frame[None])[0])
-                if _narrow_width_mm(sm3[0], m, px) < th.BLADDER_MIN_FWHM_MM:
-                    m = None
+            # The box means above blur a dilated column to a bladder's width; across
+            # its narrow axis, averaged along the other, the film itself tells them apart.
+            if m is not None and _narrow_width_mm(sm3, m, px) < th.BLADDER_MIN_FWHM_MM:
+                m = None
             checked[k] = m
         return checked[k]
 
