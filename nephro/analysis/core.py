@@ -1031,13 +1031,19 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
                 break
         # First seen on the delayed films only: spot films carry more structure from
         # patient shift and gas, so the bladder must stand out as clearly as the
-        # stricter outlier limit asks.
-        if (
-            arrival is not None
-            and arrival > run_end_s
-            and not (find_bladder(th.BLADDER_OUTLIER_MAD_SPOT) & bladder).any()
-        ):
-            arrival = None
+        # stricter outlier limit asks, or fill as a bladder does: no larger than a full
+        # one, holding contrast on every film from the first that shows it, and more
+        # on the last than on that first.
+        if arrival is not None and arrival > run_end_s:
+            i_a = int(np.searchsorted(times, arrival))
+            filling = (
+                float(bladder.sum()) * px * px <= th.BLADDER_MAX_AREA_MM2
+                and i_a < last
+                and bool(above[i_a:].all())
+                and b_curve[last] > b_curve[i_a]
+            )
+            if not filling and not (find_bladder(th.BLADDER_OUTLIER_MAD_SPOT) & bladder).any():
+                arrival = None
         if arrival is None:
             bladder_roi = np.zeros_like(bladder_roi)
             bladder = np.zeros_like(bladder)
@@ -1443,8 +1449,11 @@ def _bladder_region(
         return None
     m: Mask = lab == lab[ny[iy, ix], nx[iy, ix]]
     # A bladder is a wide blob; the dilated column above a block at the uretero-vesical
-    # junction is at most ~15 mm across. Judge by the widest inscribed disk.
-    if float(ndimage.distance_transform_edt(m).max()) * px < th.BLADDER_MIN_HALF_WIDTH_MM:
+    # junction is at most ~15 mm across. Judge by the widest inscribed disk centred in
+    # the blob. Pixels left out of the map (gas, lucent bone gaps over the pelvis) are
+    # unknown, not the blob's edge: the disk may cover them.
+    inside = ndimage.distance_transform_edt(m | ~usable)[m]
+    if float(inside.max()) * px < th.BLADDER_MIN_HALF_WIDTH_MM:
         return None
     m &= usable
     if float(m.sum()) * px * px < th.BLADDER_MIN_AREA_MM2:
