@@ -92,10 +92,11 @@ def test_a_rejected_bladder_does_not_hide_contrast_lost_through_an_open_tube(tmp
 
 @pytest.mark.parametrize("seed", [890, 1037])
 def test_a_bladder_first_seen_on_the_delayed_films_counts_when_it_fills(tmp_path, seed):
-    # Bench-size development cases of slow drainage: a faint bladder shows on the
-    # delayed films only and grows on each, but did not stand out of the busier spot
-    # films by the stricter outlier limit, so arrival was dropped and the kidney called
-    # obstructed.
+    # Bench-size development cases of slow drainage: the bladder, too faint to see
+    # during the run, shows on the delayed films and grows on each, but did not stand
+    # out of the busier spot films by the stricter outlier limit, so arrival was
+    # dropped and the kidney called obstructed. (Arrival is then dated at the first
+    # film that shows it, later than the truth; it must not be earlier.)
     truth = generate_case("delayed", seed, tmp_path, size=256)
     result = analyze_paths([tmp_path])
     assert result.verdict != "obstructed"
