@@ -996,6 +996,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S)
     run_end_s = float(times[gaps[0]]) if gaps.size else float(times[-1])
     arrival: float | None = None
+    i_arr = -1  # frame index of the arrival
     if bladder_roi.any():
         nb = noise_of(int(bladder_roi.sum()))
         above = (b_curve > th.ARRIVAL_SIGMA * nb) & (b_curve > th.ARRIVAL_MIN_FRACTION * u_peak)
@@ -1027,7 +1028,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
                     z = fit / noise
                     score = np.cumsum(z[::-1])[::-1] / np.sqrt(np.arange(hi - lo + 1, 0, -1))
                     i = lo + int(np.argmax(score[: i - lo + 1]))
-                arrival = float(times[i])
+                arrival, i_arr = float(times[i]), i
                 break
         # First seen on the delayed films only: spot films carry more structure from
         # patient shift and gas, so the bladder must stand out as clearly as the
@@ -1035,12 +1036,11 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         # one, holding contrast on every film from the first that shows it, and more
         # on the last than on that first.
         if arrival is not None and arrival > run_end_s:
-            i_a = int(np.searchsorted(times, arrival))
             filling = (
                 float(bladder.sum()) * px * px <= th.BLADDER_MAX_AREA_MM2
-                and i_a < last
-                and bool(above[i_a:].all())
-                and b_curve[last] > b_curve[i_a]
+                and i_arr < last
+                and bool(above[i_arr:].all())
+                and b_curve[last] > b_curve[i_arr]
             )
             if not filling and not (find_bladder(th.BLADDER_OUTLIER_MAD_SPOT) & bladder).any():
                 arrival = None
