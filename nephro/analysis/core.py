@@ -780,7 +780,8 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     g = 2 * int(round(25.0 / px)) + 1
     tophat = scout_img - ndimage.grey_opening(scout_img, size=(g, g))
     sig_pix = float(np.median(sig_hf[1 : max(onset, 2)])) / math.sqrt(2.0)
-    gas = ndimage.binary_dilation(tophat > 6.0 * sig_pix + 0.02 * _span(scout_img), _disk(1))
+    gas_thr = 6.0 * sig_pix + 0.02 * _span(scout_img)
+    gas = ndimage.binary_dilation(tophat > gas_thr, _disk(1))
     gas_free = ~gas & valid
     signif &= gas_free[None]
     onset_idx = _contrast_frames(sm, sig_m, signif)
@@ -858,13 +859,16 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # Bladder: a large blob far below the kidney at the last film, found with a
     # difference-of-boxes detector (mean in a 3 cm box minus mean in a 9 cm box), which
     # sees a faint, dilute bladder far below per-pixel significance.
+    # The bladder often lies over the gap between the pelvic bones, which the lucency
+    # mask takes too; the detector may look there.
+    pelvic_gas = gas & ~_bone_gaps(scout_img, valid, gas, gas_thr, px)
     find_bladder = _bladder_finder(
-        s[last], gas_free, seed, _midline(scout_img, px), px, float(sig_hf[last])
+        s[last], ~pelvic_gas & valid, seed, _midline(scout_img, px), px, float(sig_hf[last])
     )
     bladder = find_bladder(th.BLADDER_OUTLIER_MAD)
     if not bladder.any():
         # Without the outlier test, a candidate must show a bladder's course instead.
-        bladder = _bladder_by_growth(s, times, find_bladder(0.0), gas, px)
+        bladder = _bladder_by_growth(s, times, find_bladder(0.0), pelvic_gas, px)
     bladder_roi = ndimage.binary_dilation(bladder, _disk(1)) if bladder.any() else bladder
 
     # Union of collecting-system positions over the breathing cycle.
@@ -1459,6 +1463,60 @@ def _bladder_region(
     if float(m.sum()) * px * px < th.BLADDER_MIN_AREA_MM2:
         return None
     return m
+
+
+def _bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mask:
+    """Pixels of the scout's lucency mask ``gas`` that are gaps between bones, not gas.
+
+    The lucency top-hat marks whatever is lucent next to bone: bowel gas, but also the
+    gap below the sacrum between the pelvic bones, where the bladder lies. Against the
+    body's own soft-tissue level (a smooth surface fitted robustly to the scout,
+    quartic across the body, quadratic along it), gas is more lucent and bone denser,
+    while a gap lies at that level, within ``thr`` (the lucency limit). Kept as gas:
+    pixels near clearly lucent ones (a pocket's tapering rim, GAS_RIM_MM) and pieces
+    ringed mostly by bone (a pocket over the sacrum, GAP_MAX_BONE_RING).
+    """
+    h, w = scout.shape
+    x = (np.arange(w) - w / 2) / (w / 2)
+    y = (np.arange(h) - h / 2) / (h / 2)
+    # Fitted on every other pixel each way (a smooth surface), by the normal equations.
+    sy, sx = (g.ravel() for g in np.meshgrid(y[::2], x[::2], indexing="ij"))
+    design = np.stack([np.ones_like(sx), sx, sx**2, sx**3, sx**4, sy, sy * sx, sy**2], axis=1)
+    v = scout[::2, ::2].ravel().astype(np.float64)
+    ok = valid[::2, ::2].ravel()
+    keep = ok
+    coef = np.zeros(design.shape[1])
+    for _ in range(4):
+        a = design[keep]
+        coef = np.linalg.lstsq(a.T @ a, a.T @ v[keep], rcond=None)[0]
+        res = v - design @ coef
+        r = res[keep]
+        spread = _MAD * float(np.median(np.abs(r - np.median(r))))
+        keep = ok & (np.abs(res) < 2.5 * spread)
+    c = coef
+    surface = (
+        (c[0] + c[1] * x + c[2] * x**2 + c[3] * x**3 + c[4] * x**4)[None, :]
+        + (c[5] * y + c[7] * y**2)[:, None]
+        + c[6] * y[:, None] * x[None, :]
+    )
+    level = scout - surface
+    rim = ndimage.binary_dilation(
+        gas & (level > thr), _disk(max(1, int(round(th.GAS_RIM_MM / px))))
+    )
+    gaps = gas & (np.abs(level) < thr) & ~rim
+    lab, n = ndimage.label(gaps)
+    if n == 0:
+        return gaps
+    ring = ndimage.binary_dilation(gaps, _disk(max(1, int(round(15.0 / px))))) & ~(
+        ndimage.binary_dilation(gaps, _disk(max(1, int(round(6.0 / px)))))
+    )
+    _, (ny, nx) = ndimage.distance_transform_edt(~gaps, return_indices=True)
+    owner = lab[ny, nx][ring]
+    bone = level[ring] < -thr
+    share = np.bincount(owner, bone, minlength=n + 1) / np.maximum(
+        np.bincount(owner, minlength=n + 1), 1
+    )
+    return np.isin(lab, np.flatnonzero(share[1:] < th.GAP_MAX_BONE_RING) + 1)
 
 
 def _midline(scout: F32, px: float) -> int:

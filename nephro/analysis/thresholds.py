@@ -147,6 +147,17 @@ LUCENT_MAD: float = 6.0
 """A pixel is lucent (bowel gas arrived since the scout) when it lies this many robust
 sigmas of the frame's valley depths below its surroundings; engineering, dev seeds."""
 
+GAS_RIM_MM: float = 10.0
+"""A scout lucency at the body's soft-tissue level is a gap between bones (the pelvis
+below the sacrum, where the bladder lies) unless it lies within this distance of
+clearly lucent pixels: the tapering rim of a gas pocket; engineering, dev seeds
+0-2099 (round 8)."""
+
+GAP_MAX_BONE_RING: float = 0.6
+"""... or more than this fraction of the ring 6-15 mm around it is bone: a gas pocket
+over the sacrum whose lucency happens to cancel the bone's density; engineering, dev
+seeds 0-2099 (round 8)."""
+
 BLADDER_MIN_BELOW_KIDNEY_MM: float = 100.0
 """The bladder lies at least 10 cm below the renal pelvis (adult anatomy; engineering)."""
 
