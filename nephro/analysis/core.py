@@ -858,9 +858,9 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
 
     # Bladder: a large blob far below the kidney at the last film, found with a
     # difference-of-boxes detector (mean in a 3 cm box minus mean in a 9 cm box), which
-    # sees a faint, dilute bladder far below per-pixel significance.
-    # The bladder often lies over the gap between the pelvic bones, which the lucency
-    # mask takes too; the detector may look there.
+    # sees a faint, dilute bladder far below per-pixel significance. It often lies over
+    # the gap between the pelvic bones, which the lucency mask takes too: the detector
+    # may look there.
     pelvic_gas = gas & ~_bone_gaps(scout_img, valid, gas, gas_thr, px)
     find_bladder = _bladder_finder(
         s[last], ~pelvic_gas & valid, seed, _midline(scout_img, px), px, float(sig_hf[last])
@@ -1493,12 +1493,9 @@ def _bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mas
         r = res[keep]
         spread = _MAD * float(np.median(np.abs(r - np.median(r))))
         keep = ok & (np.abs(res) < 2.5 * spread)
-    c = coef
-    surface = (
-        (c[0] + c[1] * x + c[2] * x**2 + c[3] * x**3 + c[4] * x**4)[None, :]
-        + (c[5] * y + c[7] * y**2)[:, None]
-        + c[6] * y[:, None] * x[None, :]
-    )
+    across = coef[0] + coef[1] * x + coef[2] * x**2 + coef[3] * x**3 + coef[4] * x**4
+    along = coef[5] * y + coef[7] * y**2
+    surface = across[None, :] + along[:, None] + coef[6] * y[:, None] * x[None, :]
     level = scout - surface
     rim = ndimage.binary_dilation(
         gas & (level > thr), _disk(max(1, int(round(th.GAS_RIM_MM / px))))

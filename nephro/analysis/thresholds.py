@@ -154,9 +154,10 @@ clearly lucent pixels: the tapering rim of a gas pocket; engineering, dev seeds
 0-2099 (round 8)."""
 
 GAP_MAX_BONE_RING: float = 0.6
-"""... or more than this fraction of the ring 6-15 mm around it is bone: a gas pocket
-over the sacrum whose lucency happens to cancel the bone's density; engineering, dev
-seeds 0-2099 (round 8)."""
+"""A scout lucency at the soft-tissue level is still taken as gas when more than this
+fraction of the ring 6-15 mm around its piece is bone: a gas pocket over the sacrum
+whose lucency happens to cancel the bone's density; engineering, dev seeds 0-2099
+(round 8)."""
 
 BLADDER_MIN_BELOW_KIDNEY_MM: float = 100.0
 """The bladder lies at least 10 cm below the renal pelvis (adult anatomy; engineering)."""
