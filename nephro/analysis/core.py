@@ -1485,7 +1485,6 @@ def _bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mas
     v = scout[::2, ::2].ravel().astype(np.float64)
     ok = valid[::2, ::2].ravel()
     keep = ok
-    coef = np.zeros(design.shape[1])
     for _ in range(4):
         a = design[keep]
         coef = np.linalg.lstsq(a.T @ a, a.T @ v[keep], rcond=None)[0]
