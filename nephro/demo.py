@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import tempfile
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
+from nephro.audit.actor import DEMO, Actor
 from nephro.exams import services as exams
 from nephro.exams.forms import ProcedureForm
 from nephro.exams.lifecycle import HAPPY_PATH, State
@@ -90,14 +90,6 @@ TARGETS = [
 ]
 
 
-@dataclass
-class _Request:
-    """Stands in for an HTTP request so demo writes are audited like real ones."""
-
-    user: User
-    META: dict = field(default_factory=lambda: {"REMOTE_ADDR": "127.0.0.1"})
-
-
 def _accounts() -> dict[str, User]:
     users = {}
     for username, role, first, last in ACCOUNTS:
@@ -128,7 +120,7 @@ def _screen(req, exam, *, hold: str = ""):
 
 
 def _walk(users, exam, target: str, when: datetime, rng: random.Random):
-    nurse, tech, rad = (_Request(users[n]) for n in ("nurse", "tech", "radiologist"))
+    nurse, tech, rad = (Actor(user=users[n]) for n in ("nurse", "tech", "radiologist"))
     if target == State.ON_HOLD:
         _screen(nurse, exam, hold="pregnancy" if exam.patient.sex == "F" else "fever")
         return
@@ -224,7 +216,7 @@ def _images(exam, scenario: str) -> None:
             with path.open("rb") as handle:
                 import_part10(handle, calling_ae="FLUORO1")
     # The demo runs the analysis at once instead of waiting for more images to settle.
-    request_analysis(exam, delay_s=0)
+    request_analysis(DEMO, exam, delay_s=0)
 
 
 @transaction.atomic
@@ -236,7 +228,7 @@ def build_demo(seed: int = 7) -> dict[str, int]:
     if Patient.objects.filter(mrn__startswith="DEMO").exists():
         return {"patients": Patient.objects.filter(mrn__startswith="DEMO").count(), "new": 0}
     today = timezone.localdate()
-    referrer = _Request(users["referrer"])
+    referrer = Actor(user=users["referrer"])
     for i, target in enumerate(TARGETS):
         female = i % 2 == 0
         patient = Patient.objects.create(
@@ -280,7 +272,7 @@ def build_demo(seed: int = 7) -> dict[str, int]:
     flag = held.flags.filter(active=True, severity="hold").first()
     if flag is not None:
         screening.decide_flag(
-            _Request(users["radiologist"]),
+            Actor(user=users["radiologist"]),
             flag.pk,
             decision=Decision.PROCEED,
             reason="Urgent exam: waiver documented by the directing physician",

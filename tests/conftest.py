@@ -7,7 +7,6 @@ through the real services, so tests start where they need to.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
+from nephro.audit.actor import Actor
 from nephro.exams import services as exams
 from nephro.exams.forms import ProcedureForm
 from nephro.exams.lifecycle import HAPPY_PATH, State
@@ -28,12 +28,6 @@ from nephro.tubes.models import Tube
 
 PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
-
-
-@dataclass
-class FakeRequest:
-    user: User
-    META: dict = field(default_factory=lambda: {"REMOTE_ADDR": "127.0.0.1"})
 
 
 def make_user(username: str, role: str, **extra) -> User:
@@ -100,7 +94,7 @@ def make_exam(people):
             placed_on=timezone.localdate() - timedelta(days=30),
             exchange_due_on=timezone.localdate() + timedelta(days=60),
         )
-        ref = FakeRequest(referrer or people["referrer"])
+        ref = Actor(user=referrer or people["referrer"])
         exam = exams.create_order(
             ref,
             patient=patient,
@@ -111,7 +105,7 @@ def make_exam(people):
             clinical_question="Can the tube come out?",
             urgency="routine",
         )[0]
-        nurse, tech, rad = (FakeRequest(people[k]) for k in ("nurse", "tech", "radiologist"))
+        nurse, tech, rad = (Actor(user=people[k]) for k in ("nurse", "tech", "radiologist"))
         goal = HAPPY_PATH.index(state) if state in HAPPY_PATH else 1
         if goal >= 1:
             screening.save_screening(nurse, exam.pk, screening_form(**(screening_answers or {})))

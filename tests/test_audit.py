@@ -3,6 +3,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditError, AuditEvent
 from nephro.audit.services import record, verify_chain
 from nephro.exams.lifecycle import State
@@ -74,5 +75,15 @@ def test_it_lets_radiologists_and_admins_search_it(people, make_exam, client):
 
 
 def test_it_records_system_actors(db):
-    event = record(None, "dicom.store", detail={"actor": "dicom:FLUORO1"})
-    assert event.username == "dicom:FLUORO1" and event.user_id_ref is None
+    event = record(Actor.device("FLUORO1", "10.0.0.9"), "dicom.store")
+    assert (event.username, event.role, event.user_id_ref) == ("dicom:FLUORO1", "system", None)
+    assert event.source_address == "10.0.0.9" and "actor" not in event.detail
+
+
+def test_it_records_on_whose_behalf_and_keeps_the_chain(people):
+    nurse = Actor(user=people["nurse"]).acting_for("patient:MRN1")
+    event = record(nurse, "checkin.submit")
+    assert (event.username, event.on_behalf_of) == ("nina", "patient:MRN1")
+    assert list(verify_chain()) == []
+    AuditEvent.objects.filter(pk=event.pk).update(on_behalf_of="patient:MRN2")
+    assert any("edited" in p.problem for p in verify_chain())

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
+from nephro.audit.models import AuditEvent
 from nephro.demo import DEMO_PASSWORD, build_demo
 from nephro.drainage.models import DrainageAnalysis
 from nephro.exams.lifecycle import State
@@ -30,6 +31,16 @@ def test_it_builds_a_department_in_every_state():
     done = DrainageAnalysis.objects.filter(state="done")
     assert done.count() == Exam.objects.filter(instances__isnull=False).distinct().count() > 0
     assert all(a.verdict for a in done)
+    # Every event names its actor: a person with their role, or a named system component.
+    events = AuditEvent.objects.all()
+    assert not events.filter(detail__has_key="actor").exists()
+    assert not events.filter(username="").exists()
+    assert set(events.filter(user_id_ref__isnull=True).values_list("role", flat=True)) == {
+        "system"
+    }
+    assert {"dicom:FLUORO1", "worker", "demo"} <= set(
+        events.filter(role="system").values_list("username", flat=True)
+    )
     # Run again: nothing is duplicated.
     assert build_demo()["new"] == 0
 

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
+from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 
@@ -25,9 +26,8 @@ class LockoutAuthenticationForm(AuthenticationForm):
         account = User.objects.filter(username=username).first() if username else None
         if account is not None and account.is_locked():
             record(
-                self.request,
+                Actor(user=account, address=Actor.of(self.request).address),
                 "login",
-                user=account,
                 outcome=Outcome.DENIED,
                 detail={"why": "locked"},
             )
@@ -38,17 +38,17 @@ class LockoutAuthenticationForm(AuthenticationForm):
             if account is not None:
                 account.register_failed_login()
             record(
-                self.request,
+                Actor.of(self.request).claiming(username or ""),
                 "login",
                 outcome=Outcome.FAILED,
-                detail={"actor": username or "", "why": "credentials"},
+                detail={"why": "credentials"},
             )
             raise
         user = self.get_user()
         if user.is_demo and not settings.DEMO:
             raise ValidationError(self.error_messages["demo"], code="demo")
         user.register_successful_login()
-        record(self.request, "login", user=user)
+        record(Actor(user=user, address=Actor.of(self.request).address), "login")
         return cleaned
 
 

@@ -2,6 +2,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
 from nephro.accounts.permissions import PUBLIC, allowed
+from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 
@@ -23,6 +24,8 @@ class RolePermissionMiddleware:
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not allowed(user.role, name):
-            record(request, "access.denied", outcome=Outcome.DENIED, detail={"view": name})
+            record(
+                Actor.of(request), "access.denied", outcome=Outcome.DENIED, detail={"view": name}
+            )
             raise PermissionDenied
         return None

@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from nephro.accounts.forms import AccountForm, LockoutAuthenticationForm
 from nephro.accounts.models import User
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 
 
@@ -23,7 +24,9 @@ def account_edit(request, pk=None):
     form = AccountForm(request.POST or None, instance=account)
     if request.method == "POST" and form.is_valid():
         saved = form.save()
-        record(request, "account.save", saved, detail={"fields": sorted(form.changed_data)})
+        record(
+            Actor.of(request), "account.save", saved, detail={"fields": sorted(form.changed_data)}
+        )
         messages.success(request, f"Account {saved.username} saved.")
         return redirect("accounts:list")
     return render(

@@ -33,6 +33,8 @@ class AuditEvent(models.Model):
     username = models.CharField(max_length=150, blank=True)
     user_id_ref = models.BigIntegerField(null=True, blank=True)
     role = models.CharField(max_length=20, blank=True)
+    # The person a system component or a member of staff acted for (audit.actor.Actor).
+    on_behalf_of = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=60, db_index=True)
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
@@ -54,7 +56,7 @@ class AuditEvent(models.Model):
         super().save(*args, **kwargs)
 
     def content(self) -> dict:
-        return {
+        content = {
             "seq": self.seq,
             "at": self.at.isoformat(),
             "username": self.username,
@@ -70,6 +72,10 @@ class AuditEvent(models.Model):
             "detail": self.detail,
             "prev": self.prev_hash,
         }
+        # Only when set, so events written before the field existed keep their hash.
+        if self.on_behalf_of:
+            content["on_behalf_of"] = self.on_behalf_of
+        return content
 
     def compute_hash(self) -> str:
         payload = json.dumps(self.content(), sort_keys=True, default=str)

@@ -8,29 +8,20 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent, ChainHead, Outcome
 
 
-def _client_address(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def record(
-    request,
+    actor: Actor,
     action: str,
     obj=None,
     *,
     patient=None,
     outcome: str = Outcome.SUCCESS,
-    user=None,
     detail: dict | None = None,
-    source_address: str | None = None,
 ) -> AuditEvent:
-    """Append one event. `request` may be None for system actors (DICOM, worker)."""
-    user = user if user is not None else getattr(request, "user", None)
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    """Append one event: who (`actor`), what (`action`), on which record, and how it went."""
     if patient is None and obj is not None:
         patient = getattr(obj, "audit_patient", None)
     with transaction.atomic():
@@ -38,15 +29,16 @@ def record(
         event = AuditEvent(
             seq=head.count + 1,
             at=timezone.now(),
-            username=user.get_username() if authenticated else (detail or {}).get("actor", ""),
-            user_id_ref=user.pk if authenticated else None,
-            role=getattr(user, "role", "") if authenticated else "",
+            username=actor.name,
+            user_id_ref=actor.user.pk if actor.user is not None else None,
+            role=actor.role,
+            on_behalf_of=actor.on_behalf_of,
             action=action,
             object_type=type(obj).__name__ if obj is not None else "",
             object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
             patient_ref=patient.pk if patient is not None else None,
             patient_mrn=patient.mrn if patient is not None else "",
-            source_address=source_address or _client_address(request),
+            source_address=actor.address,
             outcome=outcome,
             detail=detail or {},
             prev_hash=head.last_hash,

@@ -1,5 +1,6 @@
 from django.shortcuts import render
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.audit.services import record
 
@@ -17,5 +18,5 @@ def search(request):
         events = events.filter(outcome=filters["outcome"])
     events = list(events[:200])
     # Searching the trail is itself recorded: who looked at whose history.
-    record(request, "audit.search", detail=filters)
+    record(Actor.of(request), "audit.search", detail=filters)
     return render(request, "audit/search.html", {"events": events, "filters": filters})

@@ -19,6 +19,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 from nephro.dicom import mpps, mwl, services, storage, tuning
@@ -44,13 +45,7 @@ def _refused(event, action: str, why: str) -> None:
     ae, address = _who(event)
     log.warning("%s from %s at %s refused: %s", action, ae, address, why)
     try:
-        record(
-            None,
-            action,
-            outcome=Outcome.FAILED,
-            detail={"actor": f"dicom:{ae}", "why": why[:300]},
-            source_address=address,
-        )
+        record(Actor.device(ae, address), action, outcome=Outcome.FAILED, detail={"why": why[:300]})
     except Exception:  # the audit must not turn a refusal into a crash
         log.exception("could not audit a refused %s", action)
 
@@ -133,12 +128,7 @@ def handle_find(event):
         yield FIND_FAILED, None
         return
     # Reading the worklist shows patient data: one audit row per query.
-    record(
-        None,
-        "dicom.worklist",
-        detail={"actor": f"dicom:{ae}", "matches": len(results)},
-        source_address=address,
-    )
+    record(Actor.device(ae, address), "dicom.worklist", detail={"matches": len(results)})
     for result in results:
         if event.is_cancelled:
             yield 0xFE00, None

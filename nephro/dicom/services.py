@@ -23,6 +23,7 @@ from django.utils import timezone
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_file_meta_info
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 from nephro.dicom import storage
@@ -45,10 +46,6 @@ _DOSE_STATES = frozenset(
 class Stored:
     instance: Instance
     duplicate: bool
-
-
-def _actor(ae: str) -> dict:
-    return {"actor": f"dicom:{ae}"}
 
 
 # --- Storage -------------------------------------------------------------------------
@@ -202,7 +199,7 @@ def import_part10(source: BinaryIO, *, calling_ae: str) -> Stored:
     )
 
 
-def upload_to_exam(request, exam: Exam, files) -> tuple[int, list[tuple[str, str]]]:
+def upload_to_exam(actor: Actor, exam: Exam, files) -> tuple[int, list[tuple[str, str]]]:
     """Store uploaded files; images whose headers name another study join this exam."""
     stored, refused, studies = 0, [], set()
     for upload in files:
@@ -211,7 +208,7 @@ def upload_to_exam(request, exam: Exam, files) -> tuple[int, list[tuple[str, str
         except storage.Rejected as exc:
             refused.append((upload.name, str(exc)))
             record(
-                request,
+                actor,
                 "dicom.upload",
                 exam,
                 outcome=Outcome.FAILED,
@@ -224,9 +221,9 @@ def upload_to_exam(request, exam: Exam, files) -> tuple[int, list[tuple[str, str
         elif result.instance.exam_id != exam.pk:
             refused.append((upload.name, "these images belong to another exam"))
     for study_uid in studies:
-        link(request, study_uid=study_uid, exam=exam)
+        link(actor, study_uid=study_uid, exam=exam)
     if stored:
-        record(request, "dicom.upload", exam, detail={"files": stored})
+        record(actor, "dicom.upload", exam, detail={"files": stored})
     return stored, refused
 
 
@@ -322,17 +319,15 @@ def _index(
     with transaction.atomic():
         instance.save(force_insert=True)
         record(
-            None,
+            Actor.device(calling_ae, peer),
             "dicom.store",
             instance,
             patient=exam.patient if exam else None,
             detail={
-                **_actor(calling_ae),
                 "sop": header.sop_instance_uid,
                 "frames": header.number_of_frames,
                 "linked": exam is not None,
             },
-            source_address=peer,
         )
         kind, payload = _job_for(instance)
         enqueue(kind, **payload)
@@ -477,7 +472,6 @@ def _audit_stored(instances: list[Instance], *, peer: str | None, recovered: boo
     for (exam_id, calling_ae), members in groups.items():
         exam = exams.get(exam_id)
         detail = {
-            **_actor(calling_ae),
             "instances": [i.sop_instance_uid for i in members],
             "count": len(members),
             "frames": sum(i.number_of_frames for i in members),
@@ -489,12 +483,11 @@ def _audit_stored(instances: list[Instance], *, peer: str | None, recovered: boo
             # Written by a later sweep: the listener that stored them stopped first.
             detail["recovered"] = True
         record(
-            None,
+            Actor.device(calling_ae, peer),
             "dicom.store",
             exam,
             patient=exam.patient if exam is not None else None,
             detail=detail,
-            source_address=peer,
         )
 
 
@@ -513,7 +506,7 @@ def audit_orphans(max_age_s: float | None = None) -> int:
     return count
 
 
-def link(request, *, study_uid: str, exam: Exam) -> int:
+def link(actor: Actor, *, study_uid: str, exam: Exam) -> int:
     """Reconciliation: attach every unmatched instance of a study to an exam."""
     with exam_services.locked_exam(exam.pk) as locked:
         if locked.state == State.CANCELLED:
@@ -529,7 +522,7 @@ def link(request, *, study_uid: str, exam: Exam) -> int:
             exam=locked, unmatched_reason=""
         )
         record(
-            request,
+            actor,
             "dicom.link",
             locked,
             detail={
@@ -546,7 +539,7 @@ def link(request, *, study_uid: str, exam: Exam) -> int:
         if any(instance.has_pixels for instance in instances):
             from nephro.drainage.services import request_analysis
 
-            request_analysis(locked, request=request)
+            request_analysis(actor, locked)
     return len(instances)
 
 
@@ -586,10 +579,10 @@ def set_thumbnail(instance: Instance, relative: str) -> None:
 
 
 def apply_device_dose(
+    actor: Actor,
     exam_id: int,
     *,
     source: str,
-    actor_ae: str,
     fluoro_time_s: Decimal | None,
     kap_gy_cm2: Decimal | None,
     ka_r_mgy: Decimal | None,
@@ -605,12 +598,11 @@ def apply_device_dose(
     with exam_services.locked_exam(exam_id) as exam:
         if exam.state not in _DOSE_STATES:
             record(
-                None,
+                actor,
                 "procedure.dose",
                 exam,
                 outcome=Outcome.FAILED,
                 detail={
-                    **_actor(actor_ae),
                     "source": source,
                     "why": f"exam is {exam.state}",
                     "reference": reference,
@@ -636,11 +628,10 @@ def apply_device_dose(
         procedure.save()
         flags = [f.code for f in dose_flags(procedure.ka_r_mgy)]
         record(
-            None,
+            actor,
             "procedure.dose",
             procedure,
             detail={
-                **_actor(actor_ae),
                 "source": source,
                 "reference": reference,
                 "before": before,
@@ -676,6 +667,7 @@ def mpps_create(uid: str, pps: dict, *, calling_ae: str, peer: str | None = None
     if pps["status"] != PpsStatus.IN_PROGRESS:
         raise MppsError(0x0106, "a new performed procedure step must be IN PROGRESS")
     exam, why = match_exam(pps["accession"], pps["study_uid"], pps["patient_id"])
+    actor = Actor.device(calling_ae, peer)
     with transaction.atomic():
         step = PerformedStep.objects.create(
             sop_instance_uid=uid,
@@ -688,19 +680,17 @@ def mpps_create(uid: str, pps: dict, *, calling_ae: str, peer: str | None = None
             reported=pps["reported"],
         )
         record(
-            None,
+            actor,
             "mpps.create",
             step,
             detail={
-                **_actor(calling_ae),
                 "status": step.status,
                 "linked": exam is not None,
                 **({"why": why} if exam is None else {}),
             },
-            source_address=peer,
         )
         if exam is not None:
-            _follow_step(exam.pk, step, calling_ae)
+            _follow_step(actor, exam.pk, step)
     return step
 
 
@@ -718,33 +708,32 @@ def mpps_set(uid: str, pps: dict, *, calling_ae: str, peer: str | None = None) -
         step.discontinued_reason = pps["discontinued_reason"] or step.discontinued_reason
         step.reported = {**step.reported, **pps["reported"]}
         step.save()
+        actor = Actor.device(calling_ae, peer)
         record(
-            None,
+            actor,
             "mpps.set",
             step,
             detail={
-                **_actor(calling_ae),
                 "status": step.status,
                 **({"reason": step.discontinued_reason} if step.discontinued_reason else {}),
             },
-            source_address=peer,
         )
         if step.exam_id is not None:
-            _follow_step(step.exam_id, step, calling_ae)
+            _follow_step(actor, step.exam_id, step)
     return step
 
 
-def _follow_step(exam_id: int, step: PerformedStep, calling_ae: str) -> None:
+def _follow_step(actor: Actor, exam_id: int, step: PerformedStep) -> None:
     """Move the exam with the modality where the lifecycle allows it; record the rest."""
-    detail = {**_actor(calling_ae), "mpps": step.sop_instance_uid}
+    detail = {"mpps": step.sop_instance_uid}
     with exam_services.locked_exam(exam_id) as exam:
         if step.status == PpsStatus.IN_PROGRESS:
             if exam.state != State.IN_PROGRESS:
                 try:
-                    exam_services.begin(None, exam, **detail)
+                    exam_services.begin(actor, exam, **detail)
                 except (exam_services.WorkflowError, IllegalTransition) as exc:
                     record(
-                        None,
+                        actor,
                         "exam.start",
                         exam,
                         outcome=Outcome.FAILED,
@@ -753,10 +742,10 @@ def _follow_step(exam_id: int, step: PerformedStep, calling_ae: str) -> None:
         elif step.status == PpsStatus.COMPLETED:
             if exam.state == State.IN_PROGRESS:
                 exam.completed_at = timezone.now()
-                exam_services.advance(None, exam, State.COMPLETED, "exam.complete", **detail)
+                exam_services.advance(actor, exam, State.COMPLETED, "exam.complete", **detail)
             elif exam.state != State.COMPLETED:
                 record(
-                    None,
+                    actor,
                     "exam.complete",
                     exam,
                     outcome=Outcome.FAILED,
@@ -767,7 +756,7 @@ def _follow_step(exam_id: int, step: PerformedStep, calling_ae: str) -> None:
                 )
         elif step.status == PpsStatus.DISCONTINUED:
             record(
-                None,
+                actor,
                 "exam.discontinued",
                 exam,
                 detail={
@@ -775,10 +764,10 @@ def _follow_step(exam_id: int, step: PerformedStep, calling_ae: str) -> None:
                     "reason": step.discontinued_reason or "not given",
                 },
             )
-        _apply_reported(exam, step)
+        _apply_reported(actor, exam, step)
 
 
-def _apply_reported(exam: Exam, step: PerformedStep) -> None:
+def _apply_reported(actor: Actor, exam: Exam, step: PerformedStep) -> None:
     reported = step.reported
     procedure = Procedure.objects.filter(exam=exam).first()
     if procedure is None:
@@ -793,11 +782,10 @@ def _apply_reported(exam: Exam, step: PerformedStep) -> None:
             procedure.contrast_volume_ml = Decimal(volume).quantize(Decimal("0.1"))
         procedure.save()
         record(
-            None,
+            actor,
             "procedure.contrast",
             procedure,
             detail={
-                **_actor(step.calling_ae),
                 "source": "mpps",
                 "agent": contrast,
                 "volume_ml": volume,
@@ -808,9 +796,9 @@ def _apply_reported(exam: Exam, step: PerformedStep) -> None:
         if procedure.dose_source == "rdsr":
             return
         apply_device_dose(
+            actor,
             exam.pk,
             source="mpps",
-            actor_ae=step.calling_ae,
             reference=step.sop_instance_uid,
             **{k: None if v is None else Decimal(v) for k, v in dose.items()},
         )

@@ -8,6 +8,7 @@ import logging
 from django.conf import settings
 from pydicom import dcmread
 
+from nephro.audit.actor import WORKER, Actor
 from nephro.dicom import dose, render, services
 from nephro.dicom.models import Instance
 from nephro.jobs.queue import PermanentError, job
@@ -56,7 +57,7 @@ def thumbnail(instance_id: int) -> None:
         # Off the association thread: a settled analysis covers the whole series.
         from nephro.drainage.services import request_analysis
 
-        request_analysis(instance.exam)
+        request_analysis(WORKER, instance.exam)
 
 
 @job("dicom.rdsr")
@@ -73,9 +74,9 @@ def dose_report(instance_id: int) -> None:
         log.info("dose report %s waits for reconciliation", instance.sop_instance_uid)
         return
     services.apply_device_dose(
+        Actor.device(instance.calling_ae),
         instance.exam_id,
         source="rdsr",
-        actor_ae=instance.calling_ae,
         reference=instance.sop_instance_uid,
         fluoro_time_s=totals.fluoro_time_s,
         kap_gy_cm2=totals.kap_gy_cm2,

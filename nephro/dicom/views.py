@@ -8,6 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.dicom import render as rendering
 from nephro.dicom import services
@@ -35,7 +36,9 @@ def _audit_image_read(request, exam, instance: Instance) -> None:
     """One audit row per image per session, not one per frame of a playing cine loop."""
     seen = request.session.get("dicom_read", [])
     if instance.pk not in seen:
-        record(request, "dicom.image.read", exam, detail={"sop": instance.sop_instance_uid})
+        record(
+            Actor.of(request), "dicom.image.read", exam, detail={"sop": instance.sop_instance_uid}
+        )
         request.session["dicom_read"] = [*seen[-200:], instance.pk]
 
 
@@ -90,7 +93,7 @@ def thumbnail_png(request, pk: int):
 
 def reconcile(request):
     studies = services.unmatched_studies()
-    record(request, "dicom.unmatched.read", detail={"studies": len(studies)})
+    record(Actor.of(request), "dicom.unmatched.read", detail={"studies": len(studies)})
     exams = visible_exams(request.user).exclude(state="cancelled")
     for study in studies:
         study["candidates"] = (
@@ -110,7 +113,7 @@ def link(request):
         messages.error(request, f"Not linked: no exam with accession number {accession!r}.")
         return redirect("dicom:reconcile")
     try:
-        count = services.link(request, study_uid=study_uid, exam=exam)
+        count = services.link(Actor.of(request), study_uid=study_uid, exam=exam)
     except WorkflowError as exc:
         messages.error(request, f"Not linked: {exc}.")
         return redirect("dicom:reconcile")
@@ -126,7 +129,7 @@ def upload(request, pk: int):
     if not files:
         messages.error(request, "Not stored: choose one or more DICOM files.")
         return redirect("exams:detail", pk=pk)
-    stored, refused = services.upload_to_exam(request, exam, files)
+    stored, refused = services.upload_to_exam(Actor.of(request), exam, files)
     if stored:
         messages.success(
             request,

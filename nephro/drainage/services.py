@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from nephro.audit.actor import WORKER, Actor
 from nephro.audit.services import record
 from nephro.drainage.models import AnalysisReview, AnalysisState, DrainageAnalysis, ReviewDecision
 from nephro.exams.services import WorkflowError
@@ -22,7 +23,7 @@ def analysis_dir(exam) -> Path:
 
 
 def request_analysis(
-    exam, *, source: str = "dicom", request=None, delay_s: float | None = None
+    actor: Actor, exam, *, source: str = "dicom", delay_s: float | None = None
 ) -> DrainageAnalysis:
     """Queue an analysis of the exam's images, unless one is already waiting to start."""
     with transaction.atomic():
@@ -35,7 +36,7 @@ def request_analysis(
         if delay_s is None:
             delay_s = settings.NEPHRO_ANALYSIS_SETTLE_SECONDS
         enqueue("drainage.analyze", delay_s=delay_s, analysis_id=analysis.pk)
-        record(request, "drainage.request", analysis, detail={"source": source, "actor": "system"})
+        record(actor, "drainage.request", analysis, detail={"source": source})
     return analysis
 
 
@@ -65,10 +66,10 @@ def run_analysis(analysis_id: int, paths: list[Path]) -> DrainageAnalysis:
     analysis.finished_at = timezone.now()
     analysis.save()
     record(
-        None,
+        WORKER,
         "drainage.result",
         analysis,
-        detail={"actor": "worker", "verdict": analysis.verdict, "files": len(paths)},
+        detail={"verdict": analysis.verdict, "files": len(paths)},
     )
     return analysis
 
@@ -80,7 +81,7 @@ def fail_analysis(analysis_id: int, message: str) -> None:
 
 
 def review(
-    request, analysis: DrainageAnalysis, *, decision: str, verdict: str, reason: str
+    actor: Actor, analysis: DrainageAnalysis, *, decision: str, verdict: str, reason: str
 ) -> AnalysisReview:
     if analysis.state != AnalysisState.DONE:
         raise WorkflowError("the analysis has not finished")
@@ -97,10 +98,10 @@ def review(
         decision=decision,
         verdict=verdict,
         reason=reason,
-        reviewed_by=request.user,
+        reviewed_by=actor.user,
     )
     record(
-        request,
+        actor,
         "drainage.review",
         analysis,
         detail={"decision": decision, "verdict": verdict, "suggested": analysis.verdict},

@@ -3,6 +3,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.drainage import services
 from nephro.drainage.forms import ReviewForm
@@ -29,7 +30,7 @@ def picture(request, pk: int):
 @require_POST
 def rerun(request, pk: int):
     exam = get_exam(request, pk)
-    services.request_analysis(exam, source="manual", request=request, delay_s=0)
+    services.request_analysis(Actor.of(request), exam, source="manual", delay_s=0)
     messages.success(request, "Analysis queued; the result appears here when it is ready.")
     return redirect("exams:detail", pk=pk)
 
@@ -42,13 +43,13 @@ def review(request, pk: int):
     form = ReviewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.review(request, analysis, **form.cleaned_data)
+            services.review(Actor.of(request), analysis, **form.cleaned_data)
         except WorkflowError as exc:
             form.add_error(None, f"Not saved: {exc}.")
         else:
             messages.success(request, "Your reading of the drainage was recorded.")
             return redirect("reports:findings", pk=pk)
-    record(request, "drainage.read", analysis)
+    record(Actor.of(request), "drainage.read", analysis)
     return render(
         request,
         "drainage/review.html",

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pydicom.uid import generate_uid
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams import lifecycle
 from nephro.exams.lifecycle import IllegalTransition, State
@@ -39,16 +40,16 @@ def locked_exam(exam_id: int):
         yield Exam.objects.select_for_update().select_related("patient").get(pk=exam_id)
 
 
-def _move(request, exam: Exam, target: str, action: str, **detail) -> None:
+def _move(actor: Actor, exam: Exam, target: str, action: str, **detail) -> None:
     lifecycle.check(exam.state, target, held_from=exam.held_from)
     before = exam.state
     exam.state = target
     exam.save()
-    record(request, action, exam, detail={"from": before, "to": target, **detail})
+    record(actor, action, exam, detail={"from": before, "to": target, **detail})
 
 
 def create_order(
-    request,
+    actor: Actor,
     *,
     patient,
     referrer,
@@ -73,15 +74,15 @@ def create_order(
                     indication=indication,
                     clinical_question=clinical_question,
                     urgency=urgency,
-                    created_by=request.user,
+                    created_by=actor.user,
                 )
         except IntegrityError as exc:  # the same form submitted twice at the same moment
             raise DuplicateSubmission(Order.objects.get(submission=submission)) from exc
-        record(request, "order.create", order, detail={"sides": sides})
-        return [_create_exam(request, order, side, tubes.get(side)) for side in sides]
+        record(actor, "order.create", order, detail={"sides": sides})
+        return [_create_exam(actor, order, side, tubes.get(side)) for side in sides]
 
 
-def _create_exam(request, order: Order, side: str, tube: Tube | None) -> Exam:
+def _create_exam(actor: Actor, order: Order, side: str, tube: Tube | None) -> Exam:
     for _attempt in range(5):
         try:
             with transaction.atomic():
@@ -95,7 +96,7 @@ def _create_exam(request, order: Order, side: str, tube: Tube | None) -> Exam:
                 )
         except IntegrityError:  # accession collision: draw again
             continue
-        record(request, "exam.create", exam, detail={"accession": exam.accession_number})
+        record(actor, "exam.create", exam, detail={"accession": exam.accession_number})
         return exam
     raise WorkflowError("could not allocate an accession number; try again")
 
@@ -104,103 +105,102 @@ def _blocking_flags(exam: Exam):
     return [f for f in exam.flags.all() if f.blocking]
 
 
-def schedule(request, exam_id: int, *, when: datetime, room: str, ae_title: str) -> Exam:
+def schedule(actor: Actor, exam_id: int, *, when: datetime, room: str, ae_title: str) -> Exam:
     with locked_exam(exam_id) as exam:
         if _blocking_flags(exam):
             raise WorkflowError("a safety hold needs a radiologist's decision before scheduling")
         exam.scheduled_at = when
         exam.room = room
         exam.modality_ae_title = ae_title
-        _move(request, exam, State.SCHEDULED, "exam.schedule", when=when.isoformat(), room=room)
+        _move(actor, exam, State.SCHEDULED, "exam.schedule", when=when.isoformat(), room=room)
     return exam
 
 
-def check_in(request, exam_id: int, *, mrn: str, birth_date) -> Exam:
+def check_in(actor: Actor, exam_id: int, *, mrn: str, birth_date) -> Exam:
     """Arrival with two identifiers: the MRN and the date of birth must both match."""
     with locked_exam(exam_id) as exam:
         if exam.state != State.SCHEDULED:
             raise IllegalTransition("only a scheduled exam can be checked in")
         if mrn.strip() != exam.patient.mrn or birth_date != exam.patient.birth_date:
-            record(request, "exam.check_in", exam, outcome="failed", detail={"why": "identity"})
+            record(actor, "exam.check_in", exam, outcome="failed", detail={"why": "identity"})
             raise WorkflowError(
                 "the identifiers do not match this patient: check the wristband and ask again"
             )
         exam.arrived_at = timezone.now()
-        exam.identity_confirmed_by = request.user
-        _move(request, exam, State.ARRIVED, "exam.check_in")
+        exam.identity_confirmed_by = actor.user
+        _move(actor, exam, State.ARRIVED, "exam.check_in")
     return exam
 
 
-def tick_checklist(request, exam_id: int, item: str) -> Exam:
+def tick_checklist(actor: Actor, exam_id: int, item: str) -> Exam:
     with locked_exam(exam_id) as exam:
         if exam.state != State.ARRIVED:
             raise IllegalTransition("the checklist is filled in after check-in, before the study")
         if item not in ChecklistItem.values:
             raise WorkflowError("unknown checklist step")
         _, created = ChecklistStep.objects.get_or_create(
-            exam=exam, item=item, defaults={"done_by": request.user, "done_at": timezone.now()}
+            exam=exam, item=item, defaults={"done_by": actor.user, "done_at": timezone.now()}
         )
         if created:
-            record(request, "exam.checklist", exam, detail={"item": item})
+            record(actor, "exam.checklist", exam, detail={"item": item})
         done = set(exam.checklist.values_list("item", flat=True))
         if done >= set(ChecklistItem.values):
-            _move(request, exam, State.PREPARED, "exam.prepared")
+            _move(actor, exam, State.PREPARED, "exam.prepared")
     return exam
 
 
-def start(request, exam_id: int) -> Exam:
+def start(actor: Actor, exam_id: int) -> Exam:
     with locked_exam(exam_id) as exam:
-        begin(request, exam)
+        begin(actor, exam)
     return exam
 
 
-def begin(request, exam: Exam, **detail) -> None:
+def begin(actor: Actor, exam: Exam, **detail) -> None:
     """Start the study on an exam already locked (from the page, or the modality's MPPS)."""
     if exam.state == State.ARRIVED:
         raise WorkflowError("finish the five checklist steps before starting")
     if _blocking_flags(exam):
         raise WorkflowError("a safety hold needs a radiologist's decision before the study")
     exam.started_at = exam.started_at or timezone.now()
-    _move(request, exam, State.IN_PROGRESS, "exam.start", **detail)
-    user = getattr(request, "user", None)
-    Procedure.objects.get_or_create(exam=exam, defaults={"performed_by": user})
+    _move(actor, exam, State.IN_PROGRESS, "exam.start", **detail)
+    Procedure.objects.get_or_create(exam=exam, defaults={"performed_by": actor.user})
 
 
-def save_procedure(request, exam_id: int, form) -> Procedure:
+def save_procedure(actor: Actor, exam_id: int, form) -> Procedure:
     with locked_exam(exam_id) as exam:
         if exam.state not in (State.IN_PROGRESS, State.COMPLETED):
             raise IllegalTransition("the procedure is recorded once the study has started")
         procedure = form.save(commit=False)
         procedure.exam = exam
-        procedure.performed_by = procedure.performed_by or request.user
+        procedure.performed_by = procedure.performed_by or actor.user
         procedure.dose_source = "manual"
         procedure.save()
-        record(request, "procedure.save", procedure, detail={"fields": sorted(form.changed_data)})
+        record(actor, "procedure.save", procedure, detail={"fields": sorted(form.changed_data)})
     return procedure
 
 
-def complete(request, exam_id: int) -> Exam:
+def complete(actor: Actor, exam_id: int) -> Exam:
     with locked_exam(exam_id) as exam:
         procedure = getattr(exam, "procedure", None)
         if procedure is None or not procedure.contrast_agent or not procedure.views:
             raise WorkflowError("record the contrast and the views taken before completing")
         exam.completed_at = timezone.now()
-        _move(request, exam, State.COMPLETED, "exam.complete")
+        _move(actor, exam, State.COMPLETED, "exam.complete")
     return exam
 
 
-def hold(request, exam_id: int, reason: str) -> Exam:
+def hold(actor: Actor, exam_id: int, reason: str) -> Exam:
     with locked_exam(exam_id) as exam:
         if not reason.strip():
             raise WorkflowError("a hold needs a reason")
         lifecycle.check(exam.state, State.ON_HOLD)
         exam.held_from = exam.state
         exam.hold_reason = reason
-        _move(request, exam, State.ON_HOLD, "exam.hold", reason=reason)
+        _move(actor, exam, State.ON_HOLD, "exam.hold", reason=reason)
     return exam
 
 
-def resume(request, exam_id: int, reason: str) -> Exam:
+def resume(actor: Actor, exam_id: int, reason: str) -> Exam:
     with locked_exam(exam_id) as exam:
         if exam.state != State.ON_HOLD:
             raise IllegalTransition("only a held exam can be resumed")
@@ -209,27 +209,27 @@ def resume(request, exam_id: int, reason: str) -> Exam:
         if _blocking_flags(exam):
             raise WorkflowError("decide every safety hold flag first")
         target = exam.held_from
-        _move(request, exam, target, "exam.resume", reason=reason)
+        _move(actor, exam, target, "exam.resume", reason=reason)
         exam.held_from = ""
         exam.save()
     return exam
 
 
-def cancel(request, exam_id: int, reason: str) -> Exam:
+def cancel(actor: Actor, exam_id: int, reason: str) -> Exam:
     with locked_exam(exam_id) as exam:
         if not reason.strip():
             raise WorkflowError("a cancellation needs a reason")
         exam.cancel_reason = reason
-        _move(request, exam, State.CANCELLED, "exam.cancel", reason=reason)
+        _move(actor, exam, State.CANCELLED, "exam.cancel", reason=reason)
     return exam
 
 
-def close(request, exam_id: int) -> Exam:
+def close(actor: Actor, exam_id: int) -> Exam:
     with locked_exam(exam_id) as exam:
-        _move(request, exam, State.CLOSED, "exam.close")
+        _move(actor, exam, State.CLOSED, "exam.close")
     return exam
 
 
-def advance(request, exam: Exam, target: str, action: str, **detail) -> None:
+def advance(actor: Actor, exam: Exam, target: str, action: str, **detail) -> None:
     """For other apps' services that already hold the exam's lock."""
-    _move(request, exam, target, action, **detail)
+    _move(actor, exam, target, action, **detail)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams import services
 from nephro.exams.access import visible_exams, visible_patients
@@ -24,7 +25,7 @@ from nephro.front.steps import form_step
 def get_exam(request, pk: int, action: str = "exam.read"):
     """The exam if this user may see it (404 otherwise), with the read audited."""
     exam = get_object_or_404(visible_exams(request.user), pk=pk)
-    record(request, action, exam)
+    record(Actor.of(request), action, exam)
     return exam
 
 
@@ -70,7 +71,7 @@ def worklist(request):
     if day == "today":
         exams = exams.filter(scheduled_at__date=timezone.localdate())
     exams = exams.order_by("scheduled_at", "pk")[:500]
-    record(request, "worklist.read", detail={"state": state, "day": day})
+    record(Actor.of(request), "worklist.read", detail={"state": state, "day": day})
     return render(
         request,
         "exams/worklist.html",
@@ -87,7 +88,7 @@ def order(request, patient_pk: int):
         data = form.cleaned_data
         try:
             exams = services.create_order(
-                request,
+                Actor.of(request),
                 patient=patient,
                 referrer=form.referrer(),
                 sides=form.sides(),
@@ -102,7 +103,7 @@ def order(request, patient_pk: int):
             return redirect("exams:detail", pk=exc.order.exams.first().pk)
         messages.success(request, f"Order placed: {', '.join(e.accession_number for e in exams)}.")
         return redirect("exams:detail", pk=exams[0].pk)
-    record(request, "patient.read", patient)
+    record(Actor.of(request), "patient.read", patient)
     return render(
         request,
         "exams/order.html",
@@ -154,7 +155,7 @@ def schedule(request, pk: int):
         ScheduleForm,
         "exams/form.html",
         lambda exam, d: services.schedule(
-            request, exam.pk, when=d["when"], room=d["room"], ae_title=d["ae_title"]
+            Actor.of(request), exam.pk, when=d["when"], room=d["room"], ae_title=d["ae_title"]
         ),
         "Scheduled: the exam is now on the modality worklist.",
     )
@@ -167,7 +168,7 @@ def check_in(request, pk: int):
         CheckInForm,
         "exams/form.html",
         lambda exam, d: services.check_in(
-            request, exam.pk, mrn=d["mrn"], birth_date=d["birth_date"]
+            Actor.of(request), exam.pk, mrn=d["mrn"], birth_date=d["birth_date"]
         ),
         "Identity confirmed with two identifiers; patient checked in.",
     )
@@ -179,7 +180,7 @@ def hold(request, pk: int):
         pk,
         ReasonForm,
         "exams/form.html",
-        lambda exam, d: services.hold(request, exam.pk, d["reason"]),
+        lambda exam, d: services.hold(Actor.of(request), exam.pk, d["reason"]),
         "Exam put on hold for a radiologist's decision.",
     )
 
@@ -190,7 +191,7 @@ def resume(request, pk: int):
         pk,
         ReasonForm,
         "exams/form.html",
-        lambda exam, d: services.resume(request, exam.pk, d["reason"]),
+        lambda exam, d: services.resume(Actor.of(request), exam.pk, d["reason"]),
         "Hold released.",
     )
 
@@ -201,14 +202,14 @@ def cancel(request, pk: int):
         pk,
         ReasonForm,
         "exams/form.html",
-        lambda exam, d: services.cancel(request, exam.pk, d["reason"]),
+        lambda exam, d: services.cancel(Actor.of(request), exam.pk, d["reason"]),
         "Exam cancelled.",
     )
 
 
 @workflow_action
 def checklist(request, pk: int):
-    exam = services.tick_checklist(request, pk, request.POST.get("item", ""))
+    exam = services.tick_checklist(Actor.of(request), pk, request.POST.get("item", ""))
     if request.headers.get("HX-Request") and exam.state == State.ARRIVED:
         # Only the checklist changes: swap it in place.
         return render(
@@ -221,19 +222,19 @@ def checklist(request, pk: int):
 
 @workflow_action
 def start(request, pk: int):
-    services.start(request, pk)
+    services.start(Actor.of(request), pk)
     messages.success(request, "Study started.")
 
 
 @workflow_action
 def complete(request, pk: int):
-    services.complete(request, pk)
+    services.complete(Actor.of(request), pk)
     messages.success(request, "Study completed: ready for findings.")
 
 
 @workflow_action
 def close(request, pk: int):
-    services.close(request, pk)
+    services.close(Actor.of(request), pk)
     messages.success(request, "Exam closed.")
 
 
@@ -244,7 +245,7 @@ def procedure(request, pk: int):
     return form_step(
         request,
         form,
-        lambda data: services.save_procedure(request, exam.pk, form),
+        lambda data: services.save_procedure(Actor.of(request), exam.pk, form),
         success="Procedure record saved.",
         done=reverse("exams:detail", args=[pk]),
         template="exams/procedure.html",

@@ -6,13 +6,13 @@ Called at the end of nephro.demo.build_demo, through the real services.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
 
 from nephro.accounts.models import User
+from nephro.audit.actor import Actor
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
 from nephro.followup import services
@@ -24,14 +24,8 @@ from nephro.tubes import services as tube_services
 from nephro.tubes.models import TubeStatus
 
 
-@dataclass
-class _Request:
-    user: User
-    META: dict = field(default_factory=lambda: {"REMOTE_ADDR": "127.0.0.1"})
-
-
 def build_followup_demo(users: dict[str, User]) -> None:
-    nurse, rad = _Request(users["nurse"]), _Request(users["radiologist"])
+    nurse, rad = Actor(user=users["nurse"]), Actor(user=users["radiologist"])
     services.set_duty(rad, True)
     done = list(
         Exam.objects.filter(state__in=[State.COMPLETED, State.REPORTED, State.FOLLOW_UP])
@@ -50,7 +44,9 @@ def build_followup_demo(users: dict[str, User]) -> None:
     for exam, (symptoms, temperature, minutes_ago, notes) in zip(done, answers, strict=False):
         by_phone = exam.patient.user_id is None
         checkin = services.record_checkin(
-            nurse if by_phone else _Request(exam.patient.user),
+            nurse.acting_for(exam.patient.audit_name)
+            if by_phone
+            else Actor(user=exam.patient.user),
             exam.pk,
             symptoms=symptoms,
             temperature_c=None if temperature is None else Decimal(temperature),
@@ -73,7 +69,7 @@ def build_followup_demo(users: dict[str, User]) -> None:
         )
         if form.is_valid():
             screening_services.save_screening(
-                _Request(waiting.patient.user or users["nurse"]),
+                Actor(user=waiting.patient.user or users["nurse"]),
                 waiting.pk,
                 form,
                 source=Source.PATIENT,

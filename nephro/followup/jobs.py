@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
+from nephro.audit.actor import FOLLOWUP
 from nephro.audit.models import AuditEvent
 from nephro.audit.services import record
 from nephro.exams.lifecycle import State
@@ -30,7 +31,6 @@ from nephro.jobs.queue import periodic
 from nephro.portal.models import patient_language
 from nephro.tubes.services import due_digest
 
-ACTOR = {"actor": "followup"}
 # Scheduled check-ins are not created, nor requested, for studies older than this.
 LOOK_BACK = timedelta(days=7)
 EVERY = timedelta(minutes=1)
@@ -55,7 +55,7 @@ def schedule_checkins(now: datetime | None = None) -> int:
             )
             if new:
                 created += 1
-                record(None, "checkin.schedule", checkin, detail={**ACTOR, "hours": offset})
+                record(FOLLOWUP, "checkin.schedule", checkin, detail={"hours": offset})
     return created
 
 
@@ -110,7 +110,7 @@ def send_checkin_requests(now: datetime | None = None) -> int:
             checkin.requested_at = now
             checkin.save(update_fields=["requested_at"])
             emailed = _ask(checkin, reminder=False)
-            record(None, "checkin.request", checkin, detail={**ACTOR, "emailed": emailed})
+            record(FOLLOWUP, "checkin.request", checkin, detail={"emailed": emailed})
             sent += emailed
     remind_before = now - timedelta(hours=settings.NEPHRO_CHECKIN_REMINDER_HOURS)
     reminders = _open_checkins(now).filter(
@@ -124,7 +124,7 @@ def send_checkin_requests(now: datetime | None = None) -> int:
             checkin.reminded_at = now
             checkin.save(update_fields=["reminded_at"])
             emailed = _ask(checkin, reminder=True)
-            record(None, "checkin.remind", checkin, detail={**ACTOR, "emailed": emailed})
+            record(FOLLOWUP, "checkin.remind", checkin, detail={"emailed": emailed})
             sent += emailed
     return sent
 
@@ -181,10 +181,10 @@ def escalate_alerts(now: datetime | None = None) -> int:
                 language="en",
             )
             record(
-                None,
+                FOLLOWUP,
                 "alert.escalate",
                 alert,
-                detail={**ACTOR, "to": alert.escalated_to, "on_duty": anyone_on_duty},
+                detail={"to": alert.escalated_to, "on_duty": anyone_on_duty},
             )
             escalated += 1
     return escalated
@@ -229,10 +229,9 @@ def send_tube_digest(now: datetime | None = None) -> int:
                 language="en",
             )
         record(
-            None,
+            FOLLOWUP,
             "tube.digest",
             detail={
-                **ACTOR,
                 "day": today.isoformat(),
                 "overdue": len(overdue),
                 "due_soon": len(due_soon),

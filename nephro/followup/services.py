@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from nephro.accounts.roles import Role
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.services import WorkflowError, locked_exam
 from nephro.followup.models import Action, Alert, CheckIn, Duty
@@ -25,7 +26,7 @@ def check_temperature(value_c: Decimal | None) -> None:
 
 
 def record_checkin(
-    request,
+    actor: Actor,
     exam_id: int,
     *,
     symptoms: list[str],
@@ -54,7 +55,7 @@ def record_checkin(
         ) or CheckIn(exam=exam, offset_hours=0)
         result = triage(symptoms, temperature_c)
         checkin.answered_at = now
-        checkin.answered_by = request.user
+        checkin.answered_by = actor.user
         checkin.by_phone = by_phone
         checkin.symptoms = list(dict.fromkeys(symptoms))
         checkin.temperature_c = temperature_c
@@ -62,7 +63,7 @@ def record_checkin(
         checkin.urgency = result.urgency
         checkin.save()
         record(
-            request,
+            actor,
             "checkin.submit",
             checkin,
             detail={"urgency": result.urgency, "symptoms": checkin.symptoms, "phone": by_phone},
@@ -71,11 +72,11 @@ def record_checkin(
             alert = Alert.objects.create(
                 checkin=checkin, exam=exam, urgency=result.urgency, raised_at=now
             )
-            record(request, "alert.raise", alert, detail={"urgency": result.urgency})
+            record(actor, "alert.raise", alert, detail={"urgency": result.urgency})
     return checkin
 
 
-def acknowledge_alert(request, alert_id: int, *, action: str, note: str) -> Alert:
+def acknowledge_alert(actor: Actor, alert_id: int, *, action: str, note: str) -> Alert:
     if action not in Action.values:
         raise WorkflowError("choose the action taken")
     if not note.strip():
@@ -88,24 +89,24 @@ def acknowledge_alert(request, alert_id: int, *, action: str, note: str) -> Aler
                 f"at {timezone.localtime(alert.acknowledged_at):%H:%M}"
             )
         alert.acknowledged_at = timezone.now()
-        alert.acknowledged_by = request.user
+        alert.acknowledged_by = actor.user
         alert.action = action
         alert.note = note.strip()
         alert.save()
-        record(request, "alert.acknowledge", alert, detail={"action": action, "note": alert.note})
+        record(actor, "alert.acknowledge", alert, detail={"action": action, "note": alert.note})
     return alert
 
 
-def set_duty(request, on_duty: bool) -> Duty:
-    if request.user.role != Role.RADIOLOGIST:
+def set_duty(actor: Actor, on_duty: bool) -> Duty:
+    if actor.user.role != Role.RADIOLOGIST:
         raise WorkflowError("only radiologists go on duty")
     with transaction.atomic():
         duty, _ = Duty.objects.select_for_update().get_or_create(
-            radiologist=request.user, defaults={"since": timezone.now()}
+            radiologist=actor.user, defaults={"since": timezone.now()}
         )
         if duty.on_duty != on_duty:
             duty.on_duty = on_duty
             duty.since = timezone.now()
             duty.save()
-        record(request, "duty.set", duty, detail={"on_duty": on_duty})
+        record(actor, "duty.set", duty, detail={"on_duty": on_duty})
     return duty

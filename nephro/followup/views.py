@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.lifecycle import IllegalTransition
 from nephro.exams.services import WorkflowError
@@ -37,7 +38,7 @@ def triage_list(request):
         .order_by("username"),
         "now": now,
     }
-    record(request, "triage.read", detail={"open_alerts": len(alerts)})
+    record(Actor.of(request), "triage.read", detail={"open_alerts": len(alerts)})
     return render(request, "followup/triage.html", context)
 
 
@@ -45,14 +46,14 @@ def acknowledge(request, alert_pk: int):
     alert = get_object_or_404(
         Alert.objects.select_related("exam__patient", "checkin", "acknowledged_by"), pk=alert_pk
     )
-    record(request, "alert.read", alert)
+    record(Actor.of(request), "alert.read", alert)
     with override("en"):
         result = triage(alert.checkin.symptoms, alert.checkin.temperature_c)
     return form_step(
         request,
         AcknowledgeForm(request.POST or None),
         lambda data: services.acknowledge_alert(
-            request, alert.pk, action=data["action"], note=data["note"]
+            Actor.of(request), alert.pk, action=data["action"], note=data["note"]
         ),
         success="Alert acknowledged.",
         done=reverse("followup:triage"),
@@ -68,7 +69,7 @@ def phone_checkin(request, pk: int):
     if exam.completed_at is not None and request.method == "POST" and form.is_valid():
         try:
             checkin = services.record_checkin(
-                request,
+                Actor.of(request).acting_for(exam.patient.audit_name),
                 exam.pk,
                 symptoms=form.cleaned_data["symptoms"],
                 temperature_c=form.cleaned_data["temperature_c"],
@@ -109,7 +110,7 @@ def review(request, pk: int):
     form = ScreeningForm(request.POST or None, instance=screening) if pending else None
     if pending and request.method == "POST" and form.is_valid():
         try:
-            screening_services.review_patient_screening(request, exam.pk, form)
+            screening_services.review_patient_screening(Actor.of(request), exam.pk, form)
         except (WorkflowError, IllegalTransition) as exc:
             form.add_error(None, f"Not saved: {exc}.")
         else:
@@ -124,7 +125,7 @@ def duty(request):
     if request.method == "POST":
         return _set_duty(request)
     radiologists = User.objects.filter(role=Role.RADIOLOGIST, is_active=True).select_related("duty")
-    record(request, "duty.read")
+    record(Actor.of(request), "duty.read")
     return render(
         request, "followup/duty.html", {"radiologists": radiologists.order_by("username")}
     )
@@ -133,6 +134,6 @@ def duty(request):
 @require_POST
 def _set_duty(request):
     on = request.POST.get("on_duty") == "1"
-    services.set_duty(request, on)
+    services.set_duty(Actor.of(request), on)
     messages.success(request, "You are on duty." if on else "You are off duty.")
     return redirect("followup:triage")

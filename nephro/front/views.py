@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from nephro.accounts.roles import Role
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.access import visible_exams
 from nephro.exams.lifecycle import FINISHED, State
@@ -109,5 +110,5 @@ def home(request):
     if role in (Role.NURSE, Role.RADIOLOGIST, Role.TECHNOLOGIST):
         today = timezone.localdate()
         context["tubes_due"] = [(t, t.due_state(today)) for t in tubes_due(today)[:50]]
-    record(request, "dashboard.read", detail={"role": role})
+    record(Actor.of(request), "dashboard.read", detail={"role": role})
     return render(request, "front/home.html", context)

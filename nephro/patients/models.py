@@ -53,6 +53,11 @@ class Patient(models.Model):
         return self
 
     @property
+    def audit_name(self) -> str:
+        """How the trail names this patient when someone acts on their behalf."""
+        return f"patient:{self.mrn}"
+
+    @property
     def dicom_name(self) -> str:
         return f"{self.family_name}^{self.given_name}"
 

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.access import visible_exams, visible_patients
 from nephro.patients.forms import PatientForm
@@ -18,7 +19,7 @@ def patient_list(request):
             | Q(given_name__icontains=query)
         )
     patients = patients.order_by("family_name", "given_name")[:200]
-    record(request, "patient.search", detail={"q": query})
+    record(Actor.of(request), "patient.search", detail={"q": query})
     return render(request, "patients/list.html", {"patients": patients, "q": query})
 
 
@@ -28,7 +29,7 @@ def create(request):
         patient = form.save(commit=False)
         patient.registered_by = request.user
         patient.save()
-        record(request, "patient.create", patient)
+        record(Actor.of(request), "patient.create", patient)
         messages.success(request, f"Patient {patient} registered.")
         return redirect("patients:detail", pk=patient.pk)
     return render(
@@ -38,7 +39,7 @@ def create(request):
 
 def detail(request, pk: int):
     patient: Patient = get_object_or_404(visible_patients(request.user), pk=pk)
-    record(request, "patient.read", patient)
+    record(Actor.of(request), "patient.read", patient)
     exams = visible_exams(request.user).filter(patient=patient).order_by("-created_at")
     return render(
         request,

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
+from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 from nephro.exams.lifecycle import State
@@ -30,7 +31,7 @@ class InvitationError(Exception):
     """An invitation link that cannot be used, with a message for the patient."""
 
 
-def invite_patient(request, patient_id: int, *, email: str, language: str) -> Invitation:
+def invite_patient(actor: Actor, patient_id: int, *, email: str, language: str) -> Invitation:
     """Send a one-time link; any earlier unused link for this patient stops working."""
     token = secrets.token_urlsafe(32)
     now = timezone.now()
@@ -45,12 +46,12 @@ def invite_patient(request, patient_id: int, *, email: str, language: str) -> In
             email=email,
             language=language,
             token_hash=token_hash(token),
-            created_by=request.user,
+            created_by=actor.user,
             created_at=now,
             expires_at=now + timedelta(days=settings.NEPHRO_INVITATION_DAYS),
         )
         record(
-            request,
+            actor,
             "portal.invite",
             invitation,
             detail={"expires": invitation.expires_at.isoformat()},
@@ -90,7 +91,7 @@ def find_invitation(token: str) -> Invitation:
     return invitation
 
 
-def accept_invitation(request, token: str, *, username: str, password: str) -> User:
+def accept_invitation(actor: Actor, token: str, *, username: str, password: str) -> User:
     """Make the patient's account and link it to their record; the link then stops working."""
     with transaction.atomic():
         invitation = find_invitation(token)
@@ -116,12 +117,17 @@ def accept_invitation(request, token: str, *, username: str, password: str) -> U
         patient.save(update_fields=["user"])
         invitation.used_at = timezone.now()
         invitation.save(update_fields=["used_at"])
-        record(request, "portal.accept", invitation, user=user, detail={"username": username})
+        record(
+            Actor(user=user, address=actor.address),
+            "portal.accept",
+            invitation,
+            detail={"username": username},
+        )
     return user
 
 
-def record_bad_invitation(request, reason: str) -> None:
-    record(request, "portal.accept", outcome=Outcome.FAILED, detail={"why": reason})
+def record_bad_invitation(actor: Actor, reason: str) -> None:
+    record(actor, "portal.accept", outcome=Outcome.FAILED, detail={"why": reason})
 
 
 # The states in which screening may still change (as in screening.services.save_screening).
@@ -136,7 +142,7 @@ def questionnaire_open(exam) -> bool:
     return screening is None or screening.reviewed_by_id is None
 
 
-def submit_questionnaire(request, exam_id: int, form) -> Screening:
+def submit_questionnaire(actor: Actor, exam_id: int, form) -> Screening:
     """The patient's answers are stored for a nurse to review; they do not count before."""
     with transaction.atomic():
         exam = Exam.objects.select_for_update().get(pk=exam_id)
@@ -152,4 +158,4 @@ def submit_questionnaire(request, exam_id: int, form) -> Screening:
                     "please call the care team."
                 )
             )
-        return screening_services.save_screening(request, exam_id, form, source=Source.PATIENT)
+        return screening_services.save_screening(actor, exam_id, form, source=Source.PATIENT)

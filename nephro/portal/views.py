@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 from nephro.exams.access import visible_exams, visible_patients
@@ -44,7 +45,7 @@ def patient_view(view):
             return view(request, *args, **kwargs)
         except NotYours:
             record(
-                request,
+                Actor.of(request),
                 "portal.not_found",
                 outcome=Outcome.DENIED,
                 detail={"view": request.resolver_match.view_name, "args": kwargs},
@@ -63,7 +64,7 @@ def _exam(request, pk: int, action: str):
     exam = visible_exams(request.user).filter(pk=pk).first()
     if exam is None:
         raise NotYours
-    record(request, action, exam)
+    record(Actor.of(request), action, exam)
     return exam
 
 
@@ -76,7 +77,7 @@ def landing(request):
     """The patient's home page (front.views.home sends patients here)."""
     exams = list(visible_exams(request.user).order_by("-created_at"))
     patient = visible_patients(request.user).first()
-    record(request, "portal.home.read", patient=patient, detail={"exams": len(exams)})
+    record(Actor.of(request), "portal.home.read", patient=patient, detail={"exams": len(exams)})
     rows = [
         {
             "exam": exam,
@@ -121,7 +122,7 @@ def questionnaire(request, pk: int):
     )
     if is_open and request.method == "POST" and form.is_valid():
         try:
-            services.submit_questionnaire(request, exam.pk, form)
+            services.submit_questionnaire(Actor.of(request), exam.pk, form)
         except WorkflowError as exc:
             form.add_error(None, str(exc))
         else:
@@ -145,7 +146,7 @@ def checkin(request, pk: int):
     if exam.completed_at is not None and request.method == "POST" and form.is_valid():
         try:
             saved = followup_services.record_checkin(
-                request,
+                Actor.of(request),
                 exam.pk,
                 symptoms=form.cleaned_data["symptoms"],
                 temperature_c=form.cleaned_data["temperature_c"],
@@ -170,7 +171,7 @@ def checkin_result(request, checkin_pk: int):
     )
     if checkin is None:
         raise NotYours
-    record(request, "portal.checkin.result", checkin)
+    record(Actor.of(request), "portal.checkin.result", checkin)
     context = {
         "checkin": checkin,
         "result": triage(checkin.symptoms, checkin.temperature_c),
@@ -193,7 +194,7 @@ def accept(request, token: str):
     try:
         invitation = services.find_invitation(token)
     except services.InvitationError as exc:
-        services.record_bad_invitation(request, "link")
+        services.record_bad_invitation(Actor.of(request), "link")
         return render(request, "portal/accept_error.html", {"error": str(exc)}, status=410)
     form = AcceptForm(
         request.POST or None,
@@ -203,7 +204,7 @@ def accept(request, token: str):
     if request.method == "POST" and form.is_valid():
         try:
             user = services.accept_invitation(
-                request,
+                Actor.of(request),
                 token,
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password1"],
@@ -233,7 +234,7 @@ def invite(request, patient_pk: int):
     if request.method == "POST" and form.is_valid():
         try:
             services.invite_patient(
-                request,
+                Actor.of(request),
                 patient.pk,
                 email=form.cleaned_data["email"],
                 language=form.cleaned_data["language"],
@@ -247,7 +248,7 @@ def invite(request, patient_pk: int):
                 f"expires in {settings.NEPHRO_INVITATION_DAYS} days.",
             )
             return redirect("patients:detail", pk=patient.pk)
-    record(request, "patient.read", patient)
+    record(Actor.of(request), "patient.read", patient)
     context = {
         "form": form,
         "patient": patient,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams import services as exam_services
 from nephro.exams.lifecycle import State
@@ -22,7 +23,7 @@ from nephro.tubes import services as tube_services
 REPORTABLE = (State.COMPLETED, State.REPORTED)
 
 
-def save_findings(request, exam_id: int, form):
+def save_findings(actor: Actor, exam_id: int, form):
     with locked_exam(exam_id) as exam:
         if exam.state not in REPORTABLE:
             raise WorkflowError("findings are recorded after the study is completed")
@@ -31,9 +32,9 @@ def save_findings(request, exam_id: int, form):
             raise WorkflowError("the report is final; add an addendum instead")
         findings = form.save(commit=False)
         findings.exam = exam
-        findings.recorded_by = request.user
+        findings.recorded_by = actor.user
         findings.save()
-        record(request, "findings.save", findings, detail={"fields": sorted(form.changed_data)})
+        record(actor, "findings.save", findings, detail={"fields": sorted(form.changed_data)})
         # The narrative follows the findings until the radiologist signs.
         draft = {
             "technique": narrative.technique(exam),
@@ -45,11 +46,13 @@ def save_findings(request, exam_id: int, form):
             for key, value in draft.items():
                 setattr(report, key, value)
             report.save()
-        record(request, "report.draft", report)
+        record(actor, "report.draft", report)
     return findings
 
 
-def save_report_text(request, exam_id: int, *, technique: str, findings_text: str, impression: str):
+def save_report_text(
+    actor: Actor, exam_id: int, *, technique: str, findings_text: str, impression: str
+):
     with locked_exam(exam_id) as exam:
         report = Report.objects.select_for_update().filter(exam=exam).first()
         if report is None:
@@ -62,11 +65,11 @@ def save_report_text(request, exam_id: int, *, technique: str, findings_text: st
             impression,
         )
         report.save()
-        record(request, "report.edit", report)
+        record(actor, "report.edit", report)
     return report
 
 
-def sign(request, exam_id: int, *, final: bool) -> Report:
+def sign(actor: Actor, exam_id: int, *, final: bool) -> Report:
     """Sign preliminary (draft -> preliminary) or final (draft/preliminary -> final)."""
     with locked_exam(exam_id) as exam:
         report = Report.objects.select_for_update().filter(exam=exam).first()
@@ -80,32 +83,32 @@ def sign(request, exam_id: int, *, final: bool) -> Report:
         if final:
             report.status, report.signed_by, report.signed_at = (
                 ReportStatus.FINAL,
-                request.user,
+                actor.user,
                 now,
             )
         else:
             report.status = ReportStatus.PRELIMINARY
-            report.preliminary_by, report.preliminary_at = request.user, now
+            report.preliminary_by, report.preliminary_at = actor.user, now
         report.save()
-        record(request, "report.sign", report, detail={"status": report.status})
+        record(actor, "report.sign", report, detail={"status": report.status})
         if exam.state == State.COMPLETED:
-            exam_services.advance(request, exam, State.REPORTED, "exam.reported")
+            exam_services.advance(actor, exam, State.REPORTED, "exam.reported")
     return report
 
 
-def add_addendum(request, exam_id: int, text: str) -> Addendum:
+def add_addendum(actor: Actor, exam_id: int, text: str) -> Addendum:
     if not text.strip():
         raise WorkflowError("an addendum needs text")
     with locked_exam(exam_id) as exam:
         report = getattr(exam, "report", None)
         if report is None or report.status != ReportStatus.FINAL:
             raise WorkflowError("addenda are added to final reports; edit the draft instead")
-        addendum = Addendum.objects.create(report=report, text=text, author=request.user)
-        record(request, "report.addendum", report, detail={"addendum": addendum.pk})
+        addendum = Addendum.objects.create(report=report, text=text, author=actor.user)
+        record(actor, "report.addendum", report, detail={"addendum": addendum.pk})
     return addendum
 
 
-def record_disposition(request, exam_id: int, *, decision: str, reason: str) -> Disposition:
+def record_disposition(actor: Actor, exam_id: int, *, decision: str, reason: str) -> Disposition:
     if not reason.strip():
         raise WorkflowError("the tube decision needs a reason")
     if decision not in DispositionChoice.values:
@@ -117,10 +120,10 @@ def record_disposition(request, exam_id: int, *, decision: str, reason: str) -> 
             raise WorkflowError("the tube decision was already recorded")
         with transaction.atomic():
             disposition = Disposition.objects.create(
-                exam=exam, decision=decision, reason=reason, decided_by=request.user
+                exam=exam, decision=decision, reason=reason, decided_by=actor.user
             )
-            record(request, "disposition.record", disposition, detail={"decision": decision})
+            record(actor, "disposition.record", disposition, detail={"decision": decision})
             if exam.tube is not None:
-                tube_services.apply_disposition(request, exam.tube, decision)
-            exam_services.advance(request, exam, State.FOLLOW_UP, "exam.follow_up")
+                tube_services.apply_disposition(actor, exam.tube, decision)
+            exam_services.advance(actor, exam, State.FOLLOW_UP, "exam.follow_up")
     return disposition

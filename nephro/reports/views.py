@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from nephro.audit.actor import Actor
 from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam, workflow_action
 from nephro.front.steps import form_step
@@ -24,7 +25,7 @@ def findings(request, pk: int):
     return form_step(
         request,
         form,
-        lambda data: services.save_findings(request, exam.pk, form),
+        lambda data: services.save_findings(Actor.of(request), exam.pk, form),
         success="Findings saved; the report text was generated from them.",
         done=reverse("reports:edit", args=[pk]),
         template="reports/findings.html",
@@ -43,7 +44,7 @@ def edit(request, pk: int):
         form = None
     elif request.method == "POST" and form.is_valid():
         try:
-            services.save_report_text(request, exam.pk, **form.cleaned_data)
+            services.save_report_text(Actor.of(request), exam.pk, **form.cleaned_data)
         except WorkflowError as exc:
             form.add_error(None, f"Not saved: {exc}.")
         else:
@@ -59,7 +60,7 @@ def edit(request, pk: int):
 @workflow_action
 def sign(request, pk: int):
     final = request.POST.get("final") == "1"
-    services.sign(request, pk, final=final)
+    services.sign(Actor.of(request), pk, final=final)
     messages.success(request, "Report signed as final." if final else "Preliminary report signed.")
     return redirect("reports:view", pk=pk)
 
@@ -100,7 +101,7 @@ def addendum(request, pk: int):
         messages.error(request, "Not saved: an addendum needs text.")
     else:
         try:
-            services.add_addendum(request, pk, form.cleaned_data["text"])
+            services.add_addendum(Actor.of(request), pk, form.cleaned_data["text"])
         except WorkflowError as exc:
             messages.error(request, f"Not saved: {exc}.")
         else:
@@ -113,7 +114,7 @@ def disposition(request, pk: int):
     return form_step(
         request,
         DispositionForm(request.POST or None),
-        lambda data: services.record_disposition(request, exam.pk, **data),
+        lambda data: services.record_disposition(Actor.of(request), exam.pk, **data),
         success="Tube decision recorded; the tube registry was updated.",
         done=reverse("exams:detail", args=[pk]),
         template="reports/disposition.html",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams import services as exam_services
 from nephro.exams.lifecycle import HOLDABLE, State
@@ -12,7 +13,7 @@ from nephro.screening.models import Decision, Flag, Screening, Source
 from nephro.screening.rules import evaluate
 
 
-def _sync_flags(request, exam, screening: Screening) -> list[Flag]:
+def _sync_flags(actor: Actor, exam, screening: Screening) -> list[Flag]:
     """Raise flags for rules that fire; retire those that no longer do. Decisions stay."""
     fired = {rule.code: rule for rule in evaluate(screening, timezone.localdate())}
     active = {flag.code: flag for flag in exam.flags.filter(active=True)}
@@ -20,7 +21,7 @@ def _sync_flags(request, exam, screening: Screening) -> list[Flag]:
         if code not in fired:
             flag.active = False
             flag.save(update_fields=["active"])
-            record(request, "flag.retire", flag, detail={"code": code})
+            record(actor, "flag.retire", flag, detail={"code": code})
     for code, rule in fired.items():
         if code not in active:
             flag = Flag.objects.create(
@@ -31,11 +32,11 @@ def _sync_flags(request, exam, screening: Screening) -> list[Flag]:
                 source=rule.source,
                 requires_decision=rule.requires_decision,
             )
-            record(request, "flag.raise", flag, detail={"code": code, "severity": rule.severity})
+            record(actor, "flag.raise", flag, detail={"code": code, "severity": rule.severity})
     return list(exam.flags.filter(active=True))
 
 
-def save_screening(request, exam_id: int, form, *, source: str = Source.STAFF) -> Screening:
+def save_screening(actor: Actor, exam_id: int, form, *, source: str = Source.STAFF) -> Screening:
     """Store the answers; staff answers count at once and move the exam on (or hold it)."""
     with locked_exam(exam_id) as exam:
         if exam.state not in (State.ORDERED, State.SCREENED, State.SCHEDULED, State.ON_HOLD):
@@ -43,24 +44,24 @@ def save_screening(request, exam_id: int, form, *, source: str = Source.STAFF) -
         screening = form.save(commit=False)
         screening.exam = exam
         screening.source = source
-        screening.recorded_by = request.user
-        screening.reviewed_by = request.user if source == Source.STAFF else None
+        screening.recorded_by = actor.user
+        screening.reviewed_by = actor.user if source == Source.STAFF else None
         screening.save()
-        record(request, "screening.save", screening, detail={"source": source})
+        record(actor, "screening.save", screening, detail={"source": source})
         if screening.reviewed_by is None:
             return screening
-        flags = _sync_flags(request, exam, screening)
+        flags = _sync_flags(actor, exam, screening)
         if exam.state == State.ORDERED:
-            exam_services.advance(request, exam, State.SCREENED, "exam.screen")
+            exam_services.advance(actor, exam, State.SCREENED, "exam.screen")
         blocking = [f.code for f in flags if f.blocking]
         if blocking and exam.state in HOLDABLE:
             exam.held_from = exam.state
             exam.hold_reason = "Safety screening: " + ", ".join(blocking)
-            exam_services.advance(request, exam, State.ON_HOLD, "exam.hold", flags=blocking)
+            exam_services.advance(actor, exam, State.ON_HOLD, "exam.hold", flags=blocking)
     return screening
 
 
-def decide_flag(request, flag_id: int, *, decision: str, reason: str) -> Flag:
+def decide_flag(actor: Actor, flag_id: int, *, decision: str, reason: str) -> Flag:
     """A radiologist's decision on a flag; the last open hold decided resumes the exam."""
     if not reason.strip():
         raise WorkflowError("a decision needs a reason")
@@ -75,21 +76,21 @@ def decide_flag(request, flag_id: int, *, decision: str, reason: str) -> Flag:
             raise WorkflowError("this flag was already decided")
         flag.decision = decision
         flag.decision_reason = reason
-        flag.decided_by = request.user
+        flag.decided_by = actor.user
         flag.decided_at = timezone.now()
         flag.save()
-        record(request, "flag.decide", flag, detail={"decision": decision, "reason": reason})
+        record(actor, "flag.decide", flag, detail={"decision": decision, "reason": reason})
         if decision == Decision.CANCEL:
             exam.cancel_reason = f"{flag.code}: {reason}"
-            exam_services.advance(request, exam, State.CANCELLED, "exam.cancel", reason=reason)
+            exam_services.advance(actor, exam, State.CANCELLED, "exam.cancel", reason=reason)
         elif exam.state == State.ON_HOLD and not any(f.blocking for f in exam.flags.all()):
-            exam_services.advance(request, exam, exam.held_from, "exam.resume", reason=reason)
+            exam_services.advance(actor, exam, exam.held_from, "exam.resume", reason=reason)
             exam.held_from = ""
             exam.save(update_fields=["held_from"])
     return flag
 
 
-def review_patient_screening(request, exam_id: int, form=None) -> Screening:
+def review_patient_screening(actor: Actor, exam_id: int, form=None) -> Screening:
     """A nurse reviews the patient's own questionnaire; from then on it counts.
 
     `form` (a ScreeningForm on the patient's screening) carries the nurse's corrections
@@ -109,16 +110,16 @@ def review_patient_screening(request, exam_id: int, form=None) -> Screening:
         if form is not None:
             screening = form.save(commit=False)
         screening.source = Source.PATIENT
-        screening.reviewed_by = request.user
+        screening.reviewed_by = actor.user
         screening.save()
         changed = sorted(form.changed_data) if form is not None else []
-        record(request, "screening.review", screening, detail={"changed": changed})
-        flags = _sync_flags(request, exam, screening)
+        record(actor, "screening.review", screening, detail={"changed": changed})
+        flags = _sync_flags(actor, exam, screening)
         if exam.state == State.ORDERED:
-            exam_services.advance(request, exam, State.SCREENED, "exam.screen")
+            exam_services.advance(actor, exam, State.SCREENED, "exam.screen")
         blocking = [f.code for f in flags if f.blocking]
         if blocking and exam.state in HOLDABLE:
             exam.held_from = exam.state
             exam.hold_reason = "Safety screening: " + ", ".join(blocking)
-            exam_services.advance(request, exam, State.ON_HOLD, "exam.hold", flags=blocking)
+            exam_services.advance(actor, exam, State.ON_HOLD, "exam.hold", flags=blocking)
     return screening

@@ -2,6 +2,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.exams.views import get_exam
 from nephro.front.steps import form_step
 from nephro.screening import services
@@ -17,7 +18,7 @@ def edit(request, pk: int):
     return form_step(
         request,
         form,
-        lambda data: services.save_screening(request, exam.pk, form),
+        lambda data: services.save_screening(Actor.of(request), exam.pk, form),
         success="Screening saved.",
         done=reverse("exams:detail", args=[pk]),
         template="screening/edit.html",
@@ -35,7 +36,7 @@ def decide(request, pk: int, flag_pk: int):
         request,
         DecisionForm(request.POST or None),
         lambda data: services.decide_flag(
-            request, flag.pk, decision=data["decision"], reason=data["reason"]
+            Actor.of(request), flag.pk, decision=data["decision"], reason=data["reason"]
         ),
         success="Decision recorded.",
         done=reverse("exams:detail", args=[pk]),

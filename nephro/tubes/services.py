@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.tubes.models import (
     CappingTrial,
@@ -24,19 +25,19 @@ class TubeError(Exception):
     """A registry change Nephro refuses, with a message fit to show the user."""
 
 
-def register_tube(request, form) -> Tube:
+def register_tube(actor: Actor, form) -> Tube:
     tube = form.save()
-    record(request, "tube.register", tube)
+    record(actor, "tube.register", tube)
     return tube
 
 
-def update_tube(request, form) -> Tube:
+def update_tube(actor: Actor, form) -> Tube:
     tube = form.save()
-    record(request, "tube.update", tube, detail={"fields": sorted(form.changed_data)})
+    record(actor, "tube.update", tube, detail={"fields": sorted(form.changed_data)})
     return tube
 
 
-def apply_disposition(request, tube: Tube, decision: str) -> Tube:
+def apply_disposition(actor: Actor, tube: Tube, decision: str) -> Tube:
     """Make the registry follow the radiologist's tube decision (DESIGN section 2)."""
     today = timezone.localdate()
     if decision == "remove":
@@ -58,7 +59,7 @@ def apply_disposition(request, tube: Tube, decision: str) -> Tube:
         tube.exchange_due_on = tube.next_due_from(today)
     # reposition and drain leave the tube in place as it is.
     tube.save()
-    record(request, "tube.disposition", tube, detail={"decision": decision})
+    record(actor, "tube.disposition", tube, detail={"decision": decision})
     return tube
 
 
@@ -84,7 +85,7 @@ def due_digest(today: date) -> tuple[list[Tube], list[Tube]]:
 
 
 def start_capping_trial(
-    request, tube_id: int, *, started_on: date, planned_end_on: date, notes: str = ""
+    actor: Actor, tube_id: int, *, started_on: date, planned_end_on: date, notes: str = ""
 ) -> CappingTrial:
     """Cap the tube and open a clamp trial; one trial at a time per tube."""
     if planned_end_on < started_on:
@@ -101,7 +102,7 @@ def start_capping_trial(
         tube.status = TubeStatus.CAPPED
         tube.save(update_fields=["status"])
         record(
-            request,
+            actor,
             "capping.start",
             trial,
             detail={"started": started_on.isoformat(), "planned_end": planned_end_on.isoformat()},
@@ -110,7 +111,7 @@ def start_capping_trial(
 
 
 def close_capping_trial(
-    request,
+    actor: Actor,
     trial_id: int,
     *,
     outcome: str,
@@ -149,7 +150,7 @@ def close_capping_trial(
             tube.status = TubeStatus.IN_PLACE
             tube.save(update_fields=["status"])
         record(
-            request,
+            actor,
             "capping.close",
             trial,
             detail={"outcome": outcome, "reasons": failure_reasons, "ended": ended_on.isoformat()},

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.access import visible_patients
 from nephro.front.steps import form_step
@@ -19,7 +20,7 @@ def registry(request):
     today = timezone.localdate()
     tubes = Tube.objects.exclude(status=TubeStatus.REMOVED).select_related("patient")
     rows = [(tube, tube.due_state(today)) for tube in tubes.order_by("exchange_due_on")]
-    record(request, "tube.registry.read", detail={"count": len(rows)})
+    record(Actor.of(request), "tube.registry.read", detail={"count": len(rows)})
     return render(request, "tubes/registry.html", {"rows": rows, "today": today})
 
 
@@ -27,10 +28,10 @@ def create(request, patient_pk: int):
     patient = get_object_or_404(visible_patients(request.user), pk=patient_pk)
     form = TubeForm(request.POST or None, instance=Tube(patient=patient))
     if request.method == "POST" and form.is_valid():
-        services.register_tube(request, form)
+        services.register_tube(Actor.of(request), form)
         messages.success(request, "Tube added to the registry.")
         return redirect("patients:detail", pk=patient.pk)
-    record(request, "patient.read", patient)
+    record(Actor.of(request), "patient.read", patient)
     return render(
         request,
         "tubes/form.html",
@@ -43,10 +44,10 @@ def edit(request, pk: int):
     tube = get_object_or_404(Tube.objects.select_related("patient"), pk=pk)
     form = TubeForm(request.POST or None, instance=tube)
     if request.method == "POST" and form.is_valid():
-        services.update_tube(request, form)
+        services.update_tube(Actor.of(request), form)
         messages.success(request, "Tube updated.")
         return redirect("patients:detail", pk=tube.patient_id)
-    record(request, "tube.read", tube)
+    record(Actor.of(request), "tube.read", tube)
     return render(
         request,
         "tubes/form.html",
@@ -58,7 +59,11 @@ def edit(request, pk: int):
 def due(request):
     today = timezone.localdate()
     overdue, due_soon = services.due_digest(today)
-    record(request, "tube.due.read", detail={"overdue": len(overdue), "due_soon": len(due_soon)})
+    record(
+        Actor.of(request),
+        "tube.due.read",
+        detail={"overdue": len(overdue), "due_soon": len(due_soon)},
+    )
     context = {
         "overdue": [(t, "overdue") for t in overdue],
         "due_soon": [(t, "due_soon") for t in due_soon],
@@ -69,7 +74,7 @@ def due(request):
 
 def export(request):
     rows = services.registry_rows(timezone.localdate())
-    record(request, "tube.registry.export", detail={"rows": len(rows) - 1})
+    record(Actor.of(request), "tube.registry.export", detail={"rows": len(rows) - 1})
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="tube-registry-{timezone.localdate():%Y-%m-%d}.csv"'
@@ -92,7 +97,7 @@ def trials(request):
         capping_trials__outcome=TrialOutcome.ONGOING
     )
     can_start = Tube.objects.filter(status=TubeStatus.IN_PLACE).select_related("patient")
-    record(request, "capping.read", detail={"ongoing": ongoing.count()})
+    record(Actor.of(request), "capping.read", detail={"ongoing": ongoing.count()})
     context = {
         "ongoing": [(t, t.is_overdue(today)) for t in ongoing.order_by("planned_end_on")],
         "closed": closed,
@@ -105,13 +110,13 @@ def trials(request):
 def trial_start(request, tube_pk: int):
     tube = get_object_or_404(Tube.objects.select_related("patient"), pk=tube_pk)
     today = timezone.localdate()
-    record(request, "tube.read", tube)
+    record(Actor.of(request), "tube.read", tube)
     return form_step(
         request,
         CappingStartForm(
             request.POST or None, initial={"started_on": today, "planned_end_on": today}
         ),
-        lambda data: services.start_capping_trial(request, tube.pk, **data),
+        lambda data: services.start_capping_trial(Actor.of(request), tube.pk, **data),
         success="Capping trial started; the tube is capped.",
         done=reverse("tubes:trials"),
         template="tubes/trial_form.html",
@@ -123,13 +128,13 @@ def trial_start(request, tube_pk: int):
 
 def trial_close(request, trial_pk: int):
     trial = get_object_or_404(CappingTrial.objects.select_related("tube__patient"), pk=trial_pk)
-    record(request, "capping.read", trial)
+    record(Actor.of(request), "capping.read", trial)
     return form_step(
         request,
         CappingCloseForm(
             request.POST or None, trial=trial, initial={"ended_on": timezone.localdate()}
         ),
-        lambda data: services.close_capping_trial(request, trial.pk, **data),
+        lambda data: services.close_capping_trial(Actor.of(request), trial.pk, **data),
         success="Capping trial closed.",
         done=reverse("tubes:trials"),
         template="tubes/trial_form.html",

@@ -9,13 +9,14 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from nephro.audit.actor import Actor
 from nephro.exams import services as exams
 from nephro.exams.forms import ProcedureForm
 from nephro.exams.models import ChecklistItem
 from nephro.followup.models import Alert
 from nephro.portal import services as portal
 from tests.browser.conftest import shot, sign_in, sign_out
-from tests.conftest import FakeRequest, make_patient
+from tests.conftest import make_patient
 
 pytestmark = pytest.mark.browser
 PATIENT_PASSWORD = "my-kidney-tube-2024"
@@ -23,7 +24,7 @@ PATIENT_PASSWORD = "my-kidney-tube-2024"
 
 def _finish_study(people, exam):
     """The study itself happens in the department (see test_exam_workflow)."""
-    nurse, tech, rad = (FakeRequest(people[k]) for k in ("nurse", "tech", "radiologist"))
+    nurse, tech, rad = (Actor(user=people[k]) for k in ("nurse", "tech", "radiologist"))
     when = timezone.make_aware(datetime.combine(timezone.localdate(), time(9, 0)))
     exams.schedule(nurse, exam.pk, when=when, room="Fluoro 1", ae_title="FLUORO1")
     exams.check_in(tech, exam.pk, mrn=exam.patient.mrn, birth_date=exam.patient.birth_date)
@@ -52,7 +53,7 @@ def test_a_patient_from_invitation_to_emergency_check_in(page, people, make_exam
     patient.save()
     exam = make_exam("ordered", patient=patient)
     portal.invite_patient(
-        FakeRequest(people["nurse"]), patient.pk, email=patient.email, language="en"
+        Actor(user=people["nurse"]), patient.pk, email=patient.email, language="en"
     )
     token = re.search(r"/invite/([\w-]+)/", mail.outbox[-1].body).group(1)
 

@@ -12,6 +12,7 @@ import pytest
 from pydicom import dcmread
 from pynetdicom import AE
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.audit.services import verify_chain
 from nephro.dicom import samples, scp, services, storage
@@ -159,7 +160,7 @@ def test_a_batch_and_the_sweep_never_audit_an_instance_twice(make_exam, dicom_di
     assert Job.objects.filter(kind="dicom.thumbnail").count() == 2
 
 
-def test_linking_a_pending_dose_report_queues_its_job_once(make_exam, dicom_dirs, tmp_path):
+def test_linking_a_pending_dose_report_queues_its_job_once(make_exam, people, dicom_dirs, tmp_path):
     exam = make_exam(State.IN_PROGRESS)
     sr = tmp_path / "sr.dcm"
     samples.dose_report(sr, fluoro_time_s=10, kap_gy_m2=0.0001, ka_r_gy=0.1, accession="NOPE")
@@ -176,7 +177,7 @@ def test_linking_a_pending_dose_report_queues_its_job_once(make_exam, dicom_dirs
         batch=batch,
     )
     assert stored.instance.exam_id is None
-    services.link(None, study_uid=str(meta.StudyInstanceUID), exam=exam)
+    services.link(Actor(user=people["tech"]), study_uid=str(meta.StudyInstanceUID), exam=exam)
     assert not Job.objects.filter(kind="dicom.rdsr").exists()  # the batch will queue it
     assert batch.flush() == 1
     assert Job.objects.filter(kind="dicom.rdsr").count() == 1

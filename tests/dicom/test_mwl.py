@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 from pydicom.dataset import Dataset
 
+from nephro.audit.actor import Actor
 from nephro.dicom import mwl
 from nephro.exams import services as exams
 from nephro.exams.lifecycle import State
-from tests.conftest import FakeRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def two(make_exam, people):
         datetime.combine(timezone.localdate() + timedelta(days=1), time(14, 30))
     )
     exams.schedule(
-        FakeRequest(people["nurse"]), second.pk, when=tomorrow, room="Fluoro 2", ae_title="FLUORO2"
+        Actor(user=people["nurse"]), second.pk, when=tomorrow, room="Fluoro 2", ae_title="FLUORO2"
     )
     return first, second
 

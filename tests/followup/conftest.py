@@ -1,9 +1,9 @@
 import pytest
 
-from tests.conftest import FakeRequest
+from nephro.audit.actor import Actor
 
 
 @pytest.fixture
 def as_user(people):
-    """FakeRequest for a persona by key: as_user("nurse")."""
-    return lambda key: FakeRequest(people[key])
+    """The Actor of a persona by key: as_user("nurse")."""
+    return lambda key: Actor(user=people[key])

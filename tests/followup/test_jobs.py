@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
@@ -63,14 +64,13 @@ def test_it_asks_when_due_and_reminds_once(done_exam, mailoutbox):
 
 
 def test_it_sends_no_reminder_once_answered(done_exam, mailoutbox, people):
-    from tests.conftest import FakeRequest
 
     start = done_exam.completed_at
     jobs.schedule_checkins(start)
     with_time = start + timedelta(hours=24)
     jobs.send_checkin_requests(with_time)
     CheckIn.objects.filter(offset_hours=24).update(due_at=timezone.now() - timedelta(minutes=1))
-    services.record_checkin(FakeRequest(people["patient"]), done_exam.pk, symptoms=[])
+    services.record_checkin(Actor(user=people["patient"]), done_exam.pk, symptoms=[])
     assert jobs.send_checkin_requests(start + timedelta(hours=40)) == 0
     assert len(mailoutbox) == 1
 
@@ -93,21 +93,19 @@ def test_it_writes_to_the_patient_in_their_language(done_exam, mailoutbox, peopl
 
 
 def _urgent_alert(exam, people, symptoms=("fever",)):
-    from tests.conftest import FakeRequest
 
-    services.record_checkin(FakeRequest(people["patient"]), exam.pk, symptoms=list(symptoms))
+    services.record_checkin(Actor(user=people["patient"]), exam.pk, symptoms=list(symptoms))
     return Alert.objects.get()
 
 
 def test_it_escalates_an_unacknowledged_urgent_alert_to_the_radiologist_on_duty(
     done_exam, people, mailoutbox
 ):
-    from tests.conftest import FakeRequest
 
     on_call = make_user("omar", "radiologist", email="omar@example.org")
     people["radiologist"].email = "rita@example.org"
     people["radiologist"].save()
-    services.set_duty(FakeRequest(on_call), True)
+    services.set_duty(Actor(user=on_call), True)
     alert = _urgent_alert(done_exam, people)
     raised = alert.raised_at
     assert jobs.escalate_alerts(raised + timedelta(minutes=29)) == 0
@@ -130,13 +128,12 @@ def test_it_escalates_to_every_radiologist_when_nobody_is_on_duty(done_exam, peo
 
 
 def test_it_does_not_escalate_acknowledged_or_routine_alerts(done_exam, people):
-    from tests.conftest import FakeRequest
 
     alert = _urgent_alert(done_exam, people, ("pain",))  # "contact": not escalated
     assert jobs.escalate_alerts(alert.raised_at + timedelta(hours=5)) == 0
     Alert.objects.all().delete()
     alert = _urgent_alert(done_exam, people, ("no_drainage",))
-    services.acknowledge_alert(FakeRequest(people["nurse"]), alert.pk, action="tube", note="ok")
+    services.acknowledge_alert(Actor(user=people["nurse"]), alert.pk, action="tube", note="ok")
     assert jobs.escalate_alerts(alert.raised_at + timedelta(hours=5)) == 0
 
 
@@ -166,7 +163,6 @@ def _worker_once() -> str:
 
 
 def test_the_worker_runs_the_follow_up_work_every_minute(done_exam, people, mailoutbox):
-    from tests.conftest import FakeRequest
 
     people["radiologist"].email = "rita@example.org"
     people["radiologist"].save()
@@ -193,7 +189,7 @@ def test_the_worker_runs_the_follow_up_work_every_minute(done_exam, people, mail
     ]
     # A minute later they run again and, being idempotent, send nothing new.
     followup_jobs.update(run_after=timezone.now())
-    services.acknowledge_alert(FakeRequest(people["nurse"]), alert.pk, action="called", note="ok")
+    services.acknowledge_alert(Actor(user=people["nurse"]), alert.pk, action="called", note="ok")
     _worker_once()
     assert followup_jobs.filter(state=JobState.DONE).count() == 4
     assert len(mailoutbox) == 2

@@ -5,16 +5,17 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
+from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
 from nephro.followup import services
 from nephro.followup.models import Alert, CheckIn
-from tests.conftest import FakeRequest
 
 pytestmark = pytest.mark.django_db
 
 
 def _alert(exam, people, symptoms, minutes_ago=0):
-    services.record_checkin(FakeRequest(people["patient"]), exam.pk, symptoms=symptoms)
+    services.record_checkin(Actor(user=people["patient"]), exam.pk, symptoms=symptoms)
     alert = Alert.objects.order_by("-pk").first()
     Alert.objects.filter(pk=alert.pk).update(
         raised_at=timezone.now() - timedelta(minutes=minutes_ago)
@@ -74,6 +75,8 @@ def test_a_nurse_checks_in_by_phone(make_exam, people, login):
     checkin = CheckIn.objects.get()
     assert checkin.by_phone and checkin.answered_by == people["nurse"]
     assert "(phone, Nina)" in client.get(f"/exams/{exam.pk}/").content.decode()
+    event = AuditEvent.objects.get(action="checkin.submit")
+    assert (event.username, event.on_behalf_of) == ("nina", f"patient:{exam.patient.mrn}")
 
 
 def test_a_phone_check_in_with_an_impossible_temperature_keeps_nothing(make_exam, people, login):

@@ -3,8 +3,9 @@ import re
 import pytest
 from django.test import Client
 
+from nephro.audit.actor import Actor
 from nephro.portal import services
-from tests.conftest import FakeRequest, make_patient
+from tests.conftest import make_patient
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def invite(people, mailoutbox):
     def send(patient=None, language="en"):
         patient = patient or make_patient(email="new@example.org")
         services.invite_patient(
-            FakeRequest(people["nurse"]), patient.pk, email=patient.email, language=language
+            Actor(user=people["nurse"]), patient.pk, email=patient.email, language=language
         )
         token = re.search(r"/invite/([\w-]+)/", mailoutbox[-1].body).group(1)
         return patient, token

@@ -7,11 +7,11 @@ import time_machine
 from django.utils import timezone
 
 from nephro.accounts.models import User
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.exams.services import WorkflowError
 from nephro.portal import services
 from nephro.portal.models import Invitation, token_hash
-from tests.conftest import FakeRequest
 
 pytestmark = pytest.mark.django_db
 GOOD = {"username": "newpatient", "password1": "kidney-tube-2024", "password2": "kidney-tube-2024"}
@@ -99,7 +99,7 @@ def test_it_will_not_invite_a_patient_who_has_an_account(people, make_exam):
     exam = make_exam()
     with pytest.raises(WorkflowError, match="already has"):
         services.invite_patient(
-            FakeRequest(people["nurse"]), exam.patient_id, email="p@example.org", language="en"
+            Actor(user=people["nurse"]), exam.patient_id, email="p@example.org", language="en"
         )
 
 

@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from nephro.accounts.permissions import PUBLIC
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
 from nephro.followup.models import Alert, CheckIn
 from nephro.screening.models import Screening
 from nephro.tubes.models import CappingTrial
-from tests.conftest import FakeRequest, make_patient
+from tests.conftest import make_patient
 from tests.test_permissions import all_url_names
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ def peters(people, make_exam):
     peter.save()
     exam = make_exam(State.COMPLETED, patient=peter)
     checkin = services.record_checkin(
-        FakeRequest(people["other_patient"]), exam.pk, symptoms=["fever"], notes="PRIVATE NOTE"
+        Actor(user=people["other_patient"]), exam.pk, symptoms=["fever"], notes="PRIVATE NOTE"
     )
     today = timezone.localdate()
     trial = CappingTrial.objects.create(

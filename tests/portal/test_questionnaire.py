@@ -4,12 +4,13 @@ from datetime import date
 
 import pytest
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
 from nephro.exams.services import WorkflowError
 from nephro.screening import services as screening_services
 from nephro.screening.models import Screening, Source
-from tests.conftest import FakeRequest, make_patient
+from tests.conftest import make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -71,23 +72,23 @@ def test_a_reviewed_fever_holds_the_exam(her_exam, people):
     from tests.conftest import screening_form
 
     screening_services.save_screening(
-        FakeRequest(people["patient"]),
+        Actor(user=people["patient"]),
         her_exam.pk,
         screening_form(pregnancy="attested_not", fever_or_infection="on"),
         source=Source.PATIENT,
     )
-    screening_services.review_patient_screening(FakeRequest(people["nurse"]), her_exam.pk)
+    screening_services.review_patient_screening(Actor(user=people["nurse"]), her_exam.pk)
     her_exam.refresh_from_db()
     assert her_exam.state == State.ON_HOLD
     assert "FEVER" in her_exam.hold_reason
     with pytest.raises(WorkflowError, match="already reviewed"):
-        screening_services.review_patient_screening(FakeRequest(people["nurse"]), her_exam.pk)
+        screening_services.review_patient_screening(Actor(user=people["nurse"]), her_exam.pk)
 
 
 def test_review_needs_a_patient_questionnaire(make_exam, people):
     exam = make_exam(State.SCREENED)
     with pytest.raises(WorkflowError, match="no patient questionnaire"):
-        screening_services.review_patient_screening(FakeRequest(people["nurse"]), exam.pk)
+        screening_services.review_patient_screening(Actor(user=people["nurse"]), exam.pk)
 
 
 def test_a_man_is_not_asked_about_pregnancy(make_exam, login, people):

@@ -12,6 +12,7 @@ import textstat
 from django.core import mail
 from django.utils import translation
 
+from nephro.audit.actor import Actor
 from nephro.exams.lifecycle import State
 from nephro.followup.triage import SYMPTOMS, Urgency, headline
 from nephro.portal.content import sections
@@ -62,7 +63,6 @@ def _pages(client, people, make_exam, anon):
     from datetime import date
 
     from nephro.followup import services
-    from tests.conftest import FakeRequest
 
     patient = make_patient(people["patient"], sex="F", born=date(1990, 1, 1))
     before = make_exam(State.ORDERED, patient=patient)
@@ -79,7 +79,7 @@ def _pages(client, people, make_exam, anon):
     }
     for code in ["breathing", "fever", "site", "blood", ""]:
         checkin = services.record_checkin(
-            FakeRequest(people["patient"]), after.pk, symptoms=[code] if code else []
+            Actor(user=people["patient"]), after.pk, symptoms=[code] if code else []
         )
         pages[f"result {checkin.urgency}"] = client.get(f"/my/check-ins/{checkin.pk}/")
     return pages
@@ -102,10 +102,9 @@ def test_the_patient_e_mails_are_grade_8_or_below(people, make_exam, mailoutbox)
 
     from nephro.followup import jobs
     from nephro.portal import services
-    from tests.conftest import FakeRequest
 
     services.invite_patient(
-        FakeRequest(people["nurse"]),
+        Actor(user=people["nurse"]),
         make_patient(email="a@example.org").pk,
         email="a@example.org",
         language="en",

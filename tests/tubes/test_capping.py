@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
 from nephro.tubes import services
 from nephro.tubes.models import CappingTrial, TubeStatus
-from tests.conftest import FakeRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def tube(make_exam):
 def _start(people, tube, days=3):
     today = timezone.localdate()
     return services.start_capping_trial(
-        FakeRequest(people["nurse"]),
+        Actor(user=people["nurse"]),
         tube.pk,
         started_on=today,
         planned_end_on=today + timedelta(days=days),
@@ -44,7 +44,7 @@ def test_one_trial_at_a_time(people, tube):
 
 def test_a_failed_trial_needs_reasons_and_uncaps_the_tube(people, tube):
     trial = _start(people, tube)
-    nurse = FakeRequest(people["nurse"])
+    nurse = Actor(user=people["nurse"])
     today = timezone.localdate()
     with pytest.raises(services.TubeError, match="at least one reason"):
         services.close_capping_trial(
@@ -66,7 +66,7 @@ def test_a_failed_trial_needs_reasons_and_uncaps_the_tube(people, tube):
 def test_a_passed_trial_keeps_the_tube_capped(people, tube):
     trial = _start(people, tube)
     services.close_capping_trial(
-        FakeRequest(people["nurse"]),
+        Actor(user=people["nurse"]),
         trial.pk,
         outcome="passed",
         ended_on=timezone.localdate(),
@@ -88,7 +88,7 @@ def test_it_refuses_inconsistent_outcomes(people, tube, outcome, reasons, messag
     trial = _start(people, tube)
     with pytest.raises(services.TubeError, match=message):
         services.close_capping_trial(
-            FakeRequest(people["nurse"]),
+            Actor(user=people["nurse"]),
             trial.pk,
             outcome=outcome,
             ended_on=timezone.localdate(),
@@ -100,7 +100,7 @@ def test_dates_must_make_sense(people, tube):
     today = timezone.localdate()
     with pytest.raises(services.TubeError, match="planned end"):
         services.start_capping_trial(
-            FakeRequest(people["nurse"]),
+            Actor(user=people["nurse"]),
             tube.pk,
             started_on=today,
             planned_end_on=today - timedelta(days=1),
@@ -108,7 +108,7 @@ def test_dates_must_make_sense(people, tube):
     trial = _start(people, tube)
     with pytest.raises(services.TubeError, match="before it started"):
         services.close_capping_trial(
-            FakeRequest(people["nurse"]),
+            Actor(user=people["nurse"]),
             trial.pk,
             outcome="passed",
             ended_on=today - timedelta(days=2),

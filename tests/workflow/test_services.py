@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.exams import services
 from nephro.exams.lifecycle import IllegalTransition, State
@@ -15,7 +16,7 @@ from nephro.reports.models import Report, ReportLocked
 from nephro.screening import services as screening
 from nephro.screening.models import Decision
 from nephro.tubes.models import TubeStatus
-from tests.conftest import FakeRequest, findings_form, make_patient, screening_form
+from tests.conftest import findings_form, make_patient, screening_form
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def test_it_walks_an_exam_from_order_to_closed_with_an_audit_event_per_step(make
 def test_it_makes_one_exam_per_side_for_a_bilateral_order(people):
     patient = make_patient()
     exams = services.create_order(
-        FakeRequest(people["referrer"]),
+        Actor(user=people["referrer"]),
         patient=patient,
         referrer=people["referrer"],
         sides=["left", "right"],
@@ -73,16 +74,16 @@ def test_it_recognises_a_second_submit_of_the_same_order(people):
         urgency="routine",
         submission="6f1c1a52-8d8e-4c51-9a8a-3d3f3f0e2a11",
     )
-    services.create_order(FakeRequest(people["referrer"]), **kwargs)
+    services.create_order(Actor(user=people["referrer"]), **kwargs)
     with pytest.raises(services.DuplicateSubmission):
-        services.create_order(FakeRequest(people["referrer"]), **kwargs)
+        services.create_order(Actor(user=people["referrer"]), **kwargs)
     assert patient.exams.count() == 1
 
 
 def test_it_holds_a_possibly_pregnant_patient_until_a_radiologist_decides(people, make_exam):
     patient = make_patient(sex="F", born=date.today() - timedelta(days=30 * 365))
     exam = make_exam(State.ORDERED, patient=patient)
-    nurse, rad = FakeRequest(people["nurse"]), FakeRequest(people["radiologist"])
+    nurse, rad = Actor(user=people["nurse"]), Actor(user=people["radiologist"])
     screening.save_screening(nurse, exam.pk, screening_form(pregnancy="possible"))
     exam.refresh_from_db()
     assert exam.state == State.ON_HOLD and exam.held_from == State.SCREENED
@@ -102,7 +103,7 @@ def test_it_does_not_flag_pregnancy_outside_child_bearing_age(people, make_exam)
     patient = make_patient(sex="F", born=date(1940, 1, 1))
     exam = make_exam(State.ORDERED, patient=patient)
     screening.save_screening(
-        FakeRequest(people["nurse"]), exam.pk, screening_form(pregnancy="unknown")
+        Actor(user=people["nurse"]), exam.pk, screening_form(pregnancy="unknown")
     )
     exam.refresh_from_db()
     assert exam.state == State.SCREENED
@@ -112,11 +113,11 @@ def test_it_does_not_flag_pregnancy_outside_child_bearing_age(people, make_exam)
 def test_it_defers_a_feverish_patient_and_can_cancel_on_decision(people, make_exam):
     exam = make_exam(State.ORDERED)
     screening.save_screening(
-        FakeRequest(people["nurse"]), exam.pk, screening_form(fever_or_infection="on")
+        Actor(user=people["nurse"]), exam.pk, screening_form(fever_or_infection="on")
     )
     flag = exam.flags.get(code="FEVER")
     screening.decide_flag(
-        FakeRequest(people["radiologist"]),
+        Actor(user=people["radiologist"]),
         flag.pk,
         decision=Decision.CANCEL,
         reason="Treat the infection first",
@@ -130,17 +131,17 @@ def test_it_blocks_the_start_while_a_hold_flag_is_undecided(people, make_exam):
     exam = make_exam(State.PREPARED)
     flag = exam.flags.create(code="FEVER", severity="hold", text="Fever", source="test")
     with pytest.raises(WorkflowError):
-        services.start(FakeRequest(people["tech"]), exam.pk)
+        services.start(Actor(user=people["tech"]), exam.pk)
     flag.decision = Decision.PROCEED
     flag.save()
-    services.start(FakeRequest(people["tech"]), exam.pk)
+    services.start(Actor(user=people["tech"]), exam.pk)
 
 
 def test_it_refuses_check_in_with_identifiers_that_do_not_match(people, make_exam):
     exam = make_exam(State.SCHEDULED)
     with pytest.raises(WorkflowError):
         services.check_in(
-            FakeRequest(people["tech"]),
+            Actor(user=people["tech"]),
             exam.pk,
             mrn=exam.patient.mrn,
             birth_date=exam.patient.birth_date + timedelta(days=1),
@@ -151,16 +152,16 @@ def test_it_refuses_check_in_with_identifiers_that_do_not_match(people, make_exa
 
 def test_it_refuses_to_start_before_the_checklist_is_done(people, make_exam):
     exam = make_exam(State.ARRIVED)
-    services.tick_checklist(FakeRequest(people["tech"]), exam.pk, "history")
+    services.tick_checklist(Actor(user=people["tech"]), exam.pk, "history")
     with pytest.raises(WorkflowError):
-        services.start(FakeRequest(people["radiologist"]), exam.pk)
+        services.start(Actor(user=people["radiologist"]), exam.pk)
     exam.refresh_from_db()
     assert exam.state == State.ARRIVED and exam.checklist.count() == 1
 
 
 def test_it_records_each_checklist_tick_once_with_who_and_when(people, make_exam):
     exam = make_exam(State.ARRIVED)
-    tech = FakeRequest(people["tech"])
+    tech = Actor(user=people["tech"])
     services.tick_checklist(tech, exam.pk, "metal")
     services.tick_checklist(tech, exam.pk, "metal")
     step = exam.checklist.get()
@@ -171,7 +172,7 @@ def test_it_refuses_illegal_transitions_and_changes_nothing(people, make_exam):
     exam = make_exam(State.SCREENED)
     before = exam.updated_at
     with pytest.raises(IllegalTransition):
-        services.close(FakeRequest(people["nurse"]), exam.pk)
+        services.close(Actor(user=people["nurse"]), exam.pk)
     exam.refresh_from_db()
     assert exam.state == State.SCREENED and exam.updated_at == before
 
@@ -179,12 +180,12 @@ def test_it_refuses_illegal_transitions_and_changes_nothing(people, make_exam):
 def test_it_requires_contrast_and_views_before_completing(people, make_exam):
     exam = make_exam(State.IN_PROGRESS)
     with pytest.raises(WorkflowError):
-        services.complete(FakeRequest(people["tech"]), exam.pk)
+        services.complete(Actor(user=people["tech"]), exam.pk)
 
 
 def test_it_keeps_a_final_report_immutable_and_takes_addenda(people, make_exam):
     exam = make_exam(State.REPORTED)
-    rad = FakeRequest(people["radiologist"])
+    rad = Actor(user=people["radiologist"])
     report = Report.objects.get(exam=exam)
     text = report.impression
     with pytest.raises(WorkflowError):
@@ -202,7 +203,7 @@ def test_it_keeps_a_final_report_immutable_and_takes_addenda(people, make_exam):
 
 def test_it_generates_the_narrative_from_the_findings(people, make_exam):
     exam = make_exam(State.COMPLETED)
-    rad = FakeRequest(people["radiologist"])
+    rad = Actor(user=people["radiologist"])
     reports.save_findings(
         rad,
         exam.pk,
@@ -224,7 +225,7 @@ def test_it_generates_the_narrative_from_the_findings(people, make_exam):
 
 def test_it_signs_preliminary_then_final(people, make_exam):
     exam = make_exam(State.COMPLETED)
-    rad = FakeRequest(people["radiologist"])
+    rad = Actor(user=people["radiologist"])
     reports.save_findings(rad, exam.pk, findings_form())
     reports.sign(rad, exam.pk, final=False)
     exam.refresh_from_db()
@@ -250,7 +251,7 @@ def test_it_signs_preliminary_then_final(people, make_exam):
 def test_it_makes_the_tube_record_follow_the_disposition(people, make_exam, decision, status):
     exam = make_exam(State.REPORTED)
     reports.record_disposition(
-        FakeRequest(people["radiologist"]), exam.pk, decision=decision, reason="Per findings"
+        Actor(user=people["radiologist"]), exam.pk, decision=decision, reason="Per findings"
     )
     exam.refresh_from_db()
     tube = exam.tube
@@ -264,7 +265,7 @@ def test_it_makes_the_tube_record_follow_the_disposition(people, make_exam, deci
         assert tube.kind == "nephroureteral"
     with pytest.raises(WorkflowError):  # recorded once
         reports.record_disposition(
-            FakeRequest(people["radiologist"]), exam.pk, decision="remove", reason="again"
+            Actor(user=people["radiologist"]), exam.pk, decision="remove", reason="again"
         )
 
 
@@ -284,7 +285,7 @@ def test_it_normalises_dose_units_and_flags_high_air_kerma(people, make_exam):
         instance=exam.procedure,
     )
     assert form.is_valid(), form.errors
-    procedure = services.save_procedure(FakeRequest(people["tech"]), exam.pk, form)
+    procedure = services.save_procedure(Actor(user=people["tech"]), exam.pk, form)
     procedure.refresh_from_db()
     assert procedure.kap_gy_cm2 == Decimal("2.5")
     assert procedure.ka_r_mgy == Decimal("3200")
