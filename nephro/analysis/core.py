@@ -35,8 +35,10 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
+from nephro.analysis import verdict as vd
 from nephro.analysis.result import AnalysisResult, Evidence
 from nephro.analysis.series import Series
+from nephro.analysis.verdict import Drainage, confidence, decide
 
 F32 = NDArray[np.float32]
 Mask = NDArray[np.bool_]
@@ -1133,71 +1135,50 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         front_y = float(np.nonzero(last_u)[0].max())
 
     # Verdict.
-    verdict = "delayed"
-    conf = 0.5
-    if "timing_missing" in quality:
-        verdict = "indeterminate"
+    drainage = Drainage(
+        arrival_s=arrival,
+        t_half_s=t_half,
+        residual_20min=ra20,
+        upper_residual_last=up_last,
+        span_s=span,
+        tube_open=tube_open,
+        timing_known="timing_missing" not in quality,
+    )
+    decision = decide(drainage)
+    verdict = decision.verdict
+    conf = confidence(decision, drainage)
+    if decision.rule == vd.TIMING_MISSING:
         reasons.append("frame times are missing, so drainage times cannot be measured")
-        conf = 0.0
-    elif tube_open:
-        verdict = "indeterminate"
+    elif decision.rule == vd.CONTRAST_LOST:
         reasons.append(
             "contrast left the field of view: the kidney emptied but the bladder, ureter "
             "and any leak show little of it (most likely the tube was open to drainage, "
             "or the bladder lies outside the field), so drainage cannot be judged"
         )
-        conf = 0.6
-    elif arrival is not None and arrival <= th.DRAINS_MAX_ARRIVAL_S:
-        ok_t = t_half is not None and t_half <= th.DRAINS_MAX_T_HALF_S
-        ok_r = ra20 is not None and ra20 <= th.DRAINS_MAX_RESIDUAL_20MIN
+    elif decision.rule in (vd.PROMPT_DRAINAGE, vd.SLOW_CLEARANCE):
+        assert arrival is not None
         reasons.append(f"contrast reached the bladder at {_fmt_t(arrival)} (limit 10 min)")
-        if ok_t or ok_r:
-            verdict = "drains"
-            m1 = (th.DRAINS_MAX_ARRIVAL_S - arrival) / 60.0
-            m2 = max(
-                (th.DRAINS_MAX_T_HALF_S - t_half) / 120.0 if t_half is not None else -9,
-                (th.DRAINS_MAX_RESIDUAL_20MIN - ra20) / 0.1 if ra20 is not None else -9,
-            )
-            conf = _sigmoid(min(m1, m2) + 1.0)
-        else:
-            verdict = "delayed"
-            m = -max(
-                (th.DRAINS_MAX_T_HALF_S - t_half) / 120.0 if t_half is not None else -3,
-                (th.DRAINS_MAX_RESIDUAL_20MIN - ra20) / 0.1 if ra20 is not None else -3,
-            )
-            conf = _sigmoid(m + 0.5)
-    elif arrival is None:
-        if span < th.MIN_SPAN_WITHOUT_ARRIVAL_S:
-            verdict = "indeterminate"
-            reasons.append(
-                f"no contrast in the bladder, but the series covers only {_fmt_t(span)}; "
-                "a delayed film at about 20 min is needed"
-            )
-            conf = 0.0
-        elif (
-            span >= th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S
-            and up_last is not None
-            and up_last >= th.OBSTRUCTED_MIN_RESIDUAL
-        ):
-            verdict = "obstructed"
-            reasons.append(f"no contrast reached the bladder in {_fmt_t(span)}")
-            reasons.append(
-                f"the kidney and ureter still hold {100 * up_last:.0f}% of their peak "
-                "contrast at the last film (limit 80%)"
-            )
-            conf = _sigmoid((up_last - th.OBSTRUCTED_MIN_RESIDUAL) / 0.04 + 1.0)
-        else:
-            verdict = "delayed"
-            reasons.append(f"no contrast reached the bladder in {_fmt_t(span)}")
-            if span < th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S:
-                reasons.append("the last film is earlier than 20 min")
-            if up_last is not None and up_last < th.OBSTRUCTED_MIN_RESIDUAL:
-                reasons.append(f"but the upper tract emptied to {100 * up_last:.0f}% of its peak")
-            conf = 0.5
+    elif decision.rule == vd.SHORT_SERIES:
+        reasons.append(
+            f"no contrast in the bladder, but the series covers only {_fmt_t(span)}; "
+            "a delayed film at about 20 min is needed"
+        )
+    elif decision.rule == vd.RETAINED:
+        assert up_last is not None
+        reasons.append(f"no contrast reached the bladder in {_fmt_t(span)}")
+        reasons.append(
+            f"the kidney and ureter still hold {100 * up_last:.0f}% of their peak "
+            "contrast at the last film (limit 80%)"
+        )
+    elif decision.rule == vd.NOT_RETAINED:
+        reasons.append(f"no contrast reached the bladder in {_fmt_t(span)}")
+        if span < th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S:
+            reasons.append("the last film is earlier than 20 min")
+        if up_last is not None and up_last < th.OBSTRUCTED_MIN_RESIDUAL:
+            reasons.append(f"but the upper tract emptied to {100 * up_last:.0f}% of its peak")
     else:
-        verdict = "delayed"
+        assert arrival is not None
         reasons.append(f"contrast reached the bladder only at {_fmt_t(arrival)} (after 10 min)")
-        conf = _sigmoid((arrival - th.DRAINS_MAX_ARRIVAL_S) / 60.0 + 1.0)
 
     if verdict == "obstructed" and front_y is not None:
         upj_y = cs_bottom
@@ -1554,10 +1535,6 @@ def _contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArr
 def _span(a: F32) -> float:
     lo, hi = np.percentile(a[::2, ::2], [5, 95])
     return float(hi - lo)
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(min(x, 30.0), -30.0)))
 
 
 def _side(given: str | None, image_left: bool, series: Series) -> tuple[str | None, str]:

@@ -40,6 +40,7 @@ from scipy import ndimage
 from scipy.interpolate import CubicSpline
 
 from nephro.analysis import thresholds as th
+from nephro.analysis.verdict import Drainage, decide
 
 FloatArray = NDArray[np.float32]
 
@@ -840,39 +841,6 @@ def _o(origin: tuple[int, int], oy: int, ox: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------
 
 
-def expected_verdict(
-    arrival_s: float | None,
-    t_half_s: float | None,
-    residual_20: float,
-    upper_residual_last: float,
-    span_s: float,
-    *,
-    tube_open: bool = False,
-    contrast_seen: bool = True,
-) -> str:
-    """Apply the verdict rules of :mod:`nephro.analysis.thresholds` to known quantities.
-
-    The analysis applies the same rules to measured quantities, so the benchmark
-    compares like with like.
-    """
-    if not contrast_seen or tube_open:
-        return "indeterminate"
-    if arrival_s is not None and arrival_s <= th.DRAINS_MAX_ARRIVAL_S:
-        t_half_ok = t_half_s is not None and t_half_s <= th.DRAINS_MAX_T_HALF_S
-        if t_half_ok or residual_20 <= th.DRAINS_MAX_RESIDUAL_20MIN:
-            return "drains"
-        return "delayed"
-    if arrival_s is None:
-        if span_s < th.MIN_SPAN_WITHOUT_ARRIVAL_S:
-            return "indeterminate"
-        if (
-            span_s >= th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S
-            and upper_residual_last >= th.OBSTRUCTED_MIN_RESIDUAL
-        ):
-            return "obstructed"
-    return "delayed"
-
-
 def ground_truth(
     p: PhantomParams, times: NDArray[np.float64], tr: _Transport, ureter: NDArray[np.float64]
 ) -> dict[str, Any]:
@@ -909,15 +877,18 @@ def ground_truth(
         if hit.size:
             leak_onset = float(tr.t[hit[0]])
     leak = leak_onset is not None
-    verdict = expected_verdict(
-        observed,
-        t_half,
-        ra20,
-        up_resid,
-        span,
-        tube_open=p.tube_open,
-        contrast_seen=inj > 0,
-    )
+    # The analysis's own rule, applied to the true quantities.
+    verdict = decide(
+        Drainage(
+            arrival_s=observed,
+            t_half_s=t_half,
+            residual_20min=ra20,
+            upper_residual_last=up_resid,
+            span_s=span,
+            tube_open=p.tube_open,
+            contrast_seen=inj > 0,
+        )
+    ).verdict
     level = OBSTRUCTION_LEVEL.get(p.scenario)
     on_left = (p.side == "right") != p.mirror
     return {

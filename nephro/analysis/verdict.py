@@ -1,0 +1,145 @@
+"""The verdict rule: one function from drainage quantities to a verdict.
+
+The analysis applies it to measured quantities and the phantom to true ones (its
+ground truth), so the benchmark compares like with like. Every limit is in
+:mod:`nephro.analysis.thresholds`.
+
+| verdict | rule |
+|---|---|
+| drains | bladder arrival <= 10 min and (T1/2 <= 10 min or residual at 20 min <= 0.5) |
+| obstructed | no arrival, a film at >= 20 min (2 min tolerance), kidney + ureter hold >= 80 % |
+| indeterminate | no times, no contrast, contrast lost from the field, < 10 min and no arrival |
+| delayed | everything in between |
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from nephro.analysis import thresholds as th
+
+# Which branch of the rule decided (the reasons and the confidence depend on it).
+TIMING_MISSING = "timing_missing"
+NO_CONTRAST = "no_contrast"
+CONTRAST_LOST = "contrast_lost"
+PROMPT_DRAINAGE = "prompt_drainage"
+SLOW_CLEARANCE = "slow_clearance"
+SHORT_SERIES = "short_series"
+RETAINED = "retained"
+NOT_RETAINED = "not_retained"
+LATE_ARRIVAL = "late_arrival"
+
+
+@dataclass(frozen=True)
+class Drainage:
+    """What the verdict is decided from (measured, or true in the phantom).
+
+    Times are in seconds from the first frame; residuals are fractions of the peak;
+    ``None`` means not measured.
+    """
+
+    arrival_s: float | None
+    t_half_s: float | None
+    residual_20min: float | None
+    upper_residual_last: float | None
+    span_s: float
+    tube_open: bool = False
+    contrast_seen: bool = True
+    timing_known: bool = True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict and the branch of the rule that gave it."""
+
+    verdict: str
+    rule: str
+
+
+def decide(d: Drainage) -> Decision:
+    """Apply the verdict rule (the table in the module docstring) to ``d``."""
+    if not d.timing_known:
+        return Decision("indeterminate", TIMING_MISSING)
+    if not d.contrast_seen:
+        return Decision("indeterminate", NO_CONTRAST)
+    if d.tube_open:
+        return Decision("indeterminate", CONTRAST_LOST)
+    if d.arrival_s is not None and d.arrival_s <= th.DRAINS_MAX_ARRIVAL_S:
+        if prompt_clearance(d):
+            return Decision("drains", PROMPT_DRAINAGE)
+        return Decision("delayed", SLOW_CLEARANCE)
+    if d.arrival_s is None:
+        if d.span_s < th.MIN_SPAN_WITHOUT_ARRIVAL_S:
+            return Decision("indeterminate", SHORT_SERIES)
+        if reaches_delayed_film(d.span_s) and retained(d.upper_residual_last):
+            return Decision("obstructed", RETAINED)
+        return Decision("delayed", NOT_RETAINED)
+    return Decision("delayed", LATE_ARRIVAL)
+
+
+def prompt_clearance(d: Drainage) -> bool:
+    """T1/2 or the residual at 20 min within the drainage limits."""
+    t_half_ok = d.t_half_s is not None and d.t_half_s <= th.DRAINS_MAX_T_HALF_S
+    residual_ok = d.residual_20min is not None and d.residual_20min <= th.DRAINS_MAX_RESIDUAL_20MIN
+    return t_half_ok or residual_ok
+
+
+def reaches_delayed_film(span_s: float) -> bool:
+    """The series reaches the 20-min delayed film (within its tolerance)."""
+    return span_s >= th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S
+
+
+def retained(upper_residual_last: float | None) -> bool:
+    """Kidney and ureter still hold at least the obstruction limit of their peak."""
+    return upper_residual_last is not None and upper_residual_last >= th.OBSTRUCTED_MIN_RESIDUAL
+
+
+# Confidence: the margin to the deciding limit, in these units, through a sigmoid.
+# Heuristic, not calibrated (engineering).
+_ARRIVAL_SCALE_S = 60.0
+_T_HALF_SCALE_S = 120.0
+_RESIDUAL_SCALE = 0.1
+_RETENTION_SCALE = 0.04
+
+
+def confidence(decision: Decision, d: Drainage) -> float:
+    """How clearly ``d`` lies on its side of the limits that decided (0-1, before the
+    input-quality factor); 0 when nothing could be judged."""
+    rule = decision.rule
+    if rule == PROMPT_DRAINAGE:
+        assert d.arrival_s is not None
+        m_arrival = (th.DRAINS_MAX_ARRIVAL_S - d.arrival_s) / _ARRIVAL_SCALE_S
+        return _sigmoid(min(m_arrival, _clearance_margin(d, -9)) + 1.0)
+    if rule == SLOW_CLEARANCE:
+        return _sigmoid(-_clearance_margin(d, -3) + 0.5)
+    if rule == RETAINED:
+        assert d.upper_residual_last is not None
+        margin = (d.upper_residual_last - th.OBSTRUCTED_MIN_RESIDUAL) / _RETENTION_SCALE
+        return _sigmoid(margin + 1.0)
+    if rule == LATE_ARRIVAL:
+        assert d.arrival_s is not None
+        return _sigmoid((d.arrival_s - th.DRAINS_MAX_ARRIVAL_S) / _ARRIVAL_SCALE_S + 1.0)
+    if rule == NOT_RETAINED:
+        return 0.5
+    if rule == CONTRAST_LOST:
+        return 0.6
+    if rule == NO_CONTRAST:
+        return 1.0
+    return 0.0  # TIMING_MISSING, SHORT_SERIES
+
+
+def _clearance_margin(d: Drainage, missing: float) -> float:
+    """The better of the T1/2 and 20-min residual margins (``missing`` if unmeasured)."""
+    return max(
+        (th.DRAINS_MAX_T_HALF_S - d.t_half_s) / _T_HALF_SCALE_S
+        if d.t_half_s is not None
+        else missing,
+        (th.DRAINS_MAX_RESIDUAL_20MIN - d.residual_20min) / _RESIDUAL_SCALE
+        if d.residual_20min is not None
+        else missing,
+    )
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 30.0), -30.0)))

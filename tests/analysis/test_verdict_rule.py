@@ -1,0 +1,72 @@
+"""The verdict rule (nephro.analysis.verdict), shared by the analysis and the phantom."""
+
+from __future__ import annotations
+
+import pytest
+
+from nephro.analysis import thresholds as th
+from nephro.analysis import verdict as vd
+from nephro.analysis.phantom import simulate
+from nephro.analysis.verdict import Drainage, confidence, decide
+
+FULL = 1500.0  # a series reaching the 20-min film
+
+
+def _d(**kw: object) -> Drainage:
+    base: dict[str, object] = {
+        "arrival_s": None,
+        "t_half_s": None,
+        "residual_20min": None,
+        "upper_residual_last": None,
+        "span_s": FULL,
+    }
+    return Drainage(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    "drainage,verdict,rule",
+    [
+        (_d(arrival_s=60.0, t_half_s=300.0), "drains", vd.PROMPT_DRAINAGE),
+        (_d(arrival_s=60.0, t_half_s=900.0, residual_20min=0.4), "drains", vd.PROMPT_DRAINAGE),
+        (_d(arrival_s=60.0, t_half_s=900.0, residual_20min=0.6), "delayed", vd.SLOW_CLEARANCE),
+        (_d(arrival_s=th.DRAINS_MAX_ARRIVAL_S, t_half_s=60.0), "drains", vd.PROMPT_DRAINAGE),
+        (_d(arrival_s=700.0, t_half_s=60.0), "delayed", vd.LATE_ARRIVAL),
+        (_d(upper_residual_last=0.9), "obstructed", vd.RETAINED),
+        (_d(upper_residual_last=0.9, span_s=1080.0), "obstructed", vd.RETAINED),
+        (_d(upper_residual_last=0.9, span_s=1079.0), "delayed", vd.NOT_RETAINED),
+        (_d(upper_residual_last=0.5), "delayed", vd.NOT_RETAINED),
+        (_d(upper_residual_last=None), "delayed", vd.NOT_RETAINED),
+        (_d(upper_residual_last=0.9, span_s=500.0), "indeterminate", vd.SHORT_SERIES),
+        (_d(arrival_s=60.0, t_half_s=60.0, tube_open=True), "indeterminate", vd.CONTRAST_LOST),
+        (_d(upper_residual_last=0.9, contrast_seen=False), "indeterminate", vd.NO_CONTRAST),
+        (_d(arrival_s=60.0, t_half_s=60.0, timing_known=False), "indeterminate", vd.TIMING_MISSING),
+    ],
+)
+def test_it_applies_the_rule_table(drainage, verdict, rule):
+    decision = decide(drainage)
+    assert (decision.verdict, decision.rule) == (verdict, rule)
+    assert 0.0 <= confidence(decision, drainage) <= 1.0
+
+
+def test_it_is_more_confident_further_from_the_limits():
+    def conf(d: Drainage) -> float:
+        return confidence(decide(d), d)
+
+    assert conf(_d(upper_residual_last=0.99)) > conf(_d(upper_residual_last=0.81))
+    assert conf(_d(arrival_s=30.0, t_half_s=60.0)) > conf(_d(arrival_s=580.0, t_half_s=60.0))
+    assert conf(_d(arrival_s=1200.0)) > conf(_d(arrival_s=620.0))
+
+
+@pytest.mark.parametrize("scenario", ["patent", "obstructed_upj", "tube_open", "no_contrast"])
+def test_the_phantoms_ground_truth_uses_the_same_rule(scenario):
+    truth = simulate(scenario, 3, size=64, max_run_frames=10).truth
+    drainage = Drainage(
+        arrival_s=truth["bladder_arrival_observed_s"],
+        t_half_s=truth["collecting_system_t_half_s"],
+        residual_20min=truth["residual_fraction_20min"],
+        upper_residual_last=truth["upper_tract_residual_last"],
+        span_s=truth["span_s"],
+        tube_open=truth["params"]["tube_open"],
+        contrast_seen=truth["injected_iodine_mg"] > 0,
+    )
+    assert truth["verdict"] == decide(drainage).verdict
