@@ -193,7 +193,7 @@ def _walk(users, exam, target: str, when: datetime, rng: random.Random):
 def _images(exam, scenario: str) -> None:
     """Synthetic fluoroscopy from the phantom, stored as if the demo unit FLUORO1 sent it."""
     from nephro.analysis import generate_case
-    from nephro.dicom.services import import_part10
+    from nephro.dicom.ingest import import_part10
     from nephro.drainage.services import request_analysis
 
     with tempfile.TemporaryDirectory() as folder:

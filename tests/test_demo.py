@@ -35,9 +35,7 @@ def test_it_builds_a_department_in_every_state():
     events = AuditEvent.objects.all()
     assert not events.filter(detail__has_key="actor").exists()
     assert not events.filter(username="").exists()
-    assert set(events.filter(user_id_ref__isnull=True).values_list("role", flat=True)) == {
-        "system"
-    }
+    assert set(events.filter(user_id_ref__isnull=True).values_list("role", flat=True)) == {"system"}
     assert {"dicom:FLUORO1", "worker", "demo"} <= set(
         events.filter(role="system").values_list("username", flat=True)
     )

@@ -1,4 +1,5 @@
-"""Read the accumulated dose from an X-Ray Radiation Dose SR (TID 10001/10002).
+"""Dose from the device: read the accumulated dose from an X-Ray Radiation Dose SR
+(TID 10001/10002), and apply a device-reported dose to the exam's procedure.
 
 Codes (clinical.md section 7, DCMR CID 10050): 113730 Total Fluoro Time, 113722 Dose Area
 Product Total, 113725 Dose (RP) Total; they sit in the Accumulated X-Ray Dose container
@@ -13,7 +14,13 @@ from decimal import Decimal, InvalidOperation
 
 from pydicom.dataset import Dataset
 
+from nephro.audit.actor import Actor
+from nephro.audit.models import Outcome
+from nephro.audit.services import record
+from nephro.exams import services as exam_services
 from nephro.exams.dose import KAP_UNITS, KAR_UNITS, to_gy_cm2, to_mgy
+from nephro.exams.lifecycle import State
+from nephro.exams.models import Procedure
 
 FLUORO_TIME = "113730"
 KAP_TOTAL = "113722"
@@ -97,3 +104,81 @@ def read_totals(ds: Dataset) -> DoseTotals:
     if totals == DoseTotals(None, None, None):
         raise DoseReportError("no accumulated dose values in the report")
     return totals
+
+
+# States in which an exam's procedure may take device-reported dose.
+DOSE_STATES = frozenset(
+    {State.IN_PROGRESS, State.COMPLETED, State.REPORTED, State.FOLLOW_UP, State.CLOSED}
+)
+
+
+def apply_device_dose(
+    actor: Actor,
+    exam_id: int,
+    *,
+    source: str,
+    fluoro_time_s: Decimal | None,
+    kap_gy_cm2: Decimal | None,
+    ka_r_mgy: Decimal | None,
+    reference: str,
+) -> Procedure | None:
+    """Fill the procedure's dose from the device (RDSR, or MPPS when no RDSR came).
+
+    An RDSR is the authoritative record and replaces earlier values; MPPS values never
+    replace RDSR ones. The audit event keeps the values that were replaced.
+    """
+    from nephro.exams.dose import dose_flags
+
+    with exam_services.locked_exam(exam_id) as exam:
+        if exam.state not in DOSE_STATES:
+            record(
+                actor,
+                "procedure.dose",
+                exam,
+                outcome=Outcome.FAILED,
+                detail={
+                    "source": source,
+                    "why": f"exam is {exam.state}",
+                    "reference": reference,
+                },
+            )
+            return None
+        procedure, _ = Procedure.objects.get_or_create(exam=exam)
+        if source == "mpps" and procedure.dose_source == "rdsr":
+            return procedure
+        before = {
+            "fluoro_time_s": _str(procedure.fluoro_time_s),
+            "kap_gy_cm2": _str(procedure.kap_gy_cm2),
+            "ka_r_mgy": _str(procedure.ka_r_mgy),
+            "dose_source": procedure.dose_source,
+        }
+        if fluoro_time_s is not None:
+            procedure.fluoro_time_s = fluoro_time_s.quantize(Decimal("0.1"))
+        if kap_gy_cm2 is not None:
+            procedure.kap_gy_cm2 = kap_gy_cm2.quantize(Decimal("0.0001"))
+        if ka_r_mgy is not None:
+            procedure.ka_r_mgy = ka_r_mgy.quantize(Decimal("0.01"))
+        procedure.dose_source = source
+        procedure.save()
+        flags = [f.code for f in dose_flags(procedure.ka_r_mgy)]
+        record(
+            actor,
+            "procedure.dose",
+            procedure,
+            detail={
+                "source": source,
+                "reference": reference,
+                "before": before,
+                "after": {
+                    "fluoro_time_s": _str(procedure.fluoro_time_s),
+                    "kap_gy_cm2": _str(procedure.kap_gy_cm2),
+                    "ka_r_mgy": _str(procedure.ka_r_mgy),
+                },
+                "dose_flags": flags,
+            },
+        )
+    return procedure
+
+
+def _str(value) -> str | None:
+    return None if value is None else str(value)

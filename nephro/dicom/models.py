@@ -50,7 +50,7 @@ class Instance(models.Model):
     # association) and background job are not written yet: set in the same statement
     # that indexes the instance, cleared in the transaction that writes the event, so a
     # crash leaves the instance marked and the next listener audits it
-    # (services.AuditBatch, services.audit_pending).
+    # (audit_batch.AuditBatch, audit_batch.audit_pending).
     audit_pending = models.BooleanField(default=False)
 
     class Meta:

@@ -1,4 +1,5 @@
-"""Read a Modality Performed Procedure Step (PS3.3 C.4.13-C.4.17) into plain values.
+"""Modality Performed Procedure Steps: read one (PS3.3 C.4.13-C.4.17) into plain values,
+and apply it (create/set the step, move the exam with the modality, take its dose).
 
 Dose: Total Time of Fluoroscopy (0040,0300) in s and Image and Fluoroscopy Area Dose
 Product (0018,115E) in dGy.cm2 map to the procedure's fluoroscopy time and KAP. Entrance
@@ -11,9 +12,20 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from django.db import transaction
+from django.utils import timezone
 from pydicom.dataset import Dataset
 
+from nephro.audit.actor import Actor
+from nephro.audit.models import Outcome
+from nephro.audit.services import record
+from nephro.dicom.dose import DOSE_STATES, apply_device_dose
+from nephro.dicom.matching import match_exam
+from nephro.dicom.models import PerformedStep, PpsStatus
+from nephro.exams import services as exam_services
 from nephro.exams.dose import to_gy_cm2
+from nephro.exams.lifecycle import IllegalTransition, State
+from nephro.exams.models import Exam, Procedure
 
 
 def _text(ds: Dataset, keyword: str, limit: int = 64) -> str:
@@ -100,3 +112,154 @@ def _contrast(ds: Dataset) -> dict:
         if volume is not None:
             found["contrast_volume_ml"] = str(volume)
     return found
+
+
+class MppsError(Exception):
+    """An MPPS request that cannot be applied; ``status`` is the DIMSE status to return."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def mpps_create(uid: str, pps: dict, *, calling_ae: str, peer: str | None = None) -> PerformedStep:
+    if PerformedStep.objects.filter(sop_instance_uid=uid).exists():
+        raise MppsError(0x0111, "duplicate SOP instance")
+    if pps["status"] != PpsStatus.IN_PROGRESS:
+        raise MppsError(0x0106, "a new performed procedure step must be IN PROGRESS")
+    exam, why = match_exam(pps["accession"], pps["study_uid"], pps["patient_id"])
+    actor = Actor.device(calling_ae, peer)
+    with transaction.atomic():
+        step = PerformedStep.objects.create(
+            sop_instance_uid=uid,
+            exam=exam,
+            status=pps["status"],
+            calling_ae=calling_ae,
+            step_id=pps["step_id"],
+            description=pps["description"],
+            started=pps["started"],
+            reported=pps["reported"],
+        )
+        record(
+            actor,
+            "mpps.create",
+            step,
+            detail={
+                "status": step.status,
+                "linked": exam is not None,
+                **({"why": why} if exam is None else {}),
+            },
+        )
+        if exam is not None:
+            _follow_step(actor, exam.pk, step)
+    return step
+
+
+def mpps_set(uid: str, pps: dict, *, calling_ae: str, peer: str | None = None) -> PerformedStep:
+    with transaction.atomic():
+        step = PerformedStep.objects.select_for_update().filter(sop_instance_uid=uid).first()
+        if step is None:
+            raise MppsError(0x0112, "no such performed procedure step")
+        if step.status != PpsStatus.IN_PROGRESS:
+            raise MppsError(0x0110, f"the step is already {step.status}")
+        if pps["status"] and pps["status"] not in PpsStatus.values:
+            raise MppsError(0x0106, "unknown performed procedure step status")
+        step.status = pps["status"] or step.status
+        step.ended = pps["ended"] or step.ended
+        step.discontinued_reason = pps["discontinued_reason"] or step.discontinued_reason
+        step.reported = {**step.reported, **pps["reported"]}
+        step.save()
+        actor = Actor.device(calling_ae, peer)
+        record(
+            actor,
+            "mpps.set",
+            step,
+            detail={
+                "status": step.status,
+                **({"reason": step.discontinued_reason} if step.discontinued_reason else {}),
+            },
+        )
+        if step.exam_id is not None:
+            _follow_step(actor, step.exam_id, step)
+    return step
+
+
+def _follow_step(actor: Actor, exam_id: int, step: PerformedStep) -> None:
+    """Move the exam with the modality where the lifecycle allows it; record the rest."""
+    detail = {"mpps": step.sop_instance_uid}
+    with exam_services.locked_exam(exam_id) as exam:
+        if step.status == PpsStatus.IN_PROGRESS:
+            if exam.state != State.IN_PROGRESS:
+                try:
+                    exam_services.begin(actor, exam, **detail)
+                except (exam_services.WorkflowError, IllegalTransition) as exc:
+                    record(
+                        actor,
+                        "exam.start",
+                        exam,
+                        outcome=Outcome.FAILED,
+                        detail={**detail, "why": f"modality started, but {exc}"},
+                    )
+        elif step.status == PpsStatus.COMPLETED:
+            if exam.state == State.IN_PROGRESS:
+                exam.completed_at = timezone.now()
+                exam_services.advance(actor, exam, State.COMPLETED, "exam.complete", **detail)
+            elif exam.state != State.COMPLETED:
+                record(
+                    actor,
+                    "exam.complete",
+                    exam,
+                    outcome=Outcome.FAILED,
+                    detail={
+                        **detail,
+                        "why": f"modality completed while the exam is {exam.state}",
+                    },
+                )
+        elif step.status == PpsStatus.DISCONTINUED:
+            record(
+                actor,
+                "exam.discontinued",
+                exam,
+                detail={
+                    **detail,
+                    "reason": step.discontinued_reason or "not given",
+                },
+            )
+        _apply_reported(actor, exam, step)
+
+
+def _apply_reported(actor: Actor, exam: Exam, step: PerformedStep) -> None:
+    reported = step.reported
+    procedure = Procedure.objects.filter(exam=exam).first()
+    if procedure is None:
+        return
+    contrast = reported.get("contrast_agent")
+    volume = reported.get("contrast_volume_ml")
+    if (contrast and not procedure.contrast_agent) or (
+        volume is not None and procedure.contrast_volume_ml is None
+    ):
+        procedure.contrast_agent = procedure.contrast_agent or (contrast or "")[:60]
+        if procedure.contrast_volume_ml is None and volume is not None:
+            procedure.contrast_volume_ml = Decimal(volume).quantize(Decimal("0.1"))
+        procedure.save()
+        record(
+            actor,
+            "procedure.contrast",
+            procedure,
+            detail={
+                "source": "mpps",
+                "agent": contrast,
+                "volume_ml": volume,
+            },
+        )
+    dose = {k: reported.get(k) for k in ("fluoro_time_s", "kap_gy_cm2", "ka_r_mgy")}
+    if any(v is not None for v in dose.values()) and exam.state in DOSE_STATES:
+        if procedure.dose_source == "rdsr":
+            return
+        apply_device_dose(
+            actor,
+            exam.pk,
+            source="mpps",
+            reference=step.sop_instance_uid,
+            **{k: None if v is None else Decimal(v) for k, v in dose.items()},
+        )

@@ -22,7 +22,7 @@ from pynetdicom.sop_class import (
 from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
-from nephro.dicom import mpps, mwl, services, storage, tuning
+from nephro.dicom import audit_batch, ingest, mpps, mwl, storage, tuning
 from nephro.dicom.sop import STORAGE_CLASSES, TRANSFER_SYNTAXES
 
 log = logging.getLogger("nephro.dicom")
@@ -62,11 +62,11 @@ def _association_cache(event) -> dict:
     return cache
 
 
-def _audit_batch(event, create: bool = True) -> services.AuditBatch | None:
-    """This association's instances awaiting their dicom.store event (services.AuditBatch)."""
+def _audit_batch(event, create: bool = True) -> audit_batch.AuditBatch | None:
+    """This association's instances awaiting their dicom.store event (audit_batch.AuditBatch)."""
     batch = getattr(event.assoc, "_nephro_batch", None)
     if batch is None and create:
-        batch = event.assoc._nephro_batch = services.AuditBatch(*_who(event))
+        batch = event.assoc._nephro_batch = audit_batch.AuditBatch(*_who(event))
     return batch
 
 
@@ -86,7 +86,7 @@ def handle_store(event) -> int:
     batch = _audit_batch(event)
     try:
         # pynetdicom has already written the data set to .incoming/ as it arrived.
-        stored = services.store_file(
+        stored = ingest.store_file(
             Path(event.dataset_path),
             sop_class=str(request.AffectedSOPClassUID),
             sop_instance=str(request.AffectedSOPInstanceUID),
@@ -148,10 +148,10 @@ def _mpps(event, create: bool):
             attributes = event.modification_list
         step = mpps.read_step(attributes)
         if create:
-            services.mpps_create(uid, step, calling_ae=ae, peer=address)
+            mpps.mpps_create(uid, step, calling_ae=ae, peer=address)
         else:
-            services.mpps_set(uid, step, calling_ae=ae, peer=address)
-    except services.MppsError as exc:
+            mpps.mpps_set(uid, step, calling_ae=ae, peer=address)
+    except mpps.MppsError as exc:
         _refused(event, "mpps.create" if create else "mpps.set", str(exc))
         return exc.status, None
     except Exception:
@@ -184,11 +184,11 @@ def handle_acse(event) -> None:
 
 def handle_finished(event) -> None:
     _flush(event)  # aborted, timed out, or released
-    # Instances a dead listener indexed but never audited (see services.AuditBatch); a
+    # Instances a dead listener indexed but never audited (see audit_batch.AuditBatch); a
     # live association flushes its own well within this.
     max_age_s = 4 * settings.NEPHRO_DICOM_TIMEOUT
     try:
-        services.audit_orphans(max_age_s=max_age_s)
+        audit_batch.audit_orphans(max_age_s=max_age_s)
     except Exception:
         log.exception("could not audit instances left by a stopped listener")
     # Handlers run on the association's own thread: close its database connection when
@@ -242,7 +242,7 @@ def start(host: str, port: int, **kwargs):
         pynetdicom_log.setLevel(logging.WARNING)
     storage.sweep_incoming()
     # Whatever a previous listener indexed but had not audited when it stopped.
-    services.audit_orphans()
+    audit_batch.audit_orphans()
     ae = build_ae(**kwargs)
     server = ae.start_server((host, port), block=False, evt_handlers=handlers())
     allowed = ", ".join(ae.require_calling_aet)

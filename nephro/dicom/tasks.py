@@ -9,8 +9,9 @@ from django.conf import settings
 from pydicom import dcmread
 
 from nephro.audit.actor import WORKER, Actor
-from nephro.dicom import dose, render, services
+from nephro.dicom import dose, ingest, render
 from nephro.dicom.models import Instance
+from nephro.dicom.signals import images_linked
 from nephro.jobs.queue import PermanentError, job
 
 log = logging.getLogger("nephro.dicom")
@@ -27,10 +28,10 @@ def _checksum(instance: Instance) -> None:
     if instance.sha256:
         return
     digest = hashlib.sha256()
-    with services.stored_path(instance).open("rb") as stored:
+    with ingest.stored_path(instance).open("rb") as stored:
         while chunk := stored.read(1 << 20):
             digest.update(chunk)
-    services.set_checksum(instance, digest.hexdigest())
+    ingest.set_checksum(instance, digest.hexdigest())
 
 
 @job("dicom.checksum")
@@ -43,7 +44,7 @@ def thumbnail(instance_id: int) -> None:
     instance = _instance(instance_id)
     _checksum(instance)
     try:
-        png = render.thumbnail(services.stored_path(instance))
+        png = render.thumbnail(ingest.stored_path(instance))
     except Exception as exc:  # undecodable pixel data will not decode on a retry either
         raise PermanentError(f"cannot render {instance.sop_instance_uid}: {exc}") from exc
     relative = f"thumbs/{instance.sop_instance_uid}.png"
@@ -52,12 +53,10 @@ def thumbnail(instance_id: int) -> None:
     temp = target.with_suffix(".tmp")
     temp.write_bytes(png)
     temp.replace(target)
-    services.set_thumbnail(instance, relative)
+    ingest.set_thumbnail(instance, relative)
     if instance.exam_id is not None:
         # Off the association thread: a settled analysis covers the whole series.
-        from nephro.drainage.services import request_analysis
-
-        request_analysis(WORKER, instance.exam)
+        images_linked.send(Instance, actor=WORKER, exam=instance.exam)
 
 
 @job("dicom.rdsr")
@@ -66,14 +65,14 @@ def dose_report(instance_id: int) -> None:
     instance = _instance(instance_id)
     _checksum(instance)
     try:
-        totals = dose.read_totals(dcmread(services.stored_path(instance)))
+        totals = dose.read_totals(dcmread(ingest.stored_path(instance)))
     except (dose.DoseReportError, ValueError) as exc:
         raise PermanentError(f"dose report {instance.sop_instance_uid}: {exc}") from exc
     Instance.objects.filter(pk=instance.pk).update(processed={"dose": totals.to_dict()})
     if instance.exam_id is None:
         log.info("dose report %s waits for reconciliation", instance.sop_instance_uid)
         return
-    services.apply_device_dose(
+    dose.apply_device_dose(
         Actor.device(instance.calling_ae),
         instance.exam_id,
         source="rdsr",

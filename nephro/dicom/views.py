@@ -10,8 +10,9 @@ from django.views.decorators.http import require_POST
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
+from nephro.dicom import ingest
+from nephro.dicom import reconcile as reconciliation
 from nephro.dicom import render as rendering
-from nephro.dicom import services
 from nephro.dicom.models import Instance
 from nephro.exams.access import visible_exams
 from nephro.exams.services import WorkflowError
@@ -66,7 +67,7 @@ def frame_png(request, pk: int):
     instance = _instance(request, exam)
     _audit_image_read(request, exam, instance)
     png, window, _frames = rendering.render(
-        services.stored_path(instance),
+        ingest.stored_path(instance),
         _number(request, "frame", 0, int),
         _number(request, "wc"),
         _number(request, "ww"),
@@ -85,14 +86,14 @@ def thumbnail_png(request, pk: int):
     if cached is not None and cached.is_file():
         png = cached.read_bytes()
     else:  # the worker has not got to it yet
-        png = rendering.thumbnail(services.stored_path(instance))
+        png = rendering.thumbnail(ingest.stored_path(instance))
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
 
 def reconcile(request):
-    studies = services.unmatched_studies()
+    studies = reconciliation.unmatched_studies()
     record(Actor.of(request), "dicom.unmatched.read", detail={"studies": len(studies)})
     exams = visible_exams(request.user).exclude(state="cancelled")
     for study in studies:
@@ -113,7 +114,7 @@ def link(request):
         messages.error(request, f"Not linked: no exam with accession number {accession!r}.")
         return redirect("dicom:reconcile")
     try:
-        count = services.link(Actor.of(request), study_uid=study_uid, exam=exam)
+        count = reconciliation.link(Actor.of(request), study_uid=study_uid, exam=exam)
     except WorkflowError as exc:
         messages.error(request, f"Not linked: {exc}.")
         return redirect("dicom:reconcile")
@@ -129,7 +130,7 @@ def upload(request, pk: int):
     if not files:
         messages.error(request, "Not stored: choose one or more DICOM files.")
         return redirect("exams:detail", pk=pk)
-    stored, refused = services.upload_to_exam(Actor.of(request), exam, files)
+    stored, refused = reconciliation.upload_to_exam(Actor.of(request), exam, files)
     if stored:
         messages.success(
             request,

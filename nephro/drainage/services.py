@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from nephro.audit.actor import WORKER, Actor
 from nephro.audit.services import record
+from nephro.dicom.ingest import stored_path
+from nephro.dicom.models import Instance  # the DICOM index
 from nephro.drainage.models import AnalysisReview, AnalysisState, DrainageAnalysis, ReviewDecision
 from nephro.exams.services import WorkflowError
 from nephro.jobs.queue import enqueue
@@ -38,6 +40,11 @@ def request_analysis(
         enqueue("drainage.analyze", delay_s=delay_s, analysis_id=analysis.pk)
         record(actor, "drainage.request", analysis, detail={"source": source})
     return analysis
+
+
+def analyse_when_images_arrive(sender, *, actor: Actor, exam, **kwargs) -> None:
+    """images_linked receiver: the DICOM side tells us, without importing this app."""
+    request_analysis(actor, exam)
 
 
 def run_analysis(analysis_id: int, paths: list[Path]) -> DrainageAnalysis:
@@ -111,8 +118,6 @@ def review(
 
 def image_paths(exam) -> list[Path]:
     """The stored image files of this exam (dose reports and other non-images left out)."""
-    from nephro.dicom.models import Instance  # the DICOM index
-    from nephro.dicom.services import stored_path
 
     rows = Instance.objects.filter(exam=exam, has_pixels=True).order_by("received_at", "pk")
     return [stored_path(row) for row in rows]

@@ -7,7 +7,7 @@ import re
 import pytest
 from pydicom import dcmread
 
-from nephro.dicom import samples, services
+from nephro.dicom import ingest, samples
 from nephro.dicom.models import Instance
 from nephro.exams.lifecycle import State
 from nephro.jobs.queue import run_pending
@@ -20,7 +20,7 @@ def _store(path):
     ds = dcmread(path)
     data = path.read_bytes()
     offset = 144 + int.from_bytes(data[140:144], "little")
-    return services.store(
+    return ingest.store(
         sop_class=ds.SOPClassUID,
         sop_instance=ds.SOPInstanceUID,
         syntax=ds.file_meta.TransferSyntaxUID,

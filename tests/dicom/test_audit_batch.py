@@ -1,4 +1,4 @@
-"""The listener audits stored instances per batch (services.AuditBatch): one dicom.store
+"""The listener audits stored instances per batch (audit_batch.AuditBatch): one dicom.store
 event lists the SOP Instance UIDs of an association's instances, written before the
 release is answered, on a size bound, on abort, and by the sweep after a crash. Every
 acknowledged instance is audited exactly once and its job queued exactly once."""
@@ -15,7 +15,7 @@ from pynetdicom import AE
 from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.audit.services import verify_chain
-from nephro.dicom import samples, scp, services, storage
+from nephro.dicom import audit_batch, ingest, reconcile, samples, scp, storage
 from nephro.dicom.models import Instance
 from nephro.dicom.sop import RDSR_CLASS
 from nephro.exams.lifecycle import State
@@ -57,7 +57,7 @@ def _audited_uids() -> list[str]:
 def test_one_event_per_batch_lists_every_instance_before_the_release_is_answered(
     listener, make_exam, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(services.AuditBatch, "MAX_INSTANCES", 4)
+    monkeypatch.setattr(audit_batch.AuditBatch, "MAX_INSTANCES", 4)
     exam = make_exam(State.IN_PROGRESS)
     paths = _images(exam, tmp_path, 10)
     storescu(listener, *paths)
@@ -108,14 +108,14 @@ def test_an_aborted_association_still_audits_what_it_stored(listener, make_exam,
 
 def _index_without_flush(exam, tmp_path: Path, count: int) -> list[Path]:
     """What a listener killed after answering Success but before its flush leaves."""
-    batch = services.AuditBatch("FLUORO1", "127.0.0.1")
+    batch = audit_batch.AuditBatch("FLUORO1", "127.0.0.1")
     paths = _images(exam, tmp_path, count)
     for path in paths:
         with path.open("rb") as handle:
             temp = tmp_path / (path.name + ".part")
             temp.write_bytes(handle.read())
         meta = dcmread(path, stop_before_pixels=True).file_meta
-        services.store_file(
+        ingest.store_file(
             temp,
             sop_class=str(meta.MediaStorageSOPClassUID),
             sop_instance=str(meta.MediaStorageSOPInstanceUID),
@@ -143,18 +143,18 @@ def test_instances_a_dead_listener_never_audited_are_audited_when_one_starts(
     assert Job.objects.filter(kind="dicom.thumbnail").count() == 3
     assert not Instance.objects.filter(audit_pending=True).exists()
     # Nothing is audited twice.
-    assert services.audit_orphans() == 0
+    assert audit_batch.audit_orphans() == 0
     assert list(verify_chain()) == []
 
 
 def test_a_batch_and_the_sweep_never_audit_an_instance_twice(make_exam, dicom_dirs, tmp_path):
     exam = make_exam(State.IN_PROGRESS)
-    batch = services.AuditBatch("FLUORO1")
+    batch = audit_batch.AuditBatch("FLUORO1")
     _index_without_flush(exam, tmp_path, 2)
     pending = list(Instance.objects.filter(audit_pending=True).values_list("pk", flat=True))
     for pk in pending:
         batch.add(pk)
-    assert services.audit_orphans() == 2  # the sweep got there first
+    assert audit_batch.audit_orphans() == 2  # the sweep got there first
     assert batch.flush() == 0  # the association's own flush finds nothing left
     assert len(_audited_uids()) == 2
     assert Job.objects.filter(kind="dicom.thumbnail").count() == 2
@@ -167,8 +167,8 @@ def test_linking_a_pending_dose_report_queues_its_job_once(make_exam, people, di
     meta = dcmread(sr, stop_before_pixels=True)
     temp = tmp_path / "sr.part"
     temp.write_bytes(sr.read_bytes())
-    batch = services.AuditBatch("FLUORO1")
-    stored = services.store_file(
+    batch = audit_batch.AuditBatch("FLUORO1")
+    stored = ingest.store_file(
         temp,
         sop_class=RDSR_CLASS,
         sop_instance=str(meta.SOPInstanceUID),
@@ -177,7 +177,7 @@ def test_linking_a_pending_dose_report_queues_its_job_once(make_exam, people, di
         batch=batch,
     )
     assert stored.instance.exam_id is None
-    services.link(Actor(user=people["tech"]), study_uid=str(meta.StudyInstanceUID), exam=exam)
+    reconcile.link(Actor(user=people["tech"]), study_uid=str(meta.StudyInstanceUID), exam=exam)
     assert not Job.objects.filter(kind="dicom.rdsr").exists()  # the batch will queue it
     assert batch.flush() == 1
     assert Job.objects.filter(kind="dicom.rdsr").count() == 1
@@ -189,7 +189,7 @@ def test_an_upload_is_still_audited_per_instance_at_once(make_exam, dicom_dirs, 
     exam = make_exam(State.IN_PROGRESS)
     (path,) = _images(exam, tmp_path, 1)
     with path.open("rb") as handle:
-        stored = services.import_part10(handle, calling_ae="UPLOAD")
+        stored = ingest.import_part10(handle, calling_ae="UPLOAD")
     assert not stored.instance.audit_pending
     (event,) = _stored_events()
     assert event.object_type == "Instance" and event.detail["sop"] == (

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from nephro.audit.models import AuditEvent
-from nephro.dicom import samples, services
+from nephro.dicom import ingest, samples
 from nephro.dicom.models import Instance
 from nephro.exams.lifecycle import State
 from nephro.jobs.queue import run_pending
@@ -22,7 +22,7 @@ def _store(path: Path, **kwargs) -> Instance:
     ds = dcmread(path)
     data = path.read_bytes()
     offset = 132 + 12 + int.from_bytes(data[140:144], "little")
-    return services.store(
+    return ingest.store(
         sop_class=ds.SOPClassUID,
         sop_instance=ds.SOPInstanceUID,
         syntax=ds.file_meta.TransferSyntaxUID,

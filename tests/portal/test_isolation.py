@@ -18,8 +18,8 @@ from nephro.exams.lifecycle import State
 from nephro.followup.models import Alert, CheckIn
 from nephro.screening.models import Screening
 from nephro.tubes.models import CappingTrial
+from tests.accounts.test_permissions import all_url_names
 from tests.conftest import make_patient
-from tests.test_permissions import all_url_names
 
 pytestmark = pytest.mark.django_db
 

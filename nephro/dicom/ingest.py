@@ -1,0 +1,304 @@
+"""Receiving an instance: check it, publish it atomically, index it, link it to its exam.
+
+The listener (scp.py), the upload page and the demo all come through `store_file`
+(`import_part10` for files that came another way), so every door runs the same checks.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.db import IntegrityError, connection, transaction
+from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_file_meta_info
+
+from nephro.audit.actor import Actor
+from nephro.audit.services import record
+from nephro.dicom import storage
+from nephro.dicom.audit_batch import AuditBatch, job_for
+from nephro.dicom.matching import match_exam
+from nephro.dicom.models import Instance
+from nephro.jobs.queue import enqueue
+
+
+@dataclass(frozen=True)
+class Stored:
+    instance: Instance
+    duplicate: bool
+
+
+def store(
+    *,
+    sop_class: str,
+    sop_instance: str,
+    syntax: str,
+    dataset: memoryview,
+    calling_ae: str,
+    peer: str | None = None,
+    fsync: bool = False,
+    batch: AuditBatch | None = None,
+) -> Stored:
+    """Store a data set held in memory (see store_file)."""
+    meta = storage.file_meta(sop_class, sop_instance, syntax)
+    temp = storage.write_incoming(meta, dataset)
+    return store_file(
+        temp,
+        sop_class=sop_class,
+        sop_instance=sop_instance,
+        syntax=syntax,
+        calling_ae=calling_ae,
+        peer=peer,
+        fsync=fsync,
+        batch=batch,
+    )
+
+
+# Files up to this size are read into memory rather than mapped: unmapping costs more
+# than copying a small file once the listener's threads run on several CPUs.
+_MAP_ABOVE = 4 << 20
+
+
+@contextmanager
+def _contents(handle: BinaryIO, size: int) -> Iterator[memoryview]:
+    """The whole file as a memoryview (mapped when large: a run is never copied)."""
+    if size > _MAP_ABOVE:
+        with (
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+            memoryview(mapped) as whole,
+        ):
+            yield whole
+        return
+    buffer = bytearray(size)
+    if handle.readinto(buffer) != size:
+        raise storage.Rejected("the file changed while it was read")
+    with memoryview(buffer) as whole:
+        yield whole
+
+
+def store_file(
+    temp: Path,
+    *,
+    sop_class: str,
+    sop_instance: str,
+    syntax: str,
+    calling_ae: str,
+    peer: str | None = None,
+    fsync: bool = False,
+    exam_cache: dict | None = None,
+    batch: AuditBatch | None = None,
+) -> Stored:
+    """Check, publish atomically and index a received Part 10 file in .incoming/.
+
+    The file is consumed: renamed into place, or deleted. Raises storage.Rejected
+    (nothing published, nothing indexed) when the data set is unfit or conflicts with a
+    stored instance of the same UID.
+
+    Without ``batch`` the index row, its ``dicom.store`` audit event and its background
+    job are written in one transaction. With one (the listener: one per association)
+    the index row is written alone, marked ``audit_pending``, and joins the batch, whose
+    single audit event and jobs are written later (AuditBatch): the instance is indexed
+    and durable when this returns either way.
+    """
+    try:
+        if not storage.valid_uid(sop_instance):
+            raise storage.Rejected("invalid SOP Instance UID")
+        with temp.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < 144:
+                raise storage.Rejected("empty data set")
+            with _contents(handle, size) as whole:
+                offset = storage.dataset_offset(bytes(whole[:144]))
+                with whole[offset:] as dataset:
+                    layout = storage.check_structure(dataset, syntax)
+                    header = storage.parse_header(
+                        dataset,
+                        sop_class=sop_class,
+                        sop_instance=sop_instance,
+                        syntax=syntax,
+                        layout=layout,
+                    )
+                    relative = storage.relative_path(
+                        header.study_instance_uid,
+                        header.series_instance_uid,
+                        header.sop_instance_uid,
+                    )
+                    # A re-sent instance finds its file already in place: compare bytes.
+                    # (A file without an index row is a crash leftover: replace it.)
+                    final = storage.absolute(relative)
+                    if final.exists():
+                        existing = Instance.objects.filter(sop_instance_uid=sop_instance).first()
+                        if existing is not None:
+                            return _resent(existing, dataset)
+        storage.publish(temp, relative, fsync=fsync)
+    finally:
+        temp.unlink(missing_ok=True)
+    try:
+        instance = _index(header, relative, size, calling_ae, peer, exam_cache, batch)
+    except IntegrityError:
+        # Already indexed: the same instance on another association at the same moment,
+        # or re-sent with a changed study/series (then the stored one is kept).
+        existing = Instance.objects.get(sop_instance_uid=sop_instance)
+        if existing.path != relative:
+            storage.absolute(relative).unlink(missing_ok=True)
+            raise storage.Rejected(
+                "an instance with this SOP Instance UID is already stored in another "
+                "series; the stored one is kept"
+            ) from None
+        return Stored(existing, duplicate=True)
+    return Stored(instance, duplicate=False)
+
+
+def import_part10(source: BinaryIO, *, calling_ae: str) -> Stored:
+    """Store a DICOM Part 10 file that came another way (uploaded on a page, or made by
+    the demo) exactly as if it had arrived by C-STORE: same checks, same index."""
+    with storage.incoming_file(mode="wb") as out:
+        temp = Path(out.name)
+        try:
+            shutil.copyfileobj(source, out)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    try:
+        meta = read_file_meta_info(temp)
+        sop_class = str(meta.MediaStorageSOPClassUID)
+        sop_instance = str(meta.MediaStorageSOPInstanceUID)
+        syntax = str(meta.TransferSyntaxUID)
+    except (InvalidDicomError, AttributeError, ValueError, OSError) as exc:
+        temp.unlink(missing_ok=True)
+        raise storage.Rejected("not a DICOM Part 10 file") from exc
+    return store_file(
+        temp,
+        sop_class=sop_class,
+        sop_instance=sop_instance,
+        syntax=syntax,
+        calling_ae=calling_ae,
+    )
+
+
+def _resent(existing: Instance, dataset: memoryview) -> Stored:
+    if storage.same_content(storage.absolute(existing.path), dataset):
+        return Stored(existing, duplicate=True)
+    raise storage.Rejected(
+        "an instance with this SOP Instance UID is already stored with different content; "
+        "the stored one is kept"
+    )
+
+
+def _index(
+    header: storage.Header,
+    relative: str,
+    size: int,
+    calling_ae: str,
+    peer,
+    exam_cache: dict | None,
+    batch: AuditBatch | None = None,
+) -> Instance:
+    # One association carries one study, so the listener keeps the match per association.
+    key = (header.accession_number, header.study_instance_uid, header.patient_id)
+    if exam_cache is not None and key in exam_cache:
+        exam, why = exam_cache[key]
+    else:
+        exam, why = match_exam(*key)
+        if exam_cache is not None:
+            exam_cache[key] = (exam, why)
+    instance = Instance(
+        sop_instance_uid=header.sop_instance_uid,
+        sop_class_uid=header.sop_class_uid,
+        study_instance_uid=header.study_instance_uid,
+        series_instance_uid=header.series_instance_uid,
+        transfer_syntax_uid=header.transfer_syntax_uid,
+        modality=header.modality,
+        accession_number=header.accession_number,
+        patient_id=header.patient_id,
+        patient_name=header.patient_name,
+        study_date=header.study_date,
+        series_number=header.series_number,
+        series_description=header.series_description,
+        instance_number=header.instance_number,
+        number_of_frames=header.number_of_frames,
+        rows=header.rows,
+        columns=header.columns,
+        has_pixels=header.has_pixels,
+        path=relative,
+        size=size,
+        calling_ae=calling_ae,
+        exam=exam,
+        unmatched_reason=why,
+        audit_pending=batch is not None,
+    )
+    if batch is not None:
+        # One INSERT, committed on its own (autocommit): indexed, durable and marked
+        # for the batch's audit event before the listener answers Success.
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                _insert(instance)
+        else:
+            _insert(instance)
+        batch.add(instance.pk)
+        return instance
+    with transaction.atomic():
+        instance.save(force_insert=True)
+        record(
+            Actor.device(calling_ae, peer),
+            "dicom.store",
+            instance,
+            patient=exam.patient if exam else None,
+            detail={
+                "sop": header.sop_instance_uid,
+                "frames": header.number_of_frames,
+                "linked": exam is not None,
+            },
+        )
+        kind, payload = job_for(instance)
+        enqueue(kind, **payload)
+    return instance
+
+
+_INSERT_FIELDS = [field for field in Instance._meta.concrete_fields if not field.primary_key]
+_INSERT_SQL: dict[str, str] = {}  # per database vendor
+
+
+def _insert(instance: Instance) -> None:
+    """``instance.save(force_insert=True)`` without compiling the INSERT for every image
+    (the compiler cost as much as the statement): the same values, prepared by each
+    field as save() prepares them, into a statement built once."""
+    if not connection.features.can_return_columns_from_insert:
+        instance.save(force_insert=True)
+        return
+    sql = _INSERT_SQL.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
+        values = ", ".join(["%s"] * len(_INSERT_FIELDS))
+        sql = _INSERT_SQL[connection.vendor] = (
+            f"INSERT INTO {quote(Instance._meta.db_table)} ({columns}) VALUES ({values}) "
+            f"RETURNING {quote(Instance._meta.pk.column)}"
+        )
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for field in _INSERT_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+def set_checksum(instance: Instance, sha256: str) -> None:
+    Instance.objects.filter(pk=instance.pk).update(sha256=sha256)
+
+
+def set_thumbnail(instance: Instance, relative: str) -> None:
+    Instance.objects.filter(pk=instance.pk).update(thumbnail=relative)
+
+
+def stored_path(instance: Instance) -> Path:
+    return storage.absolute(instance.path)
