@@ -27,38 +27,38 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import fft as sfft
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
 from nephro.analysis import verdict as vd
+from nephro.analysis.arrays import (
+    F32,
+    MAD,
+    Mask,
+    box3,
+    disk,
+    gather,
+    local_level,
+    median_rows,
+    robust_range,
+    shift_mask,
+)
+from nephro.analysis.register import Tracks, register_pauses, track_kidney
 from nephro.analysis.result import AnalysisResult, Evidence
 from nephro.analysis.series import Series
 from nephro.analysis.verdict import Drainage, confidence, decide
 
-F32 = NDArray[np.float32]
-Mask = NDArray[np.bool_]
-_MAD = 1.4826
-
 
 @dataclass
-class _Tracks:
-    dy: NDArray[np.int64]
-    dx: NDArray[np.int64]
-    reliable: NDArray[np.bool_]
-
-
-@dataclass
-class _LeakSearch:
+class LeakSearch:
     """Contrast outside the urinary tract that grew since the template frame."""
 
     sm: F32
     sig_m: NDArray[np.float64]
-    tracks: _Tracks
+    tracks: Tracks
     late_frames: list[int]
     template: F32  # the fullest frame, kidney-fixed
     template_sigma: float
@@ -89,14 +89,14 @@ class _LeakSearch:
         for i in self.late_frames:
             dyi, dxi = int(tr.dy[i]), int(tr.dx[i])
             frame = np.roll(np.roll(self.sm[i], -dyi, axis=0), -dxi, axis=1)
-            zone = self.zone & ~_shift_mask(self.others | ureter, -dyi, -dxi)
-            moved |= _shift_mask(ureter, -dyi, -dxi)
+            zone = self.zone & ~shift_mask(self.others | ureter, -dyi, -dxi)
+            moved |= shift_mask(ureter, -dyi, -dxi)
             # Spot films carry structure from patient shift and drifting gas across
             # the field, which inflates their global noise figure; judge the kidney's
             # surroundings by their own level and spread (robust to a leak covering
             # less than half of them).
-            base_i, sig_i = _local_level(frame, zone, float(self.sig_m[i]))
-            base_t, sig_t = _local_level(self.template, zone, self.template_sigma)
+            base_i, sig_i = local_level(frame, zone, float(self.sig_m[i]))
+            base_t, sig_t = local_level(self.template, zone, self.template_sigma)
             ref = ref_t - base_t
             if not blocked and self.core.any():
                 # A draining collecting system empties as a whole: it is expected to
@@ -116,168 +116,24 @@ class _LeakSearch:
             low = (late_i > th.LEAK_EDGE_SIGMA * sig_i) & (grow_i > th.LEAK_EDGE_SIGMA * sig_g)
             low &= zone
             if cand_acc is not None and low_acc is not None:
-                cand &= ndimage.binary_dilation(cand_acc, _disk(tol))
-                low &= ndimage.binary_dilation(low_acc, _disk(tol))
+                cand &= ndimage.binary_dilation(cand_acc, disk(tol))
+                low &= ndimage.binary_dilation(low_acc, disk(tol))
             cand_acc, low_acc = cand, low
         assert cand_acc is not None and low_acc is not None
-        cand = ndimage.binary_opening(cand_acc, _disk(max(1, int(round(4.0 / px)))))
+        cand = ndimage.binary_opening(cand_acc, disk(max(1, int(round(4.0 / px)))))
         # Hysteresis: the faint rim of a leak that connects to its significant core.
         lab, _ = ndimage.label(low_acc | cand)
         hit = np.unique(lab[cand])
         if blocked:
             # The top of a filling ureteric column hangs from the pelvis, outside the
             # collecting system: a region that runs into the ureter is not a leak.
-            hit = np.setdiff1d(hit, np.unique(lab[ndimage.binary_dilation(moved, _disk(1))]))
+            hit = np.setdiff1d(hit, np.unique(lab[ndimage.binary_dilation(moved, disk(1))]))
         sizes = np.bincount(lab.ravel())
         big = hit[(hit > 0) & (sizes[hit] * px * px >= th.LEAK_MIN_AREA_MM2 * 0.5)]
         return np.isin(lab, big)
 
 
-def _box3(s: F32) -> F32:
-    """3x3 mean over the last two axes, edges repeated (``uniform_filter`` "nearest").
-
-    Plain slice sums: scipy's filter along the strided row axis was the slowest step of
-    the subtraction on a 150-frame stack. A stack is done a few frames at a time so the
-    intermediate sums stay in the CPU cache.
-    """
-    out: F32 = np.empty_like(s)
-    if s.ndim < 3:
-        _box3_into(s, np.empty_like(s), out)
-        return out
-    step = max(1, (1 << 19) // max(1, s[0].nbytes))  # ~0.5 MB per chunk
-    tmp = np.empty_like(s[:step])
-    for c0 in range(0, s.shape[0], step):
-        c1 = min(c0 + step, s.shape[0])
-        _box3_into(s[c0:c1], tmp[: c1 - c0], out[c0:c1])
-    return out
-
-
-def _box3_into(s: F32, tmp: F32, out: F32) -> None:
-    np.add(s[..., :-2], s[..., 2:], out=tmp[..., 1:-1])
-    tmp[..., 1:-1] += s[..., 1:-1]
-    np.add(s[..., 0], s[..., 0], out=tmp[..., 0])
-    tmp[..., 0] += s[..., 1]
-    np.add(s[..., -1], s[..., -1], out=tmp[..., -1])
-    tmp[..., -1] += s[..., -2]
-    np.add(tmp[..., :-2, :], tmp[..., 2:, :], out=out[..., 1:-1, :])
-    out[..., 1:-1, :] += tmp[..., 1:-1, :]
-    np.add(tmp[..., 0, :], tmp[..., 0, :], out=out[..., 0, :])
-    out[..., 0, :] += tmp[..., 1, :]
-    np.add(tmp[..., -1, :], tmp[..., -1, :], out=out[..., -1, :])
-    out[..., -1, :] += tmp[..., -2, :]
-    out *= np.float32(1.0 / 9.0)
-
-
-def _phase_shift(
-    ref: F32, img: F32, ref_ft: dict[str, NDArray[Any]] | None = None
-) -> tuple[float, float]:
-    """Translation (dy, dx) that maps ``img`` onto ``ref`` by phase correlation.
-
-    ``ref_ft``: a dict kept by a caller that matches many images to one ``ref``; the
-    window and the reference spectrum are computed once into it.
-    """
-    h, w = ref.shape
-    cache: dict[str, NDArray[Any]] = {} if ref_ft is None else ref_ft
-    if "win" not in cache:
-        cache["win"] = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    win = cache["win"]
-
-    def prep(a: F32) -> NDArray[np.complex128]:
-        hp = a - ndimage.uniform_filter(a, 9, mode="nearest")
-        return np.fft.rfft2(hp * win)
-
-    if "ref" not in cache:
-        cache["ref"] = prep(ref)
-    fa, fb = cache["ref"], prep(img)
-    r = fa * np.conj(fb)
-    r /= np.abs(r) + 1e-9
-    c = np.fft.irfft2(r, s=(h, w))
-    c = np.fft.fftshift(c)
-    iy, ix = np.unravel_index(int(np.argmax(c)), c.shape)
-
-    def sub(c1: float, c0: float, c2: float) -> float:
-        d = c1 - 2 * c0 + c2
-        return 0.0 if d == 0 else 0.5 * (c1 - c2) / d
-
-    oy = sub(c[iy - 1, ix], c[iy, ix], c[(iy + 1) % h, ix]) if 0 < iy < h - 1 else 0.0
-    ox = sub(c[iy, ix - 1], c[iy, ix], c[iy, (ix + 1) % w]) if 0 < ix < w - 1 else 0.0
-    return float(iy - h // 2 + oy), float(ix - w // 2 + ox)
-
-
-def _register_pauses(log: F32, times: NDArray[np.float64]) -> tuple[F32, list[int]]:
-    """Register every frame that follows a pause (> SPOT_GAP_S) to the first frame.
-
-    The patient lies still during a run but may move between spot films; a rigid
-    translation of the whole image (spine, pelvis, body outline) is estimated by phase
-    correlation and undone with bilinear interpolation.
-    """
-    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
-    moved: list[int] = []
-    if gaps.size == 0:
-        return log, moved
-    out = log
-    first = gaps[0]
-    ref = log[0]
-    ref_ft: dict[str, NDArray[Any]] = {}
-    for i in range(first, log.shape[0]):
-        dy, dx = _phase_shift(ref, log[i], ref_ft)
-        if abs(dy) > log.shape[1] / 4 or abs(dx) > log.shape[2] / 4:
-            continue  # implausible; keep the frame as it is
-        if abs(dy) > 0.2 or abs(dx) > 0.2:
-            if out is log:
-                out = log.copy()
-            out[i] = ndimage.shift(log[i], (dy, dx), order=1, mode="nearest")
-            moved.append(i)
-    return out, moved
-
-
-def _local_level(img: F32, zone: Mask, fallback: float) -> tuple[F32, float]:
-    """Smooth background of ``img`` over ``zone`` and the robust sigma around it.
-
-    The background is a plane fitted by least squares to the zone's pixels, twice,
-    the second time without the pixels that stood out (contrast, gas): spot films sit
-    on broad gradients from patient shift and scatter that a single level leaves in,
-    inflating the spread. Falls back to zero and ``fallback`` with too few pixels.
-    """
-    ys, xs = np.nonzero(zone)
-    if ys.size < 50:
-        return np.zeros_like(img), fallback
-    vals: NDArray[np.float64] = img[ys, xs].astype(np.float64)
-    design = np.column_stack([np.ones(ys.size), ys, xs]).astype(np.float64)
-    keep = np.ones(ys.size, bool)
-    coef: NDArray[np.float64] = np.zeros(3)
-    spread = fallback
-    for _ in range(2):
-        # Least squares by the 3x3 normal equations (a plane over a few thousand
-        # well-spread pixels is well conditioned; an SVD of the whole design matrix
-        # took most of the time; a degenerate zone still gets a least-norm answer).
-        a = design[keep]
-        coef = np.asarray(np.linalg.lstsq(a.T @ a, a.T @ vals[keep], rcond=None)[0], np.float64)
-        res = vals - design @ coef
-        med = float(_median_rows(res[None].copy())[0])
-        spread = max(_MAD * float(_median_rows(np.abs(res - med)[None])[0]), 1e-6)
-        keep = np.abs(res - med) < 2.5 * spread
-    yy = np.arange(img.shape[0], dtype=np.float32)[:, None]
-    xx = np.arange(img.shape[1], dtype=np.float32)[None, :]
-    plane: F32 = np.float32(coef[0]) + np.float32(coef[1]) * yy + np.float32(coef[2]) * xx
-    return plane, spread
-
-
-def _disk(r: int) -> Mask:
-    y, x = np.mgrid[-r : r + 1, -r : r + 1]
-    return np.asarray(x * x + y * y <= r * r)
-
-
-def _shift_mask(m: Mask, dy: int, dx: int) -> Mask:
-    out = np.zeros_like(m)
-    h, w = m.shape
-    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
-    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-    out[yd, xd] = m[ys, xs]
-    return out
-
-
-def _masked_sums(s: F32, mask: Mask, tracks: _Tracks | None) -> NDArray[np.float64]:
+def masked_sums(s: F32, mask: Mask, tracks: Tracks | None) -> NDArray[np.float64]:
     """Sum of S inside ``mask`` for every frame, the mask following the kidney if tracked."""
     out = np.zeros(s.shape[0])
     if not mask.any():
@@ -290,16 +146,16 @@ def _masked_sums(s: F32, mask: Mask, tracks: _Tracks | None) -> NDArray[np.float
         key = (int(tracks.dy[t]), int(tracks.dx[t]))
         idx = cache.get(key)
         if idx is None:
-            idx = np.flatnonzero(_shift_mask(mask, *key))
+            idx = np.flatnonzero(shift_mask(mask, *key))
             cache[key] = idx
         out[t] = float(flat[t, idx].sum())
     return out
 
 
-def _corrected_sums(
+def corrected_sums(
     s: F32,
     mask: Mask,
-    tracks: _Tracks | None,
+    tracks: Tracks | None,
     exclude: Mask,
     px: float,
     robust: bool = False,
@@ -339,28 +195,28 @@ def _corrected_sums(
         groups.setdefault(key, []).append(t)
     for key, frames in groups.items():
         rows = np.asarray(frames)
-        idx = np.flatnonzero(_shift_mask(mask, *key))
-        ridx = np.flatnonzero(_shift_mask(ring, *key))
+        idx = np.flatnonzero(shift_mask(mask, *key))
+        ridx = np.flatnonzero(shift_mask(ring, *key))
         if idx.size == 0:
             continue
         # Gather only the region and its ring (copying whole frames dominated the time).
-        vals = _gather(flat, rows, idx)
-        rvals = _gather(flat, rows, ridx) if ridx.size else None
+        vals = gather(flat, rows, idx)
+        rvals = gather(flat, rows, ridx) if ridx.size else None
         if lin[0] > 0:
-            vals = _linearise(vals, *lin)
+            vals = linearise(vals, *lin)
             if rvals is not None:
-                rvals = _linearise(rvals, *lin)
-        bg = _median_rows(rvals) if rvals is not None else np.zeros(rows.size)
+                rvals = linearise(rvals, *lin)
+        bg = median_rows(rvals) if rvals is not None else np.zeros(rows.size)
         if robust:
             # Median x size: a gas pocket drifting through part of a big region (the
             # bladder) must not look like contrast arriving or leaving.
-            out[rows] = (_median_rows(vals) - bg) * n_px
+            out[rows] = (median_rows(vals) - bg) * n_px
         else:
             out[rows] = vals.sum(axis=1) - bg * idx.size
     return out
 
 
-def _profile_fit(
+def profile_fit(
     s: F32, last: F32, region: Mask, exclude: Mask, px: float, lin: tuple[float, float]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Content of a region that keeps its shape (the bladder) in each frame of ``s``,
@@ -380,11 +236,11 @@ def _profile_fit(
     band = dist <= r_band
     win = (dist <= r_band + max(1, int(round(15.0 / px)))) & ~(exclude & ~band)
     idx = np.flatnonzero(win.ravel())
-    vals = _gather(s.reshape(n_t, -1), np.arange(n_t), idx)
-    prof = _box3(last[None])[0].reshape(1, -1).take(idx, axis=1)
+    vals = gather(s.reshape(n_t, -1), np.arange(n_t), idx)
+    prof = box3(last[None])[0].reshape(1, -1).take(idx, axis=1)
     if lin[0] > 0:
-        vals = _linearise(vals, *lin)
-        prof = _linearise(prof, *lin)
+        vals = linearise(vals, *lin)
+        prof = linearise(prof, *lin)
     v = np.nan_to_num(vals.astype(np.float64), posinf=0.0, neginf=0.0)
     p = prof[0].astype(np.float64)
     inside = band.ravel().take(idx)
@@ -396,38 +252,19 @@ def _profile_fit(
     v -= v.mean(axis=1, keepdims=True)
     a = v @ pc / den
     resid = v - a[:, None] * pc[None]
-    spread = _MAD * np.median(np.abs(resid - np.median(resid, axis=1, keepdims=True)), axis=1)
+    spread = MAD * np.median(np.abs(resid - np.median(resid, axis=1, keepdims=True)), axis=1)
     total = float(p.sum())
     return a * total, np.maximum(1.5 * spread * total / math.sqrt(den), 1e-12)
 
 
-def _gather(flat: F32, rows: NDArray[np.intp], idx: NDArray[np.intp]) -> F32:
-    """``flat[rows[:, None], idx[None, :]]`` by one take() (twice as fast)."""
-    out: F32 = flat.reshape(-1).take(rows[:, None] * flat.shape[1] + idx[None, :])
-    return out
-
-
-def _median_rows(a: NDArray[Any]) -> NDArray[Any]:
-    """``np.median(a, axis=1)`` with one partition instead of two order statistics.
-
-    ``a`` is a temporary: it is reordered in place.
-    """
-    k = a.shape[1] // 2
-    a.partition(k, axis=1)
-    if a.shape[1] % 2:
-        return a[:, k]
-    lo = a[:, :k].max(axis=1)
-    return (lo + a[:, k]) / np.float32(2.0)
-
-
-def _band_sums(
+def band_sums(
     s: F32, band: Mask, other: Mask, px: float, lin: tuple[float, float]
 ) -> NDArray[np.float64]:
     """Plain sums over a wide band (a dilated ureter, a whole bladder) with the
     background ring further out (URETER_BAND_MM + 6 to + 18 mm): blur and a dense
     column's profile reach well beyond the significant core, and a near ring times many
     pixels under-counts it."""
-    return _corrected_sums(
+    return corrected_sums(
         s,
         band,
         None,
@@ -438,114 +275,7 @@ def _band_sums(
     )
 
 
-def _bound_spot_shifts(
-    valid: NDArray[np.float64],
-    times: NDArray[np.float64],
-    template_t: int,
-    my: int,
-    mx: int,
-    px: float,
-    energy: float,
-) -> NDArray[np.float64]:
-    """Keep spot-film matches inside the breathing range seen during the run.
-
-    Films after a pause are already registered for patient shift, so only breathing
-    moves the kidney relative to them; the run that holds the template frame shows the
-    breathing range. On late films the collecting system has emptied and a leak or the
-    ureter can out-score it at a shift breathing never reaches (tracking slips).
-    """
-    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
-    starts = np.concatenate([[0], gaps])
-    ends = np.concatenate([gaps, [times.size]])
-    k = int(np.searchsorted(starts, template_t, side="right")) - 1
-    run_all = np.arange(starts[k], ends[k])
-    flat = valid[run_all].reshape(run_all.size, -1)
-    # Frames of the run that really show the collecting system (not the scout frames).
-    good = flat.max(axis=1) > th.TRACK_RELIABLE_FRACTION * energy
-    run = run_all[good]
-    if run.size < th.TRACK_MIN_RUN_FRAMES:
-        return valid
-    t_n = valid.shape[0]
-    by, bx = np.unravel_index(np.argmax(flat[good], axis=1), valid.shape[1:])
-    m = max(1, int(round(th.TRACK_SPOT_MARGIN_MM / px)))
-    y0, y1 = max(int(by.min()) - m, 0), min(int(by.max()) + m, 2 * my)
-    x0, x1 = max(int(bx.min()) - m, 0), min(int(bx.max()) + m, 2 * mx)
-    out = valid.copy()
-    others = np.setdiff1d(np.arange(t_n), run_all)
-    if others.size:
-        keep = np.full(valid.shape[1:], -np.inf)
-        keep[y0 : y1 + 1, x0 : x1 + 1] = 0.0
-        out[others] = valid[others] + keep
-    return out
-
-
-def _track_kidney(
-    sm: F32,
-    sig: NDArray[np.float64],
-    template_t: int,
-    seed: tuple[int, int],
-    px: float,
-    times: NDArray[np.float64] | None = None,
-) -> tuple[_Tracks, tuple[slice, slice]]:
-    """Breathing displacement of the collecting system in every frame.
-
-    Template = contrast around the seed in the template frame; each frame is matched by
-    FFT cross-correlation within +/- MOTION_MAX_SHIFT_MM vertically (breathing is
-    mostly cranio-caudal) and a third of that sideways.
-    """
-    t_n, h, w = sm.shape
-    r = int(round(60.0 / px))
-    my = int(round(th.MOTION_MAX_SHIFT_MM / px))
-    mx = max(2, my // 3)
-    y0, y1 = max(seed[0] - r, 0), min(seed[0] + r + 1, h)
-    x0, x1 = max(seed[1] - r, 0), min(seed[1] + r + 1, w)
-    win = (slice(y0, y1), slice(x0, x1))
-    tpl = np.clip(sm[template_t, y0:y1, x0:x1] - 2 * sig[template_t], 0, None)
-    energy = float((tpl * tpl).sum())
-    dy = np.zeros(t_n, np.int64)
-    dx = np.zeros(t_n, np.int64)
-    rel = np.zeros(t_n, bool)
-    if energy <= 0:
-        return _Tracks(dy, dx, rel), win
-    # Search region, padded with zeros where it leaves the image.
-    ry0, ry1, rx0, rx1 = y0 - my, y1 + my, x0 - mx, x1 + mx
-    region = np.zeros((t_n, ry1 - ry0, rx1 - rx0), np.float32)
-    sy0, sy1, sx0, sx1 = max(ry0, 0), min(ry1, h), max(rx0, 0), min(rx1, w)
-    region[:, sy0 - ry0 : sy1 - ry0, sx0 - rx0 : sx1 - rx0] = sm[:, sy0:sy1, sx0:sx1]
-    region -= 2 * sig[:, None, None].astype(np.float32)
-    np.clip(region, 0, None, out=region)
-    # Zero-padding to 5-smooth sizes changes nothing in the valid part (no wrap-around
-    # reaches it) and spares pocketfft prime lengths.
-    fh, fw = sfft.next_fast_len(region.shape[1], True), sfft.next_fast_len(region.shape[2], True)
-    ft = np.conj(sfft.rfft2(tpl, s=(fh, fw)))
-    # irfft2 done by hand (the same transforms and final scale, so the same values)
-    # to transform back only the rows of the valid shifts along the last axis.
-    rows = sfft.ifft(sfft.rfft2(region, s=(fh, fw)) * ft, axis=1, norm="forward")
-    corr = sfft.irfft(rows[:, : 2 * my + 1], n=fw, axis=2, norm="forward")
-    corr *= float(np.longdouble(1) / np.longdouble(fh * fw))  # pocketfft's 1/n
-    valid = corr[:, :, : 2 * mx + 1]
-    if times is not None:
-        valid = _bound_spot_shifts(valid, times, template_t, my, mx, px, energy)
-    flat = valid.reshape(t_n, -1)
-    best = np.argmax(flat, axis=1)
-    by, bx = np.unravel_index(best, valid.shape[1:])
-    amp = flat[np.arange(t_n), best] / energy
-    dy = (by - my).astype(np.int64)
-    dx = (bx - mx).astype(np.int64)
-    # Reliable when the matched contrast is a real fraction of the template.
-    rel = amp > th.TRACK_RELIABLE_FRACTION
-    if rel.any():
-        idx = np.flatnonzero(rel)
-        near = idx[np.clip(np.searchsorted(idx, np.arange(t_n)), 0, idx.size - 1)]
-        dy = np.where(rel, dy, dy[near])
-        dx = np.where(rel, dx, dx[near])
-    else:
-        dy[:] = 0
-        dx[:] = 0
-    return _Tracks(dy, dx, rel), win
-
-
-def _linearise(s: F32, f: float, b: float) -> F32:
+def linearise(s: F32, f: float, b: float) -> F32:
     """Undo the scatter compression of the log signal: attenuation A from measured S.
 
     With a scatter fraction ``f`` of the detected signal that contrast does not change
@@ -558,7 +288,7 @@ def _linearise(s: F32, f: float, b: float) -> F32:
 
 
 def _transmission(s: F32, b: float) -> F32:
-    """exp(-b S) as :func:`_linearise` uses it (the part that does not depend on f)."""
+    """exp(-b S) as :func:`linearise` uses it (the part that does not depend on f)."""
     e: F32 = np.clip(s, -30.0 / b, None)
     e *= -b
     np.exp(e, out=e)
@@ -566,7 +296,7 @@ def _transmission(s: F32, b: float) -> F32:
 
 
 def _linearise_exp(tr: F32, f: float, b: float) -> F32:
-    """:func:`_linearise` from ``tr = _transmission(s, b)`` (left unchanged)."""
+    """:func:`linearise` from ``tr = _transmission(s, b)`` (left unchanged)."""
     e = tr - f
     np.maximum(e, 1e-3 * (1.0 - f), out=e)
     e /= 1.0 - f
@@ -576,7 +306,7 @@ def _linearise_exp(tr: F32, f: float, b: float) -> F32:
     return out
 
 
-def _fit_scatter(
+def fit_scatter(
     s: F32,
     sig: NDArray[np.float64],
     times: NDArray[np.float64],
@@ -606,7 +336,7 @@ def _fit_scatter(
     if use.size < 3:
         return 0.0, 1.0
     # Gather the used pixels without copying whole frames first.
-    flat = _gather(s.reshape(n_t, -1), use, np.flatnonzero(usable.ravel()))
+    flat = gather(s.reshape(n_t, -1), use, np.flatnonzero(usable.ravel()))
     lvl = np.asarray(th.SCATTER_FIT_SIGMA * sig[use], dtype=np.float32)[:, None]
     hot = (flat > lvl).any(axis=0)
     # Faint pixels are summed as they are, noise included: clipping them at zero would
@@ -659,7 +389,7 @@ def _indeterminate(series: Series, reason: str, quality: list[str]) -> AnalysisR
     )
 
 
-def _clearance_t_half(
+def clearance_t_half(
     t: NDArray[np.float64], p: NDArray[np.float64], i_peak: int
 ) -> tuple[float | None, str | None]:
     """Mono-exponential clearance half-time fitted after the peak.
@@ -704,7 +434,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         )
     span = float(times[-1] - times[0])
 
-    log, moved = _register_pauses(log, times)
+    log, moved = register_pauses(log, times)
     if moved:
         quality.append("patient_motion_corrected")
 
@@ -714,7 +444,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     log0 = log[0]
     rng_l = float(log0.max() - log0.min()) or 1.0
     sat = (log0 >= log0.max() - 1e-3 * rng_l) | (log0 <= log0.min() + 1e-3 * rng_l)
-    valid = ~ndimage.binary_dilation(sat, _disk(2))
+    valid = ~ndimage.binary_dilation(sat, disk(2))
     bw = max(1, int(round(0.03 * min(h, w))))
     valid[:bw] = valid[-bw:] = False
     valid[:, :bw] = valid[:, -bw:] = False
@@ -731,8 +461,8 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         # The sampled pixels first (take() gives C-ordered rows: partitions along a
         # strided axis were twice as slow), then the stack a few frames at a time.
         flat = scout.reshape(-1).take(sample)[None] - log.reshape(n_t, -1).take(sample, axis=1)
-        med = _median_rows(flat.copy())
-        sig = _MAD * _median_rows(np.abs(flat - med[:, None]))
+        med = median_rows(flat.copy())
+        sig = MAD * median_rows(np.abs(flat - med[:, None]))
         invalid = ~valid
         s = np.empty_like(log)
         step = max(1, (1 << 19) // max(1, s[0].nbytes))
@@ -741,12 +471,12 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
             np.subtract(scout, log[c0 : c0 + step], out=sc)
             sc -= med[c0 : c0 + step, None, None]
             np.copyto(sc, np.float32(0.0), where=invalid)
-        sm = _box3(s)
+        sm = box3(s)
         fm = sm.reshape(n_t, -1).take(sample, axis=1)
-        sig_m = _MAD * _median_rows(np.abs(fm - _median_rows(fm.copy())[:, None]))
+        sig_m = MAD * median_rows(np.abs(fm - median_rows(fm.copy())[:, None]))
         # Pixel noise alone, from the high-frequency residual (S - box3(S)).
         hf = flat - med[:, None] - fm
-        sig_hf = _MAD * _median_rows(np.abs(hf - _median_rows(hf.copy())[:, None]))
+        sig_hf = MAD * median_rows(np.abs(hf - median_rows(hf.copy())[:, None]))
         sig_hf /= math.sqrt(8.0 / 9.0)
         return s, np.maximum(sig, 1e-6), sm, np.maximum(sig_m, 1e-6), np.maximum(sig_hf, 1e-6)
 
@@ -756,13 +486,13 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     n_t = log.shape[0]
     s, sig, sm, sig_m, sig_hf = subtract(log0)
     signif = sm > (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
-    onset_idx = _contrast_frames(sm, sig_m, signif)
+    onset_idx = contrast_frames(sm, sig_m, signif)
     log = full_log
     n_t = log.shape[0]
     if onset_idx.size == 0 and s.shape[0] < n_t:
         s, sig, sm, sig_m, sig_hf = subtract(log0)
         signif = sm > (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
-        onset_idx = _contrast_frames(sm, sig_m, signif)
+        onset_idx = contrast_frames(sm, sig_m, signif)
     if onset_idx.size == 0:
         r = _indeterminate(series, "no contrast seen in any frame", quality + ["no_contrast"])
         r.confidence = 1.0
@@ -782,11 +512,11 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     g = 2 * int(round(25.0 / px)) + 1
     tophat = scout_img - ndimage.grey_opening(scout_img, size=(g, g))
     sig_pix = float(np.median(sig_hf[1 : max(onset, 2)])) / math.sqrt(2.0)
-    gas_thr = 6.0 * sig_pix + 0.02 * _span(scout_img)
-    gas = ndimage.binary_dilation(tophat > gas_thr, _disk(1))
+    gas_thr = 6.0 * sig_pix + 0.02 * robust_range(scout_img)
+    gas = ndimage.binary_dilation(tophat > gas_thr, disk(1))
     gas_free = ~gas & valid
     signif &= gas_free[None]
-    onset_idx = _contrast_frames(sm, sig_m, signif)
+    onset_idx = contrast_frames(sm, sig_m, signif)
     if onset_idx.size == 0:
         r = _indeterminate(series, "no contrast seen in any frame", quality + ["no_contrast"])
         r.confidence = 1.0
@@ -821,7 +551,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # The collecting system is full at the end of the injection; a leak keeps growing
     # afterwards, so take the first frame reaching 90% of the maximum, not the maximum.
     t_tpl = int(np.flatnonzero(k_signal >= 0.9 * k_signal.max())[0])
-    tracks, _ = _track_kidney(sm, sig_m, t_tpl, seed, px, times)
+    tracks, _ = track_kidney(sm, sig_m, t_tpl, seed, px, times)
     # Re-seed on the template frame (the pelvis may have moved with breathing).
     tpl_map = sm[t_tpl]
     hi = tpl_map > th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[t_tpl]
@@ -843,12 +573,10 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[t_tpl], 0.12 * float(tpl_map[seed])
     )
     cs_core = comp & near & strong
-    cs_core = ndimage.binary_opening(cs_core, _disk(1)) | (
-        cs_core & (tpl_map > 0.4 * tpl_map[seed])
-    )
+    cs_core = ndimage.binary_opening(cs_core, disk(1)) | (cs_core & (tpl_map > 0.4 * tpl_map[seed]))
     if not cs_core.any():
         cs_core = comp & near
-    cs_mask = ndimage.binary_dilation(cs_core, _disk(1)) & near
+    cs_mask = ndimage.binary_dilation(cs_core, disk(1)) & near
     image_left = seed[1] < w / 2
     lateral = -1 if image_left else 1  # direction away from the spine on the image
     cs_ys, cs_xs = np.nonzero(cs_core)
@@ -863,21 +591,21 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # sees a faint, dilute bladder far below per-pixel significance. It often lies over
     # the gap between the pelvic bones, which the lucency mask takes too: the detector
     # may look there.
-    pelvic_gas = gas & ~_bone_gaps(scout_img, valid, gas, gas_thr, px)
-    find_bladder = _bladder_finder(
-        s[last], ~pelvic_gas & valid, seed, _midline(scout_img, px), px, float(sig_hf[last])
+    pelvic_gas = gas & ~bone_gaps(scout_img, valid, gas, gas_thr, px)
+    find_bladder = bladder_finder(
+        s[last], ~pelvic_gas & valid, seed, midline(scout_img, px), px, float(sig_hf[last])
     )
     bladder = find_bladder(th.BLADDER_OUTLIER_MAD)
     if not bladder.any():
         # Without the outlier test, a candidate must show a bladder's course instead.
-        bladder = _bladder_by_growth(s, times, find_bladder(0.0), pelvic_gas, px)
-    bladder_roi = ndimage.binary_dilation(bladder, _disk(1)) if bladder.any() else bladder
+        bladder = bladder_by_growth(s, times, find_bladder(0.0), pelvic_gas, px)
+    bladder_roi = ndimage.binary_dilation(bladder, disk(1)) if bladder.any() else bladder
 
     # Union of collecting-system positions over the breathing cycle.
     cs_zone = np.zeros((h, w), bool)
     for key in set(zip(tracks.dy.tolist(), tracks.dx.tolist(), strict=True)):
-        cs_zone |= _shift_mask(cs_mask, *key)
-    cs_zone = ndimage.binary_dilation(cs_zone, _disk(1))
+        cs_zone |= shift_mask(cs_mask, *key)
+    cs_zone = ndimage.binary_dilation(cs_zone, disk(1))
 
     # Tube: contrast lateral to the kidney early in the study (its lumen fills first).
     early_idx = np.arange(onset, max(t_tpl, onset) + 1)
@@ -886,7 +614,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     beyond = (xx - lat_edge) * lateral > 10.0 / px
     tube = early_sig & beyond & (np.abs(yy - seed[0]) * px < 90.0)
     # A tube is a thin line; a blob lateral to the kidney is something else (a leak).
-    tube &= ~ndimage.binary_opening(tube, _disk(max(1, int(round(5.0 / px)))))
+    tube &= ~ndimage.binary_opening(tube, disk(max(1, int(round(5.0 / px)))))
     tube = ndimage.binary_opening(tube, np.ones((1, 2), bool))
     tube_lab, n_tube = ndimage.label(tube)
     if n_tube:
@@ -904,14 +632,14 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     )
     below = yy > cs_bottom - 5.0 / px
     medial = (xx - lat_edge) * lateral < 0
-    ureter = ever & below & medial & ~cs_zone & ~ndimage.binary_dilation(bladder_roi, _disk(1))
+    ureter = ever & below & medial & ~cs_zone & ~ndimage.binary_dilation(bladder_roi, disk(1))
     ureter &= ~tube
     lab_u, n_u = ndimage.label(ureter, np.ones((3, 3), bool))
     if n_u:
         sizes = np.bincount(lab_u.ravel())[1:]
         keep = np.flatnonzero(sizes >= 3) + 1
         ureter = np.isin(lab_u, keep)
-    ureter_roi = ndimage.binary_dilation(ureter, _disk(1)) & ~cs_zone & ~bladder_roi
+    ureter_roi = ndimage.binary_dilation(ureter, disk(1)) & ~cs_zone & ~bladder_roi
 
     # Leak: at the last films, contrast outside collecting system, ureter, bladder and
     # tube, within reach of the kidney, in kidney-fixed coordinates. Two readings: as a
@@ -926,27 +654,27 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     near_kidney = ndimage.distance_transform_edt(~cs_mask) * px <= th.LEAK_MAX_DISTANCE_MM
     # The pigtail's lumen keeps its contrast while the pelvis around it empties.
     tube_tip = np.hypot(yy - seed[0], xx - seed[1]) * px <= th.LEAK_TUBE_TIP_MM
-    leak_search = _LeakSearch(
+    leak_search = LeakSearch(
         sm=sm,
         sig_m=sig_m,
         tracks=tracks,
         late_frames=late_frames[-2:],
         template=tpl_fixed,
         template_sigma=float(sig_m[t_tpl]),
-        zone=_shift_mask(near_kidney & ~tube_tip, *to_fixed),
+        zone=shift_mask(near_kidney & ~tube_tip, *to_fixed),
         others=bladder_roi | tube | gas,
-        core=_shift_mask(
+        core=shift_mask(
             cs_core & (tpl_map > th.CS_DENSE_FRACTION * float(tpl_map[seed])), *to_fixed
         ),
         px=px,
     )
     # A stagnant ureteric column keeps filling after the template frame; its blurred
     # edges reach beyond the significant core (see URETER_BAND_MM).
-    ureter_wide = ndimage.binary_dilation(ureter, _disk(max(1, int(round(th.URETER_BAND_MM / px)))))
+    ureter_wide = ndimage.binary_dilation(ureter, disk(max(1, int(round(th.URETER_BAND_MM / px)))))
     leak_mask = leak_search.regions(ureter_wide, blocked=True)
 
     # Curves.
-    other = gas | ndimage.binary_dilation(cs_zone | ureter_roi | bladder_roi | tube, _disk(1))
+    other = gas | ndimage.binary_dilation(cs_zone | ureter_roi | bladder_roi | tube, disk(1))
     # The ureter is long and thin: blur and a dilated column's profile put contrast
     # well beyond its significant core, so it is summed over a wider band and its
     # background taken further out; a near ring times many pixels under-counts it.
@@ -956,17 +684,17 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     # not the whole field, where drifting gas and motion residue would bias it.
     fit_zone = ndimage.binary_dilation(
         cs_zone | ureter_band | bladder_roi | tube | leak_mask,
-        _disk(max(1, int(round(15.0 / px)))),
+        disk(max(1, int(round(15.0 / px)))),
     )
-    scatter_f, log_b = _fit_scatter(
+    scatter_f, log_b = fit_scatter(
         s, sig, times, t_tpl, gas_free & fit_zone, "log_encoded_pixels" not in quality
     )
     lin = (scatter_f, log_b)
-    p_cs = _corrected_sums(s, cs_mask, tracks, other | leak_mask, px, lin=lin)
-    leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
-    u_ureter = _band_sums(s, ureter_band, other, px, lin)
-    b_curve = _corrected_sums(s, bladder_roi, None, other & ~bladder_roi, px, robust=True, lin=lin)
-    tube_curve = _masked_sums(s, tube, None) if tube.any() else np.zeros(n_t)
+    p_cs = corrected_sums(s, cs_mask, tracks, other | leak_mask, px, lin=lin)
+    leak_curve = corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
+    u_ureter = band_sums(s, ureter_band, other, px, lin)
+    b_curve = corrected_sums(s, bladder_roi, None, other & ~bladder_roi, px, robust=True, lin=lin)
+    tube_curve = masked_sums(s, tube, None) if tube.any() else np.zeros(n_t)
     sig_frame = np.maximum(sig, 1e-6)
     sig_scout = float(np.median(sig[: max(onset, 1)])) if onset > 0 else float(np.median(sig))
     upper = p_cs + u_ureter
@@ -992,7 +720,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         return r
     u_peak = float(upper.max())
     reasons: list[str] = []
-    t_half, why = _clearance_t_half(times, p_cs, i_peak)
+    t_half, why = clearance_t_half(times, p_cs, i_peak)
     t20 = min(th.OBSTRUCTED_MIN_SPAN_S, span)
     ra20 = max(_value_at(times, p_cs, t20) / p_peak, 0.0) if p_peak > 0 else None
     ra_last = max(float(p_cs[-1]) / p_peak, 0.0) if p_peak > 0 else None
@@ -1015,7 +743,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
                 # Found; its time is where the rise that led there began, within the
                 # same run of frames (not back across a pause). Frame by frame the
                 # first bolus is often within the noise, so the bladder's content is
-                # read with its own shape (see _profile_fit) and the step placed where
+                # read with its own shape (see profile_fit) and the step placed where
                 # it best explains the frames up to a few past the detection.
                 lo = i
                 while lo > onset and times[lo] - times[lo - 1] <= th.SPOT_GAP_S:
@@ -1030,7 +758,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
                 if i > lo:
                     # The step starts where the frames from there to ``hi`` hold the
                     # most evidence of contrast: max over k of sum(z[k:]) / sqrt(n).
-                    fit, noise = _profile_fit(s[lo : hi + 1], s[last], bladder_roi, other, px, lin)
+                    fit, noise = profile_fit(s[lo : hi + 1], s[last], bladder_roi, other, px, lin)
                     z = fit / noise
                     score = np.cumsum(z[::-1])[::-1] / np.sqrt(np.arange(hi - lo + 1, 0, -1))
                     i = lo + int(np.argmax(score[: i - lo + 1]))
@@ -1062,14 +790,14 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     if drained:
         # Contrast flows on to the bladder: no stagnant column (see the leak search).
         thick = ndimage.binary_opening(
-            ever & below & medial & ~cs_zone, _disk(max(1, int(round(th.URETER_THIN_MM / px))))
+            ever & below & medial & ~cs_zone, disk(max(1, int(round(th.URETER_THIN_MM / px))))
         )
         leak_mask_draining = leak_search.regions(
-            ndimage.binary_dilation(ureter & ~thick, _disk(1)), blocked=False
+            ndimage.binary_dilation(ureter & ~thick, disk(1)), blocked=False
         )
         if (leak_mask_draining != leak_mask).any():
             leak_mask = leak_mask_draining
-            leak_curve = _corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
+            leak_curve = corrected_sums(s, leak_mask, tracks, other, px, lin=lin)
     if leak_mask.any():
         nl = noise_of(int(leak_mask.sum()))
         # Grown beyond what the region held at the template, of which a draining
@@ -1108,9 +836,9 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         b_all = 0.0
         if bladder_roi.any():
             band = ndimage.binary_dilation(
-                bladder_roi, _disk(max(1, int(round(th.URETER_BAND_MM / px))))
+                bladder_roi, disk(max(1, int(round(th.URETER_BAND_MM / px))))
             )
-            b_all = max(float(_band_sums(s[-1:], band, other, px, lin)[0]), float(b_curve[-1]))
+            b_all = max(float(band_sums(s[-1:], band, other, px, lin)[0]), float(b_curve[-1]))
         found = float(max(b_all, 0) + max(u_ureter[-1], 0) + max(leak_curve[-1], 0))
         tube_open = found < th.MASS_LOSS_FRACTION * cleared
 
@@ -1228,18 +956,18 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         reasons.append("borderline: measurements are close to a threshold")
 
     side_out, side_src = _side(side, image_left, series)
-    late_cs = _shift_mask(cs_mask, int(tracks.dy[last]), int(tracks.dx[last]))
+    late_cs = shift_mask(cs_mask, int(tracks.dy[last]), int(tracks.dx[last]))
     evidence = Evidence(
         background=log[0],
         early=sm[t_tpl],
         late=sm[last],
         early_time_s=float(times[t_tpl]),
         late_time_s=float(times[last]),
-        collecting_system=_shift_mask(cs_mask, 0, 0),
+        collecting_system=shift_mask(cs_mask, 0, 0),
         collecting_system_late=late_cs,
         ureter=ureter,
         bladder=bladder,
-        leak=_shift_mask(leak_mask, int(tracks.dy[last]), int(tracks.dx[last])),
+        leak=shift_mask(leak_mask, int(tracks.dy[last]), int(tracks.dx[last])),
         tube=tube,
     )
     return AnalysisResult(
@@ -1274,7 +1002,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     )
 
 
-def _bladder_finder(
+def bladder_finder(
     frame: F32, usable: Mask, seed: tuple[int, int], midline: int, px: float, sigma: float
 ) -> Callable[[float], Mask]:
     """The bladder detector run once on a (subtracted) frame, asked at any outlier limit.
@@ -1296,9 +1024,9 @@ def _bladder_finder(
     valley = ndimage.grey_closing(sf, size=(g, g)) - sf
     vals = valley[usable]
     v_med = float(np.median(vals)) if vals.size else 0.0
-    v_mad = _MAD * float(np.median(np.abs(vals - v_med))) if vals.size else 0.0
+    v_mad = MAD * float(np.median(np.abs(vals - v_med))) if vals.size else 0.0
     lucent = valley > max(th.PIXEL_SIGMA_SIGNIFICANT * sigma / 3.0, v_med + th.LUCENT_MAD * v_mad)
-    usable = usable & ~ndimage.binary_dilation(lucent, _disk(max(1, int(round(6.0 / px)))))
+    usable = usable & ~ndimage.binary_dilation(lucent, disk(max(1, int(round(6.0 / px)))))
     x = np.where(usable, frame, 0.0).astype(np.float32)
     n_ok = usable.astype(np.float32)
     k_in = max(3, int(round(30.0 / px)) | 1)
@@ -1316,7 +1044,7 @@ def _bladder_finder(
     if fin.size == 0:
         return lambda outlier_mad: empty
     med = float(np.median(fin))
-    spread = _MAD * float(np.median(np.abs(fin - med)))
+    spread = MAD * float(np.median(np.abs(fin - med)))
     k5 = max(3, int(round(10.0 / px)) | 1)
     sm5 = ndimage.uniform_filter(x, k5) / np.maximum(ndimage.uniform_filter(n_ok, k5), 1e-3)
     # Candidates: the detector's local maxima near the midline, strongest first. A gas
@@ -1330,7 +1058,7 @@ def _bladder_finder(
     cand_r = resp[peaks]
     order = np.argsort(cand_r)[::-1]
     checked: dict[int, Mask | None] = {}
-    sm3 = _box3(frame[None])[0]
+    sm3 = box3(frame[None])[0]
 
     def region(k: int) -> Mask | None:
         if k not in checked:
@@ -1396,21 +1124,19 @@ def _narrow_width_mm(img: F32, region: Mask, px: float) -> float:
     return float(j - i + 1) * px
 
 
-def _bladder_by_growth(
-    s: F32, times: NDArray[np.float64], cand: Mask, gas: Mask, px: float
-) -> Mask:
-    """``cand``, a bladder candidate that the outlier test of :func:`_bladder_finder`
+def bladder_by_growth(s: F32, times: NDArray[np.float64], cand: Mask, gas: Mask, px: float) -> Mask:
+    """``cand``, a bladder candidate that the outlier test of :func:`bladder_finder`
     did not pass, if its course shows it is one; an empty mask otherwise.
 
     Gas and shift residue make that test strict. Read with its own shape
-    (:func:`_profile_fit`) on every delayed film, a bladder still filling holds contrast
+    (:func:`profile_fit`) on every delayed film, a bladder still filling holds contrast
     on each and gains more; residue does not (and the end of a column that also fills
     is too narrow, see BLADDER_MIN_FWHM_MM).
     """
     spots = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
     if spots.size < 2 or not cand.any():
         return np.zeros(s.shape[1:], bool)
-    fit, noise = _profile_fit(s[spots], s[-1], cand, gas, px, (0.0, 1.0))
+    fit, noise = profile_fit(s[spots], s[-1], cand, gas, px, (0.0, 1.0))
     z = fit / noise
     grew = fit[-1] - fit[0] >= th.BLADDER_FILM_SIGMA * math.hypot(noise[-1], noise[0])
     if z[-1] >= th.BLADDER_DETECT_SIGMA and (z >= th.BLADDER_FILM_SIGMA).all() and grew:
@@ -1424,7 +1150,7 @@ def _bladder_region(
     """The blob around one detector peak, if it is wide and large enough for a bladder."""
     peak = float(sm5[iy, ix] - m_out[iy, ix])
     region = (sm5 - m_out[iy, ix] > th.BLADDER_REGION_FRACTION * peak) & lower
-    region = ndimage.binary_opening(region, _disk(max(1, int(round(8.0 / px)))))
+    region = ndimage.binary_opening(region, disk(max(1, int(round(8.0 / px)))))
     lab, n_lab = ndimage.label(region)
     if n_lab == 0:
         return None
@@ -1446,7 +1172,7 @@ def _bladder_region(
     return m
 
 
-def _bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mask:
+def bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mask:
     """Pixels of the scout's lucency mask ``gas`` that are gaps between bones, not gas.
 
     The lucency top-hat marks whatever is lucent next to bone: bowel gas, but also the
@@ -1471,21 +1197,19 @@ def _bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mas
         coef = np.linalg.lstsq(a.T @ a, a.T @ v[keep], rcond=None)[0]
         res = v - design @ coef
         r = res[keep]
-        spread = _MAD * float(np.median(np.abs(r - np.median(r))))
+        spread = MAD * float(np.median(np.abs(r - np.median(r))))
         keep = ok & (np.abs(res) < 2.5 * spread)
     across = coef[0] + coef[1] * x + coef[2] * x**2 + coef[3] * x**3 + coef[4] * x**4
     along = coef[5] * y + coef[7] * y**2
     surface = across[None, :] + along[:, None] + coef[6] * y[:, None] * x[None, :]
     level = scout - surface
-    rim = ndimage.binary_dilation(
-        gas & (level > thr), _disk(max(1, int(round(th.GAS_RIM_MM / px))))
-    )
+    rim = ndimage.binary_dilation(gas & (level > thr), disk(max(1, int(round(th.GAS_RIM_MM / px)))))
     gaps = gas & (np.abs(level) < thr) & ~rim
     lab, n = ndimage.label(gaps)
     if n == 0:
         return gaps
-    ring = ndimage.binary_dilation(gaps, _disk(max(1, int(round(15.0 / px))))) & ~(
-        ndimage.binary_dilation(gaps, _disk(max(1, int(round(6.0 / px)))))
+    ring = ndimage.binary_dilation(gaps, disk(max(1, int(round(15.0 / px))))) & ~(
+        ndimage.binary_dilation(gaps, disk(max(1, int(round(6.0 / px)))))
     )
     _, (ny, nx) = ndimage.distance_transform_edt(~gaps, return_indices=True)
     owner = lab[ny, nx][ring]
@@ -1496,7 +1220,7 @@ def _bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mas
     return np.isin(lab, np.flatnonzero(share[1:] < th.GAP_MAX_BONE_RING) + 1)
 
 
-def _midline(scout: F32, px: float) -> int:
+def midline(scout: F32, px: float) -> int:
     """Column of the patient's midline: the densest vertical band of the scout (spine,
     and the body at its thickest), searched in the middle 60 % of the field."""
     h, w = scout.shape
@@ -1507,7 +1231,7 @@ def _midline(scout: F32, px: float) -> int:
     return lo + int(np.argmin(profile[lo:hi]))
 
 
-def _contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArray[np.intp]:
+def contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArray[np.intp]:
     """Frames that show contrast: enough significant pixels, mostly positive.
 
     Contrast only ever adds attenuation (positive S). Motion of anatomy (kidney edges
@@ -1530,11 +1254,6 @@ def _contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArr
     share = (count[end] - count[i + 1]) / np.maximum(n_next, 1)
     persistent = ok & ((n_next == 0) | (share >= 0.6))
     return np.flatnonzero(persistent)
-
-
-def _span(a: F32) -> float:
-    lo, hi = np.percentile(a[::2, ::2], [5, 95])
-    return float(hi - lo)
 
 
 def _side(given: str | None, image_left: bool, series: Series) -> tuple[str | None, str]:

@@ -1,0 +1,121 @@
+"""Small array operations shared by the analysis stages (all on the ~128 px grid)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+F32 = NDArray[np.float32]
+Mask = NDArray[np.bool_]
+MAD = 1.4826
+"""Median absolute deviation to standard deviation, for Gaussian noise."""
+
+
+def box3(s: F32) -> F32:
+    """3x3 mean over the last two axes, edges repeated (``uniform_filter`` "nearest").
+
+    Plain slice sums: scipy's filter along the strided row axis was the slowest step of
+    the subtraction on a 150-frame stack. A stack is done a few frames at a time so the
+    intermediate sums stay in the CPU cache.
+    """
+    out: F32 = np.empty_like(s)
+    if s.ndim < 3:
+        _box3_into(s, np.empty_like(s), out)
+        return out
+    step = max(1, (1 << 19) // max(1, s[0].nbytes))  # ~0.5 MB per chunk
+    tmp = np.empty_like(s[:step])
+    for c0 in range(0, s.shape[0], step):
+        c1 = min(c0 + step, s.shape[0])
+        _box3_into(s[c0:c1], tmp[: c1 - c0], out[c0:c1])
+    return out
+
+
+def _box3_into(s: F32, tmp: F32, out: F32) -> None:
+    np.add(s[..., :-2], s[..., 2:], out=tmp[..., 1:-1])
+    tmp[..., 1:-1] += s[..., 1:-1]
+    np.add(s[..., 0], s[..., 0], out=tmp[..., 0])
+    tmp[..., 0] += s[..., 1]
+    np.add(s[..., -1], s[..., -1], out=tmp[..., -1])
+    tmp[..., -1] += s[..., -2]
+    np.add(tmp[..., :-2, :], tmp[..., 2:, :], out=out[..., 1:-1, :])
+    out[..., 1:-1, :] += tmp[..., 1:-1, :]
+    np.add(tmp[..., 0, :], tmp[..., 0, :], out=out[..., 0, :])
+    out[..., 0, :] += tmp[..., 1, :]
+    np.add(tmp[..., -1, :], tmp[..., -1, :], out=out[..., -1, :])
+    out[..., -1, :] += tmp[..., -2, :]
+    out *= np.float32(1.0 / 9.0)
+
+
+def gather(flat: F32, rows: NDArray[np.intp], idx: NDArray[np.intp]) -> F32:
+    """``flat[rows[:, None], idx[None, :]]`` by one take() (twice as fast)."""
+    out: F32 = flat.reshape(-1).take(rows[:, None] * flat.shape[1] + idx[None, :])
+    return out
+
+
+def median_rows(a: NDArray[Any]) -> NDArray[Any]:
+    """``np.median(a, axis=1)`` with one partition instead of two order statistics.
+
+    ``a`` is a temporary: it is reordered in place.
+    """
+    k = a.shape[1] // 2
+    a.partition(k, axis=1)
+    if a.shape[1] % 2:
+        return a[:, k]
+    lo = a[:, :k].max(axis=1)
+    return (lo + a[:, k]) / np.float32(2.0)
+
+
+def local_level(img: F32, zone: Mask, fallback: float) -> tuple[F32, float]:
+    """Smooth background of ``img`` over ``zone`` and the robust sigma around it.
+
+    The background is a plane fitted by least squares to the zone's pixels, twice,
+    the second time without the pixels that stood out (contrast, gas): spot films sit
+    on broad gradients from patient shift and scatter that a single level leaves in,
+    inflating the spread. Falls back to zero and ``fallback`` with too few pixels.
+    """
+    ys, xs = np.nonzero(zone)
+    if ys.size < 50:
+        return np.zeros_like(img), fallback
+    vals: NDArray[np.float64] = img[ys, xs].astype(np.float64)
+    design = np.column_stack([np.ones(ys.size), ys, xs]).astype(np.float64)
+    keep = np.ones(ys.size, bool)
+    coef: NDArray[np.float64] = np.zeros(3)
+    spread = fallback
+    for _ in range(2):
+        # Least squares by the 3x3 normal equations (a plane over a few thousand
+        # well-spread pixels is well conditioned; an SVD of the whole design matrix
+        # took most of the time; a degenerate zone still gets a least-norm answer).
+        a = design[keep]
+        coef = np.asarray(np.linalg.lstsq(a.T @ a, a.T @ vals[keep], rcond=None)[0], np.float64)
+        res = vals - design @ coef
+        med = float(median_rows(res[None].copy())[0])
+        spread = max(MAD * float(median_rows(np.abs(res - med)[None])[0]), 1e-6)
+        keep = np.abs(res - med) < 2.5 * spread
+    yy = np.arange(img.shape[0], dtype=np.float32)[:, None]
+    xx = np.arange(img.shape[1], dtype=np.float32)[None, :]
+    plane: F32 = np.float32(coef[0]) + np.float32(coef[1]) * yy + np.float32(coef[2]) * xx
+    return plane, spread
+
+
+def disk(r: int) -> Mask:
+    """Disk of radius ``r`` pixels (x^2 + y^2 <= r^2) as a structuring element."""
+    y, x = np.mgrid[-r : r + 1, -r : r + 1]
+    return np.asarray(x * x + y * y <= r * r)
+
+
+def shift_mask(m: Mask, dy: int, dx: int) -> Mask:
+    """``m`` moved by (dy, dx) pixels, zero-filled (no wrap-around)."""
+    out = np.zeros_like(m)
+    h, w = m.shape
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[yd, xd] = m[ys, xs]
+    return out
+
+
+def robust_range(a: F32) -> float:
+    """Spread of ``a`` between its 5th and 95th percentiles (every other pixel)."""
+    lo, hi = np.percentile(a[::2, ::2], [5, 95])
+    return float(hi - lo)

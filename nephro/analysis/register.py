@@ -1,0 +1,200 @@
+"""Motion: patient shift between films, and the kidney's breathing.
+
+Frames that follow a pause (spot films) are registered to the first frame as a whole
+(the patient, or the table, moved; spine, pelvis and body outline move together).
+The collecting system then moves only with breathing, which is tracked per frame by
+cross-correlation with its template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import fft as sfft
+from scipy import ndimage
+
+from nephro.analysis import thresholds as th
+from nephro.analysis.arrays import F32
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """The kidney's displacement (pixels) in every frame from where it lies on the
+    template frame's grid, and whether each frame's match was reliable."""
+
+    dy: NDArray[np.int64]
+    dx: NDArray[np.int64]
+    reliable: NDArray[np.bool_]
+
+
+def _phase_shift(
+    ref: F32, img: F32, ref_ft: dict[str, NDArray[Any]] | None = None
+) -> tuple[float, float]:
+    """Translation (dy, dx) that maps ``img`` onto ``ref`` by phase correlation.
+
+    ``ref_ft``: a dict kept by a caller that matches many images to one ``ref``; the
+    window and the reference spectrum are computed once into it.
+    """
+    h, w = ref.shape
+    cache: dict[str, NDArray[Any]] = {} if ref_ft is None else ref_ft
+    if "win" not in cache:
+        cache["win"] = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    win = cache["win"]
+
+    def prep(a: F32) -> NDArray[np.complex128]:
+        hp = a - ndimage.uniform_filter(a, 9, mode="nearest")
+        return np.fft.rfft2(hp * win)
+
+    if "ref" not in cache:
+        cache["ref"] = prep(ref)
+    fa, fb = cache["ref"], prep(img)
+    r = fa * np.conj(fb)
+    r /= np.abs(r) + 1e-9
+    c = np.fft.irfft2(r, s=(h, w))
+    c = np.fft.fftshift(c)
+    iy, ix = np.unravel_index(int(np.argmax(c)), c.shape)
+
+    def sub(c1: float, c0: float, c2: float) -> float:
+        d = c1 - 2 * c0 + c2
+        return 0.0 if d == 0 else 0.5 * (c1 - c2) / d
+
+    oy = sub(c[iy - 1, ix], c[iy, ix], c[(iy + 1) % h, ix]) if 0 < iy < h - 1 else 0.0
+    ox = sub(c[iy, ix - 1], c[iy, ix], c[iy, (ix + 1) % w]) if 0 < ix < w - 1 else 0.0
+    return float(iy - h // 2 + oy), float(ix - w // 2 + ox)
+
+
+def register_pauses(log: F32, times: NDArray[np.float64]) -> tuple[F32, list[int]]:
+    """Register every frame that follows a pause (> SPOT_GAP_S) to the first frame.
+
+    The patient lies still during a run but may move between spot films; a rigid
+    translation of the whole image (spine, pelvis, body outline) is estimated by phase
+    correlation and undone with bilinear interpolation.
+    """
+    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
+    moved: list[int] = []
+    if gaps.size == 0:
+        return log, moved
+    out = log
+    first = gaps[0]
+    ref = log[0]
+    ref_ft: dict[str, NDArray[Any]] = {}
+    for i in range(first, log.shape[0]):
+        dy, dx = _phase_shift(ref, log[i], ref_ft)
+        if abs(dy) > log.shape[1] / 4 or abs(dx) > log.shape[2] / 4:
+            continue  # implausible; keep the frame as it is
+        if abs(dy) > 0.2 or abs(dx) > 0.2:
+            if out is log:
+                out = log.copy()
+            out[i] = ndimage.shift(log[i], (dy, dx), order=1, mode="nearest")
+            moved.append(i)
+    return out, moved
+
+
+def _bound_spot_shifts(
+    valid: NDArray[np.float64],
+    times: NDArray[np.float64],
+    template_t: int,
+    my: int,
+    mx: int,
+    px: float,
+    energy: float,
+) -> NDArray[np.float64]:
+    """Keep spot-film matches inside the breathing range seen during the run.
+
+    Films after a pause are already registered for patient shift, so only breathing
+    moves the kidney relative to them; the run that holds the template frame shows the
+    breathing range. On late films the collecting system has emptied and a leak or the
+    ureter can out-score it at a shift breathing never reaches (tracking slips).
+    """
+    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
+    starts = np.concatenate([[0], gaps])
+    ends = np.concatenate([gaps, [times.size]])
+    k = int(np.searchsorted(starts, template_t, side="right")) - 1
+    run_all = np.arange(starts[k], ends[k])
+    flat = valid[run_all].reshape(run_all.size, -1)
+    # Frames of the run that really show the collecting system (not the scout frames).
+    good = flat.max(axis=1) > th.TRACK_RELIABLE_FRACTION * energy
+    run = run_all[good]
+    if run.size < th.TRACK_MIN_RUN_FRAMES:
+        return valid
+    t_n = valid.shape[0]
+    by, bx = np.unravel_index(np.argmax(flat[good], axis=1), valid.shape[1:])
+    m = max(1, int(round(th.TRACK_SPOT_MARGIN_MM / px)))
+    y0, y1 = max(int(by.min()) - m, 0), min(int(by.max()) + m, 2 * my)
+    x0, x1 = max(int(bx.min()) - m, 0), min(int(bx.max()) + m, 2 * mx)
+    out = valid.copy()
+    others = np.setdiff1d(np.arange(t_n), run_all)
+    if others.size:
+        keep = np.full(valid.shape[1:], -np.inf)
+        keep[y0 : y1 + 1, x0 : x1 + 1] = 0.0
+        out[others] = valid[others] + keep
+    return out
+
+
+def track_kidney(
+    sm: F32,
+    sig: NDArray[np.float64],
+    template_t: int,
+    seed: tuple[int, int],
+    px: float,
+    times: NDArray[np.float64] | None = None,
+) -> tuple[Tracks, tuple[slice, slice]]:
+    """Breathing displacement of the collecting system in every frame.
+
+    Template = contrast around the seed in the template frame; each frame is matched by
+    FFT cross-correlation within +/- MOTION_MAX_SHIFT_MM vertically (breathing is
+    mostly cranio-caudal) and a third of that sideways.
+    """
+    t_n, h, w = sm.shape
+    r = int(round(60.0 / px))
+    my = int(round(th.MOTION_MAX_SHIFT_MM / px))
+    mx = max(2, my // 3)
+    y0, y1 = max(seed[0] - r, 0), min(seed[0] + r + 1, h)
+    x0, x1 = max(seed[1] - r, 0), min(seed[1] + r + 1, w)
+    win = (slice(y0, y1), slice(x0, x1))
+    tpl = np.clip(sm[template_t, y0:y1, x0:x1] - 2 * sig[template_t], 0, None)
+    energy = float((tpl * tpl).sum())
+    dy = np.zeros(t_n, np.int64)
+    dx = np.zeros(t_n, np.int64)
+    rel = np.zeros(t_n, bool)
+    if energy <= 0:
+        return Tracks(dy, dx, rel), win
+    # Search region, padded with zeros where it leaves the image.
+    ry0, ry1, rx0, rx1 = y0 - my, y1 + my, x0 - mx, x1 + mx
+    region = np.zeros((t_n, ry1 - ry0, rx1 - rx0), np.float32)
+    sy0, sy1, sx0, sx1 = max(ry0, 0), min(ry1, h), max(rx0, 0), min(rx1, w)
+    region[:, sy0 - ry0 : sy1 - ry0, sx0 - rx0 : sx1 - rx0] = sm[:, sy0:sy1, sx0:sx1]
+    region -= 2 * sig[:, None, None].astype(np.float32)
+    np.clip(region, 0, None, out=region)
+    # Zero-padding to 5-smooth sizes changes nothing in the valid part (no wrap-around
+    # reaches it) and spares pocketfft prime lengths.
+    fh, fw = sfft.next_fast_len(region.shape[1], True), sfft.next_fast_len(region.shape[2], True)
+    ft = np.conj(sfft.rfft2(tpl, s=(fh, fw)))
+    # irfft2 done by hand (the same transforms and final scale, so the same values)
+    # to transform back only the rows of the valid shifts along the last axis.
+    rows = sfft.ifft(sfft.rfft2(region, s=(fh, fw)) * ft, axis=1, norm="forward")
+    corr = sfft.irfft(rows[:, : 2 * my + 1], n=fw, axis=2, norm="forward")
+    corr *= float(np.longdouble(1) / np.longdouble(fh * fw))  # pocketfft's 1/n
+    valid = corr[:, :, : 2 * mx + 1]
+    if times is not None:
+        valid = _bound_spot_shifts(valid, times, template_t, my, mx, px, energy)
+    flat = valid.reshape(t_n, -1)
+    best = np.argmax(flat, axis=1)
+    by, bx = np.unravel_index(best, valid.shape[1:])
+    amp = flat[np.arange(t_n), best] / energy
+    dy = (by - my).astype(np.int64)
+    dx = (bx - mx).astype(np.int64)
+    # Reliable when the matched contrast is a real fraction of the template.
+    rel = amp > th.TRACK_RELIABLE_FRACTION
+    if rel.any():
+        idx = np.flatnonzero(rel)
+        near = idx[np.clip(np.searchsorted(idx, np.arange(t_n)), 0, idx.size - 1)]
+        dy = np.where(rel, dy, dy[near])
+        dx = np.where(rel, dx, dx[near])
+    else:
+        dy[:] = 0
+        dx[:] = 0
+    return Tracks(dy, dx, rel), win

@@ -1,0 +1,66 @@
+"""Stage: motion (register.py) and the array helpers it stands on (arrays.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from nephro.analysis.arrays import box3, disk, median_rows, shift_mask
+from nephro.analysis.register import register_pauses, track_kidney
+
+
+def _texture(shape=(64, 64), seed=0):
+    rng = np.random.default_rng(seed)
+    return ndimage.gaussian_filter(rng.normal(size=shape), 3).astype(np.float32)
+
+
+def test_box3_is_a_3x3_mean_with_edges_repeated():
+    s = np.random.default_rng(1).normal(size=(5, 20, 30)).astype(np.float32)
+    want = ndimage.uniform_filter(s, size=(1, 3, 3), mode="nearest")
+    assert np.allclose(box3(s), want, atol=1e-6)
+    assert np.allclose(box3(s[0]), want[0], atol=1e-6)
+
+
+def test_median_rows_is_the_row_median():
+    a = np.random.default_rng(2).normal(size=(4, 11)).astype(np.float32)
+    b = np.random.default_rng(3).normal(size=(4, 10)).astype(np.float32)
+    assert np.allclose(median_rows(a.copy()), np.median(a, axis=1))
+    assert np.allclose(median_rows(b.copy()), np.median(b, axis=1))
+
+
+def test_shift_mask_moves_without_wrapping():
+    m = np.zeros((6, 6), bool)
+    m[0, 5] = True
+    assert shift_mask(m, 2, -1)[2, 4]
+    assert not shift_mask(m, 0, 1).any()
+    assert disk(1).sum() == 5
+
+
+def test_frames_after_a_pause_are_registered_to_the_first():
+    ref = _texture((96, 96))
+    moved = ndimage.shift(ref, (3.0, -2.0), order=1, mode="nearest")
+    log = np.stack([ref, ref, moved]).astype(np.float32)
+    times = np.array([0.0, 1.0, 300.0])
+    out, shifted = register_pauses(log, times)
+    assert shifted == [2]
+    inner = (slice(10, -10), slice(10, -10))
+    assert np.abs(out[2][inner] - ref[inner]).max() < 0.1 * np.abs(ref).max()
+
+
+def test_a_run_without_pauses_is_left_alone():
+    log = np.stack([_texture(seed=i) for i in range(3)])
+    out, shifted = register_pauses(log, np.array([0.0, 1.0, 2.0]))
+    assert out is log and shifted == []
+
+
+def test_the_kidney_is_tracked_through_breathing():
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    offsets = [(0, 0), (3, 0), (6, 1), (-4, 0), (2, -1)]
+    sm = np.stack(
+        [np.exp(-((yy - 48 - dy) ** 2 + (xx - 40 - dx) ** 2) / 30.0) * 10 for dy, dx in offsets]
+    ).astype(np.float32)
+    sig = np.full(len(offsets), 0.1)
+    tracks, _ = track_kidney(sm, sig, 0, (48, 40), px=3.0)
+    assert list(zip(tracks.dy.tolist(), tracks.dx.tolist(), strict=True)) == offsets
+    assert tracks.reliable.all()
