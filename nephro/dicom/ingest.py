@@ -23,7 +23,7 @@ from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.dicom import storage
 from nephro.dicom.audit_batch import AuditBatch, job_for
-from nephro.dicom.matching import match_exam
+from nephro.dicom.matching import ImageIdentity, match_exam
 from nephro.dicom.models import Instance
 from nephro.jobs.queue import enqueue
 
@@ -201,11 +201,11 @@ def _index(
     batch: AuditBatch | None = None,
 ) -> Instance:
     # One association carries one study, so the listener keeps the match per association.
-    key = (header.accession_number, header.study_instance_uid, header.patient_id)
+    key = ImageIdentity.of(header)
     if exam_cache is not None and key in exam_cache:
         exam, why = exam_cache[key]
     else:
-        exam, why = match_exam(*key)
+        exam, why = match_exam(key)
         if exam_cache is not None:
             exam_cache[key] = (exam, why)
     instance = Instance(
@@ -218,6 +218,7 @@ def _index(
         accession_number=header.accession_number,
         patient_id=header.patient_id,
         patient_name=header.patient_name,
+        patient_birth_date=header.patient_birth_date,
         study_date=header.study_date,
         series_number=header.series_number,
         series_description=header.series_description,

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
 
 
-def match_exam(accession: str, study_uid: str, patient_id: str) -> tuple[Exam | None, str]:
+@dataclass(frozen=True)
+class ImageIdentity:
+    """Who and which study the images say they are (as sent; the exam is the truth)."""
+
+    accession: str
+    study_uid: str
+    patient_id: str
+    patient_name: str = ""
+    birth_date: str = ""  # DICOM DA, YYYYMMDD
+
+    @classmethod
+    def of(cls, header) -> ImageIdentity:
+        return cls(
+            accession=header.accession_number,
+            study_uid=header.study_instance_uid,
+            patient_id=header.patient_id,
+            patient_name=header.patient_name,
+            birth_date=header.patient_birth_date,
+        )
+
+
+def match_exam(identity: ImageIdentity) -> tuple[Exam | None, str]:
     """The exam an instance belongs to, or None and why not."""
+    accession, study_uid, patient_id = identity.accession, identity.study_uid, identity.patient_id
     by_accession = Exam.objects.filter(accession_number=accession).first() if accession else None
     by_study = Exam.objects.filter(study_instance_uid=study_uid).first() if study_uid else None
     if by_accession and by_study and by_accession.pk != by_study.pk:

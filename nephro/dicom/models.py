@@ -24,6 +24,7 @@ class Instance(models.Model):
     # As sent, for reconciliation; the exam's patient is the record of truth.
     patient_id = models.CharField(max_length=64, blank=True)
     patient_name = models.CharField(max_length=64, blank=True)
+    patient_birth_date = models.CharField(max_length=8, blank=True)  # DA, as sent
     study_date = models.CharField(max_length=8, blank=True)
     series_number = models.IntegerField(null=True, blank=True)
     series_description = models.CharField(max_length=64, blank=True)

@@ -20,7 +20,7 @@ from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 from nephro.dicom.dose import DOSE_STATES, apply_device_dose
-from nephro.dicom.matching import match_exam
+from nephro.dicom.matching import ImageIdentity, match_exam
 from nephro.dicom.models import PerformedStep, PpsStatus
 from nephro.exams import services as exam_services
 from nephro.exams.dose import to_gy_cm2
@@ -127,7 +127,11 @@ def mpps_create(uid: str, pps: dict, *, calling_ae: str, peer: str | None = None
         raise MppsError(0x0111, "duplicate SOP instance")
     if pps["status"] != PpsStatus.IN_PROGRESS:
         raise MppsError(0x0106, "a new performed procedure step must be IN PROGRESS")
-    exam, why = match_exam(pps["accession"], pps["study_uid"], pps["patient_id"])
+    exam, why = match_exam(
+        ImageIdentity(
+            accession=pps["accession"], study_uid=pps["study_uid"], patient_id=pps["patient_id"]
+        )
+    )
     actor = Actor.device(calling_ae, peer)
     with transaction.atomic():
         step = PerformedStep.objects.create(

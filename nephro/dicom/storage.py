@@ -100,6 +100,7 @@ class Header:
     accession_number: str
     patient_id: str
     patient_name: str
+    patient_birth_date: str
     study_date: str
     series_number: int | None
     instance_number: int | None
@@ -164,6 +165,7 @@ _VR = {
     "SeriesInstanceUID": "UI",
     "Modality": "CS",
     "StudyDate": "DA",
+    "PatientBirthDate": "DA",
     "SeriesNumber": "IS",
     "InstanceNumber": "IS",
     "NumberOfFrames": "IS",
@@ -277,6 +279,7 @@ def parse_header(
         accession_number=text("AccessionNumber")[:16],
         patient_id=text("PatientID"),
         patient_name=text("PatientName"),
+        patient_birth_date=ascii_text("PatientBirthDate")[:8],
         study_date=ascii_text("StudyDate")[:8],
         series_number=number("SeriesNumber"),
         instance_number=number("InstanceNumber"),
