@@ -43,12 +43,13 @@ from nephro.analysis.arrays import (
     gather,
     local_level,
     median_rows,
-    robust_range,
     shift_mask,
 )
 from nephro.analysis.register import Tracks, register_pauses, track_kidney
-from nephro.analysis.result import AnalysisResult, Evidence
+from nephro.analysis.result import AnalysisResult, Evidence, NoContrast
+from nephro.analysis.scatter import fit_scatter, linearise
 from nephro.analysis.series import Series
+from nephro.analysis.subtract import subtract_scout
 from nephro.analysis.verdict import Drainage, confidence, decide
 
 
@@ -275,103 +276,6 @@ def band_sums(
     )
 
 
-def linearise(s: F32, f: float, b: float) -> F32:
-    """Undo the scatter compression of the log signal: attenuation A from measured S.
-
-    With a scatter fraction ``f`` of the detected signal that contrast does not change
-    (scatter is a low-passed primary, so a small dense region barely alters it),
-    exp(-b S) = f + (1 - f) exp(-A). Scaled by (1 - f) so that thin layers keep their
-    value (h(S) ~ S for small S) and noise levels in sigma units stay valid.
-    ``b`` converts the stored log scale into natural log units (1 for LIN pixels).
-    """
-    return _linearise_exp(_transmission(s, b), f, b)
-
-
-def _transmission(s: F32, b: float) -> F32:
-    """exp(-b S) as :func:`linearise` uses it (the part that does not depend on f)."""
-    e: F32 = np.clip(s, -30.0 / b, None)
-    e *= -b
-    np.exp(e, out=e)
-    return e
-
-
-def _linearise_exp(tr: F32, f: float, b: float) -> F32:
-    """:func:`linearise` from ``tr = _transmission(s, b)`` (left unchanged)."""
-    e = tr - f
-    np.maximum(e, 1e-3 * (1.0 - f), out=e)
-    e /= 1.0 - f
-    np.log(e, out=e)
-    e *= -(1.0 - f) / b
-    out: F32 = e.astype(np.float32, copy=False)
-    return out
-
-
-def fit_scatter(
-    s: F32,
-    sig: NDArray[np.float64],
-    times: NDArray[np.float64],
-    first: int,
-    usable: Mask,
-    log_scale_known: bool,
-) -> tuple[float, float]:
-    """Scatter fraction (and log scale) that best conserves iodine mass over time.
-
-    Iodine stays in the field (collecting system, ureter, bladder, leak), so the total
-    linearised signal should not change after the collecting system has filled. Dense
-    contrast is compressed by scatter and dilute contrast is not, so an uncorrected
-    total rises as contrast spreads out; the correction that keeps it flattest is
-    taken (one parameter; ``f`` for linear pixels, the log scale ``b`` at a typical
-    ``f`` for log-encoded pixels whose scale is unknown). Returns (f, b).
-    """
-    n_t = s.shape[0]
-    frames = np.arange(first, n_t)
-    if frames.size < 3 or times[-1] - times[first] < 120.0:
-        return 0.0, 1.0
-    # Frames: the run after filling (at most 8, evenly spread) plus every spot film.
-    run = frames[times[frames] - times[first] < th.SPOT_GAP_S * 6]
-    rest = frames[times[frames] - times[first] >= th.SPOT_GAP_S * 6]
-    if run.size > 8:
-        run = run[np.linspace(0, run.size - 1, 8).round().astype(int)]
-    use = np.concatenate([run, rest])
-    if use.size < 3:
-        return 0.0, 1.0
-    # Gather the used pixels without copying whole frames first.
-    flat = gather(s.reshape(n_t, -1), use, np.flatnonzero(usable.ravel()))
-    lvl = np.asarray(th.SCATTER_FIT_SIGMA * sig[use], dtype=np.float32)[:, None]
-    hot = (flat > lvl).any(axis=0)
-    # Faint pixels are summed as they are, noise included: clipping them at zero would
-    # add a noise-dependent offset (run frames are noisier than spot films).
-    lin_part = flat[:, ~hot].sum(axis=1)
-    dense = flat[:, hot]
-    w = np.gradient(times[use]) if use.size > 1 else np.ones(use.size)
-    w = np.clip(w, 1e-3, None)
-    w /= w.sum()
-    grid: list[tuple[float, float]]
-    if log_scale_known:
-        grid = [(float(f), 1.0) for f in th.SCATTER_FRACTION_GRID]
-    else:
-        ref = float(np.percentile(dense, 99.5)) if dense.size else 0.0
-        if ref <= 0:
-            return 0.0, 1.0
-        # b such that the densest pixels sit at 20-95 % of the saturation level.
-        f0 = th.SCATTER_FRACTION_LOG_INPUT
-        sat = -math.log(f0)
-        grid = [(0.0, 1.0)] + [(f0, float(q * sat / ref)) for q in np.linspace(0.2, 0.95, 12)]
-    best, best_cost = (0.0, 1.0), math.inf
-    trans: dict[float, F32] = {}  # exp(-b S) once per log scale, not per grid point
-    for f, b in grid:
-        if b not in trans:
-            trans[b] = _transmission(dense, b)
-        tot = _linearise_exp(trans[b], f, b).sum(axis=1) + lin_part
-        if tot.max() <= 0:
-            continue
-        mean = float((w * tot).sum())
-        cost = float(np.sqrt((w * (tot - mean) ** 2).sum())) / max(mean, 1e-9)
-        if cost < best_cost - 1e-4:
-            best, best_cost = (f, b), cost
-    return best
-
-
 def _fmt_t(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     return f"{m}:{s:02d} min"
@@ -438,90 +342,21 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     if moved:
         quality.append("patient_motion_corrected")
 
-    # Saturated pixels (direct exposure beside the body, clipped dense metal) carry no
-    # information and would pick up the frame offsets below; so would the border that
-    # registration shifts in.
-    log0 = log[0]
-    rng_l = float(log0.max() - log0.min()) or 1.0
-    sat = (log0 >= log0.max() - 1e-3 * rng_l) | (log0 <= log0.min() + 1e-3 * rng_l)
-    valid = ~ndimage.binary_dilation(sat, disk(2))
-    bw = max(1, int(round(0.03 * min(h, w))))
-    valid[:bw] = valid[-bw:] = False
-    valid[:, :bw] = valid[:, -bw:] = False
-    if valid.sum() < 0.2 * h * w:
-        valid[:] = True
-    # Frame statistics from ~2000 spread-out pixels: robust enough, and medians over
-    # the whole stack would dominate the run time of an uncompressed series.
-    sample = np.flatnonzero(valid.ravel())
-    sample = sample[:: max(1, sample.size // 2000)]
-
-    def subtract(
-        scout: F32,
-    ) -> tuple[F32, NDArray[np.float64], F32, NDArray[np.float64], NDArray[np.float64]]:
-        # The sampled pixels first (take() gives C-ordered rows: partitions along a
-        # strided axis were twice as slow), then the stack a few frames at a time.
-        flat = scout.reshape(-1).take(sample)[None] - log.reshape(n_t, -1).take(sample, axis=1)
-        med = median_rows(flat.copy())
-        sig = MAD * median_rows(np.abs(flat - med[:, None]))
-        invalid = ~valid
-        s = np.empty_like(log)
-        step = max(1, (1 << 19) // max(1, s[0].nbytes))
-        for c0 in range(0, n_t, step):
-            sc = s[c0 : c0 + step]
-            np.subtract(scout, log[c0 : c0 + step], out=sc)
-            sc -= med[c0 : c0 + step, None, None]
-            np.copyto(sc, np.float32(0.0), where=invalid)
-        sm = box3(s)
-        fm = sm.reshape(n_t, -1).take(sample, axis=1)
-        sig_m = MAD * median_rows(np.abs(fm - median_rows(fm.copy())[:, None]))
-        # Pixel noise alone, from the high-frequency residual (S - box3(S)).
-        hf = flat - med[:, None] - fm
-        sig_hf = MAD * median_rows(np.abs(hf - median_rows(hf.copy())[:, None]))
-        sig_hf /= math.sqrt(8.0 / 9.0)
-        return s, np.maximum(sig, 1e-6), sm, np.maximum(sig_m, 1e-6), np.maximum(sig_hf, 1e-6)
-
-    # First pass on the early frames only, to find when contrast appears.
-    full_log = log
-    log = full_log[: min(n_t, 24)]
-    n_t = log.shape[0]
-    s, sig, sm, sig_m, sig_hf = subtract(log0)
-    signif = sm > (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
-    onset_idx = contrast_frames(sm, sig_m, signif)
-    log = full_log
-    n_t = log.shape[0]
-    if onset_idx.size == 0 and s.shape[0] < n_t:
-        s, sig, sm, sig_m, sig_hf = subtract(log0)
-        signif = sm > (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
-        onset_idx = contrast_frames(sm, sig_m, signif)
-    if onset_idx.size == 0:
-        r = _indeterminate(series, "no contrast seen in any frame", quality + ["no_contrast"])
-        r.confidence = 1.0
+    try:
+        sub = subtract_scout(log, times, px)
+    except NoContrast as exc:
+        r = _indeterminate(series, exc.reason, quality + ["no_contrast"])
+        r.confidence = exc.confidence
         return r
-    onset = int(onset_idx[0])
-    # Scout = mean of the frames before contrast (less noise than one frame).
-    n_pre = min(onset, 8)
-    use_mean = n_pre > 1 and times[n_pre - 1] - times[0] < th.SPOT_GAP_S
-    if use_mean or s.shape[0] != n_t:
-        s, sig, sm, sig_m, sig_hf = subtract(log[:n_pre].mean(axis=0) if use_mean else log0)
-        signif = sm > (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
-
-    # Bowel gas that drifts away from where it was on the scout leaves a positive
-    # "contrast-like" signal. Gas is lucent (a local bright bump of log transmission) on
-    # the scout, so exclude those pockets; contrast never makes a region more lucent.
-    scout_img = log[0] if n_pre <= 1 else log[:n_pre].mean(axis=0)
-    g = 2 * int(round(25.0 / px)) + 1
-    tophat = scout_img - ndimage.grey_opening(scout_img, size=(g, g))
-    sig_pix = float(np.median(sig_hf[1 : max(onset, 2)])) / math.sqrt(2.0)
-    gas_thr = 6.0 * sig_pix + 0.02 * robust_range(scout_img)
-    gas = ndimage.binary_dilation(tophat > gas_thr, disk(1))
-    gas_free = ~gas & valid
-    signif &= gas_free[None]
-    onset_idx = contrast_frames(sm, sig_m, signif)
-    if onset_idx.size == 0:
-        r = _indeterminate(series, "no contrast seen in any frame", quality + ["no_contrast"])
-        r.confidence = 1.0
-        return r
-    onset = max(onset, int(onset_idx[0]))
+    s, sig, sm, sig_m, sig_hf = sub.s, sub.sig, sub.sm, sub.sig_m, sub.sig_hf
+    signif, onset_idx, onset = sub.signif, sub.contrast_frames, sub.onset
+    valid, gas, gas_free, gas_thr, scout_img = (
+        sub.valid,
+        sub.gas,
+        sub.gas_free,
+        sub.gas_threshold,
+        sub.scout,
+    )
 
     # Seed: the densest point of the first sizeable blob = renal pelvis at the tube tip.
     seed: tuple[int, int] | None = None
@@ -1229,31 +1064,6 @@ def midline(scout: F32, px: float) -> int:
     )
     lo, hi = int(0.2 * w), int(0.8 * w)
     return lo + int(np.argmin(profile[lo:hi]))
-
-
-def contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArray[np.intp]:
-    """Frames that show contrast: enough significant pixels, mostly positive.
-
-    Contrast only ever adds attenuation (positive S). Motion of anatomy (kidney edges
-    with breathing, gas, misregistration) makes positive and negative lobes of similar
-    size, so a frame counts only when the positive excess clearly outweighs the
-    negative one.
-    """
-    n_t = sm.shape[0]
-    pos = signif.reshape(n_t, -1).sum(axis=1)
-    neg = (sm < -(th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]).reshape(n_t, -1)
-    neg_n = neg.sum(axis=1)
-    ok = (pos >= th.MIN_CONTRAST_PIXELS) & (pos >= th.CONTRAST_POSITIVE_RATIO * neg_n)
-    # Injected contrast stays: require most of the following frames to agree, which
-    # rejects a single frame caught at the wrong breathing phase.
-    # (Vectorised: the mean of the next up-to-5 frames from a running count.)
-    count = np.concatenate([[0], np.cumsum(ok)])
-    i = np.arange(n_t)
-    end = np.minimum(i + 6, n_t)
-    n_next = end - i - 1
-    share = (count[end] - count[i + 1]) / np.maximum(n_next, 1)
-    persistent = ok & ((n_next == 0) | (share >= 0.6))
-    return np.flatnonzero(persistent)
 
 
 def _side(given: str | None, image_left: bool, series: Series) -> tuple[str | None, str]:

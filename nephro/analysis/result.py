@@ -12,6 +12,16 @@ from numpy.typing import NDArray
 VERDICTS = ("drains", "delayed", "obstructed", "indeterminate")
 
 
+class NoContrast(Exception):
+    """Raised by a stage when the series shows no usable contrast: nothing can be
+    judged, and the verdict is indeterminate with this reason and confidence."""
+
+    def __init__(self, reason: str, confidence: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.confidence = confidence
+
+
 @dataclass
 class Evidence:
     """Images and masks on the analysis grid, for the picture (not serialised)."""

@@ -1,0 +1,65 @@
+"""Stages: subtraction from the scout (subtract.py) and scatter linearisation (scatter.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nephro.analysis.result import NoContrast
+from nephro.analysis.scatter import fit_scatter, linearise
+from nephro.analysis.subtract import subtract_scout
+
+PX = 3.0
+
+
+def _stack(n=30, onset=6, seed=0):
+    """Log transmission frames: a smooth body, noise, and a blob of contrast that appears
+    at ``onset`` (contrast lowers log transmission)."""
+    rng = np.random.default_rng(seed)
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    body = 5.0 - 0.0002 * ((yy - 48) ** 2 + (xx - 48) ** 2)
+    blob = 0.5 * np.exp(-((yy - 40) ** 2 + (xx - 30) ** 2) / 40.0)
+    frames = [body + rng.normal(0, 0.01, (h, w)) - (blob if t >= onset else 0) for t in range(n)]
+    return np.stack(frames).astype(np.float32), np.arange(n, dtype=float)
+
+
+def test_it_finds_when_contrast_appears_and_where():
+    log, times = _stack()
+    sub = subtract_scout(log, times, PX)
+    assert sub.onset == 6
+    assert sub.s.shape == log.shape
+    assert sub.sm[-1, 40, 30] > 20 * sub.sig_m[-1]
+    assert abs(float(sub.sm[-1, 80, 80])) < 5 * sub.sig_m[-1]
+    assert sub.valid[60, 70] and not sub.valid[0, 0]  # the border is left out
+
+
+def test_a_series_without_contrast_is_inconclusive():
+    log, times = _stack(onset=10**6)
+    with pytest.raises(NoContrast, match="no contrast"):
+        subtract_scout(log, times, PX)
+
+
+def test_linearising_leaves_thin_layers_and_undoes_scatter_compression():
+    thin = np.full((1, 4), 1e-3, np.float32)
+    assert np.allclose(linearise(thin, 0.4, 1.0), thin, rtol=1e-2)
+    a = np.array([[0.5, 1.0, 2.0]], np.float32)  # attenuation of dense contrast
+    f = 0.4
+    measured = -np.log(f + (1 - f) * np.exp(-a))
+    assert np.allclose(linearise(measured.astype(np.float32), f, 1.0), (1 - f) * a, rtol=1e-4)
+
+
+def test_the_scatter_fit_finds_the_fraction_that_conserves_iodine():
+    # The same mass of contrast spreads from a small dense region to a wide dilute one.
+    f_true = 0.4
+    times = np.array([0.0, 30.0, 60.0, 300.0, 600.0, 1200.0])
+    frames = []
+    for k in range(times.size):
+        a = np.zeros((40, 40))
+        side = 4 + 4 * k
+        a[:side, :side] = 40.0 / side**2 * 8
+        frames.append(-np.log(f_true + (1 - f_true) * np.exp(-a)))
+    s = np.stack(frames).astype(np.float32)
+    f, b = fit_scatter(s, np.full(times.size, 1e-3), times, 0, np.ones((40, 40), bool), True)
+    assert b == 1.0
+    assert f == pytest.approx(f_true, abs=0.051)
