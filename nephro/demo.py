@@ -22,7 +22,7 @@ from nephro.audit.actor import DEMO, Actor
 from nephro.exams import services as exams
 from nephro.exams.forms import ProcedureForm
 from nephro.exams.lifecycle import HAPPY_PATH, State
-from nephro.exams.models import ChecklistItem, Indication
+from nephro.exams.models import ChecklistItem, Exam, Indication
 from nephro.patients.models import Patient
 from nephro.reports import services as reports
 from nephro.reports.forms import FindingsForm
@@ -280,8 +280,30 @@ def build_demo(seed: int = 7) -> dict[str, int]:
     from nephro.followup.demo import build_followup_demo  # issue 3: check-ins, alerts, trial
 
     build_followup_demo(users)
+    _patient_questionnaire(users)
     # Thumbnails, dose reports and drainage analyses: what the worker would do next.
     from nephro.jobs.queue import run_pending
 
     run_pending()
     return {"patients": len(TARGETS), "new": len(TARGETS)}
+
+
+def _patient_questionnaire(users: dict[str, User]) -> None:
+    """A patient's own questionnaire waiting for a nurse."""
+    from nephro.portal.forms import QuestionnaireForm
+    from nephro.screening.models import Screening, Source
+
+    waiting = Exam.objects.filter(state=State.ORDERED).select_related("patient").first()
+    if waiting is None or Screening.objects.filter(exam=waiting).exists():
+        return
+    form = QuestionnaireForm(
+        {"anticoagulants": ["aspirin"], "other_allergies": "Penicillin"},
+        instance=Screening(exam=waiting),
+    )
+    if form.is_valid():
+        screening.save_screening(
+            Actor(user=waiting.patient.user or users["nurse"]),
+            waiting.pk,
+            form,
+            source=Source.PATIENT,
+        )

@@ -7,6 +7,8 @@ decision can resume the exam there.
 
 from django.db import models
 
+from nephro.lib.steps import Refused
+
 
 class State(models.TextChoices):
     ORDERED = "ordered", "Ordered"
@@ -67,7 +69,7 @@ CANCELLABLE = HOLDABLE | {State.ON_HOLD}
 ON_WORKLIST = frozenset({State.SCHEDULED, State.ARRIVED, State.PREPARED})
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Refused):
     """Raised when an exam is asked to move somewhere its state does not allow."""
 
 

@@ -15,10 +15,11 @@ from nephro.audit.services import record
 from nephro.exams import lifecycle
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import ChecklistItem, ChecklistStep, Exam, Order, Procedure
+from nephro.lib.steps import Refused
 from nephro.tubes.models import Tube
 
 
-class WorkflowError(Exception):
+class WorkflowError(Refused):
     """A request the workflow refuses, with a message fit to show the user."""
 
 

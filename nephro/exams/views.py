@@ -14,12 +14,13 @@ from django.views.decorators.http import require_POST
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams import services
-from nephro.exams.access import visible_exams, visible_patients
+from nephro.exams.access import visible_exams
 from nephro.exams.dose import dose_flags
 from nephro.exams.forms import CheckInForm, OrderForm, ProcedureForm, ReasonForm, ScheduleForm
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import ChecklistItem, Procedure
-from nephro.front.steps import form_step
+from nephro.lib.steps import form_step
+from nephro.patients.access import visible_patients
 
 
 def get_exam(request, pk: int, action: str = "exam.read"):

@@ -17,9 +17,6 @@ from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
 from nephro.followup import services
 from nephro.followup.models import Alert
-from nephro.portal.forms import QuestionnaireForm
-from nephro.screening import services as screening_services
-from nephro.screening.models import Screening, Source
 from nephro.tubes import services as tube_services
 from nephro.tubes.models import TubeStatus
 
@@ -60,20 +57,6 @@ def build_followup_demo(users: dict[str, User]) -> None:
         services.acknowledge_alert(
             nurse, handled.pk, action="called", note="Advised fluids; recheck tomorrow"
         )
-    # A patient's own questionnaire waiting for a nurse.
-    waiting = Exam.objects.filter(state=State.ORDERED).select_related("patient").first()
-    if waiting is not None and not Screening.objects.filter(exam=waiting).exists():
-        form = QuestionnaireForm(
-            {"anticoagulants": ["aspirin"], "other_allergies": "Penicillin"},
-            instance=Screening(exam=waiting),
-        )
-        if form.is_valid():
-            screening_services.save_screening(
-                Actor(user=waiting.patient.user or users["nurse"]),
-                waiting.pk,
-                form,
-                source=Source.PATIENT,
-            )
     # One tube on a clamp trial.
     tube = next(
         (e.tube for e in done if e.tube is not None and e.tube.status == TubeStatus.IN_PLACE),

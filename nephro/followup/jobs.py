@@ -28,7 +28,6 @@ from nephro.followup import mail
 from nephro.followup.models import Alert, CheckIn
 from nephro.followup.triage import ESCALATING
 from nephro.jobs.queue import periodic
-from nephro.portal.models import patient_language
 from nephro.tubes.services import due_digest
 
 # Scheduled check-ins are not created, nor requested, for studies older than this.
@@ -82,7 +81,7 @@ def _ask(checkin: CheckIn, *, reminder: bool) -> bool:
             "phone": settings.NEPHRO_DEPARTMENT_PHONE,
             "emergency": settings.NEPHRO_EMERGENCY_NUMBER,
         },
-        language=patient_language(patient),
+        language=patient.preferred_language,
     )
     return bool(sent)
 

@@ -15,11 +15,10 @@ from nephro.exams.lifecycle import IllegalTransition
 from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam
 from nephro.followup import selectors, services
-from nephro.followup.forms import AcknowledgeForm
+from nephro.followup.forms import AcknowledgeForm, CheckInForm
 from nephro.followup.models import Alert
 from nephro.followup.triage import Urgency, triage
-from nephro.front.steps import form_step
-from nephro.portal.forms import CheckInForm
+from nephro.lib.steps import form_step
 from nephro.screening import services as screening_services
 from nephro.screening.forms import ScreeningForm
 from nephro.screening.models import Screening, Source

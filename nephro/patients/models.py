@@ -53,6 +53,12 @@ class Patient(models.Model):
         return self
 
     @property
+    def preferred_language(self) -> str:
+        """The language of the patient's latest invitation, else the site default."""
+        latest = self.invitations.order_by("-created_at").first()
+        return latest.language if latest else settings.LANGUAGE_CODE
+
+    @property
     def audit_name(self) -> str:
         """How the trail names this patient when someone acts on their behalf."""
         return f"patient:{self.mrn}"

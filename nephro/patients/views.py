@@ -4,7 +4,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.exams.access import visible_exams, visible_patients
+from nephro.exams.access import visible_exams
+from nephro.patients.access import visible_patients
 from nephro.patients.forms import PatientForm
 from nephro.patients.models import Patient
 

@@ -45,9 +45,3 @@ class Invitation(models.Model):
         if self.expires_at <= now:
             return "expired"
         return "open"
-
-
-def patient_language(patient: Patient) -> str:
-    """The language of the patient's latest invitation, else the site default."""
-    latest = patient.invitations.order_by("-created_at").first()
-    return latest.language if latest else settings.LANGUAGE_CODE

@@ -18,14 +18,16 @@ from django.utils.translation import gettext as _
 from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
-from nephro.exams.access import visible_exams, visible_patients
+from nephro.exams.access import visible_exams
 from nephro.exams.services import WorkflowError
 from nephro.followup import services as followup_services
+from nephro.followup.forms import CheckInForm
 from nephro.followup.models import CheckIn
 from nephro.followup.triage import triage
+from nephro.patients.access import visible_patients
 from nephro.portal import services
 from nephro.portal.content import sections
-from nephro.portal.forms import AcceptForm, CheckInForm, InviteForm, QuestionnaireForm
+from nephro.portal.forms import AcceptForm, InviteForm, QuestionnaireForm
 from nephro.portal.handout import appointment_text, handout_pdf, side_text
 from nephro.portal.models import Invitation
 from nephro.screening.models import Screening

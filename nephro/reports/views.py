@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 from nephro.audit.actor import Actor
 from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam, workflow_action
-from nephro.front.steps import form_step
+from nephro.lib.steps import form_step
 from nephro.reports import services
 from nephro.reports.forms import AddendumForm, DispositionForm, FindingsForm, ReportTextForm
 from nephro.reports.models import Findings, Report

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from nephro.audit.actor import Actor
 from nephro.exams.views import get_exam
-from nephro.front.steps import form_step
+from nephro.lib.steps import form_step
 from nephro.screening import services
 from nephro.screening.forms import DecisionForm, ScreeningForm
 from nephro.screening.models import Screening

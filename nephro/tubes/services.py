@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
+from nephro.lib.steps import Refused
 from nephro.tubes.models import (
     CappingTrial,
     FailureReason,
@@ -21,7 +22,7 @@ from nephro.tubes.models import (
 )
 
 
-class TubeError(Exception):
+class TubeError(Refused):
     """A registry change Nephro refuses, with a message fit to show the user."""
 
 

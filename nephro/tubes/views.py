@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.exams.access import visible_patients
-from nephro.front.steps import form_step
+from nephro.lib.steps import form_step
+from nephro.patients.access import visible_patients
 from nephro.tubes import services
 from nephro.tubes.forms import CappingCloseForm, CappingStartForm, TubeForm
 from nephro.tubes.models import CappingTrial, TrialOutcome, Tube, TubeStatus

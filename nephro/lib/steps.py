@@ -6,26 +6,28 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from nephro.exams.lifecycle import IllegalTransition
-from nephro.exams.services import WorkflowError
 
-REFUSALS: tuple[type[Exception], ...] = (WorkflowError, IllegalTransition)
+class Refused(Exception):
+    """A request a service refuses, with a message fit to show the user (the base of
+    WorkflowError, IllegalTransition, TubeError...)."""
 
 
 def form_step(
-    request,
-    form,
+    request: HttpRequest,
+    form: Form,
     act: Callable[[dict], object],
     *,
     success: str,
     done: str,
     template: str,
     context: dict,
-    refused: tuple[type[Exception], ...] = REFUSALS,
+    refused: tuple[type[Exception], ...] = (Refused,),
     prefix: str = "Not saved",
-):
+) -> HttpResponse:
     """`act(cleaned_data)` runs once on a valid POST; `done` is the URL to go to after."""
     if request.method == "POST" and form.is_valid():
         try:
