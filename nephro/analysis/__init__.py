@@ -17,9 +17,9 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from nephro.analysis.core import analyze_series
 from nephro.analysis.generate import GroundTruth, generate_case
 from nephro.analysis.phantom import SCENARIOS
+from nephro.analysis.pipeline import analyze_series
 from nephro.analysis.result import VERDICTS, AnalysisResult
 from nephro.analysis.series import Series, SeriesError, load_series
 

@@ -14,9 +14,11 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask, gather
+from nephro.analysis.arrays import F32, Mask, disk, gather
+from nephro.analysis.subtract import Subtraction
 
 Linearisation = tuple[float, float]
 """(scatter fraction f, log scale b); (0, 1) leaves the signal as it is."""
@@ -117,3 +119,18 @@ def fit_scatter(
         if cost < best_cost - 1e-4:
             best, best_cost = (f, b), cost
     return best
+
+
+def fit_scatter_around(
+    regions: Mask,
+    sub: Subtraction,
+    times: NDArray[np.float64],
+    first: int,
+    log_scale_known: bool,
+    px: float,
+) -> Linearisation:
+    """:func:`fit_scatter` from frame ``first`` on, over the ``regions`` that hold
+    contrast and a 15 mm margin: not the whole field, where drifting gas and motion
+    residue would bias it."""
+    zone = ndimage.binary_dilation(regions, disk(max(1, int(round(15.0 / px)))))
+    return fit_scatter(sub.s, sub.sig, times, first, sub.gas_free & zone, log_scale_known)

@@ -1,0 +1,133 @@
+"""The collecting system: where it lies, when it is fullest, and how it moves.
+
+It is the first dense blob of contrast (the renal pelvis at the tube tip). The frame
+where it holds most contrast is the template; its breathing motion is tracked in
+every frame (:func:`nephro.analysis.register.track_kidney`), and its outline is taken
+on the template frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from nephro.analysis import thresholds as th
+from nephro.analysis.arrays import F32, Mask, disk, shift_mask
+from nephro.analysis.register import Tracks, track_kidney
+from nephro.analysis.result import NoContrast
+from nephro.analysis.subtract import Subtraction
+
+
+@dataclass(frozen=True)
+class Kidney:
+    """The collecting system on the analysis grid (rows, columns in pixels)."""
+
+    seed: tuple[int, int]
+    """The renal pelvis: the densest point near the first blob, on the template frame."""
+    template_frame: int
+    """The first frame holding 90 % of the most contrast around the pelvis."""
+    template: F32
+    """The smoothed subtracted template frame."""
+    tracks: Tracks
+    """Breathing displacement in every frame."""
+    core: Mask
+    """The collecting system proper on the template frame."""
+    outline: Mask
+    """``core`` and a pixel around it: the region whose contrast is summed."""
+    zone: Mask
+    """Every position ``outline`` takes over the breathing cycle, and a pixel around."""
+    image_left: bool
+    """The kidney lies on the left half of the image."""
+    bottom: int
+    """Lowest row of ``core`` (the pelvi-ureteric junction's level)."""
+    lateral_edge: int
+    """Column of ``core``'s edge away from the spine."""
+
+    @property
+    def lateral(self) -> int:
+        """Column direction away from the spine on the image (-1 or 1)."""
+        return -1 if self.image_left else 1
+
+
+def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidney:
+    """Find, outline and track the collecting system.
+
+    Raises :class:`NoContrast` when no frame holds a sizeable blob of contrast.
+    """
+    sm, sig_m = sub.sm, sub.sig_m
+    n_t, h, w = sm.shape
+    # Seed: the densest point of the first sizeable blob = renal pelvis at the tube tip.
+    seed: tuple[int, int] | None = None
+    for t in sub.contrast_frames:
+        lab, n_lab = ndimage.label(sub.signif[t])
+        if n_lab == 0:
+            continue
+        sizes = np.bincount(lab.ravel())[1:]
+        if sizes.max() < th.MIN_CONTRAST_PIXELS:
+            continue
+        comp = lab == (int(np.argmax(sizes)) + 1)
+        zz = np.where(comp, sm[t], -np.inf)
+        iy, ix = np.unravel_index(int(np.argmax(zz)), zz.shape)
+        seed = (int(iy), int(ix))
+        break
+    if seed is None:
+        raise NoContrast("no contrast seen in any frame", 1.0)
+
+    # Template frame: most contrast around the seed (collecting system at its fullest).
+    r_k = int(round(60.0 / px))
+    ky0, ky1 = max(seed[0] - r_k, 0), min(seed[0] + r_k + 1, h)
+    kx0, kx1 = max(seed[1] - r_k, 0), min(seed[1] + r_k + 1, w)
+    around = np.clip(sm[:, ky0:ky1, kx0:kx1] - 3 * sig_m[:, None, None], 0, None)
+    k_signal = around.reshape(n_t, -1).sum(axis=1)
+    # The collecting system is full at the end of the injection; a leak keeps growing
+    # afterwards, so take the first frame reaching 90% of the maximum, not the maximum.
+    t_tpl = int(np.flatnonzero(k_signal >= 0.9 * k_signal.max())[0])
+    tracks, _ = track_kidney(sm, sig_m, t_tpl, seed, px, times)
+    # Re-seed on the template frame (the pelvis may have moved with breathing).
+    tpl_map = sm[t_tpl]
+    hi = tpl_map > th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[t_tpl]
+    lo = tpl_map > th.PIXEL_SIGMA_SIGNIFICANT * sig_m[t_tpl]
+    lab, _ = ndimage.label(lo)
+    zz = np.where(hi, tpl_map, -np.inf)
+    zz[:ky0] = -np.inf
+    zz[ky1:] = -np.inf
+    zz[:, :kx0] = -np.inf
+    zz[:, kx1:] = -np.inf
+    iy, ix = np.unravel_index(int(np.argmax(zz)), zz.shape)
+    seed = (int(iy), int(ix))
+    comp = lab == lab[seed]
+    # Keep the collecting system proper: pixels well above noise near the seed; thin
+    # tube and ureter leave through the opening.
+    yy, xx = np.mgrid[0:h, 0:w]
+    near = np.hypot(yy - seed[0], xx - seed[1]) * px <= 75.0
+    strong = tpl_map > max(
+        th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[t_tpl], 0.12 * float(tpl_map[seed])
+    )
+    cs_core = comp & near & strong
+    cs_core = ndimage.binary_opening(cs_core, disk(1)) | (cs_core & (tpl_map > 0.4 * tpl_map[seed]))
+    if not cs_core.any():
+        cs_core = comp & near
+    cs_mask = ndimage.binary_dilation(cs_core, disk(1)) & near
+    image_left = seed[1] < w / 2
+    cs_ys, cs_xs = np.nonzero(cs_core)
+
+    # Union of collecting-system positions over the breathing cycle.
+    cs_zone = np.zeros((h, w), bool)
+    for key in set(zip(tracks.dy.tolist(), tracks.dx.tolist(), strict=True)):
+        cs_zone |= shift_mask(cs_mask, *key)
+    cs_zone = ndimage.binary_dilation(cs_zone, disk(1))
+    return Kidney(
+        seed=seed,
+        template_frame=t_tpl,
+        template=tpl_map,
+        tracks=tracks,
+        core=cs_core,
+        outline=cs_mask,
+        zone=cs_zone,
+        image_left=bool(image_left),
+        bottom=int(cs_ys.max()),
+        lateral_edge=int(cs_xs.min()) if image_left else int(cs_xs.max()),
+    )

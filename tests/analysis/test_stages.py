@@ -1,0 +1,200 @@
+"""Stages from segmentation to metrics, each run on small phantom cases (128 px).
+
+The stages are run one after the other as ``pipeline.analyze_series`` runs them, and
+each one's output is checked against what the phantom really did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from nephro.analysis.arrays import shift_mask
+from nephro.analysis.arrival import Arrival, find_arrival
+from nephro.analysis.bladder import Bladder, find_bladder
+from nephro.analysis.curves import Curves, measure_curves, require_filling
+from nephro.analysis.kidney import Kidney, find_kidney
+from nephro.analysis.leak import Leak, confirm_leak, search_leaks
+from nephro.analysis.metrics import (
+    Clearance,
+    column_level,
+    contrast_lost,
+    measure_clearance,
+    retention,
+)
+from nephro.analysis.phantom import simulate
+from nephro.analysis.register import register_pauses
+from nephro.analysis.result import NoContrast
+from nephro.analysis.scatter import fit_scatter_around
+from nephro.analysis.series import Series, load_series
+from nephro.analysis.subtract import Subtraction, subtract_scout
+from nephro.analysis.tract import Tract, segment_tract
+
+
+@dataclass
+class Staged:
+    series: Series
+    sub: Subtraction
+    kidney: Kidney
+    bladder: Bladder
+    tract: Tract
+    curves: Curves
+    clearance: Clearance
+    arrival: Arrival
+    leak: Leak
+    truth: dict[str, Any]
+    masks: dict[str, np.ndarray]
+
+
+_cache: dict[tuple[str, int], Staged] = {}
+
+
+@pytest.fixture
+def staged(make_case, small):
+    def run(scenario: str, seed: int) -> Staged:
+        if (scenario, seed) in _cache:
+            return _cache[scenario, seed]
+        folder, truth = make_case(scenario, seed)
+        series = load_series([folder])
+        times, px = series.times_s, series.pixel_mm
+        log, _ = register_pauses(series.log_frames, times)
+        sub = subtract_scout(log, times, px)
+        kidney = find_kidney(sub, times, px)
+        bladder = find_bladder(sub, kidney, times, px)
+        tract = segment_tract(sub, kidney, bladder, px)
+        leaks = search_leaks(sub, kidney, bladder, tract, times, px)
+        blocked = leaks.regions(tract.ureter_wide, blocked=True)
+        regions = kidney.zone | tract.ureter_band | bladder.roi | tract.tube | blocked
+        known = "log_encoded_pixels" not in series.quality
+        lin = fit_scatter_around(regions, sub, times, kidney.template_frame, known, px)
+        curves = measure_curves(sub, kidney, bladder, tract, blocked, lin, px)
+        require_filling(curves, kidney)
+        clearance = measure_clearance(curves, times)
+        arrival = find_arrival(bladder, curves, sub, times, tract.occupied, lin, px)
+        if arrival.time_s is None:
+            bladder = bladder.rejected()
+        leak = confirm_leak(
+            leaks,
+            blocked,
+            curves,
+            sub,
+            kidney,
+            tract,
+            times,
+            lin,
+            px,
+            drained=arrival.time_s is not None,
+            residual_last=clearance.residual_last,
+        )
+        masks = simulate(scenario, seed, **small).masks
+        out = Staged(
+            series, sub, kidney, bladder, tract, curves, clearance, arrival, leak, truth.data, masks
+        )
+        _cache[scenario, seed] = out
+        return out
+
+    return run
+
+
+def test_the_kidney_is_found_on_its_side_and_tracked(staged):
+    for scenario, seed in (("patent", 0), ("obstructed_upj", 1)):
+        st = staged(scenario, seed)
+        k = st.kidney
+        assert k.core.any() and (k.outline >= k.core).all() and (k.zone >= k.outline).all()
+        assert k.template_frame >= st.sub.onset
+        assert ("left" if k.image_left else "right") == st.truth["kidney_on_image"]
+        assert k.tracks.dy.shape == (st.series.log_frames.shape[0],)
+
+
+def test_the_bladder_is_found_where_the_phantom_put_it(staged):
+    st = staged("patent", 0)
+    assert st.bladder.mask.any()
+    assert (st.bladder.mask & st.masks["bladder"]).sum() >= 0.8 * st.bladder.mask.sum()
+    assert (st.bladder.roi >= st.bladder.mask).all()
+
+
+def test_a_blocked_column_is_not_a_bladder(staged):
+    st = staged("obstructed_uvj", 0)
+    assert st.arrival.time_s is None
+    assert not st.bladder.mask.any()
+
+
+def test_tube_and_ureter_stay_out_of_kidney_and_bladder(staged):
+    for scenario, seed in (("patent", 1), ("obstructed_ureter", 0)):
+        st = staged(scenario, seed)
+        t, k = st.tract, st.kidney
+        assert not (t.ureter & k.zone).any()
+        assert not (t.ureter & t.tube).any()
+        assert not (t.ureter_band & (k.zone | t.tube)).any()
+        assert (t.occupied >= st.sub.gas).all()
+        if t.ureter.any():
+            assert np.nonzero(t.ureter)[0].max() > k.bottom
+
+
+def test_the_curves_fill_and_the_upper_tract_adds_the_ureter(staged):
+    st = staged("patent", 2)
+    c = st.curves
+    assert np.array_equal(c.upper, c.collecting_system + c.ureter)
+    assert int(np.argmax(c.collecting_system)) >= st.sub.onset
+    assert c.noise(100).shape == c.collecting_system.shape
+    assert (c.noise(400) > c.noise(100)).all()
+
+
+def test_an_empty_collecting_system_is_inconclusive(staged):
+    st = staged("patent", 2)
+    flat = Curves(**{**st.curves.__dict__, "collecting_system": np.zeros_like(st.curves.upper)})
+    with pytest.raises(NoContrast, match="collecting system"):
+        require_filling(flat, st.kidney)
+
+
+def test_arrival_is_dated_close_to_the_truth(staged):
+    st = staged("patent", 2)
+    assert st.arrival.time_s is not None and st.truth["bladder_arrival_s"] is not None
+    assert abs(st.arrival.time_s - st.truth["bladder_arrival_s"]) < 10.0
+    assert st.series.times_s[st.arrival.frame] == st.arrival.time_s
+
+
+def test_a_leak_is_confirmed_where_the_phantom_put_it_and_nowhere_else(staged):
+    st = staged("leak", 1)
+    assert st.leak.found and st.leak.area_cm2 and st.leak.onset_s is not None
+    tr = st.kidney.tracks
+    last = st.series.log_frames.shape[0] - 1
+    drawn = shift_mask(st.leak.mask, int(tr.dy[last]), int(tr.dx[last]))
+    near = ndimage.binary_dilation(st.masks["leak"], iterations=2)
+    assert (drawn & near).sum() >= 0.5 * drawn.sum()
+    clean = staged("patent", 0)
+    assert not clean.leak.found and not clean.leak.mask.any()
+
+
+def test_the_clearance_and_the_column_end(staged):
+    st = staged("obstructed_upj", 0)
+    c = st.clearance
+    assert c.residual_last is not None and c.residual_last >= 0.0
+    assert c.t20_s <= 1200.0
+    up = retention(c, st.leak, arrived=False, tube_open=False)
+    assert up is not None and up >= (c.upper_residual_last or 0.0)
+    assert column_level(st.sub, st.kidney, st.tract, st.series.pixel_mm) == "upj"
+    drained = staged("patent", 0)
+    assert drained.clearance.residual_last is not None and drained.clearance.residual_last < 0.5
+
+
+def test_contrast_lost_through_an_open_tube_is_seen(staged):
+    st = staged("tube_open", 15)
+    lost = contrast_lost(
+        st.clearance,
+        st.curves,
+        st.leak,
+        st.bladder,
+        st.sub,
+        st.tract.occupied,
+        (0.0, 1.0),
+        st.series.pixel_mm,
+    )
+    assert lost
+    clean = staged("patent", 0)
+    args = (clean.curves, clean.leak, clean.bladder, clean.sub, clean.tract.occupied)
+    assert not contrast_lost(clean.clearance, *args, (0.0, 1.0), clean.series.pixel_mm)
