@@ -43,6 +43,7 @@ check: $(BIN)/nephro
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(BIN)/nephro
 	$(BIN)/ruff format .
