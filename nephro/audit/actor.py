@@ -58,10 +58,6 @@ class Actor:
         return replace(self, claimed=username)
 
     @property
-    def is_person(self) -> bool:
-        return self.user is not None
-
-    @property
     def name(self) -> str:
         if self.user is not None:
             return self.user.get_username()
