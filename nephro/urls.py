@@ -2,7 +2,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from nephro.accounts.views import LoginView
+from nephro.accounts.views import (
+    LoginView,
+    PasswordChangeView,
+    PasswordResetConfirmView,
+    PasswordResetView,
+)
 from nephro.front import views as front
 
 urlpatterns = [
@@ -11,12 +16,24 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set-language"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", PasswordChangeView.as_view(), name="password"),
+    path("password/reset/", PasswordResetView.as_view(), name="password-reset"),
     path(
-        "password/",
-        auth_views.PasswordChangeView.as_view(
-            template_name="accounts/password.html", success_url="/"
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        name="password-reset-done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="accounts/password_reset_complete.html"
         ),
-        name="password",
+        name="password-reset-complete",
     ),
     path("accounts/", include("nephro.accounts.urls")),
     path("audit/", include("nephro.audit.urls")),

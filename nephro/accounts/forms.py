@@ -1,44 +1,54 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
+from nephro.accounts.lockout import SIGN_IN
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
 from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 
+# One message for a wrong password, an unknown account and a locked one, so the
+# sign-in page never tells which account names exist.
+NOT_SIGNED_IN = (
+    "Please enter a correct username and password. After too many tries an account is "
+    "locked for a while: try again later, or reset your password."
+)
+
 
 class LockoutAuthenticationForm(AuthenticationForm):
-    """Django's login form plus lockout after repeated failures and the demo-mode rule."""
+    """Django's login form plus the lockout (nephro.accounts.lockout) and the demo rule."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "locked": "This account is locked after too many failed sign-ins. Try again later "
-        "or ask an administrator to unlock it.",
+        "invalid_login": NOT_SIGNED_IN,
         "demo": "Demo accounts can sign in only when Nephro runs in demo mode.",
     }
 
     def clean(self):
-        username = self.cleaned_data.get("username")
-        account = User.objects.filter(username=username).first() if username else None
-        if account is not None and account.is_locked():
+        username = self.cleaned_data.get("username") or ""
+        account = User.objects.filter(username=username)
+        address = Actor.of(self.request).address
+        if not SIGN_IN.claim(account) and account.exists():
+            # As much work as a password check, so the answer's timing tells nothing.
+            make_password(self.cleaned_data.get("password"))
             record(
-                Actor(user=account, address=Actor.of(self.request).address),
+                Actor(user=account.get(), address=address),
                 "login",
                 outcome=Outcome.DENIED,
                 detail={"why": "locked"},
             )
-            raise ValidationError(self.error_messages["locked"], code="locked")
+            raise self.get_invalid_login_error()
         try:
             cleaned = super().clean()
         except ValidationError:
-            if account is not None:
-                account.register_failed_login()
+            SIGN_IN.failed(account)
             record(
-                Actor.of(self.request).claiming(username or ""),
+                Actor.of(self.request).claiming(username),
                 "login",
                 outcome=Outcome.FAILED,
                 detail={"why": "credentials"},
@@ -47,12 +57,14 @@ class LockoutAuthenticationForm(AuthenticationForm):
         user = self.get_user()
         if user.is_demo and not settings.DEMO:
             raise ValidationError(self.error_messages["demo"], code="demo")
-        user.register_successful_login()
-        record(Actor(user=user, address=Actor.of(self.request).address), "login")
+        SIGN_IN.clear(account)
+        record(Actor(user=user, address=address), "login")
         return cleaned
 
 
 class AccountForm(forms.ModelForm):
+    """Validates an account's fields; nephro.accounts.services.save_account stores them."""
+
     password = forms.CharField(
         widget=forms.PasswordInput,
         required=False,
@@ -75,13 +87,3 @@ class AccountForm(forms.ModelForm):
         if password:
             validate_password(password, self.instance)
         return password
-
-    def save(self, commit=True):
-        user = super().save(commit=False)
-        if self.cleaned_data["password"]:
-            user.set_password(self.cleaned_data["password"])
-        if self.cleaned_data.get("unlock"):
-            user.failed_logins, user.locked_until = 0, None
-        if commit:
-            user.save()
-        return user

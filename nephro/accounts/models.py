@@ -1,9 +1,7 @@
-from datetime import timedelta
-
-from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from nephro.accounts.roles import Role
 
@@ -27,15 +25,12 @@ class User(AbstractUser):
     def is_locked(self) -> bool:
         return self.locked_until is not None and self.locked_until > timezone.now()
 
-    def register_failed_login(self) -> None:
-        self.failed_logins += 1
-        if self.failed_logins >= settings.NEPHRO_LOCKOUT_ATTEMPTS:
-            self.locked_until = timezone.now() + timedelta(minutes=settings.NEPHRO_LOCKOUT_MINUTES)
-            self.failed_logins = 0
-        self.save(update_fields=["failed_logins", "locked_until"])
-
-    def register_successful_login(self) -> None:
-        if self.failed_logins or self.locked_until:
-            self.failed_logins = 0
-            self.locked_until = None
-            self.save(update_fields=["failed_logins", "locked_until"])
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Every session carries this; a change of password *or role* ends all sessions
+        of the account, so a new role only ever takes effect after a new sign-in."""
+        return salted_hmac(
+            "nephro.accounts.User.session",
+            f"{self.password}:{self.role}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()

@@ -11,6 +11,8 @@ from nephro.accounts.roles import ALL, CLINICAL, STAFF, Role
 R = Role
 PUBLIC: frozenset[str] = frozenset(
     {"login", "logout", "health", "set-language", "portal:info", "portal:accept"}
+    # Password reset by e-mail: the link in the mail is the proof (accounts/reset.py).
+    | {"password-reset", "password-reset-done", "password-reset-confirm", "password-reset-complete"}
 )
 
 PERMISSIONS: dict[str, frozenset[str]] = {
