@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pydicom
@@ -120,9 +119,8 @@ def test_it_writes_valid_xa_and_rf_dicom_with_given_identifiers(tmp_path):
     assert len(stamps) == len(single.files)
 
 
-def test_it_makes_a_small_demo_case_in_well_under_a_second(tmp_path):
-    t0 = time.perf_counter()
+def test_it_makes_a_small_demo_case(tmp_path):
+    # How long it takes (well under a second) is measured by bench/analysis_speed.py.
     truth = generate_case("patent", 7, tmp_path, size=256, max_run_frames=26, syntax="explicit")
-    elapsed = time.perf_counter() - t0
     assert 25 <= truth.frames <= 35
-    assert elapsed < 1.0
+    assert len(truth.files) >= 1 and all(f.exists() for f in truth.files)
