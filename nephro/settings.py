@@ -243,6 +243,11 @@ NEPHRO_DICOM_CACHE_DIR = Path(env_str("NEPHRO_DICOM_CACHE_DIR", str(VAR_DIR / "d
 NEPHRO_DICOM_TIMEOUT = env_int("NEPHRO_DICOM_TIMEOUT", 30)
 NEPHRO_DICOM_MAX_PDU = env_int("NEPHRO_DICOM_MAX_PDU", 262144)
 NEPHRO_DICOM_MAX_ASSOCIATIONS = env_int("NEPHRO_DICOM_MAX_ASSOCIATIONS", 10)
+# Instances larger than these are refused (status A920): pixels in one frame, pixels in
+# all frames, bytes in the file.
+NEPHRO_DICOM_MAX_FRAME_PIXELS = env_int("NEPHRO_DICOM_MAX_FRAME_PIXELS", 4096 * 4096)
+NEPHRO_DICOM_MAX_PIXELS = env_int("NEPHRO_DICOM_MAX_PIXELS", 2**28)
+NEPHRO_DICOM_MAX_FILE_BYTES = env_int("NEPHRO_DICOM_MAX_FILE_BYTES", 2**30)
 # fsync each stored file before it is published (survives power loss; slower).
 NEPHRO_DICOM_FSYNC = env_bool("NEPHRO_DICOM_FSYNC", False)
 NEPHRO_DICOM_MWL_LIMIT = env_int("NEPHRO_DICOM_MWL_LIMIT", 500)

@@ -21,10 +21,10 @@ from pydicom.filereader import read_file_meta_info
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.dicom import storage
+from nephro.dicom import checks, publish, storage
 from nephro.dicom.audit_batch import AuditBatch, job_for
 from nephro.dicom.matching import ImageIdentity, match_exam
-from nephro.dicom.models import Instance
+from nephro.dicom.models import Instance, Quarantined
 from nephro.jobs.queue import enqueue
 
 
@@ -94,11 +94,14 @@ def store_file(
     exam_cache: dict | None = None,
     batch: AuditBatch | None = None,
 ) -> Stored:
-    """Check, publish atomically and index a received Part 10 file in .incoming/.
+    """Check, publish and index a received Part 10 file in .incoming/.
 
-    The file is consumed: renamed into place, or deleted. Raises storage.Rejected
-    (nothing published, nothing indexed) when the data set is unfit or conflicts with a
-    stored instance of the same UID.
+    The file is consumed: published, quarantined, or deleted. Raises storage.Rejected
+    (its ``status`` the C-STORE failure status; nothing published, nothing indexed) when
+    the data set is unfit, over our limits, or conflicts with a stored instance of the
+    same UID (then kept in the quarantine, publish.py). Every header value is checked
+    before the file is published, and a file whose index row cannot be written is
+    removed again: the store never holds a file the index does not name.
 
     Without ``batch`` the index row, its ``dicom.store`` audit event and its background
     job are written in one transaction. With one (the listener: one per association)
@@ -107,12 +110,13 @@ def store_file(
     and durable when this returns either way.
     """
     try:
-        if not storage.valid_uid(sop_instance):
-            raise storage.Rejected("invalid SOP Instance UID")
+        if not checks.valid_uid(sop_instance):
+            raise checks.Invalid("invalid SOP Instance UID")
         with temp.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size < 144:
                 raise storage.Rejected("empty data set")
+            checks.file_size(size)
             with _contents(handle, size) as whole:
                 offset = storage.dataset_offset(bytes(whole[:144]))
                 with whole[offset:] as dataset:
@@ -129,30 +133,47 @@ def store_file(
                         header.series_instance_uid,
                         header.sop_instance_uid,
                     )
-                    # A re-sent instance finds its file already in place: compare bytes.
-                    # (A file without an index row is a crash leftover: replace it.)
-                    final = storage.absolute(relative)
-                    if final.exists():
-                        existing = Instance.objects.filter(sop_instance_uid=sop_instance).first()
-                        if existing is not None:
-                            return _resent(existing, dataset)
-        storage.publish(temp, relative, fsync=fsync)
+                    created = publish.link(temp, relative, fsync=fsync)
+                    if not created and not publish.same_content(
+                        storage.absolute(relative), dataset
+                    ):
+                        _quarantine(temp, sop_instance, size, calling_ae, peer)
     finally:
         temp.unlink(missing_ok=True)
     try:
         instance = _index(header, relative, size, calling_ae, peer, exam_cache, batch)
     except IntegrityError:
         # Already indexed: the same instance on another association at the same moment,
-        # or re-sent with a changed study/series (then the stored one is kept).
+        # a re-send, or the same UID in another study/series (the stored one is kept).
         existing = Instance.objects.get(sop_instance_uid=sop_instance)
         if existing.path != relative:
-            storage.absolute(relative).unlink(missing_ok=True)
-            raise storage.Rejected(
+            if created:
+                _quarantine(storage.absolute(relative), sop_instance, size, calling_ae, peer)
+            raise checks.Conflict(
                 "an instance with this SOP Instance UID is already stored in another "
                 "series; the stored one is kept"
             ) from None
         return Stored(existing, duplicate=True)
+    except BaseException:
+        if created and not Instance.objects.filter(path=relative).exists():
+            storage.absolute(relative).unlink(missing_ok=True)
+        raise
     return Stored(instance, duplicate=False)
+
+
+def _quarantine(path: Path, sop_instance: str, size: int, calling_ae: str, peer) -> None:
+    """Keep a conflicting file for review (publish.py) and refuse it."""
+    reason = "an instance with this SOP Instance UID is stored with different content"
+    kept = publish.quarantine(path, sop_instance)
+    Quarantined.objects.create(
+        sop_instance_uid=sop_instance,
+        path=kept,
+        size=size,
+        calling_ae=calling_ae[:16],
+        peer=(peer or "")[:64],
+        reason=reason,
+    )
+    raise checks.Conflict(f"{reason}; the stored one is kept, this one is quarantined")
 
 
 def import_part10(source: BinaryIO, *, calling_ae: str) -> Stored:
@@ -179,15 +200,6 @@ def import_part10(source: BinaryIO, *, calling_ae: str) -> Stored:
         sop_instance=sop_instance,
         syntax=syntax,
         calling_ae=calling_ae,
-    )
-
-
-def _resent(existing: Instance, dataset: memoryview) -> Stored:
-    if storage.same_content(storage.absolute(existing.path), dataset):
-        return Stored(existing, duplicate=True)
-    raise storage.Rejected(
-        "an instance with this SOP Instance UID is already stored with different content; "
-        "the stored one is kept"
     )
 
 

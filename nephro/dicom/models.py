@@ -79,6 +79,26 @@ class Instance(models.Model):
         return self.sop_class_uid == RDSR_CLASS
 
 
+class Quarantined(models.Model):
+    """A received file refused because an instance with its SOP Instance UID is already
+    stored with different content: kept (``path`` under NEPHRO_DICOM_DIR) for review,
+    never indexed over the first."""
+
+    sop_instance_uid = models.CharField(max_length=64, db_index=True)
+    path = models.CharField(max_length=300)
+    size = models.BigIntegerField()
+    calling_ae = models.CharField(max_length=16, blank=True)
+    peer = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"quarantined {self.sop_instance_uid}"
+
+
 class PpsStatus(models.TextChoices):
     IN_PROGRESS = "IN PROGRESS", "In progress"
     COMPLETED = "COMPLETED", "Completed"

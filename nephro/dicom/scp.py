@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from pynetdicom import AE, evt
 from pynetdicom.pdu_primitives import A_RELEASE
@@ -28,8 +29,7 @@ from nephro.dicom.sop import STORAGE_CLASSES, TRANSFER_SYNTAXES
 log = logging.getLogger("nephro.dicom")
 
 SUCCESS = 0x0000
-CANNOT_UNDERSTAND = 0xC000  # C-STORE: malformed or unfit data set
-OUT_OF_RESOURCES = 0xA700
+OUT_OF_RESOURCES = 0xA700  # only for our own failures (disk, database): worth a retry
 PROCESSING_FAILURE = 0x0110
 FIND_BAD_IDENTIFIER = 0xA900
 FIND_FAILED = 0xC001
@@ -48,6 +48,14 @@ def _refused(event, action: str, why: str) -> None:
         record(Actor.device(ae, address), action, outcome=Outcome.FAILED, detail={"why": why[:300]})
     except Exception:  # the audit must not turn a refusal into a crash
         log.exception("could not audit a refused %s", action)
+
+
+def _failure(status: int, why: str) -> Dataset:
+    """A failure status with its Error Comment (0000,0902), LO: at most 64 characters."""
+    answer = Dataset()
+    answer.Status = status
+    answer.ErrorComment = why.encode("ascii", "replace").decode()[:64]
+    return answer
 
 
 def handle_echo(event) -> int:
@@ -99,7 +107,7 @@ def handle_store(event) -> int:
         )
     except storage.Rejected as exc:
         _refused(event, "dicom.store", f"{request.AffectedSOPInstanceUID}: {exc}")
-        return CANNOT_UNDERSTAND
+        return _failure(exc.status, str(exc))
     except Exception:
         log.exception("storing an instance from %s failed", ae)
         return OUT_OF_RESOURCES

@@ -10,7 +10,6 @@ reader or the index never sees a partial file: a crash leaves at most a stray fi
 from __future__ import annotations
 
 import os
-import re
 import struct
 import tempfile
 import time
@@ -23,20 +22,11 @@ from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.tag import Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
-from nephro.dicom import structure
+from nephro.dicom import checks, structure
+from nephro.dicom.checks import Invalid, Rejected
 from nephro.dicom.sop import ENCAPSULATED_SYNTAXES, IMPLICIT_SYNTAXES, NATIVE_SYNTAXES
 
-# A UID is digits and dots, at most 64 characters (PS3.5 9.1): safe as a file name.
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 INCOMING = ".incoming"
-
-
-class Rejected(Exception):
-    """The data set cannot be stored; the message says why (it is logged and audited)."""
-
-
-def valid_uid(value: str) -> bool:
-    return bool(value) and len(value) <= 64 and _UID.match(value) is not None
 
 
 def root() -> Path:
@@ -269,11 +259,21 @@ def parse_header(
             return int.from_bytes(value[:2], "little") if len(value) >= 2 else None
         return _int(value.split(b"\\")[0].strip(b" \x00"))
 
+    def raw(keyword: str) -> bytes | None:
+        """The value's bytes whatever the character set (UI, IS: plain ASCII)."""
+        entry = layout.elements.get(_TAG[keyword])
+        if entry is None:
+            return None
+        vr, offset, length = entry
+        if vr and vr.decode("ascii") != _VR[keyword]:
+            raise Invalid(f"{keyword} sent with VR {vr.decode('ascii', 'replace')}")
+        return bytes(dataset[offset : offset + length])
+
     header = Header(
-        sop_class_uid=ascii_text("SOPClassUID"),
-        sop_instance_uid=ascii_text("SOPInstanceUID"),
-        study_instance_uid=ascii_text("StudyInstanceUID"),
-        series_instance_uid=ascii_text("SeriesInstanceUID"),
+        sop_class_uid=checks.uid(raw("SOPClassUID"), "SOP Class UID"),
+        sop_instance_uid=checks.uid(raw("SOPInstanceUID"), "SOP Instance UID"),
+        study_instance_uid=checks.uid(raw("StudyInstanceUID"), "Study Instance UID"),
+        series_instance_uid=checks.uid(raw("SeriesInstanceUID"), "Series Instance UID"),
         transfer_syntax_uid=syntax,
         modality=ascii_text("Modality")[:16],
         accession_number=text("AccessionNumber")[:16],
@@ -281,42 +281,29 @@ def parse_header(
         patient_name=text("PatientName"),
         patient_birth_date=ascii_text("PatientBirthDate")[:8],
         study_date=ascii_text("StudyDate")[:8],
-        series_number=number("SeriesNumber"),
-        instance_number=number("InstanceNumber"),
-        number_of_frames=number("NumberOfFrames") or 1,
+        series_number=checks.integer(raw("SeriesNumber"), "Series Number"),
+        instance_number=checks.integer(raw("InstanceNumber"), "Instance Number"),
+        number_of_frames=checks.frames(raw("NumberOfFrames")),
         rows=number("Rows"),
         columns=number("Columns"),
         has_pixels=has_pixels,
         series_description=text("SeriesDescription"),
     )
     if header.sop_instance_uid != sop_instance:
-        raise Rejected("SOP Instance UID in the data set differs from the C-STORE request")
+        raise Invalid("SOP Instance UID in the data set differs from the C-STORE request")
     if header.sop_class_uid != sop_class:
-        raise Rejected("SOP Class UID in the data set differs from the C-STORE request")
-    for name in ("study_instance_uid", "series_instance_uid", "sop_instance_uid"):
-        if not valid_uid(getattr(header, name)):
-            raise Rejected(f"missing or invalid {name.replace('_', ' ')}")
+        raise Invalid("SOP Class UID in the data set differs from the C-STORE request")
     if has_pixels:
-        bits, samples = number("BitsAllocated"), number("SamplesPerPixel")
-        _check_pixels(header, layout.pixel_length, bits, 1 if samples is None else samples)
+        checks.pixels(
+            rows=header.rows,
+            columns=header.columns,
+            frames=header.number_of_frames,
+            bits=number("BitsAllocated"),
+            samples=number("SamplesPerPixel"),
+            pixel_length=layout.pixel_length,
+            encapsulated_ok=syntax in ENCAPSULATED_SYNTAXES,
+        )
     return header
-
-
-def _check_pixels(header: Header, pixel_length: int | None, bits: int | None, samples: int) -> None:
-    """An image must carry pixel data, and native pixel data every frame announced."""
-    if pixel_length is None:
-        raise Rejected("image header without Pixel Data")
-    if pixel_length == structure.UNDEFINED:
-        if header.transfer_syntax_uid not in ENCAPSULATED_SYNTAXES:
-            raise Rejected("encapsulated pixel data in an uncompressed transfer syntax")
-        return
-    if bits is None:
-        raise Rejected("image without Bits Allocated")
-    if not header.rows or not header.columns or header.rows < 0 or header.columns < 0:
-        raise Rejected("image without valid Rows and Columns")
-    expected = header.rows * header.columns * samples * header.number_of_frames * bits // 8
-    if pixel_length < expected:
-        raise Rejected(f"pixel data holds {pixel_length} bytes, the header announces {expected}")
 
 
 def incoming_file(**kwargs):
@@ -358,39 +345,3 @@ def check_structure(dataset: memoryview, syntax: str) -> structure.Layout:
         return structure.check(dataset, implicit=syntax in IMPLICIT_SYNTAXES, record=HEADER_TAGS)
     except structure.Malformed as exc:
         raise Rejected(f"malformed data set: {exc}") from exc
-
-
-def publish(temp: Path, relative: str, *, fsync: bool = False) -> Path:
-    """Atomically move a checked file to its final place."""
-    if fsync:
-        with temp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-    final = absolute(relative)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(temp, final)
-    return final
-
-
-def same_content(path: Path, dataset: memoryview) -> bool:
-    """Whether the stored file holds exactly this data set (file meta aside)."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return False
-    with path.open("rb") as stored:
-        head = stored.read(132 + 12)
-        if len(head) < 144 or head[128:132] != b"DICM":
-            return False
-        meta_length = int.from_bytes(head[140:144], "little")
-        offset = 144 + meta_length
-        if size - offset != len(dataset):
-            return False
-        stored.seek(offset)
-        view_pos = 0
-        while True:
-            chunk = stored.read(1 << 20)
-            if not chunk:
-                return view_pos == len(dataset)
-            if dataset[view_pos : view_pos + len(chunk)] != chunk:
-                return False
-            view_pos += len(chunk)

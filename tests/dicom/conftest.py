@@ -45,6 +45,32 @@ def listener(transactional_db, dicom_dirs):
     server.shutdown()
 
 
+@pytest.fixture
+def start_listener(transactional_db, dicom_dirs, settings):
+    """Start a listener after changing settings: ``start(NEPHRO_DICOM_X=...)`` -> port."""
+    servers = []
+
+    def start(**overrides) -> int:
+        for name, value in overrides.items():
+            setattr(settings, name, value)
+        port = free_port()
+        servers.append(scp.start("127.0.0.1", port))
+        return port
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def stored_files(root: Path) -> list[Path]:
+    """Files in the image store proper (not .incoming, .quarantine, or the health file)."""
+    return [
+        path
+        for path in root.rglob("*.dcm")
+        if not path.relative_to(root).parts[0].startswith(".")
+    ]
+
+
 def dcmtk(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
     tool = shutil.which(args[0])
     assert tool, f"{args[0]} (Debian dcmtk) is not installed"
