@@ -224,6 +224,8 @@ def plan_images(
             run_want = "cut"
         for t in late_films:
             film_want[t] = str(rng.choice(["cut", "exclude"]))
+    elif target == "delayed_only" and not late_films:
+        target = "never"
     elif target == "delayed_only":
         pick = (
             late_films[-1]
@@ -301,6 +303,9 @@ def plan_images(
         k0 = int(len(times) * rng.uniform(0.2, 0.6))
         dur = float(rng.uniform(3.0, 10.0))
         t_pan = times[min(k0, len(times) - 1)]
+        if t_pan + dur > times[-1]:
+            t_pan = times[0] + 0.2 * (times[-1] - times[0])
+            dur = max(0.7 * (times[-1] - t_pan), 1e-3)
     shift_k = int(rng.integers(len(times) // 3, len(times))) if rng.random() < 0.2 else None
     shift = (
         float(np.clip(rng.normal(0, 0.6), -1.0, 1.0)),
@@ -477,6 +482,7 @@ def simulate(scenario: str, seed: int, out_dir: Path | str, **overrides: object)
         depths=depths,
         chest=scenario == "chest",
         gas_drift=float(rng.uniform(0.3, 1.5)),
+        canvas_step=float(overrides.get("canvas_step", 0.12)),  # type: ignore[arg-type]
     )
     # ---------------------------------------------------------------- planning
     if tr is not None:

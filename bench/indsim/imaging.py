@@ -49,19 +49,18 @@ class Scene:
     chest: bool = False
     gas_drift: float = 1.0
     canvas: Canvas | None = None
+    canvas_step: float = CANVAS_STEP
     _chest_cache: dict = field(default_factory=dict)
 
     def build_canvas(self) -> None:
         if self.chest:
-            g = Grid(
-                -26.0, 75.0, CANVAS_STEP, CANVAS_STEP, int(52 / CANVAS_STEP), int(65 / CANVAS_STEP)
-            )
+            st = self.canvas_step
+            g = Grid(-26.0, 75.0, st, st, int(52 / st), int(65 / st))
             t, b = chest_static(self.patient, g, 0.0)
             self.canvas = Canvas(g, t, b)
             return
-        g = Grid(
-            -26.0, 32.0, CANVAS_STEP, CANVAS_STEP, int(52 / CANVAS_STEP), int(70 / CANVAS_STEP)
-        )
+        st = self.canvas_step
+        g = Grid(-26.0, 32.0, st, st, int(52 / st), int(70 / st))
         t, b = render_static(self.patient, g)
         self.canvas = Canvas(g, t, b)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import solve_banded
 
 CELL = 0.5  # cm, ureter cell length
 
@@ -279,7 +280,7 @@ def simulate_transport(p: TransportParams) -> TransportResult:
         span = t_next - t
         if span <= 0:
             continue
-        dt_max = 0.1 if t < p.inj_duration + 90 else (0.25 if t < 400 else 1.0)
+        dt_max = 0.2 if t < p.inj_duration + 90 else (0.5 if t < 400 else 2.0)
         n_sub = max(int(np.ceil(span / dt_max - 1e-9)), 1)
         dt = span / n_sub
         for _ in range(n_sub):
@@ -364,22 +365,26 @@ def simulate_transport(p: TransportParams) -> TransportResult:
                         if entry is None and mb > 0:
                             entry = tm
             elif dilated:
-                # dilated column: diffusive exchange pelvis <-> cell 0, along the column
-                area = np.pi * p.dilated_radius**2
-                cols = ur[:k_obs]
-                n_d = max(int(np.ceil(dt * 2.2 * p.diffusion / CELL**2)), 1)
-                h = dt / n_d
-                for _ in range(n_d):
-                    c = cols / v_cell_dil
-                    cp = cs_m[0] / max(fr[0] * v_cs, 1e-9)
-                    j0 = p.diffusion * area * (cp - c[0]) / CELL * h
-                    j0 = float(np.clip(j0, -cols[0], cs_m[0]))
-                    jf = p.diffusion * area * (c[:-1] - c[1:]) / CELL * h
-                    cols[0] += j0
-                    cs_m[0] -= j0
-                    cols[:-1] -= jf
-                    cols[1:] += jf
-                ur[:k_obs] = cols
+                # dilated, aperistaltic column: contrast spreads from the pelvis along the
+                # column by effective diffusion (backward Euler, tridiagonal: stable and
+                # mass-conserving; the pelvis is node 0)
+                vp = max(fr[0] * v_cs, 1e-9)
+                vol = np.concatenate([[vp], np.full(k_obs, v_cell_dil)])
+                gcond = p.diffusion * np.pi * p.dilated_radius**2 / CELL * dt
+                n = k_obs + 1
+                ab = np.zeros((3, n))
+                diag = vol.copy()
+                diag[:-1] += gcond
+                diag[1:] += gcond
+                ab[0, 1:] = -gcond
+                ab[1] = diag
+                ab[2, :-1] = -gcond
+                m_now = np.concatenate([[cs_m[0]], ur[:k_obs]])
+                c_new = solve_banded((1, 1), ab, m_now)
+                m_new = c_new * vol
+                m_new *= m_now.sum() / max(m_new.sum(), 1e-300) if m_now.sum() > 0 else 0.0
+                cs_m[0] = m_new[0]
+                ur[:k_obs] = m_new[1:]
                 if entry is None and ur[:k_obs].sum() > 1e-6:
                     entry = tm
             # --------------------------------------------------------- move boluses
