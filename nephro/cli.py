@@ -12,6 +12,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything Nephro writes (database, DICOM files, thumbnails, analysis pictures,
+    # logs) holds patient data: owner-only, 0600 files and 0700 directories.
+    os.umask(0o077)
     argv = list(sys.argv if argv is None else argv)
     command = argv[1] if len(argv) > 1 else "help"
     if command == "analyze":

@@ -17,7 +17,8 @@ from nephro.lib.env import env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NEPHRO_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Owner-only: the database, images and pictures below hold patient data.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 DEMO = env_bool("NEPHRO_DEMO", False)
 DEBUG = env_bool("NEPHRO_DEBUG", False)
