@@ -237,13 +237,30 @@ NEPHRO_DICOM_AE_TITLE = env_str("NEPHRO_DICOM_AE_TITLE", "NEPHRO")
 NEPHRO_DICOM_HOST = env_str("NEPHRO_DICOM_HOST", "127.0.0.1" if DEMO else "0.0.0.0")
 NEPHRO_DICOM_PORT = env_int("NEPHRO_DICOM_PORT", 11112)
 # Calling AE titles allowed to associate; everyone else is rejected. The demo
-# fluoroscopy unit is FLUORO1.
+# fluoroscopy unit is FLUORO1. An entry AE@address (or AE@network, e.g. 10.1.2.0/24)
+# lets that AE in only from there.
 NEPHRO_DICOM_ALLOWED_AES = env_list("NEPHRO_DICOM_ALLOWED_AES", ["FLUORO1"] if DEMO else [])
+from nephro.dicom import peers as _dicom_peers  # noqa: E402 (no Django; validates the list)
+
+try:
+    _dicom_peers.parse(NEPHRO_DICOM_ALLOWED_AES)
+except _dicom_peers.BadAllowList as _exc:
+    raise ImproperlyConfigured(f"NEPHRO_DICOM_ALLOWED_AES: {_exc}") from None
 NEPHRO_DICOM_DIR = Path(env_str("NEPHRO_DICOM_DIR", str(VAR_DIR / "dicom")))
 NEPHRO_DICOM_CACHE_DIR = Path(env_str("NEPHRO_DICOM_CACHE_DIR", str(VAR_DIR / "dicom-cache")))
 NEPHRO_DICOM_TIMEOUT = env_int("NEPHRO_DICOM_TIMEOUT", 30)
+# Seconds to wait for an association request (ACSE), a message (DIMSE), and any
+# network activity (idle association, a PDU arriving); each defaults to the above.
+NEPHRO_DICOM_ACSE_TIMEOUT = env_int("NEPHRO_DICOM_ACSE_TIMEOUT", NEPHRO_DICOM_TIMEOUT)
+NEPHRO_DICOM_DIMSE_TIMEOUT = env_int("NEPHRO_DICOM_DIMSE_TIMEOUT", NEPHRO_DICOM_TIMEOUT)
+NEPHRO_DICOM_NETWORK_TIMEOUT = env_int("NEPHRO_DICOM_NETWORK_TIMEOUT", NEPHRO_DICOM_TIMEOUT)
+# The maximum PDU length we announce; a longer PDU aborts the association.
 NEPHRO_DICOM_MAX_PDU = env_int("NEPHRO_DICOM_MAX_PDU", 262144)
 NEPHRO_DICOM_MAX_ASSOCIATIONS = env_int("NEPHRO_DICOM_MAX_ASSOCIATIONS", 10)
+# Connections not yet associated, in all and per peer address: a new one over either
+# cap closes the oldest such connection (nephro/dicom/gate.py).
+NEPHRO_DICOM_MAX_PENDING = env_int("NEPHRO_DICOM_MAX_PENDING", 32)
+NEPHRO_DICOM_MAX_PENDING_PER_PEER = env_int("NEPHRO_DICOM_MAX_PENDING_PER_PEER", 8)
 # Instances larger than these are refused (status A920): pixels in one frame, pixels in
 # all frames, bytes in the file.
 NEPHRO_DICOM_MAX_FRAME_PIXELS = env_int("NEPHRO_DICOM_MAX_FRAME_PIXELS", 4096 * 4096)

@@ -23,7 +23,7 @@ from pynetdicom.sop_class import (
 from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
-from nephro.dicom import audit_batch, ingest, mpps, mwl, storage, tuning
+from nephro.dicom import audit_batch, gate, ingest, mpps, mwl, peers, status, storage, tuning
 from nephro.dicom.sop import STORAGE_CLASSES, TRANSFER_SYNTAXES
 
 log = logging.getLogger("nephro.dicom")
@@ -108,8 +108,9 @@ def handle_store(event) -> int:
     except storage.Rejected as exc:
         _refused(event, "dicom.store", f"{request.AffectedSOPInstanceUID}: {exc}")
         return _failure(exc.status, str(exc))
-    except Exception:
+    except Exception as exc:
         log.exception("storing an instance from %s failed", ae)
+        HEALTH.error(f"storing from {ae}: {exc!r}")
         return OUT_OF_RESOURCES
     if stored.duplicate:
         log.info(
@@ -178,6 +179,7 @@ def handle_n_set(event):
 
 def handle_rejected(event) -> None:
     ae, address = _who(event)
+    HEALTH.refused(f"association from {ae} at {address} rejected by pynetdicom")
     log.warning("association from AE %r at %s rejected", ae, address)
 
 
@@ -214,6 +216,7 @@ def handlers() -> list:
         (evt.EVT_C_FIND, handle_find),
         (evt.EVT_N_CREATE, handle_n_create),
         (evt.EVT_N_SET, handle_n_set),
+        (evt.EVT_REQUESTED, gate.handle_requested),
         (evt.EVT_REJECTED, handle_rejected),
         (evt.EVT_CONN_OPEN, tuning.handle_open),
         (evt.EVT_ACSE_RECV, handle_acse),
@@ -222,17 +225,32 @@ def handlers() -> list:
     ]
 
 
+def limits() -> gate.Limits:
+    return gate.Limits(
+        acse_timeout=settings.NEPHRO_DICOM_ACSE_TIMEOUT,
+        network_timeout=settings.NEPHRO_DICOM_NETWORK_TIMEOUT,
+        max_pdu=settings.NEPHRO_DICOM_MAX_PDU,
+        max_associations=settings.NEPHRO_DICOM_MAX_ASSOCIATIONS,
+        max_pending=settings.NEPHRO_DICOM_MAX_PENDING,
+        max_pending_per_peer=settings.NEPHRO_DICOM_MAX_PENDING_PER_PEER,
+    )
+
+
 def build_ae(ae_title: str | None = None, allowed: list[str] | None = None) -> AE:
     tuning.tune_pynetdicom()
     ae = AE(ae_title or settings.NEPHRO_DICOM_AE_TITLE)
-    allowed = settings.NEPHRO_DICOM_ALLOWED_AES if allowed is None else allowed
-    # An empty list would let anyone in; refuse that (nobody may associate instead).
-    ae.require_calling_aet = list(allowed) or ["\u0000"]
+    allowed_aes = peers.parse(settings.NEPHRO_DICOM_ALLOWED_AES if allowed is None else allowed)
+    # An empty list would let anyone in; refuse that (nobody may associate instead). The
+    # gate checks each AE's peer addresses too (gate.handle_requested).
+    ae.require_calling_aet = list(allowed_aes) or ["\u0000"]
+    ae.require_called_aet = True
     ae.maximum_pdu_size = settings.NEPHRO_DICOM_MAX_PDU
-    ae.acse_timeout = settings.NEPHRO_DICOM_TIMEOUT
-    ae.dimse_timeout = settings.NEPHRO_DICOM_TIMEOUT
-    ae.network_timeout = settings.NEPHRO_DICOM_TIMEOUT
-    ae.maximum_associations = settings.NEPHRO_DICOM_MAX_ASSOCIATIONS
+    ae.acse_timeout = settings.NEPHRO_DICOM_ACSE_TIMEOUT
+    ae.dimse_timeout = settings.NEPHRO_DICOM_DIMSE_TIMEOUT
+    ae.network_timeout = settings.NEPHRO_DICOM_NETWORK_TIMEOUT
+    # The gate counts real associations against NEPHRO_DICOM_MAX_ASSOCIATIONS;
+    # pynetdicom would count waiting connections too (gate.py).
+    ae.maximum_associations = 1_000_000
     ae.add_supported_context(Verification)
     ae.add_supported_context(ModalityWorklistInformationFind)
     ae.add_supported_context(ModalityPerformedProcedureStep)
@@ -241,7 +259,11 @@ def build_ae(ae_title: str | None = None, allowed: list[str] | None = None) -> A
     return ae
 
 
-def start(host: str, port: int, **kwargs):
+# This process's listener health (status.py); one listener per process.
+HEALTH = status.Health()
+
+
+def start(host: str, port: int, ae_title: str | None = None, allowed: list[str] | None = None):
     """Start the listener in background threads; return the server (call .shutdown())."""
     close_old_connections()
     pynetdicom_log = logging.getLogger("pynetdicom")
@@ -251,10 +273,16 @@ def start(host: str, port: int, **kwargs):
     storage.sweep_incoming()
     # Whatever a previous listener indexed but had not audited when it stopped.
     audit_batch.audit_orphans()
-    ae = build_ae(**kwargs)
-    server = ae.start_server((host, port), block=False, evt_handlers=handlers())
-    allowed = ", ".join(ae.require_calling_aet)
+    ae = build_ae(ae_title, allowed)
+    allowed_aes = peers.parse(settings.NEPHRO_DICOM_ALLOWED_AES if allowed is None else allowed)
+    guard = gate.Gate(limits(), allowed_aes, ae.ae_title, HEALTH)
+    server = gate.serve(ae, (host, port), handlers(), guard)
+    status.keep_writing(HEALTH, guard.stopped)
     log.info(
-        "DICOM listener %s on %s:%d (calling AEs allowed: %s)", ae.ae_title, host, port, allowed
+        "DICOM listener %s on %s:%d (calling AEs allowed: %s)",
+        ae.ae_title,
+        host,
+        port,
+        ", ".join(settings.NEPHRO_DICOM_ALLOWED_AES if allowed is None else allowed),
     )
     return server

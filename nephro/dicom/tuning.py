@@ -54,31 +54,29 @@ def _incoming_file(**kwargs):
     return storage.incoming_file(**kwargs)
 
 
-_ORIGINAL_RECV = AssociationSocket.recv
-_FAST_RECV_LIMIT = 64 * 1024 * 1024
+_FIRST_READ = 64 * 1024
 
 
 def _recv_exactly(self, nr_bytes: int) -> bytearray:
-    """Read a whole PDU into one buffer with as few system calls as the kernel allows.
+    """Read a whole PDU with as few system calls as the kernel allows.
 
     pynetdicom 3.0 reads 4 KiB per recv() call, which caps a listener at a fraction of
     what loopback or a 10 Gb link carries (a 150-frame run is ~20,000 calls). This reads
-    straight into a buffer of the announced size; absurd sizes (a hostile length field)
-    go through pynetdicom's own incremental reader so nothing huge is allocated up front.
+    straight into one buffer, which grows (doubling) only as data arrives: the length a
+    PDU header announces never allocates anything up front (a hostile header announcing
+    64 MiB and sending nothing costs 64 KiB; gate.py refuses it before that anyway).
     """
-    if nr_bytes > _FAST_RECV_LIMIT:
-        return _ORIGINAL_RECV(self, nr_bytes)
-    buffer = bytearray(nr_bytes)
-    view = memoryview(buffer)
+    buffer = bytearray(min(nr_bytes, _FIRST_READ))
     nr_read = 0
     while nr_read < nr_bytes:
-        received = self.socket.recv_into(view[nr_read:], nr_bytes - nr_read)
+        if nr_read == len(buffer):
+            buffer.extend(bytes(min(len(buffer), nr_bytes - len(buffer))))
+        with memoryview(buffer) as view:
+            received = self.socket.recv_into(view[nr_read:], len(buffer) - nr_read)
         if not received:  # connection closed: return what arrived, as pynetdicom does
-            view.release()
             del buffer[nr_read:]
             return buffer
         nr_read += received
-    view.release()
     return buffer
 
 
