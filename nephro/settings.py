@@ -273,3 +273,16 @@ NEPHRO_DICOM_MWL_LIMIT = env_int("NEPHRO_DICOM_MWL_LIMIT", 500)
 NEPHRO_DICOM_CONTRAST_AGENT = env_str(
     "NEPHRO_DICOM_CONTRAST_AGENT", "Iodinated contrast (e.g. iopamidol 300 mgI/mL)"
 )
+
+# --- Reports, report PDFs and uploads (issue 15: identity, signing, PDFs) ---
+# Printed in the report PDF's heading.
+NEPHRO_INSTITUTION = env_str("NEPHRO_INSTITUTION", "Nephro demo hospital" if DEMO else "")
+# Longest report section (technique, findings or impression) and addendum, in characters:
+# longer text is refused with a message instead of taking the PDF renderer minutes.
+NEPHRO_REPORT_TEXT_MAX_CHARS = env_int("NEPHRO_REPORT_TEXT_MAX_CHARS", 20000)
+# Largest DICOM upload on the exam page, in MB (one request, all files together).
+NEPHRO_UPLOAD_MAX_MB = env_int("NEPHRO_UPLOAD_MAX_MB", 2048)
+for _name in ("NEPHRO_REPORT_TEXT_MAX_CHARS", "NEPHRO_UPLOAD_MAX_MB"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
+# --- end reports ---

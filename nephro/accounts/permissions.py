@@ -62,7 +62,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "dicom:frame": CLINICAL,
     "dicom:thumbnail": CLINICAL,
     "dicom:reconcile": STAFF,
-    "dicom:link": STAFF,
+    # Linking images to an exam: a radiologist or technologist confirms identity (issue 15).
+    "dicom:link": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
     "dicom:upload": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
     # --- end DICOM ---
     # --- Patient portal and follow-up (issue 3) ---

@@ -95,7 +95,7 @@ def image(
     sop_uid: str | None = None,
     accession: str = "",
     patient_id: str = "SYNTH",
-    patient_name: str = "Synthetic^Patient",
+    patient_name: str = "",  # empty: not compared with the exam's patient (matching.py)
     series_number: int = 1,
     instance_number: int = 1,
     seed: int = 0,
@@ -204,7 +204,7 @@ def dose_report(
     sop_uid: str | None = None,
     accession: str = "",
     patient_id: str = "SYNTH",
-    patient_name: str = "Synthetic^Patient",
+    patient_name: str = "",  # empty: not compared with the exam's patient (matching.py)
 ) -> Dataset:
     """An X-Ray Radiation Dose SR with accumulated totals in UCUM units (Gy.m2, Gy, s)."""
     ds = _base(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from nephro.audit.actor import Actor
@@ -97,46 +99,94 @@ def reconcile(request):
     record(Actor.of(request), "dicom.unmatched.read", detail={"studies": len(studies)})
     exams = visible_exams(request.user).exclude(state="cancelled")
     for study in studies:
-        study["candidates"] = (
-            list(exams.filter(patient__mrn=study["patient_id"]).order_by("-scheduled_at")[:10])
-            if study["patient_id"]
-            else []
+        mrns = [who.patient_id for who in study["patients"] if who.patient_id]
+        study["candidates"] = list(
+            exams.filter(Q(patient__mrn__in=mrns) | Q(accession_number__in=study["accessions"]))
+            .select_related("patient")
+            .order_by("-scheduled_at")[:10]
         )
     return render(request, "dicom/reconcile.html", {"studies": studies})
 
 
 @require_POST
 def link(request):
+    """Link a waiting study to an exam; a link the images' identity does not support is
+    shown for confirmation first, and needs a reason."""
     study_uid = request.POST.get("study_uid", "")
     accession = request.POST.get("accession", "").strip()
     exam = visible_exams(request.user).filter(accession_number=accession).first()
     if exam is None:
         messages.error(request, f"Not linked: no exam with accession number {accession!r}.")
         return redirect("dicom:reconcile")
+    confirming = request.POST.get("confirm") == "1"
+    reason = request.POST.get("reason", "")[:500] if confirming else ""
     try:
-        count = reconciliation.link(Actor.of(request), study_uid=study_uid, exam=exam)
+        check = reconciliation.link(
+            Actor.of(request), study_uid=study_uid, exam=exam, reason=reason
+        )
+    except reconciliation.NeedsConfirmation as exc:
+        context = {"check": exc.check, "study_uid": study_uid, "asked": confirming}
+        return render(
+            request, "dicom/link_confirm.html", context, status=400 if confirming else 200
+        )
     except WorkflowError as exc:
         messages.error(request, f"Not linked: {exc}.")
         return redirect("dicom:reconcile")
+    count = sum(who.count for who in check.sent)
     messages.success(request, f"{count} image(s) linked to {exam.accession_number}.")
+    if check.report_final:
+        messages.warning(request, "The report is final: add an addendum about these images.")
+        return redirect(reverse("reports:view", args=[exam.pk]) + "#addendum")
     return redirect("dicom:reconcile")
+
+
+def _plural(count: int, word: str = "file") -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 @require_POST
 def upload(request, pk: int):
     """Images brought on media or exported from a unit without DICOM networking."""
     exam = get_exam(request, pk)
+    limit = int(settings.NEPHRO_UPLOAD_MAX_MB * 1024 * 1024)
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+        return HttpResponse(
+            f"Not stored: the upload is too large (at most {settings.NEPHRO_UPLOAD_MAX_MB:g} MB "
+            "at a time). Send fewer files at once.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     files = request.FILES.getlist("files")
     if not files:
         messages.error(request, "Not stored: choose one or more DICOM files.")
         return redirect("exams:detail", pk=pk)
-    stored, refused = reconciliation.upload_to_exam(Actor.of(request), exam, files)
-    if stored:
+    result = reconciliation.upload_to_exam(Actor.of(request), exam, files)
+    _tell_upload(request, result)
+    return redirect("exams:detail", pk=pk)
+
+
+def _tell_upload(request, result) -> None:
+    """One message per outcome, each naming exactly the files it is about."""
+    if result.added:
         messages.success(
             request,
-            f"{stored} file{'s' if stored != 1 else ''} stored; "
+            f"{_plural(len(result.added))} stored and added to this exam; "
             "they are analysed in the background.",
         )
-    for name, why in refused:
+    if result.already:
+        messages.info(request, f"{_plural(len(result.already))} already stored with this exam.")
+    if result.waiting:
+        reasons = "; ".join(sorted({why for _name, why in result.waiting}))
+        messages.warning(
+            request,
+            f"{_plural(len(result.waiting))} stored but not added to this exam: "
+            f"{reasons}. They wait under Unmatched images for reconciliation.",
+        )
+    for accession in sorted({acc for _name, acc in result.elsewhere}):
+        names = [name for name, acc in result.elsewhere if acc == accession]
+        messages.info(
+            request,
+            f"{_plural(len(names))} stored with exam {accession}, the exam the files name.",
+        )
+    for name, why in result.refused:
         messages.error(request, f"Not stored: {name}: {why}.")
-    return redirect("exams:detail", pk=pk)

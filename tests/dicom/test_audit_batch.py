@@ -163,7 +163,14 @@ def test_a_batch_and_the_sweep_never_audit_an_instance_twice(make_exam, dicom_di
 def test_linking_a_pending_dose_report_queues_its_job_once(make_exam, people, dicom_dirs, tmp_path):
     exam = make_exam(State.IN_PROGRESS)
     sr = tmp_path / "sr.dcm"
-    samples.dose_report(sr, fluoro_time_s=10, kap_gy_m2=0.0001, ka_r_gy=0.1, accession="NOPE")
+    samples.dose_report(
+        sr,
+        fluoro_time_s=10,
+        kap_gy_m2=0.0001,
+        ka_r_gy=0.1,
+        accession="NOPE",
+        patient_id=exam.patient.mrn,  # the exam's patient: linked without a confirmation
+    )
     meta = dcmread(sr, stop_before_pixels=True)
     temp = tmp_path / "sr.part"
     temp.write_bytes(sr.read_bytes())

@@ -132,7 +132,7 @@ def test_staff_link_unmatched_images_to_an_exam(make_exam, people, login, tmp_pa
 
 
 def test_linking_to_an_unknown_accession_changes_nothing(people, login):
-    response = login(people["nurse"]).post(
+    response = login(people["tech"]).post(
         reverse("dicom:link"), {"study_uid": "1.2.3", "accession": "nope"}, follow=True
     )
     assert b"Not linked" in response.content

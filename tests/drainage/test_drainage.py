@@ -29,6 +29,7 @@ def phantom(tmp_path):
             layout="multiframe",
             syntax="explicit",
             patient_id=exam.patient.mrn,
+            patient_name=exam.patient.dicom_name,
             accession_number=exam.accession_number,
             study_instance_uid=exam.study_instance_uid,
             **extra,
@@ -112,6 +113,7 @@ def test_it_links_uploaded_images_from_another_study_to_this_exam(
         max_run_frames=6,
         layout="single",
         patient_id=exam.patient.mrn,
+        patient_name=exam.patient.dicom_name,
         accession_number="NOPE",
         study_instance_uid="1.2.3.4.5.6.7",
     )
