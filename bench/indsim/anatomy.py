@@ -273,7 +273,7 @@ def _spine(p: Patient, grid: Grid, bone: np.ndarray) -> None:
         elliptic_column(grid, bone, 0.0, v.z, v.half_w, v.half_h, 1.7 * s, 0.13, CANCELLOUS)
         for side in (-1, 1):
             px = side * (v.half_w - 0.55 * s)
-            shell_ellipsoid(grid, bone, px, v.z + 0.45 * s, 0.42 * s, 0.65 * s, 0.9, 0.14, 0.3)
+            shell_ellipsoid(grid, bone, px, v.z + 0.45 * s, 0.42 * s, 0.65 * s, 0.6, 0.12, 0.25)
             if v.tp_len > 0:
                 path = np.array(
                     [[side * v.half_w * 0.8, v.z + 0.2], [side * v.tp_len, v.z + 0.05 * s]]
@@ -281,19 +281,29 @@ def _spine(p: Patient, grid: Grid, bone: np.ndarray) -> None:
                 tube(grid, bone, smooth_path(path, 0.2), 0.42 * s, 0.55)
         # laminae and spinous process
         ellipsoid(grid, bone, 0.0, v.z - 0.3 * s, v.half_w * 0.85, v.half_h * 0.9, 0.55, 0.5)
-        shell_ellipsoid(
-            grid, bone, 0.0, v.z - 0.9 * s, 0.45 * s, 0.95 * s, 1.6, 0.15, 0.35, angle=0.0
-        )
-    # sacrum: tapering segments with foramina
+        shell_ellipsoid(grid, bone, 0.0, v.z - 0.9 * s, 0.4 * s, 0.9 * s, 1.0, 0.12, 0.3, angle=0.0)
+    # sacrum: an inverted triangle of bone seen face-on, with alae, foramina and coccyx
     top = p.sacrum_top
-    for k in range(5):
-        zc = top - (k + 0.5) * 2.0 * s
-        hw = (5.4 - 0.9 * k) * s
-        ellipsoid(grid, bone, 0.0, zc, hw, 1.25 * s, 1.8 * s, 0.45)
+    sac = np.array(
+        [
+            (-5.4, 0.3),
+            (5.4, 0.3),
+            (4.6, -3.0),
+            (2.6, -7.5),
+            (1.2, -10.2),
+            (-1.2, -10.2),
+            (-2.6, -7.5),
+            (-4.6, -3.0),
+        ]
+    )
+    sac = np.stack([sac[:, 0] * s, top + sac[:, 1] * s], axis=1)
+    polygon_plate(grid, bone, sac, thickness=0.55, rim=0.35, rim_width=0.3)
+    ellipsoid(grid, bone, 0.0, top - 0.9 * s, 2.4 * s, 1.0 * s, 1.5, 0.35)  # S1 body
+    for k in range(4):
+        zc = top - (1.8 + 2.1 * k) * s
         for side in (-1, 1):
-            if k < 4:
-                ellipsoid(grid, bone, side * (1.9 - 0.15 * k) * s, zc - 0.4, 0.45, 0.4, 1.5, -0.35)
-    ellipsoid(grid, bone, 0.0, top - 11.0 * s, 0.9 * s, 1.2 * s, 1.0, 0.4)  # coccyx
+            ellipsoid(grid, bone, side * (2.0 - 0.2 * k) * s, zc, 0.42, 0.36, 1.2, -0.3)
+    ellipsoid(grid, bone, 0.0, top - 11.0 * s, 0.8 * s, 1.1 * s, 0.9, 0.4)  # coccyx
 
 
 def _ribs(p: Patient, grid: Grid, bone: np.ndarray) -> None:
@@ -312,8 +322,8 @@ def _ribs(p: Patient, grid: Grid, bone: np.ndarray) -> None:
                     [side * reach, v.z - drop],
                 ]
             )
-            tube(grid, bone, smooth_path(ctrl, 0.25), 0.55 * s, 1.0, wall=0.14)
-            tube(grid, bone, smooth_path(ctrl, 0.25), 0.42 * s, 0.25)
+            tube(grid, bone, smooth_path(ctrl, 0.25), 0.45 * s, 1.0, wall=0.1)
+            tube(grid, bone, smooth_path(ctrl, 0.25), 0.35 * s, 0.2)
 
 
 def _pelvis(p: Patient, grid: Grid, bone: np.ndarray) -> None:

@@ -160,11 +160,18 @@ class Imager:
         if sc.chest:
             return dt_, db, io
         # bowel gas (moves between frames and more between films)
-        for g in p.gas:
+        for i, g in enumerate(p.gas):
             drift = sc.gas_drift * spec.t
             x = g.x + g.vx * drift + 0.6 * np.sin(0.01 * spec.t + g.x)
             z = g.z + g.vz * drift + 0.6 * np.cos(0.013 * spec.t + g.z)
-            ellipsoid(gt, dt_, x, z, g.rx, g.rz, g.depth / 2, -1.0, g.angle)
+            # an irregular pocket: three overlapping lobes that change shape slowly
+            for j in range(3):
+                ph = 0.004 * spec.t * (1 + j) + i + 2.1 * j
+                ox = 0.45 * g.rx * np.cos(ph)
+                oz = 0.45 * g.rz * np.sin(1.3 * ph)
+                ellipsoid(
+                    gt, dt_, x + ox, z + oz, 0.6 * g.rx, 0.6 * g.rz, g.depth / 3, -0.55, g.angle + j
+                )
         # lung bases and diaphragm (the dome descends with inspiration)
         for side, dome in ((-1, p.diaphragm[0]), (1, p.diaphragm[1])):
             zc = dome + dz + 9.0
