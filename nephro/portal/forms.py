@@ -29,6 +29,12 @@ class InviteForm(forms.Form):
 
 
 class AcceptForm(forms.Form):
+    birth_date = forms.DateField(
+        label=_("Your date of birth"),
+        help_text=_("So we know the link reached you."),
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
+        error_messages={"required": _("Please enter your date of birth.")},
+    )
     username = forms.CharField(
         label=_("Choose a user name"),
         max_length=150,

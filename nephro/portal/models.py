@@ -28,6 +28,10 @@ class Invitation(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     # Set when a newer invitation for the same patient replaces this one.
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The patient confirms their birth date with the link; wrong dates count towards the
+    # same lockout as sign-ins (nephro.accounts.lockout.INVITATION).
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

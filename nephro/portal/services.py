@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from nephro.accounts.lockout import INVITATION
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
 from nephro.audit.actor import Actor
@@ -91,8 +92,46 @@ def find_invitation(token: str) -> Invitation:
     return invitation
 
 
-def accept_invitation(actor: Actor, token: str, *, username: str, password: str) -> User:
+class InvitationLocked(InvitationError):
+    """Too many wrong birth dates on this link: it rests for NEPHRO_LOCKOUT_MINUTES."""
+
+
+class BirthDateMismatch(Exception):
+    """The birth date typed is not the patient's; counted as a failed attempt."""
+
+
+def confirm_identity(actor: Actor, invitation: Invitation, birth_date: date) -> None:
+    """The link alone is not enough: the patient also gives their birth date, and wrong
+    dates count towards the sign-in lockout rules (nephro.accounts.lockout)."""
+    rows = Invitation.objects.filter(pk=invitation.pk)
+    if not INVITATION.claim(rows):
+        record(actor, "portal.accept", invitation, outcome=Outcome.DENIED, detail={"why": "locked"})
+        raise InvitationLocked(
+            _(
+                "Too many tries. Please wait %(minutes)s minutes and try again, "
+                "or call the care team at %(phone)s."
+            )
+            % {
+                "minutes": settings.NEPHRO_LOCKOUT_MINUTES,
+                "phone": settings.NEPHRO_DEPARTMENT_PHONE,
+            }
+        )
+    if birth_date != invitation.patient.birth_date:
+        INVITATION.failed(rows)
+        record(
+            actor, "portal.accept", invitation, outcome=Outcome.FAILED, detail={"why": "birth date"}
+        )
+        raise BirthDateMismatch(
+            _("That date of birth does not match our records. Please check it.")
+        )
+    INVITATION.clear(rows)
+
+
+def accept_invitation(
+    actor: Actor, token: str, *, birth_date: date, username: str, password: str
+) -> User:
     """Make the patient's account and link it to their record; the link then stops working."""
+    confirm_identity(actor, find_invitation(token), birth_date)
     with transaction.atomic():
         invitation = find_invitation(token)
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)

@@ -208,9 +208,14 @@ def accept(request, token: str):
             user = services.accept_invitation(
                 Actor.of(request),
                 token,
+                birth_date=form.cleaned_data["birth_date"],
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password1"],
             )
+        except services.InvitationLocked as exc:
+            return render(request, "portal/accept_error.html", {"error": str(exc)}, status=429)
+        except services.BirthDateMismatch as exc:
+            form.add_error("birth_date", str(exc))
         except services.InvitationError as exc:
             return render(request, "portal/accept_error.html", {"error": str(exc)}, status=410)
         except (WorkflowError, ValidationError) as exc:

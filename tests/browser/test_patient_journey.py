@@ -60,6 +60,7 @@ def test_a_patient_from_invitation_to_emergency_check_in(page, people, make_exam
     # She accepts the invitation and sets a password.
     page.goto(f"/invite/{token}/")
     expect(page.get_by_role("heading", name="Welcome, Pia")).to_be_visible()
+    page.get_by_label("Your date of birth").fill(patient.birth_date.isoformat())
     page.get_by_label("Choose a user name").fill("pia")
     page.get_by_label("Choose a password").fill(PATIENT_PASSWORD)
     page.get_by_label("Type the password again").fill(PATIENT_PASSWORD)

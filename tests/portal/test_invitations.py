@@ -14,7 +14,12 @@ from nephro.portal import services
 from nephro.portal.models import Invitation, token_hash
 
 pytestmark = pytest.mark.django_db
-GOOD = {"username": "newpatient", "password1": "kidney-tube-2024", "password2": "kidney-tube-2024"}
+GOOD = {
+    "username": "newpatient",
+    "password1": "kidney-tube-2024",
+    "password2": "kidney-tube-2024",
+    "birth_date": "1960-05-17",  # make_patient's
+}
 
 
 def test_it_e_mails_a_link_and_stores_only_its_hash(invite, mailoutbox):
@@ -81,7 +86,7 @@ def test_an_unknown_link_is_refused(anon):
 def test_a_weak_password_keeps_the_link_usable(invite, anon):
     _, token = invite()
     response = anon.post(
-        f"/invite/{token}/", {"username": "np", "password1": "12345", "password2": "12345"}
+        f"/invite/{token}/", {**GOOD, "username": "np", "password1": "12345", "password2": "12345"}
     )
     assert response.status_code == 400
     assert Invitation.objects.get().used_at is None
@@ -114,3 +119,35 @@ def test_staff_invite_from_the_page(login, people, mailoutbox):
     )
     assert response.status_code == 302
     assert len(mailoutbox) == 1 and Invitation.objects.get().language == "es"
+
+
+def test_the_link_alone_does_not_make_the_account(invite, anon):
+    patient, token = invite()
+    response = anon.post(f"/invite/{token}/", {**GOOD, "birth_date": ""})
+    assert response.status_code == 400 and "date of birth" in response.content.decode()
+    patient.refresh_from_db()
+    assert patient.user is None and not User.objects.filter(username="newpatient").exists()
+
+
+def test_a_wrong_birth_date_counts_as_a_failed_attempt(invite, anon):
+    patient, token = invite()
+    response = anon.post(f"/invite/{token}/", {**GOOD, "birth_date": "1961-05-17"})
+    assert response.status_code == 400
+    assert "does not match" in response.content.decode()
+    assert Invitation.objects.get().failed_attempts == 1
+    assert AuditEvent.objects.filter(
+        action="portal.accept", outcome="failed", detail__why="birth date"
+    ).exists()
+    assert anon.post(f"/invite/{token}/", GOOD).status_code == 302
+
+
+def test_repeated_wrong_birth_dates_lock_the_invitation(invite, anon, settings):
+    patient, token = invite()
+    for day in range(1, settings.NEPHRO_LOCKOUT_ATTEMPTS + 1):
+        anon.post(f"/invite/{token}/", {**GOOD, "birth_date": f"1970-01-{day:02d}"})
+    locked = anon.post(f"/invite/{token}/", GOOD)
+    assert locked.status_code == 429 and "Too many tries" in locked.content.decode()
+    assert not User.objects.filter(username="newpatient").exists()
+    later = timezone.now() + timedelta(minutes=settings.NEPHRO_LOCKOUT_MINUTES + 1)
+    with time_machine.travel(later):
+        assert anon.post(f"/invite/{token}/", GOOD).status_code == 302
