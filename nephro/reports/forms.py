@@ -1,6 +1,8 @@
 from django import forms
+from django.conf import settings
 
-from nephro.reports.models import DispositionChoice, Findings, Report
+from nephro.reports.consistency import contradictions
+from nephro.reports.models import DispositionChoice, Findings
 
 
 class FindingsForm(forms.ModelForm):
@@ -25,18 +27,28 @@ class FindingsForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("obstruction_cause") and not data.get("obstruction_level"):
-            self.add_error("obstruction_level", "Give the level of the obstruction.")
-        if data.get("bladder") == "none" and data.get("bladder_time_min") is not None:
-            self.add_error("bladder_time_min", "No contrast reached the bladder: leave empty.")
+        for rule in contradictions(data):
+            self.add_error(None, f"These findings contradict each other: {rule.message}.")
         return data
 
 
-class ReportTextForm(forms.ModelForm):
-    class Meta:
-        model = Report
-        fields = ["technique", "findings_text", "impression"]
-        widgets = {name: forms.Textarea(attrs={"rows": 4}) for name in fields}
+class ReportTextForm(forms.Form):
+    """The report text as the radiologist edits it; the sign buttons submit it too."""
+
+    SECTIONS = (
+        ("technique", "Technique"),
+        ("findings_text", "Findings"),
+        ("impression", "Impression"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label in self.SECTIONS:
+            self.fields[name] = forms.CharField(
+                label=label,
+                max_length=settings.NEPHRO_REPORT_TEXT_MAX_CHARS,
+                widget=forms.Textarea(attrs={"rows": 4}),
+            )
 
 
 class AddendumForm(forms.Form):

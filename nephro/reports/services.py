@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
 from django.db import transaction
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from nephro.audit.actor import Actor
@@ -11,16 +15,44 @@ from nephro.exams import services as exam_services
 from nephro.exams.lifecycle import State
 from nephro.exams.services import WorkflowError, locked_exam
 from nephro.reports import narrative
+from nephro.reports.consistency import contradictions, describe
 from nephro.reports.models import (
     Addendum,
     Disposition,
     DispositionChoice,
+    Findings,
     Report,
     ReportStatus,
 )
 from nephro.tubes import services as tube_services
 
 REPORTABLE = (State.COMPLETED, State.REPORTED)
+
+
+@dataclass(frozen=True)
+class ReportText:
+    """The three sections of a report, exactly as the radiologist sees them."""
+
+    technique: str
+    findings_text: str
+    impression: str
+
+    @classmethod
+    def of(cls, report: Report) -> ReportText:
+        return cls(report.technique, report.findings_text, report.impression)
+
+
+def check_text_size(*texts: str) -> None:
+    limit = settings.NEPHRO_REPORT_TEXT_MAX_CHARS
+    if any(len(text) > limit for text in texts):
+        raise WorkflowError(f"a report section may have at most {limit} characters")
+
+
+def check_findings(values) -> None:
+    """Refuse findings whose fields contradict each other (consistency.RULES)."""
+    broken = contradictions(values)
+    if broken:
+        raise WorkflowError(describe(broken))
 
 
 def save_findings(actor: Actor, exam_id: int, form):
@@ -30,6 +62,7 @@ def save_findings(actor: Actor, exam_id: int, form):
         report = getattr(exam, "report", None)
         if report is not None and report.is_final:
             raise WorkflowError("the report is final; add an addendum instead")
+        check_findings(form.cleaned_data)
         findings = form.save(commit=False)
         findings.exam = exam
         findings.recorded_by = actor.user
@@ -54,23 +87,36 @@ def save_report_text(
     actor: Actor, exam_id: int, *, technique: str, findings_text: str, impression: str
 ):
     with locked_exam(exam_id) as exam:
-        report = Report.objects.select_for_update().filter(exam=exam).first()
-        if report is None:
-            raise WorkflowError("record the structured findings first")
-        if report.is_final:
-            raise WorkflowError("the report is final; add an addendum instead")
-        report.technique, report.findings_text, report.impression = (
-            technique,
-            findings_text,
-            impression,
-        )
-        report.save()
-        record(actor, "report.edit", report)
+        report = _editable_report(exam)
+        _write_text(actor, report, ReportText(technique, findings_text, impression))
     return report
 
 
-def sign(actor: Actor, exam_id: int, *, final: bool) -> Report:
-    """Sign preliminary (draft -> preliminary) or final (draft/preliminary -> final)."""
+def _editable_report(exam) -> Report:
+    report = Report.objects.select_for_update().filter(exam=exam).first()
+    if report is None:
+        raise WorkflowError("record the structured findings first")
+    if report.is_final:
+        raise WorkflowError("the report is final; add an addendum instead")
+    return report
+
+
+def _write_text(actor: Actor, report: Report, text: ReportText) -> None:
+    check_text_size(text.technique, text.findings_text, text.impression)
+    if text == ReportText.of(report):
+        return
+    report.technique, report.findings_text, report.impression = asdict(text).values()
+    report.save()
+    record(actor, "report.edit", report)
+
+
+def sign(actor: Actor, exam_id: int, *, final: bool, text: ReportText | None = None) -> Report:
+    """Sign preliminary (draft -> preliminary) or final (draft/preliminary -> final).
+
+    ``text`` is the report as the signer sees it on the screen: it is saved and signed in
+    one step, so an edit not yet saved is never lost or left unsigned. None signs the
+    stored text (callers that show no text, such as the demo loader).
+    """
     with locked_exam(exam_id) as exam:
         report = Report.objects.select_for_update().filter(exam=exam).first()
         if report is None:
@@ -79,6 +125,11 @@ def sign(actor: Actor, exam_id: int, *, final: bool) -> Report:
             raise WorkflowError("the report is already final")
         if not final and report.status == ReportStatus.PRELIMINARY:
             raise WorkflowError("the report is already signed as preliminary")
+        findings = Findings.objects.filter(exam=exam).first()
+        if findings is not None:
+            check_findings(model_to_dict(findings))
+        if text is not None:
+            _write_text(actor, report, text)
         now = timezone.now()
         if final:
             report.status, report.signed_by, report.signed_at = (
@@ -99,6 +150,7 @@ def sign(actor: Actor, exam_id: int, *, final: bool) -> Report:
 def add_addendum(actor: Actor, exam_id: int, text: str) -> Addendum:
     if not text.strip():
         raise WorkflowError("an addendum needs text")
+    check_text_size(text)
     with locked_exam(exam_id) as exam:
         report = getattr(exam, "report", None)
         if report is None or report.status != ReportStatus.FINAL:

@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -6,12 +8,13 @@ from django.views.decorators.http import require_POST
 
 from nephro.audit.actor import Actor
 from nephro.exams.services import WorkflowError
-from nephro.exams.views import get_exam, workflow_action
+from nephro.exams.views import get_exam
 from nephro.lib.steps import form_step
 from nephro.reports import services
 from nephro.reports.forms import AddendumForm, DispositionForm, FindingsForm, ReportTextForm
 from nephro.reports.models import Findings, Report
 from nephro.reports.pdf import report_pdf
+from nephro.reports.services import ReportText
 
 
 def findings(request, pk: int):
@@ -39,10 +42,11 @@ def edit(request, pk: int):
     if report is None:
         messages.info(request, "Record the structured findings first.")
         return redirect("reports:findings", pk=pk)
-    form = ReportTextForm(request.POST or None, instance=report)
     if report.is_final:
-        form = None
-    elif request.method == "POST" and form.is_valid():
+        messages.info(request, "The report is final; changes are added as addenda.")
+        return redirect("reports:view", pk=pk)
+    form = ReportTextForm(request.POST or None, initial=asdict(ReportText.of(report)))
+    if request.method == "POST" and form.is_valid():
         try:
             services.save_report_text(Actor.of(request), exam.pk, **form.cleaned_data)
         except WorkflowError as exc:
@@ -50,17 +54,37 @@ def edit(request, pk: int):
         else:
             messages.success(request, "Report text saved.")
             return redirect("reports:edit", pk=pk)
-    if form is None:
-        messages.info(request, "The report is final; changes are added as addenda.")
-        return redirect("reports:view", pk=pk)
+    return _editor(request, exam, report, form)
+
+
+def _editor(request, exam, report, form):
     context = {"exam": exam, "report": report, "form": form}
     return render(request, "reports/edit.html", context, status=400 if form.errors else 200)
 
 
-@workflow_action
+@require_POST
 def sign(request, pk: int):
+    """Sign the text the form carries (the text on the signer's screen); final asks for a
+    confirmation that shows exactly that text first."""
+    exam = get_exam(request, pk)
+    report = Report.objects.filter(exam=exam).first()
+    if report is None:
+        messages.info(request, "Record the structured findings first.")
+        return redirect("reports:findings", pk=pk)
     final = request.POST.get("final") == "1"
-    services.sign(Actor.of(request), pk, final=final)
+    form = ReportTextForm(request.POST)
+    if not form.is_valid():
+        form.add_error(None, "Not signed: the report text did not come with the request.")
+        return _editor(request, exam, report, form)
+    text = ReportText(**form.cleaned_data)
+    if final and request.POST.get("confirm") != "1":
+        context = {"exam": exam, "report": report, "text": text}
+        return render(request, "reports/sign_confirm.html", context)
+    try:
+        services.sign(Actor.of(request), exam.pk, final=final, text=text)
+    except WorkflowError as exc:
+        form.add_error(None, f"Not signed: {exc}.")
+        return _editor(request, exam, report, form)
     messages.success(request, "Report signed as final." if final else "Preliminary report signed.")
     return redirect("reports:view", pk=pk)
 

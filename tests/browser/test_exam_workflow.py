@@ -111,6 +111,7 @@ def test_the_happy_path_from_order_to_tube_removal(page, people):
     impression = page.get_by_label("Impression")
     assert "drains promptly" in impression.input_value()
     page.get_by_role("button", name="Sign final").click()
+    page.get_by_role("button", name="Confirm: sign final").click()  # final asks first
     assert page.locator(".badge.report-final").first.is_visible()
     shot(page, "happy-04-signed-report")
     page.get_by_role("link", name="Back to exam").click()
