@@ -1,0 +1,112 @@
+"""Which rows a grant reaches, and the search parameters each resource type accepts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from nephro.exams.access import visible_exams
+from nephro.exams.models import Exam, Procedure
+from nephro.fhir.auth import FhirError, Grant
+from nephro.patients.access import visible_patients
+from nephro.patients.models import Patient
+from nephro.reports.models import Report
+from nephro.tubes.models import Tube
+
+DATE_PREFIX = re.compile(r"^(eq|ne|gt|lt|ge|le)?(\d{4}(-\d{2}(-\d{2}(T.*)?)?)?)$")
+LOOKUP = {"gt": "gt", "lt": "lt", "ge": "gte", "le": "lte"}
+
+
+def patients(grant: Grant) -> QuerySet:
+    return Patient.objects.all() if grant.user is None else visible_patients(grant.user)
+
+
+def exams(grant: Grant) -> QuerySet:
+    if grant.user is None:
+        return Exam.objects.select_related("patient", "order", "order__referrer", "tube")
+    return visible_exams(grant.user)
+
+
+def _moment(text: str) -> datetime:
+    value = parse_datetime(text) if "T" in text else None
+    if value is None:
+        day = parse_date(text if len(text) == 10 else f"{text}-01-01"[:10])
+        if day is None:
+            raise FhirError(400, "invalid", f"not a FHIR date: {text!r}")
+        value = datetime(day.year, day.month, day.day)
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
+
+
+def date_filter(path: str) -> Callable[[QuerySet, str], QuerySet]:
+    def apply(rows: QuerySet, value: str) -> QuerySet:
+        match = DATE_PREFIX.match(value)
+        if match is None:
+            raise FhirError(400, "invalid", f"not a FHIR date search value: {value!r}")
+        prefix, moment = match.group(1) or "eq", _moment(match.group(2))
+        if prefix in LOOKUP:
+            return rows.filter(**{f"{path}__{LOOKUP[prefix]}": moment})
+        if len(match.group(2)) == 10:  # a day: the whole day
+            same = Q(**{f"{path}__date": moment.date()})
+        else:
+            same = Q(**{path: moment})
+        return rows.exclude(same) if prefix == "ne" else rows.filter(same)
+
+    return apply
+
+
+def token_filter(path: str, system: str = "") -> Callable[[QuerySet, str], QuerySet]:
+    def apply(rows: QuerySet, value: str) -> QuerySet:
+        given_system, bar, code = value.rpartition("|")
+        if bar and system and given_system and given_system != system:
+            return rows.none()
+        return rows.filter(**{path: code if bar else value})
+
+    return apply
+
+
+def reference_filter(path: str, resource_type: str) -> Callable[[QuerySet, str], QuerySet]:
+    def apply(rows: QuerySet, value: str) -> QuerySet:
+        key = value.removeprefix(f"{resource_type}/")
+        if not key.isdigit():
+            raise FhirError(400, "invalid", f"not a {resource_type} reference: {value!r}")
+        return rows.filter(**{path: int(key)})
+
+    return apply
+
+
+def choice_filter(path: str, mapping: dict[str, list[str]]) -> Callable[[QuerySet, str], QuerySet]:
+    """A FHIR code that stands for several stored values (status)."""
+
+    def apply(rows: QuerySet, value: str) -> QuerySet:
+        wanted = [stored for code in value.split(",") for stored in mapping.get(code, [])]
+        return rows.filter(**{f"{path}__in": wanted})
+
+    return apply
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    rows: Callable[[Grant], QuerySet]
+    params: dict[str, Callable[[QuerySet, str], QuerySet]] = field(default_factory=dict)
+    order: tuple[str, ...] = ("pk",)
+
+
+def report_rows(grant: Grant) -> QuerySet:
+    return Report.objects.filter(
+        exam__in=exams(grant), status__in=["preliminary", "final"]
+    ).select_related("exam", "exam__patient", "signed_by", "preliminary_by")
+
+
+def procedure_rows(grant: Grant) -> QuerySet:
+    return Procedure.objects.filter(exam__in=exams(grant)).select_related("exam")
+
+
+def tube_rows(grant: Grant) -> QuerySet:
+    return Tube.objects.filter(patient__in=patients(grant))

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class Hl7Config(AppConfig):
+    name = "nephro.hl7"
+    label = "hl7"
+    verbose_name = "HL7 v2 interface (orders in, results out)"
