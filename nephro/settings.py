@@ -65,6 +65,9 @@ INSTALLED_APPS = [
     "nephro.portal",
     "nephro.followup",
     "nephro.front",
+    "oauth2_provider",  # issue 17: SMART on FHIR authorization server
+    "nephro.fhir",
+    "nephro.hl7",
 ]
 
 MIDDLEWARE = [
@@ -286,3 +289,25 @@ for _name in ("NEPHRO_REPORT_TEXT_MAX_CHARS", "NEPHRO_UPLOAD_MAX_MB"):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1")
 # --- end reports ---
+
+# --- FHIR API, SMART authorization and HL7 v2 interface (issue 17; docs/interfaces.md) ---
+# The public base URL clients use; links in Bundles and the SMART configuration use it.
+NEPHRO_FHIR_BASE_URL = env_str("NEPHRO_FHIR_BASE_URL", "http://127.0.0.1:8000/fhir")
+NEPHRO_FHIR_PAGE_MAX = env_int("NEPHRO_FHIR_PAGE_MAX", 200)
+# Named so migrations that point at DOT's swappable Application resolve (nephro.fhir).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("NEPHRO_SMART_TOKEN_SECONDS", 3600),
+    "SCOPES_BACKEND_CLASS": "nephro.fhir.oauth.SmartScopes",
+    "OAUTH2_VALIDATOR_CLASS": "nephro.fhir.oauth.SmartValidator",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if DEMO else ["https"],
+}
+NEPHRO_HL7_HOST = env_str("NEPHRO_HL7_HOST", "127.0.0.1" if DEMO else "0.0.0.0")
+NEPHRO_HL7_PORT = env_int("NEPHRO_HL7_PORT", 2575)
+# Where results (ORU^R01) go: "host:port" of the hospital's interface engine; empty keeps
+# them queued in the outbox until one is configured.
+NEPHRO_HL7_RECEIVER = env_str("NEPHRO_HL7_RECEIVER", "")
+NEPHRO_HL7_FACILITY = env_str("NEPHRO_HL7_FACILITY", "NEPHRO")
+NEPHRO_HL7_TIMEOUT = env_int("NEPHRO_HL7_TIMEOUT", 10)
+# --- end FHIR / HL7 ---

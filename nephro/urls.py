@@ -45,6 +45,9 @@ urlpatterns = [
     path("exams/", include("nephro.drainage.urls")),
     path("dicom/", include("nephro.dicom.urls")),
     path("followup/", include("nephro.followup.urls")),
+    # FHIR R4 API and its SMART authorization server (issue 17; docs/interfaces.md).
+    path("fhir/", include("nephro.fhir.urls")),
+    path("o/", include("nephro.fhir.oauth_urls")),
     # The patient portal and the public patient information live at the site root.
     path("", include("nephro.portal.urls")),
 ]

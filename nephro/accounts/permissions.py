@@ -9,10 +9,26 @@ top by nephro.exams.access.
 from nephro.accounts.roles import ALL, CLINICAL, STAFF, Role
 
 R = Role
+# Endpoints that authenticate by an OAuth bearer token or client credentials, not by a
+# session (issue 17): each checks its caller itself, deny by default, against the SMART
+# role x scope table in nephro/fhir/smart.py (nephro.fhir.auth.Grant.require).
+TOKEN: frozenset[str] = frozenset(
+    {
+        "fhir:metadata",
+        "fhir:smart-config",
+        "fhir:search",
+        "fhir:read",
+        "oauth2_provider:token",
+        "oauth2_provider:revoke-token",
+        "oauth2_provider:introspect",
+    }
+)
 PUBLIC: frozenset[str] = frozenset(
     {"login", "logout", "health", "set-language", "portal:info", "portal:accept"}
     # Password reset by e-mail: the link in the mail is the proof (accounts/reset.py).
     | {"password-reset", "password-reset-done", "password-reset-confirm", "password-reset-complete"}
+    # FHIR and OAuth endpoints authenticate by bearer token or client credentials instead.
+    | TOKEN
 )
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -88,6 +104,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tubes:trial-start": frozenset({R.NURSE, R.RADIOLOGIST}),
     "tubes:trial-close": frozenset({R.NURSE, R.RADIOLOGIST}),
     # --- end portal ---
+    # SMART on FHIR (issue 17): who may let an app act for them; the scopes it gets are
+    # then cut to the role's (nephro/fhir/smart.py). Administrators hold no clinical scope.
+    "oauth2_provider:authorize": CLINICAL | {R.PATIENT},
 }
 
 
