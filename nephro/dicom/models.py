@@ -1,5 +1,6 @@
 """The image index and the modality's performed procedure steps."""
 
+from django.conf import settings
 from django.db import models
 
 from nephro.exams.models import Exam
@@ -97,6 +98,69 @@ class Quarantined(models.Model):
 
     def __str__(self) -> str:
         return f"quarantined {self.sop_instance_uid}"
+
+
+class DeviceDose(models.Model):
+    """Dose a device reported for an exam (RDSR or MPPS), kept as evidence (dose.py).
+
+    It fills the procedure's empty dose fields while the exam is in progress; it never
+    replaces a value a person entered, and it changes nothing on a completed or closed
+    exam unless a person accepts it (an audited correction). ``outcome`` says which.
+    """
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        PARTLY = "partly", "Filled empty values only"
+        KEPT = "kept", "Kept as evidence"
+        ACCEPTED = "accepted", "Accepted by a person"
+
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="device_doses")
+    source = models.CharField(max_length=10)  # "rdsr" or "mpps"
+    reference = models.CharField(max_length=64)  # the SR's or the MPPS's SOP Instance UID
+    calling_ae = models.CharField(max_length=16, blank=True)
+    fluoro_time_s = models.DecimalField(max_digits=9, decimal_places=1, null=True, blank=True)
+    kap_gy_cm2 = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    ka_r_mgy = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.source} dose {self.reference}"
+
+    @property
+    def audit_patient(self) -> Patient:
+        return self.exam.patient
+
+
+class DoseAlert(models.Model):
+    """A dose flag raised for an exam, kept until a person clears it (an audited
+    decision): a later, lower value from a device never makes it disappear."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="dose_alerts")
+    code = models.CharField(max_length=20)  # DOSE_NOTICE, DOSE_SRDL, DOSE_MISMATCH
+    severity = models.CharField(max_length=10)
+    text = models.CharField(max_length=300)
+    source = models.CharField(max_length=120)
+    evidence = models.ForeignKey(DeviceDose, null=True, blank=True, on_delete=models.PROTECT)
+    raised_at = models.DateTimeField(auto_now_add=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    clear_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["raised_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.code} on exam {self.exam_id}"
+
+    @property
+    def audit_patient(self) -> Patient:
+        return self.exam.patient
 
 
 class PpsStatus(models.TextChoices):

@@ -19,11 +19,11 @@ from pydicom.dataset import Dataset
 from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
-from nephro.dicom.dose import DOSE_STATES, apply_device_dose
+from nephro.dicom.dose import RECORDING_STATES, Reported, apply_device_dose
 from nephro.dicom.matching import ImageIdentity, match_exam
 from nephro.dicom.models import PerformedStep, PpsStatus
 from nephro.exams import services as exam_services
-from nephro.exams.dose import to_gy_cm2
+from nephro.exams.dose import to_gy_cm2, usable
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import Exam, Procedure
 
@@ -42,6 +42,17 @@ def _decimal(value) -> Decimal | None:
         return None
 
 
+def _dose(ds: Dataset, keyword: str) -> Decimal | None:
+    """A dose attribute: absent, or a usable value; MppsError (0106) otherwise."""
+    value = ds.get(keyword)
+    if value in (None, ""):
+        return None
+    number = _decimal(value)
+    if number is None or not usable(number):
+        raise MppsError(0x0106, f"{keyword} {str(value)[:20]!r} is not a usable dose value")
+    return number
+
+
 def _first(ds: Dataset, keyword: str) -> Dataset | None:
     seq = ds.get(keyword)
     return seq[0] if seq else None
@@ -51,13 +62,13 @@ def read_step(ds: Dataset) -> dict:
     scheduled = _first(ds, "ScheduledStepAttributesSequence") or Dataset()
     reason = _first(ds, "PerformedProcedureStepDiscontinuationReasonCodeSequence")
     reported: dict = {}
-    fluoro = _decimal(ds.get("TotalTimeOfFluoroscopy"))
+    fluoro = _dose(ds, "TotalTimeOfFluoroscopy")
     if fluoro is not None:
         reported["fluoro_time_s"] = str(fluoro)
-    kap = _decimal(ds.get("ImageAndFluoroscopyAreaDoseProduct"))
+    kap = _dose(ds, "ImageAndFluoroscopyAreaDoseProduct")
     if kap is not None:
         reported["kap_gy_cm2"] = str(to_gy_cm2(kap, "dGy.cm2"))
-    entrance = _decimal(ds.get("EntranceDoseInmGy"))
+    entrance = _dose(ds, "EntranceDoseInmGy")
     if entrance is not None:
         reported["entrance_dose_mgy"] = str(entrance)
     reported.update(_contrast(ds))
@@ -192,6 +203,10 @@ def _follow_step(actor: Actor, exam_id: int, step: PerformedStep) -> None:
     """Move the exam with the modality where the lifecycle allows it; record the rest."""
     detail = {"mpps": step.sop_instance_uid}
     with exam_services.locked_exam(exam_id) as exam:
+        # The dose and contrast first: they were given while the exam was in progress,
+        # and a completed exam takes no device values (dose.py).
+        _apply_reported(actor, exam, step)
+        exam.refresh_from_db()
         if step.status == PpsStatus.IN_PROGRESS:
             if exam.state != State.IN_PROGRESS:
                 try:
@@ -229,7 +244,6 @@ def _follow_step(actor: Actor, exam_id: int, step: PerformedStep) -> None:
                     "reason": step.discontinued_reason or "not given",
                 },
             )
-        _apply_reported(actor, exam, step)
 
 
 def _apply_reported(actor: Actor, exam: Exam, step: PerformedStep) -> None:
@@ -257,13 +271,12 @@ def _apply_reported(actor: Actor, exam: Exam, step: PerformedStep) -> None:
             },
         )
     dose = {k: reported.get(k) for k in ("fluoro_time_s", "kap_gy_cm2", "ka_r_mgy")}
-    if any(v is not None for v in dose.values()) and exam.state in DOSE_STATES:
-        if procedure.dose_source == "rdsr":
-            return
+    if any(v is not None for v in dose.values()) and exam.state in RECORDING_STATES:
         apply_device_dose(
             actor,
             exam.pk,
             source="mpps",
             reference=step.sop_instance_uid,
-            **{k: None if v is None else Decimal(v) for k, v in dose.items()},
+            calling_ae=step.calling_ae,
+            reported=Reported(**{k: None if v is None else Decimal(v) for k, v in dose.items()}),
         )

@@ -9,7 +9,7 @@ from django.conf import settings
 from pydicom import dcmread
 
 from nephro.audit.actor import WORKER, Actor
-from nephro.dicom import dose, ingest, render
+from nephro.dicom import dose, ingest, rdsr, render
 from nephro.dicom.models import Instance
 from nephro.dicom.signals import images_linked
 from nephro.jobs.queue import PermanentError, job
@@ -65,19 +65,21 @@ def dose_report(instance_id: int) -> None:
     instance = _instance(instance_id)
     _checksum(instance)
     try:
-        totals = dose.read_totals(dcmread(ingest.stored_path(instance)))
-    except (dose.DoseReportError, ValueError) as exc:
+        totals = rdsr.read_totals(dcmread(ingest.stored_path(instance)))
+    except (rdsr.DoseReportError, ValueError) as exc:
         raise PermanentError(f"dose report {instance.sop_instance_uid}: {exc}") from exc
     Instance.objects.filter(pk=instance.pk).update(processed={"dose": totals.to_dict()})
     if instance.exam_id is None:
         log.info("dose report %s waits for reconciliation", instance.sop_instance_uid)
         return
-    dose.apply_device_dose(
-        Actor.device(instance.calling_ae),
-        instance.exam_id,
-        source="rdsr",
-        reference=instance.sop_instance_uid,
-        fluoro_time_s=totals.fluoro_time_s,
-        kap_gy_cm2=totals.kap_gy_cm2,
-        ka_r_mgy=totals.ka_r_mgy,
-    )
+    try:
+        dose.apply_device_dose(
+            Actor.device(instance.calling_ae),
+            instance.exam_id,
+            source="rdsr",
+            reference=instance.sop_instance_uid,
+            calling_ae=instance.calling_ae,
+            reported=dose.Reported(totals.fluoro_time_s, totals.kap_gy_cm2, totals.ka_r_mgy),
+        )
+    except dose.InvalidDose as exc:
+        raise PermanentError(f"dose report {instance.sop_instance_uid}: {exc}") from exc

@@ -6,6 +6,10 @@ Thresholds (clinical.md section 7):
   SIR also calls Ka,r > 5000 mGy a "significant radiation dose" [CVIR].
 No KAP or fluoroscopy-time level is used: MPPG 12.a sets none, and the NCRP 168
 values were not verified.
+
+A device's value that differs from the recorded one by more than 10 % of the recorded
+value is flagged for the radiologist (MISMATCH_FRACTION: our rule, issue 16, not a
+clinical threshold: the two should agree to rounding and display precision).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from decimal import Decimal
 
 KAR_FIRST_NOTICE_MGY = Decimal(3000)  # AAPM MPPG 12.a section 5.3
 KAR_SRDL_MGY = Decimal(5000)  # AAPM MPPG 12.a section 5.4; SIR [CVIR]
+MISMATCH_FRACTION = Decimal("0.10")  # issue 16: device and recorded value disagree
 
 # Factors to Gy.cm2. Epic stores DAP in dGy.cm2 [EP]; DICOM RDSR uses Gy.m2.
 KAP_UNITS: dict[str, Decimal] = {
@@ -68,3 +73,13 @@ def dose_flags(ka_r_mgy: Decimal | None) -> list[DoseFlag]:
             )
         ]
     return []
+
+
+def differs(recorded: Decimal, device: Decimal) -> bool:
+    """Whether a device's value disagrees with the recorded one (MISMATCH_FRACTION)."""
+    return abs(device - recorded) > MISMATCH_FRACTION * abs(recorded)
+
+
+def usable(value: Decimal) -> bool:
+    """A dose, time or area product a device may report: finite and not negative."""
+    return value.is_finite() and value >= 0

@@ -6,12 +6,12 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from nephro.dicom import dose, mpps, samples
+from nephro.dicom import mpps, rdsr, samples
 
 
 def test_it_reads_the_accumulated_totals(tmp_path):
     samples.dose_report(tmp_path / "sr.dcm", fluoro_time_s=95, kap_gy_m2=0.0005, ka_r_gy=0.0123)
-    totals = dose.read_totals(dcmread(tmp_path / "sr.dcm"))
+    totals = rdsr.read_totals(dcmread(tmp_path / "sr.dcm"))
     assert totals.fluoro_time_s == Decimal(95)
     assert totals.kap_gy_cm2 == Decimal("5.0000")
     assert totals.ka_r_mgy == Decimal("12.3000")
@@ -19,7 +19,7 @@ def test_it_reads_the_accumulated_totals(tmp_path):
 
 def test_it_adds_the_planes_of_a_biplane_unit(tmp_path):
     samples.dose_report(tmp_path / "sr.dcm", fluoro_time_s=60, kap_gy_m2=0.001, ka_r_gy=1, planes=2)
-    totals = dose.read_totals(dcmread(tmp_path / "sr.dcm"))
+    totals = rdsr.read_totals(dcmread(tmp_path / "sr.dcm"))
     assert totals.fluoro_time_s == Decimal(120) and totals.ka_r_mgy == Decimal(2000)
 
 
@@ -27,13 +27,13 @@ def test_it_refuses_unknown_units(tmp_path):
     ds = samples.dose_report(tmp_path / "sr.dcm")
     unit = ds.ContentSequence[0].ContentSequence[1].MeasuredValueSequence[0]
     unit.MeasurementUnitsCodeSequence[0].CodeValue = "rad"
-    with pytest.raises(dose.DoseReportError):
-        dose.read_totals(ds)
+    with pytest.raises(rdsr.DoseReportError):
+        rdsr.read_totals(ds)
 
 
 def test_it_refuses_a_report_without_totals():
-    with pytest.raises(dose.DoseReportError):
-        dose.read_totals(Dataset())
+    with pytest.raises(rdsr.DoseReportError):
+        rdsr.read_totals(Dataset())
 
 
 def test_it_reads_an_mpps():
