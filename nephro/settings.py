@@ -125,6 +125,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
+# --- Background jobs (issue 18; nephro/jobs, docs/deploy.md) ---
+# The engine behind nephro.jobs: "procrastinate" (PostgreSQL only: workers on any number
+# of machines) or "embedded" (the job table of a single machine). Default: Procrastinate
+# on PostgreSQL, embedded otherwise.
+_IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+NEPHRO_JOBS_BACKEND = env_str(
+    "NEPHRO_JOBS_BACKEND", "procrastinate" if _IS_POSTGRES else "embedded"
+)
+if NEPHRO_JOBS_BACKEND not in ("procrastinate", "embedded"):
+    raise ImproperlyConfigured("NEPHRO_JOBS_BACKEND must be 'procrastinate' or 'embedded'")
+if NEPHRO_JOBS_BACKEND == "procrastinate":
+    if not _IS_POSTGRES:
+        raise ImproperlyConfigured("NEPHRO_JOBS_BACKEND=procrastinate needs PostgreSQL")
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("nephro.jobs"), "procrastinate.contrib.django")
+# Our apps register their handlers through nephro.jobs; nothing for Procrastinate to find.
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
+# --- end background jobs ---
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"

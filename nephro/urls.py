@@ -45,6 +45,7 @@ urlpatterns = [
     path("exams/", include("nephro.drainage.urls")),
     path("dicom/", include("nephro.dicom.urls")),
     path("followup/", include("nephro.followup.urls")),
+    path("jobs/", include("nephro.jobs.urls")),
     # FHIR R4 API and its SMART authorization server (issue 17; docs/interfaces.md).
     path("fhir/", include("nephro.fhir.urls")),
     path("o/", include("nephro.fhir.oauth_urls")),

@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "accounts:create": frozenset({R.ADMIN}),
     "accounts:edit": frozenset({R.ADMIN}),
     "audit:search": frozenset({R.RADIOLOGIST, R.ADMIN}),
+    # Background jobs: the failed ones, retry and cancel (issue 18; no patient data shown).
+    "jobs:list": frozenset({R.ADMIN}),
     # Patients and the tube registry.
     "patients:list": CLINICAL,
     "patients:create": frozenset({R.REFERRER, R.NURSE, R.RADIOLOGIST}),

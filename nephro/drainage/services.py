@@ -37,7 +37,9 @@ def request_analysis(
         analysis = DrainageAnalysis.objects.create(exam=exam, source=source)
         if delay_s is None:
             delay_s = settings.NEPHRO_ANALYSIS_SETTLE_SECONDS
-        enqueue("drainage.analyze", delay_s=delay_s, analysis_id=analysis.pk)
+        # One exam's analyses never run at once, whichever worker takes them (nephro.jobs).
+        lock = f"exam-{exam.pk}"
+        enqueue("drainage.analyze", delay_s=delay_s, lock=lock, analysis_id=analysis.pk)
         record(actor, "drainage.request", analysis, detail={"source": source})
     return analysis
 

@@ -1,36 +1,29 @@
-"""Enqueue, claim and run background jobs.
+"""The one seam the apps use for background work, whatever engine runs it.
 
-Handlers register by kind with ``@job("kind")``; ``enqueue("kind", **payload)`` adds a
-row (inside the caller's transaction, so a job never exists for work that rolled back);
-``nephro worker`` claims rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL
-(SQLite serialises writers, which gives the same guarantee) and retries failures with
-exponential backoff. ``run_pending()`` runs everything that is due, synchronously, for
-tests and one-shot use. ``@periodic("kind", every=...)`` registers a handler that the
-worker runs again and again: ``schedule_periodic()`` keeps one row per periodic kind and
-re-queues it after each run.
+Handlers register by kind with ``@job("kind")`` (or ``@periodic("kind", every=...)``);
+``enqueue("kind", **payload)`` queues one run inside the caller's transaction, so a job
+never exists for work that rolled back. ``settings.NEPHRO_JOBS_BACKEND`` chooses the
+engine: ``procrastinate`` (PostgreSQL: workers on any number of machines, see
+nephro.jobs.engine) or ``embedded`` (a small table of our own, the single-machine SQLite
+default, see nephro.jobs.embedded). ``run_pending()`` runs what is due, here and now, for
+tests and one-shot use; ``nephro worker`` runs the engine's worker.
+
+Both engines share the rules below: a handler failing is retried with exponential backoff
+up to ``max_attempts`` runs, a ``PermanentError`` fails it at once, a periodic handler
+gets one attempt per period. ``lock`` makes jobs sharing it run one at a time;
+``queueing_lock`` keeps at most one such job waiting (a second enqueue returns None).
 """
 
 from __future__ import annotations
 
-import logging
-import traceback
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import ModuleType
 
-from django.db import connection, transaction
-from django.db.models import Q
-from django.utils import timezone
-
-from nephro.jobs.models import Job, JobState
-
-log = logging.getLogger("nephro.jobs")
+from django.conf import settings
 
 Handler = Callable[..., object]
-_HANDLERS: dict[str, Handler] = {}
-_PERIODIC: dict[str, timedelta] = {}
-
-# How long a claimed job may run before another worker may presume its worker died.
-LEASE = timedelta(minutes=10)
 BACKOFF_BASE_S = 5
 BACKOFF_MAX_S = 3600
 
@@ -39,163 +32,143 @@ class PermanentError(Exception):
     """Raised by a handler when retrying cannot help (bad input): the job fails at once."""
 
 
+@dataclass(frozen=True)
+class Spec:
+    kind: str
+    func: Handler
+    max_attempts: int = 5
+    every: timedelta | None = None  # set for periodic jobs
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job as the administrator sees it, whichever engine holds it."""
+
+    id: int
+    kind: str
+    payload: dict
+    state: str  # queued, running, done, failed, cancelled
+    attempts: int
+    error: str
+    when: datetime | None
+
+
+_SPECS: dict[str, Spec] = {}
+
+
 def job(kind: str, *, max_attempts: int = 5) -> Callable[[Handler], Handler]:
     """Register ``func(**payload)`` as the handler for jobs of ``kind``."""
 
     def register(func: Handler) -> Handler:
-        if kind in _HANDLERS and _HANDLERS[kind] is not func:
-            raise ValueError(f"a handler for job kind {kind!r} is already registered")
-        _HANDLERS[kind] = func
-        func.job_max_attempts = max_attempts  # type: ignore[attr-defined]
+        _register(Spec(kind, func, max_attempts))
         return func
 
     return register
-
-
-def handler_for(kind: str) -> Handler | None:
-    return _HANDLERS.get(kind)
-
-
-def enqueue(kind: str, *, delay_s: float = 0, **payload) -> Job:
-    handler = _HANDLERS.get(kind)
-    max_attempts = getattr(handler, "job_max_attempts", 5)
-    return Job.objects.create(
-        kind=kind,
-        payload=payload,
-        max_attempts=max_attempts,
-        run_after=timezone.now() + timedelta(seconds=delay_s),
-    )
-
-
-def enqueue_many(jobs: Iterable[tuple[str, dict]], *, delay_s: float = 0) -> list[Job]:
-    """Queue several ``(kind, payload)`` jobs with one INSERT (same rules as enqueue)."""
-    run_after = timezone.now() + timedelta(seconds=delay_s)
-    return Job.objects.bulk_create(
-        [
-            Job(
-                kind=kind,
-                payload=payload,
-                max_attempts=getattr(_HANDLERS.get(kind), "job_max_attempts", 5),
-                run_after=run_after,
-            )
-            for kind, payload in jobs
-        ]
-    )
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
-
-
-def _due(now):
-    return Job.objects.filter(
-        Q(state=JobState.QUEUED, run_after__lte=now)
-        | Q(state=JobState.RUNNING, locked_until__lt=now)
-    )
-
-
-def claim(kinds: list[str] | None = None) -> Job | None:
-    """Take the next due job, or None. The claim commits before the job runs."""
-    now = timezone.now()
-    with transaction.atomic():
-        due = _due(now).order_by("run_after", "pk")
-        if kinds:
-            due = due.filter(kind__in=kinds)
-        claimed = due.select_for_update(skip_locked=True).first()
-        if claimed is None:
-            return None
-        claimed.state = JobState.RUNNING
-        claimed.attempts += 1
-        claimed.locked_until = now + LEASE
-        claimed.save(update_fields=["state", "attempts", "locked_until", "updated_at"])
-    return claimed
-
-
-def run(claimed: Job) -> bool:
-    """Run one claimed job; record success, a retry, or the final failure."""
-    handler = _HANDLERS.get(claimed.kind)
-    try:
-        if handler is None:
-            raise PermanentError(f"no handler registered for job kind {claimed.kind!r}")
-        handler(**claimed.payload)
-    except Exception as exc:  # a failing job must never stop the worker
-        permanent = isinstance(exc, PermanentError)
-        claimed.last_error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
-        if permanent or claimed.attempts >= claimed.max_attempts:
-            claimed.state = JobState.FAILED
-            claimed.finished_at = timezone.now()
-            log.error("job %s failed for good: %s", claimed, claimed.last_error)
-        else:
-            claimed.state = JobState.QUEUED
-            claimed.run_after = timezone.now() + backoff(claimed.attempts)
-            log.warning(
-                "job %s failed (attempt %d), will retry: %s",
-                claimed,
-                claimed.attempts,
-                claimed.last_error,
-            )
-        claimed.locked_until = None
-        claimed.save()
-        return False
-    claimed.state = JobState.DONE
-    claimed.finished_at = timezone.now()
-    claimed.locked_until = None
-    claimed.last_error = ""
-    claimed.save()
-    return True
-
-
-def run_pending(kinds: list[str] | None = None, limit: int | None = None) -> int:
-    """Run due jobs until none is left (or ``limit`` ran); return how many ran."""
-    count = 0
-    while limit is None or count < limit:
-        claimed = claim(kinds)
-        if claimed is None:
-            break
-        run(claimed)
-        count += 1
-    return count
 
 
 def periodic(kind: str, *, every: timedelta) -> Callable[[Handler], Handler]:
-    """Register ``func()`` to run every ``every`` under ``nephro worker``.
+    """Register ``func()`` to run once every ``every``, however many workers run.
 
     One attempt per run: a failed run is logged and the next period tries again. The
-    handler must be idempotent; at most one run of a kind is queued or running.
+    handler must be idempotent. ``every`` is whole minutes dividing an hour or a day.
     """
 
     def register(func: Handler) -> Handler:
-        job(kind, max_attempts=1)(func)
-        _PERIODIC[kind] = every
+        cron(every)  # refuse a period the engines cannot keep, at import time
+        _register(Spec(kind, func, max_attempts=1, every=every))
         return func
 
     return register
 
 
-def schedule_periodic(kinds: list[str] | None = None) -> int:
-    """Queue the next run of each periodic kind that is neither queued nor running.
+def _register(spec: Spec) -> None:
+    known = _SPECS.get(spec.kind)
+    if known is not None and known.func is not spec.func:
+        raise ValueError(f"a handler for job kind {spec.kind!r} is already registered")
+    _SPECS[spec.kind] = spec
 
-    Each kind has one row, created on first use and re-queued ``every`` after the run it
-    last was due for (at once if that is past). Returns how many were queued.
+
+def spec(kind: str) -> Spec | None:
+    return _SPECS.get(kind)
+
+
+def specs() -> list[Spec]:
+    return list(_SPECS.values())
+
+
+def handler_for(kind: str) -> Handler | None:
+    found = _SPECS.get(kind)
+    return found.func if found else None
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try after ``attempts`` failed runs: 5 s, 10 s, 20 s... 1 h."""
+    return timedelta(seconds=min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
+
+
+def cron(every: timedelta) -> str:
+    """The cron line for a period of whole minutes dividing an hour, or whole hours a day."""
+    minutes, rest = divmod(int(every.total_seconds()), 60)
+    if rest or minutes < 1:
+        raise ValueError(f"a periodic job runs every whole number of minutes, not {every}")
+    if minutes == 1:
+        return "* * * * *"
+    if minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *"
+    hours, rest = divmod(minutes, 60)
+    if not rest and 24 % hours == 0:
+        return f"0 */{hours} * * *" if hours > 1 else "0 * * * *"
+    raise ValueError(f"a periodic job's period must divide an hour or a day, not {every}")
+
+
+def backend() -> ModuleType:
+    """The engine module chosen by settings.NEPHRO_JOBS_BACKEND."""
+    if settings.NEPHRO_JOBS_BACKEND == "procrastinate":
+        from nephro.jobs import engine
+
+        return engine
+    from nephro.jobs import embedded
+
+    return embedded
+
+
+def enqueue(
+    kind: str,
+    *,
+    delay_s: float = 0,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    **payload,
+) -> int | None:
+    """Queue one run of ``kind``; its id, or None if ``queueing_lock`` is already waiting."""
+    return backend().enqueue(kind, payload, delay_s=delay_s, lock=lock, queueing_lock=queueing_lock)
+
+
+def enqueue_many(jobs: Iterable[tuple[str, dict]], *, delay_s: float = 0) -> list[int]:
+    """Queue several ``(kind, payload)`` jobs with one INSERT (same rules as enqueue)."""
+    return backend().enqueue_many(list(jobs), delay_s=delay_s)
+
+
+def run_pending(kinds: list[str] | None = None, limit: int | None = None) -> int:
+    """Run due jobs here, until none is left (or ``limit`` ran); return how many ran.
+
+    Periodic jobs due in the current period are queued first.
     """
-    now = timezone.now()
-    queued = 0
-    for kind, every in _PERIODIC.items():
-        if kinds and kind not in kinds:
-            continue
-        with transaction.atomic():
-            if connection.vendor == "postgresql":  # two workers starting together: one row
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [kind])
-            row = Job.objects.select_for_update().filter(kind=kind).order_by("pk").first()
-            if row is None:
-                Job.objects.create(kind=kind, max_attempts=1, run_after=now)
-            elif row.state in (JobState.DONE, JobState.FAILED):
-                row.state = JobState.QUEUED
-                row.attempts = 0
-                row.run_after = max(now, row.run_after + every)
-                row.save(update_fields=["state", "attempts", "run_after", "updated_at"])
-            else:
-                continue
-            queued += 1
-    return queued
+    return backend().run_pending(kinds, limit)
+
+
+def jobs(
+    *, kind: str | None = None, states: Iterable[str] | None = None, limit: int = 200
+) -> list[JobView]:
+    """The newest jobs, optionally of one kind and in some states."""
+    return backend().jobs(kind=kind, states=list(states or []), limit=limit)
+
+
+def cancel(job_id: int) -> bool:
+    """Cancel a job that has not started; False if there is no such waiting job."""
+    return backend().cancel(job_id)
+
+
+def retry(job_id: int) -> bool:
+    """Queue a failed job again, at once; False if there is no such failed job."""
+    return backend().retry(job_id)

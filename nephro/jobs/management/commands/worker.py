@@ -1,15 +1,9 @@
-"""`nephro worker`: run background jobs until stopped."""
+"""`nephro worker`: run background jobs until stopped, on the engine the settings chose."""
 
-import signal
-import time
-
-from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from nephro.jobs import queue
-
-# How often the worker re-queues the periodic jobs that have run (see queue.periodic).
-PERIODIC_CHECK_S = 5.0
 
 
 class Command(BaseCommand):
@@ -19,31 +13,24 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="run what is due, then exit")
         parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls")
         parser.add_argument("--kind", action="append", help="only these job kinds")
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=1,
+            help="jobs run at once by this worker (Procrastinate engine only)",
+        )
 
     def handle(self, *args, **opts):
         if opts["once"]:
-            queue.schedule_periodic(opts["kind"])
             ran = queue.run_pending(opts["kind"])
             self.stdout.write(f"ran {ran} job(s)")
             return
-        stopping = False
-
-        def stop(*_):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        self.stdout.write("worker started")
-        next_check = 0.0
-        while not stopping:
-            close_old_connections()
-            if time.monotonic() >= next_check:
-                queue.schedule_periodic(opts["kind"])
-                next_check = time.monotonic() + PERIODIC_CHECK_S
-            claimed = queue.claim(opts["kind"])
-            if claimed is None:
-                time.sleep(opts["poll"])
-                continue
-            queue.run(claimed)
+        engine = settings.NEPHRO_JOBS_BACKEND
+        if engine == "embedded" and opts["concurrency"] != 1:
+            raise CommandError("the embedded engine runs one job at a time: start more workers")
+        self.stdout.write(f"worker started ({engine})")
+        if engine == "procrastinate":
+            queue.backend().work(opts["kind"], opts["poll"], opts["concurrency"])
+        else:
+            queue.backend().work(opts["kind"], opts["poll"])
         self.stdout.write("worker stopped")
