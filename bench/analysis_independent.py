@@ -1,0 +1,215 @@
+"""The drainage analysis on the independent simulator (bench/indsim), reported on its own.
+
+Usage::
+
+    python bench/analysis_independent.py [--cases 120] [--workers 2] [--dev] [--json FILE]
+
+bench/indsim was written clean-room, without reading nephro/analysis, from a physics and
+anatomy spec: it shares none of the analysis's assumptions, so its figures are the honest
+test of images the analysis was never tuned on (issue 14). Held-out seeds start at 100000
+and are never used while tuning; ``--dev`` runs development seeds 0-9999.
+
+The expected verdict is the project's one verdict rule (nephro.analysis.verdict.decide)
+applied to the simulator's physical truth: its bladder arrival, clearance half-time and
+residual iodine. Out-of-distribution inputs (a chest film, a blank series, a field over
+the pelvis only) and a failed or misplaced injection expect ``indeterminate``.
+
+Reported: obstruction sensitivity and specificity, 4-class verdict accuracy and leak
+accuracy with Wilson 95% intervals; median bladder-arrival error where the arrival
+happens during the run; the calibration of the confidence (reliability table, expected
+calibration error, mean confidence on wrong answers); and per-scenario accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.analysis_accuracy import wilson  # noqa: E402
+from bench.indsim import SCENARIOS, simulate  # noqa: E402
+from nephro.analysis import analyze_paths  # noqa: E402
+from nephro.analysis.verdict import Drainage, decide  # noqa: E402
+
+TEST_SEED_BASE = 100_000
+DEV_SEED_BASE = 0
+# The scenarios whose truth expects "indeterminate" whatever the drainage.
+UNDECIDABLE = frozenset({"no_contrast", "tube_displaced", "chest", "blank", "pelvis_only"})
+TWENTY_MIN_S = 20 * 60
+
+
+def _iodine_at(truth: dict[str, Any], t_s: float) -> float | None:
+    """The collecting system's iodine at t_s (linear between samples), or None past them."""
+    curve = truth["collecting_system_iodine"]
+    times, mg = curve["times_s"], curve["mg"]
+    if not times or t_s > times[-1]:
+        return None
+    return float(np.interp(t_s, times, mg))
+
+
+def expected(truth: dict[str, Any]) -> str:
+    """The verdict the rule gives on the simulator's truth."""
+    if truth["scenario"] in UNDECIDABLE or truth.get("out_of_distribution"):
+        return "indeterminate"
+    first = min(image["t_s"] for image in truth["images"])
+    last = max(image["t_s"] for image in truth["images"])
+    peak = truth["collecting_system_peak_mg"] or 0.0
+    at_20 = _iodine_at(truth, TWENTY_MIN_S)
+    arrival = truth["bladder_arrival_s"]
+    return decide(
+        Drainage(
+            arrival_s=None if arrival is None else arrival - first,
+            t_half_s=truth["clearance_half_time_s"],
+            residual_20min=None if at_20 is None or not peak else at_20 / peak,
+            upper_residual_last=truth["residual_fraction_last_film"],
+            span_s=last - first,
+            tube_open=truth["tube_open"],
+            contrast_seen=truth["contrast_given"] and not truth["injection_failed"],
+        )
+    ).verdict
+
+
+def run_case(job: tuple[str, int]) -> dict[str, Any]:
+    scenario, seed = job
+    with tempfile.TemporaryDirectory(prefix="nephro-indsim-") as tmp:
+        truth = simulate(scenario, seed, Path(tmp))
+        paths = [p for p in Path(tmp).iterdir() if p.suffix == ".dcm"]
+        result = analyze_paths([str(p) for p in paths], side=truth.get("side"))
+    pred = result.to_dict(curves=False)
+    first = min(image["t_s"] for image in truth["images"])
+    arrival = truth["bladder_arrival_s"]
+    return {
+        "scenario": scenario,
+        "seed": seed,
+        "expected": expected(truth),
+        "leak": bool(truth["leak"]),
+        "arrival_s": None if arrival is None else arrival - first,
+        "arrival_during_run": truth.get("bladder_arrival_during") == "run",
+        "pred": {k: pred.get(k) for k in ("verdict", "confidence", "reasons", "leak")}
+        | {"bladder_arrival_s": pred.get("bladder_arrival_s")},
+    }
+
+
+def reliability(rows: list[dict[str, Any]], bins: int = 5) -> tuple[list[tuple], float]:
+    """(bin low, bin high, cases, mean confidence, accuracy) per bin, and the ECE."""
+    table, ece = [], 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [
+            r
+            for r in rows
+            if r["pred"]["confidence"] is not None
+            and (
+                low <= r["pred"]["confidence"] < high
+                or (b == bins - 1 and r["pred"]["confidence"] == 1)
+            )
+        ]
+        if not members:
+            continue
+        confidence = statistics.fmean(r["pred"]["confidence"] for r in members)
+        accuracy = statistics.fmean(r["pred"]["verdict"] == r["expected"] for r in members)
+        table.append((low, high, len(members), confidence, accuracy))
+        ece += len(members) / len(rows) * abs(confidence - accuracy)
+    return table, ece
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def share(k: int, n: int) -> tuple[float, float, float]:
+        return wilson(k, n)
+
+    decidable = [r for r in rows if r["scenario"] not in UNDECIDABLE]
+    pos = [r for r in decidable if r["expected"] == "obstructed"]
+    neg = [r for r in decidable if r["expected"] != "obstructed"]
+    correct = [r for r in rows if r["pred"]["verdict"] == r["expected"]]
+    wrong = [r for r in rows if r["pred"]["verdict"] != r["expected"]]
+    leak_right = [r for r in decidable if bool(r["pred"]["leak"]) == r["leak"]]
+    timed = [
+        abs(r["pred"]["bladder_arrival_s"] - r["arrival_s"])
+        for r in decidable
+        if r["arrival_during_run"] and r["pred"]["bladder_arrival_s"] is not None
+    ]
+    ood = [r for r in rows if r["scenario"] in UNDECIDABLE]
+    table, ece = reliability(rows)
+    by_scenario = defaultdict(list)
+    for r in rows:
+        by_scenario[r["scenario"]].append(r)
+    return {
+        "cases": len(rows),
+        "sensitivity": share(sum(r["pred"]["verdict"] == "obstructed" for r in pos), len(pos)),
+        "specificity": share(sum(r["pred"]["verdict"] != "obstructed" for r in neg), len(neg)),
+        "accuracy": share(len(correct), len(rows)),
+        "leak_accuracy": share(len(leak_right), len(decidable)),
+        "arrival_median_error_s": statistics.median(timed) if timed else None,
+        "arrival_cases": len(timed),
+        "undecidable_indeterminate": share(
+            sum(r["pred"]["verdict"] == "indeterminate" for r in ood), len(ood)
+        ),
+        "ece": ece,
+        "reliability": table,
+        "mean_confidence_wrong": statistics.fmean(r["pred"]["confidence"] or 0 for r in wrong)
+        if wrong
+        else None,
+        "confusion": Counter(f"{r['expected']}->{r['pred']['verdict']}" for r in rows),
+        "per_scenario": {
+            name: share(sum(r["pred"]["verdict"] == r["expected"] for r in members), len(members))
+            for name, members in sorted(by_scenario.items())
+        },
+    }
+
+
+def _ci(x: tuple[float, float, float]) -> str:
+    return f"{x[0]:.3f} ({x[1]:.3f}-{x[2]:.3f})"
+
+
+def report(s: dict[str, Any]) -> str:
+    lines = [
+        f"independent simulator, {s['cases']} cases",
+        f"obstruction sensitivity   {_ci(s['sensitivity'])}   target >= 0.95",
+        f"obstruction specificity   {_ci(s['specificity'])}   target >= 0.95",
+        f"4-class verdict accuracy  {_ci(s['accuracy'])}   target >= 0.85",
+        f"leak accuracy             {_ci(s['leak_accuracy'])}   target >= 0.90",
+        f"arrival median error      {s['arrival_median_error_s']} s over {s['arrival_cases']}"
+        " cases   target <= 5 s",
+        f"out-of-distribution/undecidable -> indeterminate  {_ci(s['undecidable_indeterminate'])}"
+        "   target 1.0",
+        f"expected calibration error {s['ece']:.3f}   target <= 0.10",
+        f"mean confidence when wrong {s['mean_confidence_wrong']}   target <= 0.6",
+        "reliability (confidence bin: cases, mean confidence, accuracy):",
+        *(f"  {lo:.1f}-{hi:.1f}: {n}, {c:.2f}, {a:.2f}" for lo, hi, n, c, a in s["reliability"]),
+        "per scenario (verdict accuracy):",
+        *(f"  {name:18s} {_ci(x)}" for name, x in s["per_scenario"].items()),
+        "confusion (expected->predicted): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(s["confusion"].items())),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=len(SCENARIOS) * 10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dev", action="store_true", help="development seeds 0-9999")
+    parser.add_argument("--json", type=Path, help="write every case's row here")
+    args = parser.parse_args(argv)
+    base = DEV_SEED_BASE if args.dev else TEST_SEED_BASE
+    jobs = [(SCENARIOS[i % len(SCENARIOS)], base + i) for i in range(args.cases)]
+    with mp.Pool(args.workers) as pool:
+        rows = pool.map(run_case, jobs, chunksize=1)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    print(report(summarise(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

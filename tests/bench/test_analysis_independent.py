@@ -1,0 +1,45 @@
+"""bench/analysis_independent.py: the truth-to-verdict mapping and one case end to end."""
+
+from bench.analysis_independent import expected, run_case, summarise
+
+
+def _truth(**overrides):
+    truth = {
+        "scenario": "patent",
+        "out_of_distribution": False,
+        "images": [{"t_s": -60.0}, {"t_s": 1260.0}],
+        "collecting_system_peak_mg": 1000.0,
+        "collecting_system_iodine": {"times_s": [0.0, 600.0, 1300.0], "mg": [0, 1000, 20]},
+        "bladder_arrival_s": 40.0,
+        "clearance_half_time_s": 120.0,
+        "residual_fraction_last_film": 0.02,
+        "tube_open": False,
+        "contrast_given": True,
+        "injection_failed": False,
+    }
+    return truth | overrides
+
+
+def test_it_expects_the_verdict_rule_applied_to_the_physical_truth():
+    assert expected(_truth()) == "drains"
+    blocked = _truth(
+        scenario="obstructed_upj",
+        bladder_arrival_s=None,
+        clearance_half_time_s=None,
+        residual_fraction_last_film=0.97,
+        collecting_system_iodine={"times_s": [0.0, 1300.0], "mg": [1000, 970]},
+    )
+    assert expected(blocked) == "obstructed"
+
+
+def test_it_expects_indeterminate_for_inputs_that_cannot_be_decided():
+    for scenario in ("chest", "blank", "pelvis_only", "no_contrast", "tube_displaced"):
+        assert expected(_truth(scenario=scenario)) == "indeterminate"
+
+
+def test_one_simulated_case_runs_through_the_analysis_and_is_summarised():
+    row = run_case(("obstructed_upj", 7))
+    assert row["expected"] in {"obstructed", "indeterminate", "delayed"}
+    assert row["pred"]["verdict"] in {"drains", "delayed", "obstructed", "indeterminate"}
+    summary = summarise([row])
+    assert summary["cases"] == 1 and sum(summary["confusion"].values()) == 1
