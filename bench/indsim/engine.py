@@ -993,7 +993,7 @@ def build_truth(
         else:
             vis = "partial"
         t["bladder_visibility"] = vis
-        t["bladder_visibility_planned"] = planned
+        t["bladder_visibility_planned"] = None if scenario == "pelvis_only" else planned
         uf = [r.get("ureter_fraction_in_field", 1.0) for r in records if r["series"] == "run"]
         t["ureter_leaves_field"] = bool(min(uf) < 0.999) if uf else None
         t["kidney_ever_in_view"] = bool(

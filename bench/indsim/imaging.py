@@ -317,9 +317,7 @@ class Imager:
         sig = sig + self.rng.normal(0, eq.e_noise_quanta * g_open, sig.shape).astype(np.float32)
         if eq.detector == "image_intensifier":
             if eq.glare > 0:
-                sig = (1 - eq.glare) * sig + eq.glare * ndimage.gaussian_filter(
-                    sig, sig.shape[0] / 6
-                )
+                sig = (1 - eq.glare) * sig + eq.glare * _smooth_large(sig, sig.shape[0] / 6)
             r = np.arange(spec.rows)[:, None] - (spec.rows - 1) / 2
             c = np.arange(spec.cols)[None, :] - (spec.cols - 1) / 2
             rr2 = (r * r + c * c) / (0.5 * min(spec.rows, spec.cols)) ** 2
@@ -350,23 +348,30 @@ class Imager:
         return float(s[0] * k * (self.eq.grid_tp if self.eq.grid else 1.0))
 
 
-def _interp_matrix(n_small: int, n_full: int) -> np.ndarray:
-    """Linear interpolation weights from block centres of a block-mean image."""
+def _axis_weights(n_small: int, n_full: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linear interpolation indices/weights from block centres of a block-mean image."""
     f = n_full / n_small
     pos = (np.arange(n_full) + 0.5) / f - 0.5
     i0 = np.clip(np.floor(pos).astype(int), 0, n_small - 1)
     i1 = np.clip(i0 + 1, 0, n_small - 1)
-    w = np.clip(pos - np.floor(pos), 0, 1)
-    m = np.zeros((n_full, n_small))
-    m[np.arange(n_full), i0] += 1 - w
-    m[np.arange(n_full), i1] += w
-    return m
+    w = np.clip(pos - np.floor(pos), 0, 1).astype(np.float32)
+    return i0, i1, w
 
 
 def _upsample(small: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    mr = _interp_matrix(small.shape[0], shape[0])
-    mc = _interp_matrix(small.shape[1], shape[1])
-    return (mr @ small @ mc.T).astype(np.float32)
+    r0, r1, wr = _axis_weights(small.shape[0], shape[0])
+    c0, c1, wc = _axis_weights(small.shape[1], shape[1])
+    sm = small.astype(np.float32)
+    rows = sm[r0] * (1 - wr)[:, None] + sm[r1] * wr[:, None]
+    return rows[:, c0] * (1 - wc)[None, :] + rows[:, c1] * wc[None, :]
+
+
+def _smooth_large(img: np.ndarray, sigma_px: float, f: int = 4) -> np.ndarray:
+    """Wide Gaussian blur computed on a block-mean image (for scatter and glare)."""
+    h, w = img.shape[0] // f * f, img.shape[1] // f * f
+    small = img[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+    sm = ndimage.gaussian_filter(small, sigma_px / f, mode="constant")
+    return _upsample(sm, img.shape)
 
 
 def exposed_mask_round(spec: ImageSpec) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .anatomy import Patient
-from .render import Grid, ellipsoid, line_density, smooth_path, tube
+from .render import Grid, ellipsoid, nearest_on_path, path_arclength, smooth_path, tube
 
 
 @dataclass
@@ -307,13 +307,23 @@ def draw_catheter(
     lumen_conc: np.ndarray | None,
     ba_to_i: float,
 ) -> None:
+    """Catheter wall (barium as iodine-equivalent) and the contrast in its lumen, from one
+    distance map."""
     path = km.catheter_path(dz)
-    tube(grid, iodine, path, km.catheter_radius, km.catheter_ba * ba_to_i, wall=km.catheter_wall)
+    r = km.catheter_radius
+    near = nearest_on_path(grid, path, r)
+    if near is None:
+        return
+    rs, cs, dist, sval = near
+    d2 = np.where(np.isfinite(dist), dist * dist, 1e9)
+    ri = r - km.catheter_wall
+    outer = 2 * np.sqrt(np.clip(r * r - d2, 0, None))
+    inner = 2 * np.sqrt(np.clip(ri * ri - d2, 0, None))
+    val = (outer - inner) * (km.catheter_ba * ba_to_i)
     if lumen_conc is not None and np.any(lumen_conc > 0):
         n = len(lumen_conc)
-        arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(path, axis=0).T))])
-        from_tip = arc[-1] - arc
+        total = float(path_arclength(path)[-1])
+        from_tip = total - sval
         cell = np.clip(n - 1 - np.floor(from_tip / (km.tube_length / n)), 0, n - 1).astype(int)
-        ri = km.catheter_radius - km.catheter_wall
-        lam = lumen_conc[cell] * np.pi * ri * ri
-        line_density(grid, iodine, path, np.full(len(path), ri), lam)
+        val = val + inner * lumen_conc[cell]
+    iodine[rs, cs] += val.astype(np.float32)

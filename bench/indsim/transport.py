@@ -261,7 +261,7 @@ def simulate_transport(p: TransportParams) -> TransportResult:
     def add_puff(lst: list[Puff], mass: float, t: float, site: str) -> None:
         if mass <= 0:
             return
-        if lst and t - lst[-1].born < 2.0:
+        if lst and t - lst[-1].born < 8.0:
             lst[-1].mass += mass
             return
         if site == "tract":
