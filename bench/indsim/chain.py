@@ -59,9 +59,13 @@ class ChainProcessor:
             sigma, gain = c.unsharp
             y = y + gain * (y - ndimage.gaussian_filter(y, sigma))
         # histogram analysis over attenuated, exposed pixels (direct exposure excluded)
-        anat = mask & (raw < 0.6 * info["open_signal"])
+        # (central 60 % of the field, where the anatomy of interest is)
+        h, w = mask.shape
+        central = np.zeros_like(mask)
+        central[int(0.2 * h) : int(0.8 * h), int(0.2 * w) : int(0.8 * w)] = True
+        anat = mask & central & (raw < 0.6 * info["open_signal"])
         if anat.sum() < 0.05 * mask.size:
-            anat = mask
+            anat = mask & central if (mask & central).any() else mask
         vals = y[anat] if anat.any() else y.ravel()
         meta: dict = {}
         if c.lut == "none":

@@ -514,6 +514,9 @@ def simulate(scenario: str, seed: int, out_dir: Path | str, **overrides: object)
         "films": ChainProcessor(film_chain),
         "scout": ChainProcessor(film_chain),
     }
+    for ch, pr in ((run_chain, procs["run"]), (film_chain, procs["films"])):
+        if ch.lut == "none":  # raw storage: the polarity follows from response and PI
+            ch.polarity = pr.derived()["display_polarity"]
     abc_beta = float(rng.uniform(0.3, 0.7))
     pulse_ms = float(rng.uniform(4.0, 12.0))
     stored_frames: dict[str, list[np.ndarray]] = {"run": [], "films": [], "scout": []}

@@ -20,7 +20,7 @@ from bench.indsim.scenarios import sample_physiology
 from bench.indsim.transport import TransportParams, balance, simulate_transport
 
 # Small images, few frames and a coarse anatomy canvas keep the whole file fast.
-SMALL = {"max_frames": 6, "run_px": 96, "film_px": 96, "max_films": 2, "canvas_step": 0.3}
+SMALL = {"max_frames": 5, "run_px": 80, "film_px": 80, "max_films": 2, "canvas_step": 0.35}
 OBSTRUCTED = ("obstructed_upj", "obstructed_ureter", "obstructed_uvj", "leak_obstructed")
 HELD = ("collecting_system", "lumen", "ureter", "bladder", "extravasated", "pool")
 
