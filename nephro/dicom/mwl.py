@@ -1,8 +1,6 @@
-"""Modality Worklist: match a C-FIND identifier against scheduled exams (PS3.4 K.6.1).
+"""Modality Worklist: answer a C-FIND identifier with scheduled exams (PS3.4 K.6.1).
 
-Matching keys: Scheduled Procedure Step Start Date (single date or range) and Time (with
-a single date), Modality, Scheduled Station AE Title, Patient Name (wildcards * and ?,
-case-insensitive), Patient ID, Accession Number and Study Instance UID. Responses carry
+Which exams match is mwl_match.py (every key with its matching type). Responses carry
 only the keys the modality asked for (an empty Scheduled Procedure Step Sequence asks
 for all of it). The query uses the (state, scheduled_at) index and a result limit, and
 responses are built from one ``values()`` query, so it stays fast with 100,000 exams.
@@ -10,22 +8,16 @@ responses are built from one ``values()`` query, so it stays fast with 100,000 e
 
 from __future__ import annotations
 
-import re
 import struct
-from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 from pydicom.dataset import Dataset
-from pydicom.tag import Tag
 
+from nephro.dicom.mwl_match import SPS, BadQuery, candidates
 from nephro.dicom.tuning import PreEncoded
-from nephro.exams.lifecycle import ON_WORKLIST
-from nephro.exams.models import Exam
-from nephro.patients.models import Patient
 
-SPS = Tag("ScheduledProcedureStepSequence")
+__all__ = ["BadQuery", "Identifier", "find", "responses"]
 _CHARSET = 0x00080005  # Specific Character Set
 # (tag, VR, value); a sequence's value is a list of items, each a list of elements.
 Element = tuple[int, str, object]
@@ -62,118 +54,6 @@ _FIELDS = (
     "screening__reaction_description",
     "screening__other_allergies",
 )
-
-
-class BadQuery(ValueError):
-    """The identifier cannot be matched (wrong format of a matching key)."""
-
-
-def _text(identifier: Dataset, keyword: str) -> str:
-    value = identifier.get(keyword)
-    return "" if value is None else str(value).strip()
-
-
-def _date(value: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y%m%d").date()
-    except ValueError as exc:
-        raise BadQuery(f"bad date {value!r}") from exc
-
-
-def _time(value: str, end: bool) -> time:
-    digits = value.split(".")[0]
-    if not digits.isdigit() or len(digits) not in (2, 4, 6):
-        raise BadQuery(f"bad time {value!r}")
-    parts = [int(digits[i : i + 2]) for i in range(0, len(digits), 2)]
-    filler = [59, 59] if end else [0, 0]
-    hour, minute, second = (parts + filler[len(parts) - 1 :])[:3]
-    return time(hour, minute, second, 999999 if end else 0)
-
-
-def _range(value: str) -> tuple[str, str]:
-    if "-" in value:
-        low, high = value.split("-", 1)
-        return low.strip(), high.strip()
-    return value, value
-
-
-def _wildcard_regex(pattern: str) -> re.Pattern:
-    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def _apply_name(exams: QuerySet, pattern: str) -> tuple[QuerySet, re.Pattern | None]:
-    """Narrow in SQL by the literal prefix; the full pattern is checked in Python.
-
-    The matching patients come from a subquery on the family name index
-    (patients/migrations/0003); the worklist index (state, scheduled_at, patient) then
-    lets the database check each scheduled exam's patient against them without reading
-    the exam row, let alone looking its patient up."""
-    pattern = pattern.rstrip("^")
-    if not pattern or pattern == "*":
-        return exams, None
-    prefix = re.split(r"[*?]", pattern, maxsplit=1)[0]
-    wild = prefix != pattern
-    family, _, given = prefix.partition("^")
-    patients = None
-    if "^" in prefix:
-        patients = Patient.objects.filter(family_name__iexact=family)
-        if given:
-            patients = patients.filter(given_name__istartswith=given)
-    elif family:
-        lookup = "family_name__istartswith" if wild else "family_name__iexact"
-        patients = Patient.objects.filter(**{lookup: family})
-    if patients is not None:
-        exams = exams.filter(patient__in=patients.values("pk"))
-    regex = _wildcard_regex(pattern if "^" in pattern or wild else pattern + "^*")
-    return exams, regex
-
-
-def candidates(identifier: Dataset) -> tuple[QuerySet, re.Pattern | None]:
-    exams = Exam.objects.filter(state__in=ON_WORKLIST, scheduled_at__isnull=False)
-    step = identifier.get(SPS)
-    step = step[0] if step else Dataset()
-    tz = timezone.get_current_timezone()
-    start_date = _text(step, "ScheduledProcedureStepStartDate")
-    start_time = _text(step, "ScheduledProcedureStepStartTime")
-    if start_date:
-        low, high = _range(start_date)
-        low_d = _date(low) if low else None
-        high_d = _date(high) if high else None
-        low_t, high_t = time.min, time.max
-        if start_time and low_d is not None and low_d == high_d:
-            t_low, t_high = _range(start_time)
-            low_t = _time(t_low, end=False) if t_low else time.min
-            high_t = _time(t_high, end=True) if t_high else time.max
-        if low_d is not None:
-            exams = exams.filter(scheduled_at__gte=datetime.combine(low_d, low_t, tzinfo=tz))
-        if high_d is not None:
-            if high_t == time.max:
-                bound = datetime.combine(high_d + timedelta(days=1), time.min, tzinfo=tz)
-                exams = exams.filter(scheduled_at__lt=bound)
-            else:
-                exams = exams.filter(scheduled_at__lte=datetime.combine(high_d, high_t, tzinfo=tz))
-    modality = _text(step, "Modality")
-    if modality and modality != "*":
-        exams = exams.filter(modality=modality)
-    station = _text(step, "ScheduledStationAETitle")
-    if station and station != "*":
-        exams = exams.filter(modality_ae_title=station)
-    for keyword, field in (
-        ("PatientID", "patient__mrn"),
-        ("AccessionNumber", "accession_number"),
-        ("StudyInstanceUID", "study_instance_uid"),
-    ):
-        value = _text(identifier, keyword)
-        if not value or value == "*":
-            continue
-        if keyword == "StudyInstanceUID" and "\\" in value:
-            exams = exams.filter(study_instance_uid__in=value.split("\\"))
-        elif "*" in value or "?" in value:
-            exams = exams.filter(**{f"{field}__regex": "^" + _wildcard_regex(value).pattern + "$"})
-        else:
-            exams = exams.filter(**{field: value})
-    return _apply_name(exams, _text(identifier, "PatientName"))
 
 
 def _allergies(row: dict) -> str:
@@ -327,7 +207,7 @@ def _encode(elements: list[Element], *, explicit: bool) -> bytes:
 def responses(identifier: Dataset, limit: int | None = None) -> list[Identifier]:
     """The response identifiers for a worklist query."""
     limit = limit or settings.NEPHRO_DICOM_MWL_LIMIT
-    exams, name_regex = candidates(identifier)
+    exams, checks = candidates(identifier)
     rows = exams.order_by("scheduled_at", "pk").values(*_FIELDS)
     selected = _selection(identifier)
     wanted_step = identifier.get(SPS)
@@ -336,11 +216,9 @@ def responses(identifier: Dataset, limit: int | None = None) -> list[Identifier]
     if step_keys is not None and len(step_keys):
         step_selected = _selection(step_keys)
     results = []
-    for row in rows[: limit * 4 if name_regex else limit].iterator(chunk_size=500):
-        if name_regex is not None:
-            name = f"{row['patient__family_name']}^{row['patient__given_name']}"
-            if not name_regex.fullmatch(name):
-                continue
+    for row in rows[: limit * 4 if checks else limit].iterator(chunk_size=500):
+        if not all(check(row) for check in checks):
+            continue
         top, step = _values(row)
         elements = [(_CHARSET, "CS", "ISO_IR 192"), *_fill(selected, top)]
         if SPS in identifier:
