@@ -56,14 +56,9 @@ def make_patient(
     user: User | None = None, *, sex: str = "M", born: date | None = None, **extra
 ) -> Patient:
     n = next(_counter)
+    names = {"mrn": f"MRN{n:05d}", "family_name": f"Family{n}", "given_name": "Given"}
     return Patient.objects.create(
-        mrn=f"MRN{n:05d}",
-        family_name=f"Family{n}",
-        given_name="Given",
-        birth_date=born or date(1960, 5, 17),
-        sex=sex,
-        user=user,
-        **extra,
+        **{**names, **extra}, birth_date=born or date(1960, 5, 17), sex=sex, user=user
     )
 
 

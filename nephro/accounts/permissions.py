@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "patients:list": CLINICAL,
     "patients:create": frozenset({R.REFERRER, R.NURSE, R.RADIOLOGIST}),
     "patients:detail": CLINICAL,
+    # Two records of one person made one: identity only, no clinical record (issue 15).
+    "patients:merge": frozenset({R.ADMIN}),
     "tubes:registry": STAFF,
     "tubes:create": frozenset({R.NURSE, R.RADIOLOGIST}),
     "tubes:edit": frozenset({R.NURSE, R.RADIOLOGIST}),
@@ -95,6 +97,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "portal:invite": STAFF,
     # Recovery follow-up and triage (DESIGN section 6): nurse; radiologist does everything.
     "followup:triage": frozenset({R.NURSE, R.RADIOLOGIST}),
+    "followup:triage-alerts": frozenset({R.NURSE, R.RADIOLOGIST}),
     "followup:acknowledge": frozenset({R.NURSE, R.RADIOLOGIST}),
     "followup:checkin": frozenset({R.NURSE, R.RADIOLOGIST}),
     "followup:review": frozenset({R.NURSE, R.RADIOLOGIST}),

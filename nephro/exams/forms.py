@@ -7,18 +7,29 @@ from nephro.accounts.models import User
 from nephro.accounts.roles import Role
 from nephro.exams.dose import KAP_UNITS, KAR_UNITS, to_gy_cm2, to_mgy
 from nephro.exams.models import Indication, Procedure, Urgency, View
+from nephro.lib.once import OnceForm
 from nephro.tubes.models import Side, TubeStatus
 
 SIDE_CHOICES = [*Side.choices, ("both", "Both (one exam per side)")]
 
 
-class OrderForm(forms.Form):
+def tube_choice_field(patient, side: str) -> forms.ModelChoiceField:
+    """The patient's tubes on this side still in place, the newest first."""
+    tubes = patient.tubes.filter(side=side).exclude(status=TubeStatus.REMOVED).order_by("-pk")
+    return forms.ModelChoiceField(
+        queryset=tubes,
+        required=False,
+        label=f"{Side(side).label} tube",
+        empty_label="None in the registry yet (link it on the exam page)",
+        initial=tubes.first(),
+    )
+
+
+class OrderForm(OnceForm):
     side = forms.ChoiceField(choices=SIDE_CHOICES)
     indication = forms.ChoiceField(choices=Indication.choices)
     clinical_question = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
     urgency = forms.ChoiceField(choices=Urgency.choices, initial=Urgency.ROUTINE)
-    # A one-time token: a second submit of the same form is recognised, not duplicated.
-    submission = forms.UUIDField(widget=forms.HiddenInput)
 
     referring_physician = forms.ModelChoiceField(queryset=None, required=True)
 
@@ -31,9 +42,9 @@ class OrderForm(forms.Form):
             self.fields["referring_physician"].queryset = User.objects.filter(
                 role=Role.REFERRER, is_active=True
             ).order_by("last_name")
-        self.tubes = {
-            t.side: t for t in patient.tubes.exclude(status=TubeStatus.REMOVED).order_by("pk")
-        }
+        for side in Side.values:
+            self.fields[f"tube_{side}"] = tube_choice_field(patient, side)
+        self.order_fields(["side", "tube_left", "tube_right"])
 
     def referrer(self):
         if self.user.role == Role.REFERRER:
@@ -43,6 +54,10 @@ class OrderForm(forms.Form):
     def sides(self) -> list[str]:
         side = self.cleaned_data["side"]
         return [Side.LEFT, Side.RIGHT] if side == "both" else [side]
+
+    def tubes(self) -> dict:
+        """The tube chosen for each ordered side (None: not in the registry)."""
+        return {side: self.cleaned_data.get(f"tube_{side}") for side in self.sides()}
 
 
 class ScheduleForm(forms.Form):

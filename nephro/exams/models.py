@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from nephro.exams.lifecycle import ON_WORKLIST, State
 from nephro.patients.models import Patient
@@ -85,6 +86,9 @@ class Exam(models.Model):
 
     def __str__(self) -> str:
         return f"{self.accession_number} {self.get_side_display().lower()} nephrostogram"
+
+    def get_absolute_url(self) -> str:
+        return reverse("exams:detail", args=[self.pk])
 
     @property
     def audit_patient(self) -> Patient:

@@ -15,18 +15,13 @@ from nephro.audit.services import record
 from nephro.exams import lifecycle
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import ChecklistItem, ChecklistStep, Exam, Order, Procedure
+from nephro.lib import once
 from nephro.lib.steps import Refused
 from nephro.tubes.models import Tube
 
 
 class WorkflowError(Refused):
     """A request the workflow refuses, with a message fit to show the user."""
-
-
-class DuplicateSubmission(WorkflowError):
-    def __init__(self, order: Order):
-        super().__init__("this order was already submitted; nothing new was created")
-        self.order = order
 
 
 def _new_accession() -> str:
@@ -61,24 +56,20 @@ def create_order(
     urgency: str,
     submission=None,
 ) -> list[Exam]:
-    """One order; one exam per side (a bilateral order makes two)."""
-    existing = Order.objects.filter(submission=submission).first() if submission else None
-    if existing is not None:
-        raise DuplicateSubmission(existing)
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                order = Order.objects.create(
-                    submission=submission,
-                    patient=patient,
-                    referrer=referrer,
-                    indication=indication,
-                    clinical_question=clinical_question,
-                    urgency=urgency,
-                    created_by=actor.user,
-                )
-        except IntegrityError as exc:  # the same form submitted twice at the same moment
-            raise DuplicateSubmission(Order.objects.get(submission=submission)) from exc
+    """One order; one exam per side (a bilateral order makes two).
+
+    A repeated `submission` token raises once.AlreadySubmitted(the first order).
+    """
+    with once.consume(Order, submission):
+        order = Order.objects.create(
+            submission=submission,
+            patient=patient,
+            referrer=referrer,
+            indication=indication,
+            clinical_question=clinical_question,
+            urgency=urgency,
+            created_by=actor.user,
+        )
         record(actor, "order.create", order, detail={"sides": sides})
         return [_create_exam(actor, order, side, tubes.get(side)) for side in sides]
 

@@ -1,7 +1,6 @@
 """Exam pages: thin views that validate, call one service, and render or redirect."""
 
 from functools import wraps
-from uuid import uuid4
 
 from django.contrib import messages
 from django.db.models import Count, Q
@@ -19,6 +18,7 @@ from nephro.exams.dose import dose_flags
 from nephro.exams.forms import CheckInForm, OrderForm, ProcedureForm, ReasonForm, ScheduleForm
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import ChecklistItem, Procedure
+from nephro.lib import once
 from nephro.lib.steps import form_step
 from nephro.patients.access import visible_patients
 
@@ -82,9 +82,7 @@ def worklist(request):
 
 def order(request, patient_pk: int):
     patient = get_object_or_404(visible_patients(request.user), pk=patient_pk)
-    form = OrderForm(
-        request.POST or None, patient=patient, user=request.user, initial={"submission": uuid4()}
-    )
+    form = OrderForm(request.POST or None, patient=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -93,15 +91,14 @@ def order(request, patient_pk: int):
                 patient=patient,
                 referrer=form.referrer(),
                 sides=form.sides(),
-                tubes=form.tubes,
+                tubes=form.tubes(),
                 indication=data["indication"],
                 clinical_question=data["clinical_question"],
                 urgency=data["urgency"],
                 submission=data["submission"],
             )
-        except services.DuplicateSubmission as exc:
-            messages.warning(request, "This order was already submitted; nothing new was created.")
-            return redirect("exams:detail", pk=exc.order.exams.first().pk)
+        except once.AlreadySubmitted as exc:
+            return once.show_previous(request, exc.record.exams.first().get_absolute_url())
         messages.success(request, f"Order placed: {', '.join(e.accession_number for e in exams)}.")
         return redirect("exams:detail", pk=exams[0].pk)
     record(Actor.of(request), "patient.read", patient)

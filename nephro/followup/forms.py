@@ -6,9 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from nephro.followup.models import Action
 from nephro.followup.services import TEMPERATURE_MAX_C, TEMPERATURE_MIN_C
 from nephro.followup.triage import SYMPTOMS
+from nephro.lib.once import OnceForm
 
 
-class AcknowledgeForm(forms.Form):
+class AcknowledgeForm(OnceForm):
     action = forms.ChoiceField(label="Action taken", choices=[("", "Choose…"), *Action.choices])
     note = forms.CharField(
         label="Note",
@@ -18,7 +19,7 @@ class AcknowledgeForm(forms.Form):
     )
 
 
-class CheckInForm(forms.Form):
+class CheckInForm(OnceForm):
     """How are you? The symptoms of DESIGN section 6, from the triage table."""
 
     symptoms = forms.MultipleChoiceField(

@@ -25,6 +25,7 @@ from nephro.audit.services import record
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
 from nephro.followup import mail
+from nephro.followup.escalation import NOT_ACKNOWLEDGED, escalate
 from nephro.followup.models import Alert, CheckIn
 from nephro.followup.triage import ESCALATING
 from nephro.jobs.queue import periodic
@@ -128,20 +129,6 @@ def send_checkin_requests(now: datetime | None = None) -> int:
     return sent
 
 
-def on_duty_radiologists() -> tuple[list[User], bool]:
-    """(radiologists to escalate to, whether anyone was actually on duty)."""
-    on_duty = list(
-        User.objects.filter(role=Role.RADIOLOGIST, is_active=True, duty__on_duty=True).order_by(
-            "username"
-        )
-    )
-    if on_duty:
-        return on_duty, True
-    return list(
-        User.objects.filter(role=Role.RADIOLOGIST, is_active=True).order_by("username")
-    ), False
-
-
 @periodic("followup.escalate", every=EVERY)
 def escalate_alerts(now: datetime | None = None) -> int:
     """Urgent and emergency alerts nobody acknowledged in time go to the radiologist on duty."""
@@ -163,28 +150,7 @@ def escalate_alerts(now: datetime | None = None) -> int:
             )
             if alert.acknowledged_at or alert.escalated_at:
                 continue
-            radiologists, anyone_on_duty = on_duty_radiologists()
-            alert.escalated_at = now
-            alert.escalated_to = [r.username for r in radiologists]
-            alert.save(update_fields=["escalated_at", "escalated_to"])
-            mail.send(
-                [r.email for r in radiologists],
-                f"Nephro: unacknowledged {alert.get_urgency_display().lower()} alert "
-                f"({alert.exam.patient.mrn})",
-                "followup/email/escalation.txt",
-                {
-                    "alert": alert,
-                    "minutes": int((now - alert.raised_at).total_seconds() // 60),
-                    "on_duty": anyone_on_duty,
-                },
-                language="en",
-            )
-            record(
-                FOLLOWUP,
-                "alert.escalate",
-                alert,
-                detail={"to": alert.escalated_to, "on_duty": anyone_on_duty},
-            )
+            escalate(FOLLOWUP, alert, now, NOT_ACKNOWLEDGED)
             escalated += 1
     return escalated
 

@@ -32,6 +32,8 @@ class CheckIn(models.Model):
     temperature_c = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
     notes = models.TextField(blank=True)
     urgency = models.CharField(max_length=10, choices=Urgency.choices, blank=True)
+    # The answering form's one-time token (nephro.lib.once): a second submit finds this.
+    submission = models.UUIDField(unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["-answered_at", "due_at"]
@@ -105,6 +107,11 @@ class Alert(models.Model):
     def rank(self) -> int:
         return RANK[self.urgency]
 
+    @property
+    def tries(self) -> list:
+        """The failed tries to reach the patient, oldest first (prefetched on triage)."""
+        return list(self.attempts.all())
+
 
 class Duty(models.Model):
     """Whether a radiologist is on duty: escalations go to everyone on duty.
@@ -118,3 +125,21 @@ class Duty(models.Model):
     )
     on_duty = models.BooleanField(default=False)
     since = models.DateTimeField()
+
+
+class ContactAttempt(models.Model):
+    """A try to reach the patient about an alert that failed: the alert stays open."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="attempts")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    note = models.TextField()
+    # The acknowledge form's one-time token (nephro.lib.once).
+    submission = models.UUIDField(unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["at"]
+
+    @property
+    def audit_patient(self) -> Patient:
+        return self.alert.exam.patient

@@ -22,6 +22,7 @@ def open_alerts() -> QuerySet[Alert]:
     return (
         Alert.objects.filter(acknowledged_at__isnull=True)
         .select_related("exam__patient", "checkin", "checkin__answered_by")
+        .prefetch_related("attempts__by")
         .annotate(rank_value=_RANK)
         .order_by("-rank_value", "raised_at")
     )

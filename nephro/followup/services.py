@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,8 +12,10 @@ from nephro.accounts.roles import Role
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.services import WorkflowError, locked_exam
-from nephro.followup.models import Action, Alert, CheckIn, Duty
-from nephro.followup.triage import BY_CODE, triage
+from nephro.followup.escalation import NOT_REACHED, escalate
+from nephro.followup.models import Action, Alert, CheckIn, ContactAttempt, Duty
+from nephro.followup.triage import BY_CODE, ESCALATING, triage
+from nephro.lib import once
 
 # Temperatures outside this range are typing mistakes, not readings (clinical.md 6 uses
 # 38.0 C as the fever line; these limits only catch impossible values).
@@ -33,18 +36,20 @@ def record_checkin(
     temperature_c: Decimal | None = None,
     notes: str = "",
     by_phone: bool = False,
+    submission: UUID | None = None,
 ) -> CheckIn:
     """Store the answers, triage them, and open an alert when staff must look.
 
     The answers fill the oldest scheduled check-in that is due and unanswered, or
-    become a check-in of their own.
+    become a check-in of their own. A repeated `submission` token raises
+    once.AlreadySubmitted(the first check-in): one check-in, one alert.
     """
     unknown = [code for code in symptoms if code not in BY_CODE]
     if unknown:
         raise WorkflowError(f"unknown symptom {unknown[0]!r}")
     check_temperature(temperature_c)
     now = timezone.now()
-    with locked_exam(exam_id) as exam:
+    with locked_exam(exam_id) as exam, once.consume(CheckIn, submission):
         if exam.completed_at is None:
             raise WorkflowError("check-ins start after the study")
         checkin = (
@@ -61,6 +66,7 @@ def record_checkin(
         checkin.temperature_c = temperature_c
         checkin.notes = notes
         checkin.urgency = result.urgency
+        checkin.submission = submission
         checkin.save()
         record(
             actor,
@@ -76,7 +82,10 @@ def record_checkin(
     return checkin
 
 
-def acknowledge_alert(actor: Actor, alert_id: int, *, action: str, note: str) -> Alert:
+def acknowledge_alert(
+    actor: Actor, alert_id: int, *, action: str, note: str, submission: UUID | None = None
+) -> Alert:
+    """Close the alert with what was done; "could not reach" keeps it open (see below)."""
     if action not in Action.values:
         raise WorkflowError("choose the action taken")
     if not note.strip():
@@ -88,6 +97,9 @@ def acknowledge_alert(actor: Actor, alert_id: int, *, action: str, note: str) ->
                 f"this alert was already acknowledged by {alert.acknowledged_by} "
                 f"at {timezone.localtime(alert.acknowledged_at):%H:%M}"
             )
+        if action == Action.NO_ANSWER:
+            _not_reached(actor, alert, note.strip(), submission)
+            return alert
         alert.acknowledged_at = timezone.now()
         alert.acknowledged_by = actor.user
         alert.action = action
@@ -95,6 +107,19 @@ def acknowledge_alert(actor: Actor, alert_id: int, *, action: str, note: str) ->
         alert.save()
         record(actor, "alert.acknowledge", alert, detail={"action": action, "note": alert.note})
     return alert
+
+
+def _not_reached(actor: Actor, alert: Alert, note: str, submission: UUID | None) -> None:
+    """The patient was not reached: the alert stays open, and an urgent or emergency
+    one goes to the radiologist on duty at once (triage.ESCALATING decides which)."""
+    now = timezone.now()
+    with once.consume(ContactAttempt, submission):
+        attempt = ContactAttempt.objects.create(
+            alert=alert, by=actor.user, at=now, note=note, submission=submission
+        )
+        record(actor, "alert.not_reached", alert, detail={"attempt": attempt.pk, "note": note})
+        if alert.urgency in ESCALATING:
+            escalate(actor, alert, now, NOT_REACHED)
 
 
 def set_duty(actor: Actor, on_duty: bool) -> Duty:

@@ -1,5 +1,6 @@
 """Staff follow-up pages: triage list, acknowledgement, phone check-ins, questionnaire review."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,9 +17,9 @@ from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam
 from nephro.followup import selectors, services
 from nephro.followup.forms import AcknowledgeForm, CheckInForm
-from nephro.followup.models import Alert
-from nephro.followup.triage import Urgency, triage
-from nephro.lib.steps import form_step
+from nephro.followup.models import Action, Alert
+from nephro.followup.triage import ESCALATING, Urgency, triage
+from nephro.lib import once
 from nephro.screening import services as screening_services
 from nephro.screening.forms import ScreeningForm
 from nephro.screening.models import Screening, Source
@@ -36,9 +37,18 @@ def triage_list(request):
         .select_related("duty")
         .order_by("username"),
         "now": now,
+        "refresh": settings.NEPHRO_TRIAGE_REFRESH_SECONDS,
     }
     record(Actor.of(request), "triage.read", detail={"open_alerts": len(alerts)})
     return render(request, "followup/triage.html", context)
+
+
+def triage_alerts(request):
+    """The open alerts alone: what an open triage page fetches every few seconds."""
+    alerts = list(selectors.open_alerts())
+    record(Actor.of(request), "triage.read", detail={"open_alerts": len(alerts), "poll": True})
+    context = {"alerts": alerts, "refresh": settings.NEPHRO_TRIAGE_REFRESH_SECONDS}
+    return render(request, "followup/_open_alerts.html", context)
 
 
 def acknowledge(request, alert_pk: int):
@@ -48,17 +58,30 @@ def acknowledge(request, alert_pk: int):
     record(Actor.of(request), "alert.read", alert)
     with override("en"):
         result = triage(alert.checkin.symptoms, alert.checkin.temperature_c)
-    return form_step(
+    return once.form_step(
         request,
         AcknowledgeForm(request.POST or None),
         lambda data: services.acknowledge_alert(
-            Actor.of(request), alert.pk, action=data["action"], note=data["note"]
+            Actor.of(request),
+            alert.pk,
+            action=data["action"],
+            note=data["note"],
+            submission=data["submission"],
         ),
-        success="Alert acknowledged.",
+        success=_acknowledged_message(alert, request.POST.get("action")),
         done=reverse("followup:triage"),
         template="followup/acknowledge.html",
         context={"alert": alert, "result": result},
+        previous_url=lambda attempt: reverse("followup:acknowledge", args=[alert.pk]),
     )
+
+
+def _acknowledged_message(alert: Alert, action: str | None) -> str:
+    if action != Action.NO_ANSWER:
+        return "Alert acknowledged."
+    if alert.urgency in ESCALATING:
+        return "Not reached: the alert stays open and has gone to the radiologist on duty."
+    return "Not reached: the alert stays open. Try again later."
 
 
 def phone_checkin(request, pk: int):
@@ -74,7 +97,10 @@ def phone_checkin(request, pk: int):
                 temperature_c=form.cleaned_data["temperature_c"],
                 notes=form.cleaned_data["notes"],
                 by_phone=True,
+                submission=form.cleaned_data["submission"],
             )
+        except once.AlreadySubmitted:
+            return once.show_previous(request, reverse("exams:detail", args=[exam.pk]))
         except WorkflowError as exc:
             form.add_error(None, f"Not saved: {exc}.")
         else:

@@ -12,7 +12,13 @@ def visible_patients(user) -> QuerySet[Patient]:
         return Patient.objects.all()
     if user.role == Role.REFERRER:
         # Through the reverse relations, so patients need not import the exams app.
-        return Patient.objects.filter(Q(orders__referrer=user) | Q(registered_by=user)).distinct()
+        return (
+            Patient.objects.filter(
+                Q(orders__referrer=user) | Q(registered_by=user) | Q(referrers=user)
+            )
+            .filter(merged_into__isnull=True)
+            .distinct()
+        )
     if user.role == Role.PATIENT:
         return Patient.objects.filter(user=user)
     return Patient.objects.none()

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.patient_list, name="list"),
     path("new/", views.create, name="create"),
     path("<int:pk>/", views.detail, name="detail"),
+    path("merge/", views.merge_records, name="merge"),
 ]

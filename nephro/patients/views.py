@@ -1,53 +1,139 @@
 from django.contrib import messages
-from django.db.models import Q
+from django.db.models import Count
+from django.db.models.functions import Upper
 from django.shortcuts import get_object_or_404, redirect, render
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.access import visible_exams
+from nephro.lib import once
+from nephro.lib.paging import page_of
+from nephro.patients import merge, services
 from nephro.patients.access import visible_patients
-from nephro.patients.forms import PatientForm
+from nephro.patients.forms import MergeForm, PatientForm
 from nephro.patients.models import Patient
+from nephro.patients.search import matching
 
 
 def patient_list(request):
-    patients = visible_patients(request.user)
     query = request.GET.get("q", "").strip()
+    patients = visible_patients(request.user).filter(merged_into__isnull=True)
     if query:
-        patients = patients.filter(
-            Q(mrn__icontains=query)
-            | Q(family_name__icontains=query)
-            | Q(given_name__icontains=query)
-        )
-    patients = patients.order_by("family_name", "given_name")[:200]
-    record(Actor.of(request), "patient.search", detail={"q": query})
-    return render(request, "patients/list.html", {"patients": patients, "q": query})
+        patients = patients.filter(matching(query, accession="exams__accession_number"))
+    page, keep = page_of(request, patients.distinct().order_by("family_name", "given_name", "pk"))
+    record(Actor.of(request), "patient.search", detail={"q": query, "found": page.paginator.count})
+    return render(request, "patients/list.html", {"page": page, "keep": keep, "q": query})
 
 
 def create(request):
     form = PatientForm(request.POST or None)
+    matches = []
     if request.method == "POST" and form.is_valid():
-        patient = form.save(commit=False)
-        patient.registered_by = request.user
-        patient.save()
-        record(Actor.of(request), "patient.create", patient)
-        messages.success(request, f"Patient {patient} registered.")
-        return redirect("patients:detail", pk=patient.pk)
-    return render(
-        request, "patients/create.html", {"form": form}, status=400 if form.errors else 200
-    )
+        try:
+            done = services.register_patient(
+                Actor.of(request),
+                form.details(),
+                submission=form.cleaned_data["submission"],
+                different_person=form.cleaned_data["different_person"],
+            )
+        except once.AlreadySubmitted as exc:
+            return once.show_previous(request, exc.record.get_absolute_url())
+        except services.PossibleDuplicate as exc:
+            form.add_error(None, f"Not registered yet: {exc}.")
+            form.ask_if_different()
+            matches = exc.matches if request.user.role != "referrer" else []
+        except services.PatientError as exc:
+            form.add_error(None, f"Not registered: {exc}.")
+        else:
+            messages.success(request, _registered_message(done))
+            return redirect(done.patient.get_absolute_url())
+    context = {"form": form, "matches": matches}
+    return render(request, "patients/create.html", context, status=400 if form.errors else 200)
+
+
+def _registered_message(done: services.Registration) -> str:
+    if done.existing:
+        return f"{done.patient} is already registered: you can order for this patient now."
+    return f"Patient {done.patient} registered."
 
 
 def detail(request, pk: int):
     patient: Patient = get_object_or_404(visible_patients(request.user), pk=pk)
+    if patient.merged_into_id is not None:
+        messages.info(request, f"MRN {patient.mrn} was merged into this record.")
+        return redirect(patient.merged_into.get_absolute_url())
     record(Actor.of(request), "patient.read", patient)
     exams = visible_exams(request.user).filter(patient=patient).order_by("-created_at")
-    return render(
-        request,
-        "patients/detail.html",
-        {
-            "patient": patient,
-            "exams": exams,
-            "tubes": patient.tubes.all(),
-        },
+    context = {
+        "patient": patient,
+        "exams": exams,
+        "tubes": patient.tubes.all(),
+        "merges": patient.merges_in.select_related("merged", "merged_by"),
+    }
+    return render(request, "patients/detail.html", context)
+
+
+def merge_records(request):
+    """An administrator makes two records of one person one, after a confirmation."""
+    form = MergeForm(request.POST or None)
+    pair = None
+    if request.method == "POST" and form.is_valid():
+        pair = _pair(form)
+        if pair and form.cleaned_data["confirm"]:
+            try:
+                done = merge.merge_patients(
+                    Actor.of(request),
+                    kept_id=pair[0].pk,
+                    merged_id=pair[1].pk,
+                    reason=form.cleaned_data["reason"],
+                )
+            except services.PatientError as exc:
+                form.add_error(None, f"Not merged: {exc}.")
+            else:
+                messages.success(request, f"MRN {done.merged.mrn} merged into {done.kept.mrn}.")
+                return redirect("patients:merge")
+        elif pair:
+            form.add_error("confirm", "Check both records below, then tick to confirm.")
+    record(Actor.of(request), "patient.merge.read", detail={"pair": [p.mrn for p in pair or []]})
+    context = {"form": form, "pair": pair, "candidates": _duplicate_groups()}
+    return render(request, "patients/merge.html", context, status=400 if form.errors else 200)
+
+
+def _pair(form: MergeForm) -> tuple[Patient, Patient] | None:
+    found = []
+    for field in ("kept_mrn", "merged_mrn"):
+        patient = Patient.objects.filter(
+            mrn__iexact=form.cleaned_data[field].strip(), merged_into__isnull=True
+        ).first()
+        if patient is None:
+            form.add_error(field, "No record with this MRN (or it was merged already).")
+        found.append(patient)
+    if None in found:
+        return None
+    if found[0] == found[1]:
+        form.add_error("merged_mrn", "Choose two different records.")
+        return None
+    return found[0], found[1]
+
+
+def _duplicate_groups(limit: int = 50) -> list[list[Patient]]:
+    """Records sharing a name and date of birth (any case): candidates for a merge."""
+    keys = (
+        Patient.objects.filter(merged_into__isnull=True)
+        .annotate(f=Upper("family_name"), g=Upper("given_name"))
+        .values("f", "g", "birth_date")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by("f", "g")[:limit]
     )
+    return [
+        list(
+            Patient.objects.filter(
+                family_name__iexact=k["f"],
+                given_name__iexact=k["g"],
+                birth_date=k["birth_date"],
+                merged_into__isnull=True,
+            ).annotate(exam_count=Count("exams"))
+        )
+        for k in keys
+    ]

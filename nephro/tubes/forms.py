@@ -1,11 +1,31 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
+from django.utils import timezone
 
+from nephro.lib.once import OnceForm, token_field
 from nephro.tubes.models import FailureReason, TrialOutcome, Tube
+from nephro.tubes.services import TubeDetails
+
+# Limits that catch typing mistakes (and keep date sums in range), not clinical rules:
+# exchange intervals in clinical.md section 8 are 3-6 months [RPX][ST].
+OLDEST_YEARS = 100
+INTERVAL_DAYS = (1, 366)
+DUE_WITHIN_YEARS = 2
+
+
+def _not_in_the_future(day: date | None) -> None:
+    if day is None:
+        return
+    today = timezone.localdate()
+    if day > today:
+        raise forms.ValidationError("This date cannot be in the future.")
+    if day.year < today.year - OLDEST_YEARS:
+        raise forms.ValidationError("This date is too long ago: check the year.")
 
 
 class TubeForm(forms.ModelForm):
+    submission = token_field()
     exchange_due_on = forms.DateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -37,18 +57,42 @@ class TubeForm(forms.ModelForm):
             raise forms.ValidationError("Nephrostomy tubes are 4-30 Fr.")
         return size
 
+    def clean_placed_on(self):
+        _not_in_the_future(self.cleaned_data["placed_on"])
+        return self.cleaned_data["placed_on"]
+
+    def clean_last_exchange_on(self):
+        _not_in_the_future(self.cleaned_data["last_exchange_on"])
+        return self.cleaned_data["last_exchange_on"]
+
+    def clean_exchange_interval_days(self):
+        days = self.cleaned_data["exchange_interval_days"]
+        if not INTERVAL_DAYS[0] <= days <= INTERVAL_DAYS[1]:
+            raise forms.ValidationError("The exchange interval is between 1 and 366 days.")
+        return days
+
+    def clean_exchange_due_on(self):
+        due = self.cleaned_data["exchange_due_on"]
+        today = timezone.localdate()
+        if due is not None and abs(due.year - today.year) > DUE_WITHIN_YEARS:
+            raise forms.ValidationError("The due date must be within two years of today.")
+        return due
+
     def clean(self):
         data = super().clean()
         placed, exchanged = data.get("placed_on"), data.get("last_exchange_on")
         if placed and exchanged and exchanged < placed:
             self.add_error("last_exchange_on", "The last exchange cannot be before placement.")
         interval = data.get("exchange_interval_days")
-        if placed and interval and not data.get("exchange_due_on"):
+        if placed and interval and not data.get("exchange_due_on") and not self.errors:
             data["exchange_due_on"] = (exchanged or placed) + timedelta(days=interval)
         return data
 
+    def details(self) -> TubeDetails:
+        return TubeDetails(**{f: self.cleaned_data[f] for f in self.Meta.fields})
 
-class CappingStartForm(forms.Form):
+
+class CappingStartForm(OnceForm):
     started_on = forms.DateField(label="Start", widget=forms.DateInput(attrs={"type": "date"}))
     planned_end_on = forms.DateField(
         label="Planned end",

@@ -43,6 +43,8 @@ class Tube(models.Model):
     exchange_due_on = models.DateField()
     removed_on = models.DateField(null=True, blank=True)
     notes = models.TextField(blank=True)
+    # The registering form's one-time token (nephro.lib.once).
+    submission = models.UUIDField(unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["exchange_due_on"]
@@ -105,6 +107,8 @@ class CappingTrial(models.Model):
     )
     failure_reasons = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
+    # The starting form's one-time token (nephro.lib.once).
+    submission = models.UUIDField(unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["-started_on"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -11,6 +13,7 @@ from django.utils import timezone
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
+from nephro.lib import once
 from nephro.lib.steps import Refused
 from nephro.tubes.models import (
     CappingTrial,
@@ -26,15 +29,37 @@ class TubeError(Refused):
     """A registry change Nephro refuses, with a message fit to show the user."""
 
 
-def register_tube(actor: Actor, form) -> Tube:
-    tube = form.save()
-    record(actor, "tube.register", tube)
+@dataclass(frozen=True)
+class TubeDetails:
+    side: str
+    kind: str
+    size_fr: int
+    placed_on: date
+    last_exchange_on: date | None
+    status: str
+    exchange_interval_days: int
+    exchange_due_on: date
+    notes: str = ""
+
+
+def register_tube(
+    actor: Actor, patient_id: int, details: TubeDetails, *, submission: UUID | None = None
+) -> Tube:
+    """Add a tube to the registry; a repeated `submission` raises once.AlreadySubmitted."""
+    with once.consume(Tube, submission):
+        tube = Tube.objects.create(patient_id=patient_id, submission=submission, **vars(details))
+        record(actor, "tube.register", tube)
     return tube
 
 
-def update_tube(actor: Actor, form) -> Tube:
-    tube = form.save()
-    record(actor, "tube.update", tube, detail={"fields": sorted(form.changed_data)})
+def update_tube(actor: Actor, tube_id: int, details: TubeDetails) -> Tube:
+    with transaction.atomic():
+        tube = Tube.objects.select_for_update().select_related("patient").get(pk=tube_id)
+        changed = sorted(k for k, v in vars(details).items() if getattr(tube, k) != v)
+        for name, value in vars(details).items():
+            setattr(tube, name, value)
+        tube.save()
+        record(actor, "tube.update", tube, detail={"fields": changed})
     return tube
 
 
@@ -86,20 +111,32 @@ def due_digest(today: date) -> tuple[list[Tube], list[Tube]]:
 
 
 def start_capping_trial(
-    actor: Actor, tube_id: int, *, started_on: date, planned_end_on: date, notes: str = ""
+    actor: Actor,
+    tube_id: int,
+    *,
+    started_on: date,
+    planned_end_on: date,
+    notes: str = "",
+    submission: UUID | None = None,
 ) -> CappingTrial:
     """Cap the tube and open a clamp trial; one trial at a time per tube."""
     if planned_end_on < started_on:
         raise TubeError("the planned end cannot be before the start")
     with transaction.atomic():
         tube = Tube.objects.select_for_update().select_related("patient").get(pk=tube_id)
+        once.refuse_repeat(CappingTrial, submission)
         if tube.status == TubeStatus.REMOVED:
             raise TubeError("this tube has been removed")
         if tube.capping_trials.filter(outcome=TrialOutcome.ONGOING).exists():
             raise TubeError("this tube already has a capping trial under way; close it first")
-        trial = CappingTrial.objects.create(
-            tube=tube, started_on=started_on, planned_end_on=planned_end_on, notes=notes
-        )
+        with once.consume(CappingTrial, submission):
+            trial = CappingTrial.objects.create(
+                tube=tube,
+                started_on=started_on,
+                planned_end_on=planned_end_on,
+                notes=notes,
+                submission=submission,
+            )
         tube.status = TubeStatus.CAPPED
         tube.save(update_fields=["status"])
         record(

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
+from nephro.lib import once
 from nephro.lib.steps import form_step
 from nephro.patients.access import visible_patients
 from nephro.tubes import services
@@ -28,7 +29,15 @@ def create(request, patient_pk: int):
     patient = get_object_or_404(visible_patients(request.user), pk=patient_pk)
     form = TubeForm(request.POST or None, instance=Tube(patient=patient))
     if request.method == "POST" and form.is_valid():
-        services.register_tube(Actor.of(request), form)
+        try:
+            services.register_tube(
+                Actor.of(request),
+                patient.pk,
+                form.details(),
+                submission=form.cleaned_data["submission"],
+            )
+        except once.AlreadySubmitted:
+            return once.show_previous(request, patient.get_absolute_url())
         messages.success(request, "Tube added to the registry.")
         return redirect("patients:detail", pk=patient.pk)
     record(Actor.of(request), "patient.read", patient)
@@ -44,7 +53,7 @@ def edit(request, pk: int):
     tube = get_object_or_404(Tube.objects.select_related("patient"), pk=pk)
     form = TubeForm(request.POST or None, instance=tube)
     if request.method == "POST" and form.is_valid():
-        services.update_tube(Actor.of(request), form)
+        services.update_tube(Actor.of(request), tube.pk, form.details())
         messages.success(request, "Tube updated.")
         return redirect("patients:detail", pk=tube.patient_id)
     record(Actor.of(request), "tube.read", tube)
@@ -111,7 +120,7 @@ def trial_start(request, tube_pk: int):
     tube = get_object_or_404(Tube.objects.select_related("patient"), pk=tube_pk)
     today = timezone.localdate()
     record(Actor.of(request), "tube.read", tube)
-    return form_step(
+    return once.form_step(
         request,
         CappingStartForm(
             request.POST or None, initial={"started_on": today, "planned_end_on": today}
@@ -123,6 +132,7 @@ def trial_start(request, tube_pk: int):
         context={"tube": tube, "title": "Start a capping trial", "button": "Start trial"},
         refused=(services.TubeError,),
         prefix="Not started",
+        previous_url=lambda trial: reverse("tubes:trials"),
     )
 
 

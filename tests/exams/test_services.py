@@ -11,6 +11,7 @@ from nephro.audit.models import AuditEvent
 from nephro.exams import services
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.services import WorkflowError
+from nephro.lib import once
 from nephro.reports import services as reports
 from nephro.reports.models import Report, ReportLocked
 from nephro.screening import services as screening
@@ -75,7 +76,7 @@ def test_it_recognises_a_second_submit_of_the_same_order(people):
         submission="6f1c1a52-8d8e-4c51-9a8a-3d3f3f0e2a11",
     )
     services.create_order(Actor(user=people["referrer"]), **kwargs)
-    with pytest.raises(services.DuplicateSubmission):
+    with pytest.raises(once.AlreadySubmitted):
         services.create_order(Actor(user=people["referrer"]), **kwargs)
     assert patient.exams.count() == 1
 
