@@ -155,6 +155,8 @@ def sample_timing(
     n = int(rng.integers(20, 91))
     recording = str(rng.choice(["constant", "vector", "singles"], p=[0.45, 0.4, 0.15]))
     t0 = float(rng.uniform(-8.0, 3.0))
+    if n / rate < 15.0:  # a short, fast run is started as the injection begins
+        t0 = float(rng.uniform(-1.5, 2.0))
     times: list[float] = []
     lih: list[bool] = []
     if recording == "constant":

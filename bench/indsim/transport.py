@@ -311,6 +311,10 @@ def simulate_transport(p: TransportParams) -> TransportResult:
             # ------------------------------------------------------------------- urine
             dv_u = p.q_urine * dt
             v_cs += dv_u
+            if tm < 0 and v_cs > p.v_rest:
+                # before the injection the tube is on free drainage: the system sits at
+                # its resting volume and excess (iodine-free) urine leaves through the tube
+                v_cs = p.v_rest
             # ---------------------------------------------------------- open tube back
             if p.tube_open and q <= 0:
                 cp = cs_m[0] / max(fr[0] * v_cs, 1e-9)
