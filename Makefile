@@ -16,12 +16,17 @@ $(BIN)/nephro: pyproject.toml
 	touch $@
 
 # Debian packages the service and its tests use: Chromium (browser tests), dcmtk (DICOM
-# peers), orthanc (the benchmark's peer). Installed only when missing, and only as root.
+# peers), orthanc (the benchmark's peer), the PDF fonts (DejaVu; Droid Sans Fallback for
+# Chinese, Japanese, Korean). Installed only when missing, and only as root.
 system-deps:
 	@missing=""; \
 	for pair in chromium:chromium dcmtk:storescu orthanc:Orthanc; do \
 	  pkg=$${pair%%:*}; cmd=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	for pair in fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf \
+	    fonts-droid-fallback:/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf; do \
+	  [ -f $${pair##*:} ] || missing="$$missing $${pair%%:*}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.dicom import ingest
+from nephro.dicom import ingest, thumbs
 from nephro.dicom import reconcile as reconciliation
 from nephro.dicom import render as rendering
 from nephro.dicom.models import Instance
@@ -84,12 +84,7 @@ def thumbnail_png(request, pk: int):
     exam = get_object_or_404(visible_exams(request.user), pk=pk)
     instance = _instance(request, exam)
     _audit_image_read(request, exam, instance)
-    cached = settings.NEPHRO_DICOM_CACHE_DIR / instance.thumbnail if instance.thumbnail else None
-    if cached is not None and cached.is_file():
-        png = cached.read_bytes()
-    else:  # the worker has not got to it yet
-        png = rendering.thumbnail(ingest.stored_path(instance))
-    response = HttpResponse(png, content_type="image/png")
+    response = HttpResponse(thumbs.thumbnail_png(instance), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -25,6 +25,9 @@ def findings(request, pk: int):
         return redirect("reports:view", pk=pk)
     instance = Findings.objects.filter(exam=exam).first() or Findings(exam=exam)
     form = FindingsForm(request.POST or None, instance=instance)
+    if report is not None and report.is_final and not form.is_valid():
+        # The final report is the first thing to say, before any field's complaint.
+        form.add_error(None, "Not saved: the report is final; add an addendum instead.")
     return form_step(
         request,
         form,
