@@ -1,7 +1,7 @@
 from django.shortcuts import render
 
 from nephro.audit.actor import Actor
-from nephro.audit.models import AuditEvent
+from nephro.audit.models import AuditEvent, Outcome
 from nephro.audit.services import record
 
 
@@ -14,9 +14,14 @@ def search(request):
         events = events.filter(patient_mrn=filters["mrn"])
     if filters["action"]:
         events = events.filter(action__startswith=filters["action"])
+    if filters["outcome"] not in ("", *Outcome.values):
+        context = {"events": [], "filters": filters, "outcomes": Outcome.choices}
+        context["error"] = "Choose the outcome from the list."
+        return render(request, "audit/search.html", context, status=400)
     if filters["outcome"]:
         events = events.filter(outcome=filters["outcome"])
     events = list(events[:200])
     # Searching the trail is itself recorded: who looked at whose history.
     record(Actor.of(request), "audit.search", detail=filters)
-    return render(request, "audit/search.html", {"events": events, "filters": filters})
+    context = {"events": events, "filters": filters, "outcomes": Outcome.choices}
+    return render(request, "audit/search.html", context)

@@ -1,0 +1,33 @@
+"""Words for codes that would otherwise reach the page raw."""
+
+from django import template
+
+register = template.Library()
+
+# The analysis's quality notes (nephro.analysis: series.py, pipeline.py, cli.py).
+QUALITY = {
+    "files_of_other_size_ignored": "files of another image size were left out",
+    "non_image_files_ignored": "files without images were left out",
+    "timing_missing": "the films carry no times",
+    "log_encoded_pixels": "pixel values are log-encoded",
+    "pixel_spacing_assumed": "pixel size not given, assumed",
+    "frame_time_from_cine_rate": "frame times taken from the cine rate",
+    "patient_motion_corrected": "patient movement corrected",
+    "png_not_written": "picture not written",
+}
+
+
+@register.filter
+def quality_labels(codes) -> str:
+    """'log_encoded_pixels, timing_missing' -> 'pixel values are log-encoded; ...'"""
+    return "; ".join(QUALITY.get(code, code.replace("_", " ")) for code in codes or [])
+
+
+@register.filter
+def role_label(code: str) -> str:
+    """A role as people say it; `system` is a named component (nephro.audit.actor)."""
+    from nephro.accounts.roles import Role
+
+    if code == "system":
+        return "System"
+    return Role(code).label if code in Role.values else code or "—"
