@@ -360,12 +360,14 @@ def bench_worklist(port: int) -> None:
         "name 'G' + 9,998 '*' + '1'": samples.worklist_query(PatientName="G" + "*" * 9998 + "1"),
     }
     print(f"\nModality worklist with {Exam.objects.count():,} exams in the database")
-    from nephro.dicom.tuning import handle_open, tune_pynetdicom
+    from django.conf import settings
 
-    # The same pynetdicom tuning on the client side as on the server, event-driven
-    # reactor and TCP_NODELAY included (tuning.handle_open), so the client's own polling
+    from nephro.dicom.patches import apply, chosen, handle_open
+
+    # The same pynetdicom patches on the client side as on the server, event-driven
+    # reactor and TCP_NODELAY included (patches.handle_open), so the client's own polling
     # does not compete with the server for the CPU.
-    tune_pynetdicom()
+    apply(chosen(settings.NEPHRO_DICOM_SPEED_PATCHES))
     ae = AE("FLUORO1")
     ae.add_requested_context(ModalityWorklistInformationFind)
     assoc = ae.associate(

@@ -287,6 +287,9 @@ NEPHRO_DICOM_MAX_PENDING_PER_PEER = env_int("NEPHRO_DICOM_MAX_PENDING_PER_PEER",
 NEPHRO_DICOM_MAX_FRAME_PIXELS = env_int("NEPHRO_DICOM_MAX_FRAME_PIXELS", 4096 * 4096)
 NEPHRO_DICOM_MAX_PIXELS = env_int("NEPHRO_DICOM_MAX_PIXELS", 2**28)
 NEPHRO_DICOM_MAX_FILE_BYTES = env_int("NEPHRO_DICOM_MAX_FILE_BYTES", 2**30)
+# pynetdicom speed patches to apply (nephro/dicom/patches): "all", "none", or names;
+# applied only on the pynetdicom version they were written for.
+NEPHRO_DICOM_SPEED_PATCHES = env_str("NEPHRO_DICOM_SPEED_PATCHES", "all")
 # fsync each stored file before it is published (survives power loss; slower).
 NEPHRO_DICOM_FSYNC = env_bool("NEPHRO_DICOM_FSYNC", False)
 NEPHRO_DICOM_MWL_LIMIT = env_int("NEPHRO_DICOM_MWL_LIMIT", 500)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from pydicom.dataset import Dataset
 
 from nephro.dicom.mwl_match import SPS, BadQuery, candidates
-from nephro.dicom.tuning import PreEncoded
+from nephro.dicom.patches.identifiers import PreEncoded
 
 __all__ = ["BadQuery", "Identifier", "find", "responses"]
 _CHARSET = 0x00080005  # Specific Character Set

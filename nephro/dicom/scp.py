@@ -23,7 +23,7 @@ from pynetdicom.sop_class import (
 from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
-from nephro.dicom import audit_batch, gate, ingest, mpps, mwl, peers, status, storage, tuning
+from nephro.dicom import audit_batch, gate, ingest, mpps, mwl, patches, peers, status, storage
 from nephro.dicom.sop import STORAGE_CLASSES, TRANSFER_SYNTAXES
 
 log = logging.getLogger("nephro.dicom")
@@ -93,9 +93,9 @@ def handle_store(event) -> int:
     request = event.request
     batch = _audit_batch(event)
     try:
-        # pynetdicom has already written the data set to .incoming/ as it arrived.
+        # pynetdicom has already written the data set to a file as it arrived.
         stored = ingest.store_file(
-            Path(event.dataset_path),
+            storage.adopt(Path(event.dataset_path)),
             sop_class=str(request.AffectedSOPClassUID),
             sop_instance=str(request.AffectedSOPInstanceUID),
             syntax=str(event.context.transfer_syntax),
@@ -142,7 +142,8 @@ def handle_find(event):
         if event.is_cancelled:
             yield 0xFE00, None
             return
-        yield PENDING, result
+        # (mwl.Identifier encodes itself where patched; stock pynetdicom needs a Dataset)
+        yield PENDING, result if patches.applied("identifiers") else result.dataset()
 
 
 def _mpps(event, create: bool):
@@ -218,7 +219,7 @@ def handlers() -> list:
         (evt.EVT_N_SET, handle_n_set),
         (evt.EVT_REQUESTED, gate.handle_requested),
         (evt.EVT_REJECTED, handle_rejected),
-        (evt.EVT_CONN_OPEN, tuning.handle_open),
+        (evt.EVT_CONN_OPEN, patches.handle_open),
         (evt.EVT_ACSE_RECV, handle_acse),
         (evt.EVT_RELEASED, handle_finished),
         (evt.EVT_ABORTED, handle_finished),
@@ -237,7 +238,7 @@ def limits() -> gate.Limits:
 
 
 def build_ae(ae_title: str | None = None, allowed: list[str] | None = None) -> AE:
-    tuning.tune_pynetdicom()
+    patches.apply(patches.chosen(settings.NEPHRO_DICOM_SPEED_PATCHES))
     ae = AE(ae_title or settings.NEPHRO_DICOM_AE_TITLE)
     allowed_aes = peers.parse(settings.NEPHRO_DICOM_ALLOWED_AES if allowed is None else allowed)
     # An empty list would let anyone in; refuse that (nobody may associate instead). The

@@ -10,6 +10,7 @@ reader or the index never sees a partial file: a crash leaves at most a stray fi
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import tempfile
 import time
@@ -316,6 +317,17 @@ def incoming_file(**kwargs):
     return tempfile.NamedTemporaryFile(
         dir=incoming_dir(), prefix=f"{os.getpid()}-", delete=False, **kwargs
     )
+
+
+def adopt(path: Path) -> Path:
+    """A received file in .incoming/ (where the ``stream`` patch writes it; stock
+    pynetdicom writes to the system's temporary directory, then it is moved here)."""
+    if path.parent == incoming_dir():
+        return path
+    with incoming_file(mode="wb") as out, path.open("rb") as received:
+        shutil.copyfileobj(received, out)
+    path.unlink(missing_ok=True)
+    return Path(out.name)
 
 
 def write_incoming(meta: bytes, dataset: memoryview) -> Path:

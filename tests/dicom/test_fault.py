@@ -39,7 +39,8 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _start(port: int, dicom_dir: Path) -> subprocess.Popen:
+def start_listener_process(port: int, dicom_dir: Path, **extra: str) -> subprocess.Popen:
+    """`nephro dicom` as a subprocess on this test's database; ``extra``: environment."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -47,6 +48,7 @@ def _start(port: int, dicom_dir: Path) -> subprocess.Popen:
         "NEPHRO_DICOM_DIR": str(dicom_dir),
         "NEPHRO_DICOM_ALLOWED_AES": "FLUORO1",
         "NEPHRO_DICOM_TIMEOUT": "5",
+        **extra,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "nephro.cli", "dicom", "--host", "127.0.0.1", "--port", str(port)],
@@ -117,7 +119,7 @@ def test_a_killed_transfer_leaves_nothing_and_the_retry_succeeds(make_exam, tmp_
     )  # 157 MB
     dicom_dir = tmp_path / "dicom"
     port = free_port()
-    listener = _start(port, dicom_dir)
+    listener = start_listener_process(port, dicom_dir)
     processes.append(listener)
     sender = _storescu(port, big)
     processes.append(sender)
@@ -136,7 +138,7 @@ def test_a_killed_transfer_leaves_nothing_and_the_retry_succeeds(make_exam, tmp_
     partial = list(incoming.iterdir())
     assert len(partial) == 1 and partial[0].stat().st_size < big.stat().st_size
 
-    listener = _start(port, dicom_dir)
+    listener = start_listener_process(port, dicom_dir)
     processes.append(listener)
     retry = _storescu(port, big)
     processes.append(retry)

@@ -8,7 +8,8 @@ import tracemalloc
 import pytest
 from pynetdicom import AE
 
-from nephro.dicom import gate, peers, samples, tuning
+from nephro.dicom import gate, peers, samples
+from nephro.dicom.patches import recv
 from tests.dicom.conftest import DCMTK_TIMEOUT, dcmtk, storescu
 
 pytestmark = [pytest.mark.dicom, pytest.mark.django_db(transaction=True)]
@@ -129,13 +130,13 @@ class _Holder:
 def test_receiving_allocates_for_the_data_that_came_not_for_the_length_announced():
     tracemalloc.start()
     try:
-        received = tuning._recv_exactly(_Holder(b"x" * 100), 64 << 20)
+        received = recv._recv_exactly(_Holder(b"x" * 100), 64 << 20)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert received == b"x" * 100
     assert peak < 1 << 20
-    assert tuning._recv_exactly(_Holder(b"y" * 300_000), 300_000) == b"y" * 300_000
+    assert recv._recv_exactly(_Holder(b"y" * 300_000), 300_000) == b"y" * 300_000
 
 
 @pytest.mark.parametrize(

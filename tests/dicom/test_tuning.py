@@ -1,4 +1,4 @@
-"""The listener's shortcuts through pynetdicom and pydicom (tuning.py, the header read in
+"""The listener's shortcuts through pynetdicom and pydicom (patches/, the header read in
 storage.py) give exactly what the libraries' own code gives."""
 
 import io
@@ -13,7 +13,8 @@ from pynetdicom import dimse_messages as messages
 from pynetdicom.dimse_primitives import C_ECHO, C_FIND, C_STORE, N_CREATE
 from pynetdicom.dsutils import create_file_meta, decode, encode
 
-from nephro.dicom import samples, storage, tuning
+from nephro.dicom import patches, samples, storage
+from nephro.dicom.patches import commands, responses
 
 pytestmark = pytest.mark.dicom
 
@@ -25,7 +26,7 @@ MWL = "1.2.840.10008.5.1.4.31"
 def tuned():
     # As the listener runs: pynetdicom's log quiet, so its debug handlers are unbound.
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
-    tuning.tune_pynetdicom()
+    patches.apply(list(patches.PATCHES))
 
 
 def _store_response(status=0x0000, **extra) -> C_STORE:
@@ -77,17 +78,17 @@ def _pynetdicom_pdvs(primitive, message_class, max_pdu=0) -> list[bytes]:
     ],
 )
 def test_it_encodes_responses_as_pynetdicom_does(primitive, message_class):
-    command, data_set = tuning.encode_response(primitive)
+    command, data_set = responses.encode_response(primitive)
     expected = _pynetdicom_pdvs(primitive, message_class)
     assert b"\x03" + command == expected[0]
     assert data_set == (None if len(expected) == 1 else b"".join(p[1:] for p in expected[1:]))
 
 
 def test_it_leaves_unusual_responses_to_pynetdicom():
-    assert tuning.encode_response(_store_response(0xC000, ErrorComment="bad")) is None
+    assert responses.encode_response(_store_response(0xC000, ErrorComment="bad")) is None
     request = C_STORE()
     request.MessageID = 1
-    assert tuning.encode_response(request) is None
+    assert responses.encode_response(request) is None
 
 
 class _Provider:
@@ -110,7 +111,7 @@ class _Provider:
 def test_it_sends_a_response_in_pdvs_that_fit_the_peers_maximum(max_pdu):
     identifier = bytes(range(256)) * 2
     provider = _Provider(max_pdu)
-    tuning._send_msg(provider, _find_response(identifier=identifier), 1)
+    responses._send_msg(provider, _find_response(identifier=identifier), 1)
     pdvs = [pdv for pdata in provider.sent for _, pdv in pdata]
     command = [pdv for pdv in pdvs if pdv[0] & 1]
     data = [pdv for pdv in pdvs if not pdv[0] & 1]
@@ -175,8 +176,8 @@ def _create_request() -> N_CREATE:
 )
 def test_it_decodes_command_sets_as_pydicom_does(primitive, message_class, fast):
     encoded = _request(primitive, message_class)
-    ours = tuning._decode_command_set(io.BytesIO(encoded), True, True)
-    assert isinstance(ours, tuning.CommandSet) is fast
+    ours = commands._decode_command_set(io.BytesIO(encoded), True, True)
+    assert isinstance(ours, commands.CommandSet) is fast
     theirs = decode(io.BytesIO(encoded), True, True)
     assert _as_primitive(ours, message_class) == _as_primitive(theirs, message_class)
 
