@@ -10,6 +10,7 @@ from pydicom import dcmread
 
 from nephro.audit.actor import WORKER, Actor
 from nephro.dicom import dose, ingest, rdsr, render
+from nephro.dicom.matching import report_is_final
 from nephro.dicom.models import Instance
 from nephro.dicom.signals import images_linked
 from nephro.jobs.queue import PermanentError, job
@@ -54,8 +55,9 @@ def thumbnail(instance_id: int) -> None:
     temp.write_bytes(png)
     temp.replace(target)
     ingest.set_thumbnail(instance, relative)
-    if instance.exam_id is not None:
-        # Off the association thread: a settled analysis covers the whole series.
+    if instance.exam_id is not None and not report_is_final(instance.exam):
+        # Off the association thread: a settled analysis covers the whole series. Images
+        # linked behind a final report start none: the report changes by an addendum.
         images_linked.send(Instance, actor=WORKER, exam=instance.exam)
 
 
@@ -66,6 +68,9 @@ def dose_report(instance_id: int) -> None:
     _checksum(instance)
     try:
         totals = rdsr.read_totals(dcmread(ingest.stored_path(instance)))
+    except rdsr.NotADoseReport:
+        log.info("SR %s holds no dose report", instance.sop_instance_uid)
+        return
     except (rdsr.DoseReportError, ValueError) as exc:
         raise PermanentError(f"dose report {instance.sop_instance_uid}: {exc}") from exc
     Instance.objects.filter(pk=instance.pk).update(processed={"dose": totals.to_dict()})

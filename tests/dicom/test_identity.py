@@ -17,6 +17,7 @@ from nephro.dicom.matching import ImageIdentity, identity_conflicts, match_exam,
 from nephro.dicom.models import Instance
 from nephro.drainage.models import DrainageAnalysis
 from nephro.exams.lifecycle import State
+from nephro.jobs.queue import run_pending
 from tests.conftest import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -286,4 +287,5 @@ def test_linking_to_a_final_exam_leads_to_an_addendum_without_reanalysis(
     assert done.status_code == 302
     assert done["Location"] == reverse("reports:view", args=[exam.pk]) + "#addendum"
     assert exam.instances.count() == 1
+    run_pending(["dicom.thumbnail"])  # the thumbnail job, done after the link
     assert not DrainageAnalysis.objects.filter(exam=exam).exists()
