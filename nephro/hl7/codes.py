@@ -1,0 +1,27 @@
+"""The codes this interface agrees with the hospital (docs/interfaces.md lists them)."""
+
+from nephro.exams.models import Indication, Urgency
+from nephro.patients.models import Sex
+
+# OBR-4 universal service ID -> the kidneys to study (one exam per side).
+SERVICES = {
+    "NEPHROGRAM-L": ["left"],
+    "NEPHROGRAM-R": ["right"],
+    "NEPHROGRAM-B": ["left", "right"],
+}
+# OBR-31 reason for study: our indication codes, as they are (nephro.exams.Indication).
+INDICATIONS = frozenset(Indication.values)
+# ORC-7.6 / TQ1-9 priority (HL7 table 0485): S stat, A ASAP, R routine; the department
+# books "urgent" (today), "soon" (within a week) and "routine" (Urgency).
+PRIORITIES = {"S": Urgency.URGENT, "A": Urgency.SOON, "R": Urgency.ROUTINE, "": Urgency.ROUTINE}
+# PID-8 administrative sex (HL7 table 0001): A ambiguous and N not applicable are "other".
+SEXES = {
+    "F": Sex.FEMALE,
+    "M": Sex.MALE,
+    "O": Sex.OTHER,
+    "U": Sex.UNKNOWN,
+    "A": Sex.OTHER,
+    "N": Sex.OTHER,
+}
+# ORC-1 order control codes handled (HL7 table 0119).
+NEW, CANCEL, CHANGE = "NW", "CA", "XO"
