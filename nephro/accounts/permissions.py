@@ -52,9 +52,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tubes:edit": frozenset({R.NURSE, R.RADIOLOGIST}),
     # The exam workflow (DESIGN section 2, "who" column).
     "exams:worklist": STAFF,
+    "exams:rooms": STAFF,
     "exams:order": frozenset({R.REFERRER, R.NURSE, R.RADIOLOGIST}),
     "exams:detail": CLINICAL,
     "exams:schedule": frozenset({R.NURSE, R.TECHNOLOGIST}),
+    "exams:tube": frozenset({R.NURSE, R.RADIOLOGIST}),
     "exams:check-in": frozenset({R.TECHNOLOGIST}),
     "exams:checklist": frozenset({R.TECHNOLOGIST}),
     "exams:start": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),

@@ -8,6 +8,7 @@ from nephro.accounts.roles import Role
 from nephro.exams.dose import KAP_UNITS, KAR_UNITS, to_gy_cm2, to_mgy
 from nephro.exams.models import Indication, Procedure, Urgency, View
 from nephro.lib.once import OnceForm
+from nephro.tubes.forms import NewTubeForm
 from nephro.tubes.models import Side, TubeStatus
 
 SIDE_CHOICES = [*Side.choices, ("both", "Both (one exam per side)")]
@@ -72,12 +73,49 @@ class ScheduleForm(forms.Form):
         initial="FLUORO1",
         error_messages={"invalid": "An AE title is 1-16 capital letters, digits, spaces, _ or -."},
     )
+    book_anyway = forms.BooleanField(
+        required=False,
+        widget=forms.HiddenInput,
+        label="Book anyway: I know the room is already booked at this time",
+    )
+
+    def offer_double_booking(self) -> None:
+        """Show the confirmation box once a clash was found."""
+        self.fields["book_anyway"].widget = forms.CheckboxInput()
 
     def clean_when(self):
         when = self.cleaned_data["when"]
         if when < timezone.now() - timezone.timedelta(days=1):
             raise forms.ValidationError("The appointment cannot be in the past.")
         return when
+
+
+class LinkTubeForm(NewTubeForm):
+    """Which registered tube this exam checks, or a new one to add to the registry."""
+
+    NEW = "new"
+
+    def __init__(self, *args, exam, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.exam = exam
+        tubes = exam.patient.tubes.filter(side=exam.side).exclude(status=TubeStatus.REMOVED)
+        choices = [(str(t.pk), f"{t}, placed {t.placed_on:%Y-%m-%d}") for t in tubes]
+        self.fields["tube"] = forms.ChoiceField(
+            label=f"{exam.get_side_display()} tube",
+            choices=[*choices, (self.NEW, "A tube not in the registry yet: add it")],
+            widget=forms.RadioSelect,
+        )
+        self.order_fields(["tube"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("tube") == self.NEW:
+            data["new_tube"] = self.new_tube(self.exam.side)
+        return data
+
+
+class DayForm(forms.Form):
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class CheckInForm(forms.Form):

@@ -65,6 +65,8 @@ HOLDABLE = frozenset(
     }
 )
 CANCELLABLE = HOLDABLE | {State.ON_HOLD}
+# States whose appointment no longer holds a room: the study is done or will not happen.
+NOT_BOOKED = FINISHED | {State.COMPLETED, State.REPORTED, State.FOLLOW_UP}
 # States that appear on the modality worklist.
 ON_WORKLIST = frozenset({State.SCHEDULED, State.ARRIVED, State.PREPARED})
 

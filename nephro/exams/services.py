@@ -12,12 +12,14 @@ from pydicom.uid import generate_uid
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.exams import lifecycle
+from nephro.exams import lifecycle, rooms
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import ChecklistItem, ChecklistStep, Exam, Order, Procedure
 from nephro.lib import once
 from nephro.lib.steps import Refused
-from nephro.tubes.models import Tube
+from nephro.tubes import services as tube_services
+from nephro.tubes.models import Tube, TubeStatus
+from nephro.tubes.services import TubeDetails
 
 
 class WorkflowError(Refused):
@@ -93,18 +95,61 @@ def _create_exam(actor: Actor, order: Order, side: str, tube: Tube | None) -> Ex
     raise WorkflowError("could not allocate an accession number; try again")
 
 
+def link_tube(
+    actor: Actor, exam_id: int, *, tube_id: int | None = None, new_tube: TubeDetails | None = None
+) -> Exam:
+    """Link the exam to one of its patient's tubes on its side, or to a new one added to
+    the registry, so the tube decision can update the right record."""
+    with locked_exam(exam_id) as exam:
+        if exam.state == State.CANCELLED:
+            raise WorkflowError("this exam was cancelled")
+        if new_tube is not None:
+            tube = tube_services.register_tube(actor, exam.patient_id, new_tube)
+        else:
+            tube = (
+                exam.patient.tubes.filter(pk=tube_id, side=exam.side)
+                .exclude(status=TubeStatus.REMOVED)
+                .first()
+            )
+        if tube is None or tube.side != exam.side:
+            raise WorkflowError(f"choose one of this patient's {exam.side} tubes")
+        exam.tube = tube
+        exam.save(update_fields=["tube", "updated_at"])
+        record(actor, "exam.tube", exam, detail={"tube": tube.pk, "new": new_tube is not None})
+    return exam
+
+
 def _blocking_flags(exam: Exam):
     return [f for f in exam.flags.all() if f.blocking]
 
 
-def schedule(actor: Actor, exam_id: int, *, when: datetime, room: str, ae_title: str) -> Exam:
+def schedule(
+    actor: Actor,
+    exam_id: int,
+    *,
+    when: datetime,
+    room: str,
+    ae_title: str,
+    allow_clash: bool = False,
+) -> Exam:
     with locked_exam(exam_id) as exam:
         if _blocking_flags(exam):
             raise WorkflowError("a safety hold needs a radiologist's decision before scheduling")
+        clashes = rooms.clashes(exam.pk, when=when, room=room)
+        if clashes and not allow_clash:
+            raise rooms.RoomClash(clashes)
         exam.scheduled_at = when
         exam.room = room
         exam.modality_ae_title = ae_title
-        _move(actor, exam, State.SCHEDULED, "exam.schedule", when=when.isoformat(), room=room)
+        _move(
+            actor,
+            exam,
+            State.SCHEDULED,
+            "exam.schedule",
+            when=when.isoformat(),
+            room=room,
+            double_booked=[e.accession_number for e in clashes],
+        )
     return exam
 
 

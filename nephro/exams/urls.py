@@ -5,9 +5,11 @@ from nephro.exams import views
 app_name = "exams"
 urlpatterns = [
     path("", views.worklist, name="worklist"),
+    path("rooms/", views.room_day, name="rooms"),
     path("order/<int:patient_pk>/", views.order, name="order"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/schedule/", views.schedule, name="schedule"),
+    path("<int:pk>/tube/", views.link_tube, name="tube"),
     path("<int:pk>/check-in/", views.check_in, name="check-in"),
     path("<int:pk>/checklist/", views.checklist, name="checklist"),
     path("<int:pk>/start/", views.start, name="start"),

@@ -12,15 +12,25 @@ from django.views.decorators.http import require_POST
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.exams import services
+from nephro.exams import rooms, services
 from nephro.exams.access import visible_exams
 from nephro.exams.dose import dose_flags
-from nephro.exams.forms import CheckInForm, OrderForm, ProcedureForm, ReasonForm, ScheduleForm
+from nephro.exams.forms import (
+    CheckInForm,
+    DayForm,
+    LinkTubeForm,
+    OrderForm,
+    ProcedureForm,
+    ReasonForm,
+    ScheduleForm,
+)
 from nephro.exams.lifecycle import IllegalTransition, State
 from nephro.exams.models import ChecklistItem, Procedure
 from nephro.lib import once
+from nephro.lib.paging import page_of
 from nephro.lib.steps import form_step
 from nephro.patients.access import visible_patients
+from nephro.patients.search import matching
 
 
 def get_exam(request, pk: int, action: str = "exam.read"):
@@ -61,23 +71,31 @@ def _checklist(exam) -> list[tuple[str, str, object]]:
     return [(item, label, done.get(item)) for item, label in ChecklistItem.choices]
 
 
+# A flag that blocks the exam: an active hold without a radiologist's go-ahead (as
+# screening.models.Flag.blocking); the worklist's HOLD tag counts only these.
+OPEN_HOLD = Q(flags__active=True, flags__severity="hold") & ~Q(
+    flags__decision__in=("proceed", "premedicate")
+)
+
+
 def worklist(request):
-    exams = visible_exams(request.user).annotate(
-        open_flags=Count("flags", filter=Q(flags__active=True, flags__severity="hold"))
-    )
-    state = request.GET.get("state", "")
-    day = request.GET.get("day", "")
+    exams = visible_exams(request.user).annotate(open_flags=Count("flags", filter=OPEN_HOLD))
+    state, day = request.GET.get("state", ""), request.GET.get("day", "")
+    query = request.GET.get("q", "").strip()
     if state in State.values:
         exams = exams.filter(state=state)
     if day == "today":
         exams = exams.filter(scheduled_at__date=timezone.localdate())
-    exams = exams.order_by("scheduled_at", "pk")[:500]
-    record(Actor.of(request), "worklist.read", detail={"state": state, "day": day})
-    return render(
-        request,
-        "exams/worklist.html",
-        {"exams": exams, "states": State.choices, "state": state, "day": day},
+    if query:
+        exams = exams.filter(matching(query, patient="patient__", accession="accession_number"))
+    page, keep = page_of(request, exams.order_by("scheduled_at", "pk"))
+    record(
+        Actor.of(request),
+        "worklist.read",
+        detail={"state": state, "day": day, "q": query, "found": page.paginator.count},
     )
+    context = {"page": page, "keep": keep, "states": State.choices, "state": state, "day": day}
+    return render(request, "exams/worklist.html", {**context, "q": query})
 
 
 def order(request, patient_pk: int):
@@ -147,16 +165,66 @@ def _form_action(request, pk, form_class, template, act, success):
 
 
 def schedule(request, pk: int):
-    return _form_action(
+    exam = get_exam(request, pk)
+    form = ScheduleForm(request.POST or None)
+
+    def act(data):
+        try:
+            services.schedule(
+                Actor.of(request),
+                exam.pk,
+                when=data["when"],
+                room=data["room"],
+                ae_title=data["ae_title"],
+                allow_clash=data["book_anyway"],
+            )
+        except rooms.RoomClash:
+            form.offer_double_booking()
+            raise
+
+    return form_step(
         request,
-        pk,
-        ScheduleForm,
-        "exams/form.html",
-        lambda exam, d: services.schedule(
-            Actor.of(request), exam.pk, when=d["when"], room=d["room"], ae_title=d["ae_title"]
-        ),
-        "Scheduled: the exam is now on the modality worklist.",
+        form,
+        act,
+        success="Scheduled: the exam is now on the modality worklist.",
+        done=exam.get_absolute_url(),
+        template="exams/form.html",
+        context={"exam": exam},
+        prefix="Not done",
     )
+
+
+def link_tube(request, pk: int):
+    exam = get_exam(request, pk)
+    form = LinkTubeForm(request.POST or None, exam=exam)
+    return form_step(
+        request,
+        form,
+        lambda data: services.link_tube(
+            Actor.of(request),
+            exam.pk,
+            tube_id=None if data["tube"] == form.NEW else int(data["tube"]),
+            new_tube=data.get("new_tube"),
+        ),
+        success="Tube linked: the tube decision will update its record.",
+        done=exam.get_absolute_url(),
+        template="exams/tube.html",
+        context={"exam": exam},
+        prefix="Not linked",
+    )
+
+
+def room_day(request):
+    """Every room's bookings on one day, with double bookings marked."""
+    form = DayForm(request.GET or None)
+    if request.GET and not form.is_valid():
+        return render(request, "exams/rooms.html", {"form": form}, status=400)
+    day = form.cleaned_data["day"] if request.GET else timezone.localdate()
+    by_room = rooms.day_by_room(day)
+    record(Actor.of(request), "rooms.read", detail={"day": day.isoformat()})
+    count = sum(len(rows) for rows in by_room.values())
+    context = {"form": form, "day": day, "rooms": by_room, "count": count}
+    return render(request, "exams/rooms.html", context)
 
 
 def check_in(request, pk: int):

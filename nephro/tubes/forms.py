@@ -1,10 +1,11 @@
 from datetime import date, timedelta
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from nephro.lib.once import OnceForm, token_field
-from nephro.tubes.models import FailureReason, TrialOutcome, Tube
+from nephro.tubes.models import FailureReason, TrialOutcome, Tube, TubeKind, TubeStatus
 from nephro.tubes.services import TubeDetails
 
 # Limits that catch typing mistakes (and keep date sums in range), not clinical rules:
@@ -14,7 +15,7 @@ INTERVAL_DAYS = (1, 366)
 DUE_WITHIN_YEARS = 2
 
 
-def _not_in_the_future(day: date | None) -> None:
+def not_in_the_future(day: date | None) -> None:
     if day is None:
         return
     today = timezone.localdate()
@@ -58,11 +59,11 @@ class TubeForm(forms.ModelForm):
         return size
 
     def clean_placed_on(self):
-        _not_in_the_future(self.cleaned_data["placed_on"])
+        not_in_the_future(self.cleaned_data["placed_on"])
         return self.cleaned_data["placed_on"]
 
     def clean_last_exchange_on(self):
-        _not_in_the_future(self.cleaned_data["last_exchange_on"])
+        not_in_the_future(self.cleaned_data["last_exchange_on"])
         return self.cleaned_data["last_exchange_on"]
 
     def clean_exchange_interval_days(self):
@@ -90,6 +91,44 @@ class TubeForm(forms.ModelForm):
 
     def details(self) -> TubeDetails:
         return TubeDetails(**{f: self.cleaned_data[f] for f in self.Meta.fields})
+
+
+class NewTubeForm(forms.Form):
+    """A tube not in the registry yet, added while linking it to an exam."""
+
+    kind = forms.ChoiceField(choices=TubeKind.choices, required=False)
+    size_fr = forms.IntegerField(label="Size (Fr)", required=False)
+    placed_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_size_fr(self):
+        size = self.cleaned_data["size_fr"]
+        if size is not None and not 4 <= size <= 30:
+            raise forms.ValidationError("Nephrostomy tubes are 4-30 Fr.")
+        return size
+
+    def clean_placed_on(self):
+        not_in_the_future(self.cleaned_data["placed_on"])
+        return self.cleaned_data["placed_on"]
+
+    def new_tube(self, side: str) -> TubeDetails | None:
+        """The new tube's details, or field errors when some are missing."""
+        data = self.cleaned_data
+        missing = [f for f in ("kind", "size_fr", "placed_on") if data.get(f) in (None, "")]
+        for name in missing:
+            self.add_error(name, "Needed for a new tube.")
+        if missing or self.errors:
+            return None
+        interval = settings.NEPHRO_TUBE_EXCHANGE_DAYS
+        return TubeDetails(
+            side=side,
+            kind=data["kind"],
+            size_fr=data["size_fr"],
+            placed_on=data["placed_on"],
+            last_exchange_on=None,
+            status=TubeStatus.IN_PLACE,
+            exchange_interval_days=interval,
+            exchange_due_on=data["placed_on"] + timedelta(days=interval),
+        )
 
 
 class CappingStartForm(OnceForm):

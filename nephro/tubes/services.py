@@ -63,8 +63,42 @@ def update_tube(actor: Actor, tube_id: int, details: TubeDetails) -> Tube:
     return tube
 
 
-def apply_disposition(actor: Actor, tube: Tube, decision: str) -> Tube:
-    """Make the registry follow the radiologist's tube decision (DESIGN section 2)."""
+@dataclass(frozen=True)
+class RegistryChange:
+    """What a tube decision did to the registry, in words fit to show the radiologist."""
+
+    tube: Tube | None
+    updated: bool
+    summary: str
+
+
+# What each decision does to the tube's record, for the summary.
+DECISION_EFFECT = {
+    "remove": "removed",
+    "cap": "capped, with a capping trial started",
+    "exchange": "exchanged today; next exchange due {due}",
+    "convert": "converted to nephroureteral; next exchange due {due}",
+    "reposition": "left in place (repositioned)",
+    "drain": "left in place on drainage",
+}
+NO_TUBE = (
+    "No tube is linked to this exam, so the tube registry was not updated. "
+    "Link the tube on the exam page to update it."
+)
+
+
+def apply_disposition(actor: Actor, tube: Tube | None, decision: str) -> RegistryChange:
+    """Make the registry follow the radiologist's tube decision (DESIGN section 2), and
+    say what it did; with no tube linked it changes nothing and says so."""
+    if tube is None:
+        return RegistryChange(None, updated=False, summary=NO_TUBE)
+    _apply(tube, decision)
+    record(actor, "tube.disposition", tube, detail={"decision": decision})
+    effect = DECISION_EFFECT.get(decision, decision).format(due=tube.exchange_due_on)
+    return RegistryChange(tube, updated=True, summary=f"Tube registry updated: {tube} {effect}.")
+
+
+def _apply(tube: Tube, decision: str) -> None:
     today = timezone.localdate()
     if decision == "remove":
         tube.status, tube.removed_on = TubeStatus.REMOVED, today
@@ -85,8 +119,6 @@ def apply_disposition(actor: Actor, tube: Tube, decision: str) -> Tube:
         tube.exchange_due_on = tube.next_due_from(today)
     # reposition and drain leave the tube in place as it is.
     tube.save()
-    record(actor, "tube.disposition", tube, detail={"decision": decision})
-    return tube
 
 
 def tubes_due(today: date | None = None) -> QuerySet[Tube]:
