@@ -65,6 +65,8 @@ class Metrics:
     residual_last: float | None
     upper_residual_last: float | None
     """Retention of the upper tract: read directly, or by mass balance (see module)."""
+    upper_residual_direct: float | None
+    """The upper tract at the last film over its peak, as the films read it."""
     tube_open: bool
     """Contrast lost from the field."""
     leak: bool

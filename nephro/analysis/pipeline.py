@@ -97,6 +97,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         upper_residual_last=retention(
             clearance, leak, arrived=arrival.time_s is not None, tube_open=tube_open
         ),
+        upper_residual_direct=clearance.upper_residual_last,
         tube_open=tube_open,
         leak=leak.found,
         leak_onset_s=leak.onset_s,
@@ -107,8 +108,9 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
 
     drainage = metrics.drainage(timing_known="timing_missing" not in quality)
     decision = decide(drainage)
-    penalty = sum(q in quality for q in _UNCERTAIN_INPUT)
-    conf = confidence(decision, drainage) * max(0.5, 1.0 - 0.1 * penalty)
+    uncertain = [q for q in _UNCERTAIN_INPUT if q in quality]
+    rule_conf = confidence(decision, drainage)
+    conf = rule_conf * max(0.5, 1.0 - 0.1 * len(uncertain))
     level = metrics.column_level if decision.verdict == "obstructed" else None
 
     last = sub.s.shape[0] - 1
@@ -132,7 +134,14 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     return AnalysisResult(
         verdict=decision.verdict,
         confidence=float(min(max(conf, 0.0), 1.0)),
-        reasons=explain(decision, metrics, level, conf),
+        reasons=explain(
+            decision,
+            metrics,
+            level,
+            confidence=conf,
+            rule_confidence=rule_conf,
+            uncertain_input=uncertain,
+        ),
         leak=leak.found,
         leak_onset_s=leak.onset_s,
         leak_area_cm2=leak.area_cm2,

@@ -1,4 +1,10 @@
-"""The reasons given with a verdict, in plain sentences."""
+"""The reasons given with a verdict, in plain sentences.
+
+Every figure in a reason is a metric, and every limit comes from
+:mod:`nephro.analysis.thresholds`, never typed into the text. Figures are shown with
+as many decimals as it takes to land on the same side of the limit printed beside
+them as the value itself (79.96 % is not "80 %" beside a limit of 80 %).
+"""
 
 from __future__ import annotations
 
@@ -14,71 +20,169 @@ LEVEL_NAMES = {
 }
 
 
-def explain(decision: Decision, m: Metrics, level: str | None, confidence: float) -> list[str]:
-    """Why ``decision`` was reached from ``m``, most important first."""
-    reasons: list[str] = []
-    rule, verdict, span = decision.rule, decision.verdict, m.span_s
-    arrival, up_last = m.arrival_s, m.upper_residual_last
-    if rule == vd.TIMING_MISSING:
-        reasons.append("frame times are missing, so drainage times cannot be measured")
-    elif rule == vd.CONTRAST_LOST:
-        reasons.append(
-            "contrast left the field of view: the kidney emptied but the bladder, ureter "
-            "and any leak show little of it (most likely the tube was open to drainage, "
-            "or the bladder lies outside the field), so drainage cannot be judged"
-        )
-    elif rule in (vd.PROMPT_DRAINAGE, vd.SLOW_CLEARANCE):
-        assert arrival is not None
-        reasons.append(f"contrast reached the bladder at {fmt_t(arrival)} (limit 10 min)")
-    elif rule == vd.SHORT_SERIES:
-        reasons.append(
-            f"no contrast in the bladder, but the series covers only {fmt_t(span)}; "
-            "a delayed film at about 20 min is needed"
-        )
-    elif rule == vd.RETAINED:
-        assert up_last is not None
-        reasons.append(f"no contrast reached the bladder in {fmt_t(span)}")
-        reasons.append(
-            f"the kidney and ureter still hold {100 * up_last:.0f}% of their peak "
-            "contrast at the last film (limit 80%)"
-        )
-    elif rule == vd.NOT_RETAINED:
-        reasons.append(f"no contrast reached the bladder in {fmt_t(span)}")
-        if span < th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S:
-            reasons.append("the last film is earlier than 20 min")
-        if up_last is not None and up_last < th.OBSTRUCTED_MIN_RESIDUAL:
-            reasons.append(f"but the upper tract emptied to {100 * up_last:.0f}% of its peak")
-    else:
-        assert arrival is not None
-        reasons.append(f"contrast reached the bladder only at {fmt_t(arrival)} (after 10 min)")
+def explain(
+    decision: Decision,
+    m: Metrics,
+    level: str | None,
+    *,
+    confidence: float,
+    rule_confidence: float,
+    uncertain_input: list[str],
+) -> list[str]:
+    """Why ``decision`` was reached from ``m``, the deciding reasons first.
 
+    ``confidence`` is the reported one, ``rule_confidence`` the margin to the deciding
+    limits before ``uncertain_input`` (quality flags) lowered it.
+    """
+    reasons = _deciding(decision, m)
     if level is not None:
         reasons.append(f"the contrast column stops at the {LEVEL_NAMES[level]}")
     if m.t_half_s is not None:
-        reasons.append(
-            f"collecting-system clearance half-time {m.t_half_s / 60:.1f} min (limit 10 min)"
-        )
-    elif m.t_half_note and verdict != "indeterminate":
+        t_half = minutes(m.t_half_s, th.DRAINS_MAX_T_HALF_S, at_most=True)
+        limit = minutes(th.DRAINS_MAX_T_HALF_S)
+        reasons.append(f"collecting-system clearance half-time {t_half} (limit {limit})")
+    elif m.t_half_note and decision.verdict != "indeterminate":
         reasons.append(m.t_half_note)
-    if m.residual_20min is not None and verdict in ("drains", "delayed") and span >= 600:
+    if m.residual_20min is not None and decision.verdict in ("drains", "delayed"):
+        ra20 = percent(m.residual_20min, th.DRAINS_MAX_RESIDUAL_20MIN, at_most=True)
         reasons.append(
-            f"{100 * m.residual_20min:.0f}% of the peak contrast remains in the collecting "
-            f"system at {fmt_t(m.t20_s)}"
+            f"{ra20} of the peak contrast remains in the collecting system at "
+            f"{fmt_t(m.t20_s)} (limit {percent(th.DRAINS_MAX_RESIDUAL_20MIN)})"
         )
     if m.leak:
-        onset_txt = f" from {fmt_t(m.leak_onset_s)}" if m.leak_onset_s is not None else ""
-        reasons.append(
-            f"contrast outside the collecting system{onset_txt} "
-            f"(extravasation, about {m.leak_area_cm2:.0f} cm2)"
-        )
+        onset = f" from {fmt_t(m.leak_onset_s)}" if m.leak_onset_s is not None else ""
+        area = f"about {m.leak_area_cm2:.0f} cm2" if m.leak_area_cm2 is not None else "area unknown"
+        reasons.append(f"contrast outside the collecting system{onset} (extravasation, {area})")
     if m.frames_realigned:
         reasons.append(f"patient moved between films ({m.frames_realigned} frames re-aligned)")
-    if 0 < confidence < th.CONFIDENCE_MIN_DECISIVE and verdict != "indeterminate":
-        reasons.append("borderline: measurements are close to a threshold")
+    if 0 < confidence < th.CONFIDENCE_MIN_DECISIVE and decision.verdict != "indeterminate":
+        why = []
+        if rule_confidence < th.CONFIDENCE_MIN_DECISIVE:
+            why.append("the measurements lie close to the limits that decided")
+        if uncertain_input:
+            why.append("the input is uncertain (" + ", ".join(_words(uncertain_input)) + ")")
+        shown = _shown(confidence, th.CONFIDENCE_MIN_DECISIVE, 2, at_most=False, keep_nonzero=False)
+        reasons.append(f"low confidence ({shown}): " + " and ".join(why))
     return reasons
 
 
-def fmt_t(seconds: float) -> str:
-    """``m:ss min``."""
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}:{s:02d} min"
+def _deciding(decision: Decision, m: Metrics) -> list[str]:
+    """The reasons for the branch of the verdict rule that decided."""
+    rule, span, arrival = decision.rule, m.span_s, m.arrival_s
+    arrival_limit = minutes(th.DRAINS_MAX_ARRIVAL_S)
+    if rule == vd.TIMING_MISSING:
+        return ["frame times are missing, so drainage times cannot be measured"]
+    if rule == vd.NO_CONTRAST:
+        return ["no contrast seen"]
+    if rule == vd.CONTRAST_LOST:
+        held = (
+            f" (it holds {percent(m.residual_last)} of its peak)"
+            if m.residual_last is not None
+            else ""
+        )
+        return [
+            f"contrast left the field of view: the collecting system emptied{held} but the "
+            f"bladder, ureter and any leak show less than {percent(th.MASS_LOSS_FRACTION)} of "
+            "what left it (most likely the tube was open to drainage, or the bladder lies "
+            "outside the field), so drainage cannot be judged"
+        ]
+    if rule in (vd.PROMPT_DRAINAGE, vd.SLOW_CLEARANCE):
+        assert arrival is not None
+        when = fmt_t(arrival, th.DRAINS_MAX_ARRIVAL_S, at_most=True)
+        return [f"contrast reached the bladder at {when} (limit {arrival_limit})"]
+    if rule == vd.LATE_ARRIVAL:
+        assert arrival is not None
+        when = fmt_t(arrival, th.DRAINS_MAX_ARRIVAL_S, at_most=True)
+        return [f"contrast reached the bladder only at {when} (after {arrival_limit})"]
+    if rule == vd.SHORT_SERIES:
+        covered = fmt_t(span, th.MIN_SPAN_WITHOUT_ARRIVAL_S)
+        return [
+            f"no contrast in the bladder, but the series covers only {covered} (judging "
+            f"without bladder contrast needs {minutes(th.MIN_SPAN_WITHOUT_ARRIVAL_S)}); a "
+            f"delayed film at about {minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed"
+        ]
+    reasons = [f"no contrast reached the bladder in {fmt_t(span)}"]
+    if rule == vd.RETAINED:
+        reasons.append(_retention(m))
+        return reasons
+    # NOT_RETAINED: no arrival, but no obstruction either.
+    if not vd.reaches_delayed_film(span):
+        reasons.append(
+            f"the last film, at {fmt_t(span, th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)}, "
+            f"is earlier than the {minutes(th.OBSTRUCTED_MIN_SPAN_S)} delayed film "
+            f"({minutes(th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)} accepted)"
+        )
+    up = m.upper_residual_last
+    if up is not None and not vd.retained(up):
+        limit = th.OBSTRUCTED_MIN_RESIDUAL
+        reasons.append(
+            f"but the upper tract emptied to {percent(up, limit)} of its peak (obstruction "
+            f"needs {percent(limit)} retained)"
+        )
+    return reasons
+
+
+def _retention(m: Metrics) -> str:
+    """The retention that made the kidney obstructed, and how it was measured."""
+    up, direct = m.upper_residual_last, m.upper_residual_direct
+    assert up is not None
+    limit = th.OBSTRUCTED_MIN_RESIDUAL
+    if direct is not None and up <= direct:
+        return (
+            f"the kidney and ureter still hold {percent(up, limit)} of their peak contrast "
+            f"at the last film (limit {percent(limit)})"
+        )
+    leak = f"a leak holds {percent(1.0 - up)}" if up < 1.0 else "no leak holds any"
+    read = percent(direct, limit) if direct is not None else "nothing"
+    return (
+        f"by mass balance the kidney and ureter retain {percent(up, limit)} of their peak "
+        f"contrast (limit {percent(limit)}): none reached the bladder or left the field, "
+        f"and {leak}; the films read {read} directly, which under-reads dense contrast"
+    )
+
+
+def fmt_t(seconds: float, limit_s: float | None = None, *, at_most: bool = False) -> str:
+    """A time from the first frame, ``m:ss min`` (tenths of a second near ``limit_s``)."""
+    shown = _shown(seconds, limit_s, 0, at_most=at_most, keep_nonzero=False)
+    whole, _, frac = shown.partition(".")
+    m, s = divmod(int(whole), 60)
+    return f"{m}:{s:02d}{'.' + frac if frac else ''} min"
+
+
+def percent(x: float, limit: float | None = None, *, at_most: bool = False) -> str:
+    """``x`` (a fraction) in per cent: whole numbers, or more decimals when that would
+    show ``x`` on the wrong side of ``limit`` or a small non-zero value as 0."""
+    lim = None if limit is None else 100.0 * limit
+    return _shown(100.0 * x, lim, 0, at_most=at_most, keep_nonzero=True) + "%"
+
+
+def minutes(seconds: float, limit_s: float | None = None, *, at_most: bool = False) -> str:
+    """A duration in minutes (one decimal, more near ``limit_s``; whole if exact)."""
+    lo = 0 if limit_s is None and float(seconds) % 60 == 0 else 1
+    limit = None if limit_s is None else limit_s / 60.0
+    return _shown(seconds / 60.0, limit, lo, at_most=at_most, keep_nonzero=False) + " min"
+
+
+def _shown(
+    value: float, limit: float | None, decimals: int, *, at_most: bool, keep_nonzero: bool
+) -> str:
+    """``value`` with the fewest decimals (from ``decimals``) that show it on its own side
+    of ``limit`` as that is shown (a largest allowed value when ``at_most``, passed when
+    value <= limit, else a smallest one), and, with ``keep_nonzero``, a value from 0.005
+    up as non-zero."""
+    for d in range(decimals, 7):
+        shown = round(value, d)
+        if keep_nonzero and shown == 0 and abs(value) >= 0.005:
+            continue
+        if limit is not None:
+            lim = round(limit, d)
+            if at_most and (value <= limit) != (shown <= lim):
+                continue
+            if not at_most and (value >= limit) != (shown >= lim):
+                continue
+        return f"{value:.{d}f}"
+    return repr(float(value))  # within 5e-7 of the limit: every digit
+
+
+def _words(flags: list[str]) -> list[str]:
+    return [f.replace("_", " ") for f in flags]
