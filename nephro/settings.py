@@ -249,6 +249,9 @@ NEPHRO_DIGEST_HOUR = env_int("NEPHRO_DIGEST_HOUR", 7)
 NEPHRO_DIGEST_TO = env_list("NEPHRO_DIGEST_TO", [])
 # Where links in e-mails point.
 NEPHRO_SITE_URL = env_str("NEPHRO_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset, links that staff send from a page (invitations) use the address their browser
+# reached Nephro at, so they follow the port the service really runs on.
+NEPHRO_SITE_URL_FIXED = bool(env_str("NEPHRO_SITE_URL", ""))
 # What patients are told to dial in an emergency (clinical.md section 6 [FH]: 911 in the US).
 NEPHRO_EMERGENCY_NUMBER = env_str("NEPHRO_EMERGENCY_NUMBER", "911")
 # --- end portal ---

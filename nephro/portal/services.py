@@ -32,7 +32,9 @@ class InvitationError(Exception):
     """An invitation link that cannot be used, with a message for the patient."""
 
 
-def invite_patient(actor: Actor, patient_id: int, *, email: str, language: str) -> Invitation:
+def invite_patient(
+    actor: Actor, patient_id: int, *, email: str, language: str, site: str = ""
+) -> Invitation:
     """Send a one-time link; any earlier unused link for this patient stops working."""
     token = secrets.token_urlsafe(32)
     now = timezone.now()
@@ -64,7 +66,7 @@ def invite_patient(actor: Actor, patient_id: int, *, email: str, language: str) 
             "portal/email/invitation.txt",
             {
                 "patient": patient,
-                "link": f"{settings.NEPHRO_SITE_URL}/invite/{token}/",
+                "link": f"{site or settings.NEPHRO_SITE_URL}/invite/{token}/",
                 "days": settings.NEPHRO_INVITATION_DAYS,
                 "phone": settings.NEPHRO_DEPARTMENT_PHONE,
             },

@@ -12,7 +12,7 @@ from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from nephro.audit.actor import Actor
@@ -198,6 +198,10 @@ def accept(request, token: str):
     except services.InvitationError as exc:
         services.record_bad_invitation(Actor.of(request), "link")
         return render(request, "portal/accept_error.html", {"error": str(exc)}, status=410)
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        # The language staff chose for the patient, until the patient picks another.
+        translation.activate(invitation.language)
+        request.LANGUAGE_CODE = invitation.language
     form = AcceptForm(
         request.POST or None,
         patient=invitation.patient,
@@ -245,6 +249,7 @@ def invite(request, patient_pk: int):
                 patient.pk,
                 email=form.cleaned_data["email"],
                 language=form.cleaned_data["language"],
+                site="" if settings.NEPHRO_SITE_URL_FIXED else request.build_absolute_uri("/")[:-1],
             )
         except WorkflowError as exc:
             form.add_error(None, f"Not sent: {exc}.")

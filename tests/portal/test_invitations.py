@@ -151,3 +151,23 @@ def test_repeated_wrong_birth_dates_lock_the_invitation(invite, anon, settings):
     later = timezone.now() + timedelta(minutes=settings.NEPHRO_LOCKOUT_MINUTES + 1)
     with time_machine.travel(later):
         assert anon.post(f"/invite/{token}/", GOOD).status_code == 302
+
+
+def test_the_link_points_where_staff_reached_the_service(login, people, mailoutbox, settings):
+    settings.NEPHRO_SITE_URL_FIXED = False
+    from tests.conftest import make_patient
+
+    patient = make_patient(email="port@example.org")
+    client = login(people["nurse"])
+    client.post(
+        f"/invite/new/{patient.pk}/",
+        {"email": "port@example.org", "language": "en"},
+        HTTP_HOST="localhost:8123",
+    )
+    assert "http://localhost:8123/invite/" in mailoutbox[0].body
+
+
+def test_a_spanish_invitation_opens_in_spanish(invite, anon):
+    _, token = invite(language="es")
+    page = anon.get(f"/invite/{token}/").content.decode()
+    assert 'lang="es"' in page and "Bienvenido, Given" in page
