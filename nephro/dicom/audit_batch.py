@@ -15,7 +15,7 @@ from django.utils import timezone
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.dicom.models import Instance
-from nephro.dicom.sop import RDSR_CLASS
+from nephro.dicom.sop import DOSE_REPORT_CLASSES
 from nephro.exams.models import Exam
 from nephro.jobs.queue import enqueue_many
 
@@ -24,7 +24,7 @@ log = logging.getLogger("nephro.dicom")
 
 def job_for(instance: Instance) -> tuple[str, dict]:
     """The background job an indexed instance needs: (kind, payload)."""
-    if instance.sop_class_uid == RDSR_CLASS:
+    if instance.sop_class_uid in DOSE_REPORT_CLASSES:
         kind = "dicom.rdsr"
     elif instance.has_pixels:
         kind = "dicom.thumbnail"

@@ -75,9 +75,9 @@ class Instance(models.Model):
 
     @property
     def is_dose_report(self) -> bool:
-        from nephro.dicom.sop import RDSR_CLASS
+        from nephro.dicom.sop import DOSE_REPORT_CLASSES
 
-        return self.sop_class_uid == RDSR_CLASS
+        return self.sop_class_uid in DOSE_REPORT_CLASSES
 
 
 class Quarantined(models.Model):

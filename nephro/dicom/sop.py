@@ -24,8 +24,14 @@ STORAGE_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.7.3": "OT",  # Multi-frame Grayscale Word SC
     "1.2.840.10008.5.1.4.1.1.7.4": "OT",  # Multi-frame True Color SC
     "1.2.840.10008.5.1.4.1.1.88.67": "SR",  # X-Ray Radiation Dose SR
+    "1.2.840.10008.5.1.4.1.1.88.22": "SR",  # Enhanced SR (some units' dose reports)
+    "1.2.840.10008.5.1.4.1.1.88.33": "SR",  # Comprehensive SR (likewise)
 }
 RDSR_CLASS = "1.2.840.10008.5.1.4.1.1.88.67"
+# Classes that may carry a dose report (TID 10001): read in the background (rdsr.py).
+DOSE_REPORT_CLASSES = frozenset(
+    {RDSR_CLASS, "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.88.33"}
+)
 
 IMPLICIT_SYNTAXES = frozenset({ImplicitVRLittleEndian})
 NATIVE_SYNTAXES = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian})
