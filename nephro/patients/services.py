@@ -21,7 +21,7 @@ from nephro.audit.models import Outcome
 from nephro.audit.services import record
 from nephro.lib import once
 from nephro.lib.steps import Refused
-from nephro.patients.models import Patient
+from nephro.patients.models import Allergy, AllergyKind, Patient
 
 MISMATCH = (
     "these details cannot be registered: check the MRN and the date of birth with the "
@@ -110,3 +110,38 @@ def _found_by_mrn(actor: Actor, holder: Patient, details: PatientDetails) -> Pat
     holder.referrers.add(actor.user)
     record(actor, "patient.find", holder, detail={"by": "mrn+birth_date"})
     return holder
+
+
+def note_allergy(
+    actor: Actor, patient_id: int, *, kind: str, agent: str, reaction: str = "", timing: str = ""
+) -> Allergy | None:
+    """Keep an allergy or contrast reaction on the patient (once per kind and agent)."""
+    if not agent.strip():
+        return None
+    allergy, created = Allergy.objects.get_or_create(
+        patient_id=patient_id,
+        kind=kind,
+        agent__iexact=agent.strip(),
+        defaults={
+            "agent": agent.strip(),
+            "reaction": reaction.strip(),
+            "timing": timing.strip(),
+            "recorded_by": actor.user,
+        },
+    )
+    if created:
+        record(actor, "allergy.record", allergy, detail={"kind": kind, "agent": allergy.agent})
+    return allergy
+
+
+def known_reaction(patient: Patient) -> dict[str, object]:
+    """The patient's recorded contrast reaction as screening answers, to start from."""
+    allergy = patient.allergies.filter(kind=AllergyKind.CONTRAST).last()
+    if allergy is None:
+        return {}
+    return {
+        "prior_contrast_reaction": True,
+        "reaction_agent": allergy.agent,
+        "reaction_description": allergy.reaction,
+        "reaction_timing": allergy.timing,
+    }

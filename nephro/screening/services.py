@@ -9,6 +9,8 @@ from nephro.audit.services import record
 from nephro.exams import services as exam_services
 from nephro.exams.lifecycle import HOLDABLE, State
 from nephro.exams.services import WorkflowError, locked_exam
+from nephro.patients.models import AllergyKind
+from nephro.patients.services import note_allergy
 from nephro.screening.models import Decision, Flag, Screening, Source
 from nephro.screening.rules import evaluate
 
@@ -36,6 +38,21 @@ def _sync_flags(actor: Actor, exam, screening: Screening) -> list[Flag]:
     return list(exam.flags.filter(active=True))
 
 
+def _keep_allergies(actor: Actor, screening: Screening) -> None:
+    """What screening learnt about allergies stays on the patient, for every exam."""
+    patient_id = screening.exam.patient_id
+    if screening.prior_contrast_reaction:
+        note_allergy(
+            actor,
+            patient_id,
+            kind=AllergyKind.CONTRAST,
+            agent=screening.reaction_agent,
+            reaction=screening.reaction_description,
+            timing=screening.reaction_timing,
+        )
+    note_allergy(actor, patient_id, kind=AllergyKind.OTHER, agent=screening.other_allergies)
+
+
 def save_screening(actor: Actor, exam_id: int, form, *, source: str = Source.STAFF) -> Screening:
     """Store the answers; staff answers count at once and move the exam on (or hold it)."""
     with locked_exam(exam_id) as exam:
@@ -50,6 +67,7 @@ def save_screening(actor: Actor, exam_id: int, form, *, source: str = Source.STA
         record(actor, "screening.save", screening, detail={"source": source})
         if screening.reviewed_by is None:
             return screening
+        _keep_allergies(actor, screening)
         flags = _sync_flags(actor, exam, screening)
         if exam.state == State.ORDERED:
             exam_services.advance(actor, exam, State.SCREENED, "exam.screen")
@@ -114,6 +132,7 @@ def review_patient_screening(actor: Actor, exam_id: int, form=None) -> Screening
         screening.save()
         changed = sorted(form.changed_data) if form is not None else []
         record(actor, "screening.review", screening, detail={"changed": changed})
+        _keep_allergies(actor, screening)
         flags = _sync_flags(actor, exam, screening)
         if exam.state == State.ORDERED:
             exam_services.advance(actor, exam, State.SCREENED, "exam.screen")

@@ -5,6 +5,7 @@ from django.utils import timezone
 from nephro.audit.actor import Actor
 from nephro.exams.views import get_exam
 from nephro.lib.steps import form_step
+from nephro.patients.services import known_reaction
 from nephro.screening import services
 from nephro.screening.forms import DecisionForm, ScreeningForm
 from nephro.screening.models import Screening
@@ -13,7 +14,9 @@ from nephro.screening.rules import child_bearing_potential
 
 def edit(request, pk: int):
     exam = get_exam(request, pk)
-    instance = Screening.objects.filter(exam=exam).first() or Screening(exam=exam)
+    instance = Screening.objects.filter(exam=exam).first() or Screening(
+        exam=exam, **known_reaction(exam.patient)
+    )
     form = ScreeningForm(request.POST or None, instance=instance)
     return form_step(
         request,
