@@ -99,9 +99,19 @@ class Kind:
 
 
 def report_rows(grant: Grant) -> QuerySet:
-    return Report.objects.filter(
-        exam__in=exams(grant), status__in=["preliminary", "final"]
-    ).select_related("exam", "exam__patient", "signed_by", "preliminary_by")
+    return (
+        Report.objects.filter(exam__in=exams(grant), status__in=["preliminary", "final"])
+        .select_related(
+            "exam",
+            "exam__patient",
+            "exam__findings",
+            "exam__procedure",
+            "exam__disposition",
+            "signed_by",
+            "preliminary_by",
+        )
+        .prefetch_related("addenda", "exam__drainage_analyses__review")
+    )
 
 
 def procedure_rows(grant: Grant) -> QuerySet:

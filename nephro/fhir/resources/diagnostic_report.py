@@ -28,7 +28,7 @@ SHARED = (ReportStatus.PRELIMINARY, ReportStatus.FINAL)
 
 
 def status_of(report) -> str:
-    if report.status == ReportStatus.FINAL and report.addenda.exists():
+    if report.status == ReportStatus.FINAL and report.addenda.all():
         return "amended"
     return report.status
 

@@ -122,7 +122,8 @@ def tube_decision(exam) -> list:
 
 def drainage(exam) -> list:
     """The latest finished analysis: a suggestion until a radiologist reviews it."""
-    analysis = exam.drainage_analyses.filter(verdict__gt="").order_by("-created_at").first()
+    finished = [a for a in exam.drainage_analyses.all() if a.verdict]
+    analysis = max(finished, key=lambda a: a.created_at, default=None)
     if analysis is None:
         return []
     review = getattr(analysis, "review", None)
