@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit:search": frozenset({R.RADIOLOGIST, R.ADMIN}),
     # Background jobs: the failed ones, retry and cancel (issue 18; no patient data shown).
     "jobs:list": frozenset({R.ADMIN}),
+    # The DICOM listener's health and quarantine (issue 16; no patient data shown).
+    "dicom:health": frozenset({R.ADMIN}),
     # Patients and the tube registry.
     "patients:list": CLINICAL,
     "patients:create": frozenset({R.REFERRER, R.NURSE, R.RADIOLOGIST}),

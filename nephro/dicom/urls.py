@@ -1,6 +1,6 @@
 from django.urls import path
 
-from nephro.dicom import views
+from nephro.dicom import health, views
 
 app_name = "dicom"
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     path("exams/<int:pk>/images/upload/", views.upload, name="upload"),
     path("unmatched/", views.reconcile, name="reconcile"),
     path("unmatched/link/", views.link, name="link"),
+    path("health/", health.health, name="health"),
 ]

@@ -1,7 +1,10 @@
 """`nephro serve`: the web server (gunicorn) plus the other long-running processes.
 
-Each runs as its own child process; if one dies, serve stops the others and exits
-non-zero, so a supervisor (systemd, a container runtime) restarts the whole unit.
+Each runs as its own child process. When the DICOM listener or a worker dies, serve
+starts it again (after 1 s, doubling to at most 60 s while it keeps dying within a
+minute of starting) and the web stays up. When the web server dies, serve stops the
+others and exits non-zero, so a supervisor (systemd, a container runtime) restarts the
+whole unit.
 """
 
 import ipaddress
@@ -9,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management import call_command
@@ -66,29 +70,81 @@ class Command(BaseCommand):
             if opts["web_only"]
             else [[sys.executable, "-m", "nephro.cli", *c] for c in COMPANIONS]
         )
-        children = [subprocess.Popen(c) for c in commands]
+        children = [Child(commands[0], restart=False)]
+        children += [Child(command, restart=True) for command in commands[1:]]
+        for child in children:
+            child.start()
         self.stdout.write(f"Nephro serving on http://{host}:{opts['port']}/")
+        stopping = []
 
         def stop(*_):
+            stopping.append(True)
             for child in children:
-                if child.poll() is None:
-                    child.terminate()
+                child.terminate()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         try:
-            while all(child.poll() is None for child in children):
+            while not stopping and all(child.tend(self.stderr.write) for child in children):
                 time.sleep(0.5)
         finally:
             stop()
             for child in children:
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        codes = [child.returncode for child in children]
-        if any(code not in (0, -signal.SIGTERM, -signal.SIGINT) for code in codes):
-            raise CommandError(f"a process stopped unexpectedly (exit codes {codes})")
+                child.wait()
+        code = children[0].proc.returncode if children[0].proc else None
+        if not stopping or code not in (0, -signal.SIGTERM, -signal.SIGINT):
+            raise CommandError(f"the web server stopped unexpectedly (exit code {code})")
+
+
+FIRST_DELAY_S, MAX_DELAY_S, STEADY_S = 1.0, 60.0, 60.0
+
+
+@dataclass
+class Child:
+    """One child process; ``restart``: start it again when it dies (with backoff)."""
+
+    command: list[str]
+    restart: bool
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    delay: float = FIRST_DELAY_S
+    due: float | None = None  # when a dead child is started again
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.command)
+        self.started, self.due = time.monotonic(), None
+
+    def tend(self, say) -> bool:
+        """Look after the child; False when it died and is not to be restarted."""
+        now = time.monotonic()
+        if self.due is not None:
+            if now >= self.due:
+                self.start()
+            return True
+        code = self.proc.poll() if self.proc else None
+        if code is None:
+            return True
+        if not self.restart:
+            return False
+        # Quick deaths back off; a child that ran a while starts again at once.
+        self.delay = self.delay * 2 if now - self.started < STEADY_S else FIRST_DELAY_S
+        self.delay = min(self.delay, MAX_DELAY_S)
+        self.due = now + self.delay
+        say(f"{' '.join(self.command[3:])} stopped (exit code {code}); starting it again\n")
+        return True
+
+    def terminate(self) -> None:
+        self.due = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
+    def wait(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def _is_loopback(host: str) -> bool:
