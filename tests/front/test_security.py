@@ -51,8 +51,11 @@ def test_every_page_has_a_strict_csp_with_a_fresh_nonce(people, make_exam, clien
 
 def test_no_template_has_an_inline_script_or_style_without_the_nonce():
     for path in ROOT.rglob("templates/**/*.html"):
-        for tag in re.findall(r"<(?:script|style)\b[^>]*>", path.read_text()):
+        text = path.read_text()
+        for tag in re.findall(r"<(?:script|style)\b[^>]*>", text):
             assert "src=" in tag or 'nonce="{{ csp_nonce }}"' in tag, (path, tag)
+        # The CSP blocks style="" attributes and on...="" handlers whatever their nonce.
+        assert not re.search(r"\sstyle=|\son[a-z]+=", text), path
 
 
 def test_static_files_stay_cacheable(client):
