@@ -24,7 +24,7 @@ from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
 from nephro.dicom import audit_batch, gate, ingest, mpps, mwl, patches, peers, status, storage
-from nephro.dicom.sop import STORAGE_CLASSES, TRANSFER_SYNTAXES
+from nephro.dicom.sop import SERVICE_SYNTAXES, STORAGE_CLASSES, TRANSFER_SYNTAXES
 
 log = logging.getLogger("nephro.dicom")
 
@@ -226,6 +226,9 @@ def handlers() -> list:
     ]
 
 
+SERVICES = (Verification, ModalityWorklistInformationFind, ModalityPerformedProcedureStep)
+
+
 def limits() -> gate.Limits:
     return gate.Limits(
         acse_timeout=settings.NEPHRO_DICOM_ACSE_TIMEOUT,
@@ -252,9 +255,9 @@ def build_ae(ae_title: str | None = None, allowed: list[str] | None = None) -> A
     # The gate counts real associations against NEPHRO_DICOM_MAX_ASSOCIATIONS;
     # pynetdicom would count waiting connections too (gate.py).
     ae.maximum_associations = 1_000_000
-    ae.add_supported_context(Verification)
-    ae.add_supported_context(ModalityWorklistInformationFind)
-    ae.add_supported_context(ModalityPerformedProcedureStep)
+    # Not deflated (a small message may inflate without bound) nor big endian (retired).
+    for service in SERVICES:
+        ae.add_supported_context(service, SERVICE_SYNTAXES)
     for sop_class in STORAGE_CLASSES:
         ae.add_supported_context(sop_class, TRANSFER_SYNTAXES)
     return ae

@@ -36,6 +36,8 @@ DOSE_REPORT_CLASSES = frozenset(
 IMPLICIT_SYNTAXES = frozenset({ImplicitVRLittleEndian})
 NATIVE_SYNTAXES = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian})
 ENCAPSULATED_SYNTAXES = frozenset({RLELossless, JPEGLosslessSV1, JPEGLossless, JPEGBaseline8Bit})
+# Verification, worklist and MPPS messages.
+SERVICE_SYNTAXES: list[UID] = [ImplicitVRLittleEndian, ExplicitVRLittleEndian]
 # Ours first: a sender offering several gets the uncompressed one it likely holds.
 TRANSFER_SYNTAXES: list[UID] = [
     ExplicitVRLittleEndian,
