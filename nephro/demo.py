@@ -175,7 +175,7 @@ def _walk(users, exam, target: str, when: datetime, rng: random.Random):
             }
         )
         assert form.is_valid(), form.errors
-        reports.save_findings(rad, exam.pk, form)
+        reports.save_findings(rad, exam.pk, form.cleaned_data)
         reports.sign(rad, exam.pk, final=True)
     if goal >= 8:
         exam.refresh_from_db()

@@ -151,7 +151,8 @@ def make_exam(people):
     return build
 
 
-def findings_form(**overrides) -> FindingsForm:
+def findings_form(**overrides) -> dict:
+    """The values of a valid FindingsForm (what reports.save_findings takes)."""
     data = {
         "tube_position": "pelvis",
         "tube_patency": "patent",
@@ -164,7 +165,7 @@ def findings_form(**overrides) -> FindingsForm:
     }
     form = FindingsForm(data)
     assert form.is_valid(), form.errors
-    return form
+    return form.cleaned_data
 
 
 @pytest.fixture

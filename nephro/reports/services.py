@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
@@ -55,19 +57,38 @@ def check_findings(values) -> None:
         raise WorkflowError(describe(broken))
 
 
-def save_findings(actor: Actor, exam_id: int, form):
+# The coded findings a radiologist records (everything on Findings but its bookkeeping).
+FINDINGS_FIELDS = tuple(
+    field.name
+    for field in Findings._meta.concrete_fields
+    if field.name not in ("id", "exam", "recorded_by", "updated_at")
+)
+
+
+def save_findings(actor: Actor, exam_id: int, values: Mapping[str, object]) -> Findings:
+    """Record the structured findings (field name -> value, as FindingsForm cleans them)
+    and regenerate the draft report text from them."""
+    unknown = set(values) - set(FINDINGS_FIELDS)
+    if unknown:
+        raise WorkflowError(f"unknown findings: {', '.join(sorted(unknown))}")
     with locked_exam(exam_id) as exam:
         if exam.state not in REPORTABLE:
             raise WorkflowError("findings are recorded after the study is completed")
         report = getattr(exam, "report", None)
         if report is not None and report.is_final:
             raise WorkflowError("the report is final; add an addendum instead")
-        check_findings(form.cleaned_data)
-        findings = form.save(commit=False)
-        findings.exam = exam
+        check_findings(values)
+        findings = Findings.objects.filter(exam=exam).first() or Findings(exam=exam)
+        changed = sorted(name for name, value in values.items() if getattr(findings, name) != value)
+        for name, value in values.items():
+            setattr(findings, name, value)
         findings.recorded_by = actor.user
+        try:
+            findings.full_clean(exclude=["exam", "recorded_by"], validate_unique=False)
+        except ValidationError as exc:
+            raise WorkflowError(f"findings not valid: {'; '.join(exc.messages)}") from exc
         findings.save()
-        record(actor, "findings.save", findings, detail={"fields": sorted(form.changed_data)})
+        record(actor, "findings.save", findings, detail={"fields": changed})
         # The narrative follows the findings until the radiologist signs.
         draft = {
             "technique": narrative.technique(exam),

@@ -31,7 +31,7 @@ def findings(request, pk: int):
     return form_step(
         request,
         form,
-        lambda data: services.save_findings(Actor.of(request), exam.pk, form),
+        lambda data: services.save_findings(Actor.of(request), exam.pk, data),
         success="Findings saved; the report text was generated from them.",
         done=reverse("reports:edit", args=[pk]),
         template="reports/findings.html",

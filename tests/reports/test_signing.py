@@ -78,3 +78,13 @@ def test_a_report_text_over_the_limit_is_refused(drafted, people, login, setting
     assert signed.status_code == 400
     report = Report.objects.get(exam=drafted)
     assert report.status == "draft" and len(report.findings_text) < 1000
+
+
+def test_findings_with_an_unknown_field_or_value_are_refused(make_exam, people):
+    exam = make_exam(State.COMPLETED)
+    rad = Actor(user=people["radiologist"])
+    with pytest.raises(services.WorkflowError, match="unknown findings: colour"):
+        services.save_findings(rad, exam.pk, {**findings_form(), "colour": "blue"})
+    with pytest.raises(services.WorkflowError, match="not valid"):
+        services.save_findings(rad, exam.pk, {**findings_form(), "tube_position": "moon"})
+    assert not Findings.objects.filter(exam=exam).exists()
