@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from functools import wraps
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from nephro.fhir import api, capability
+from nephro.fhir import api, capability, writes
 from nephro.fhir.auth import FhirError, grant_for
 
 FHIR_JSON = "application/fhir+json"
@@ -66,15 +67,35 @@ def smart_configuration(request):
     return JsonResponse(capability.smart_configuration())
 
 
-@fhir_endpoint(("GET",))
+def _body(request) -> dict:
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FhirError(400, "invalid", "the body is not JSON") from exc
+
+
+@fhir_endpoint(("GET", "POST"))
 def search(request, resource_type: str):
     grant = grant_for(request)
+    if request.method == "POST":
+        if resource_type != "ServiceRequest":
+            raise FhirError(405, "not-supported", f"{resource_type} cannot be created here")
+        if_none_exist = request.headers.get("If-None-Exist", "")
+        resource, created = writes.create(grant, _body(request), if_none_exist)
+        response = resource_response(resource, 201 if created else 200)
+        response["Location"] = f"{settings.NEPHRO_FHIR_BASE_URL}/ServiceRequest/{resource.id}"
+        return response
     params = {k: request.GET.getlist(k) for k in request.GET}
     bundle = api.search(grant, resource_type, params)
     return HttpResponse(json.dumps(bundle), content_type=FHIR_JSON)
 
 
-@fhir_endpoint(("GET",))
+@fhir_endpoint(("GET", "PUT"))
 def read(request, resource_type: str, rid: str):
     grant = grant_for(request)
+    if request.method == "PUT":
+        if resource_type != "ServiceRequest":
+            raise FhirError(405, "not-supported", f"{resource_type} cannot be changed here")
+        if_match = request.headers.get("If-Match", "")
+        return resource_response(writes.update(grant, rid, _body(request), if_match))
     return resource_response(api.read(grant, resource_type, rid))

@@ -7,6 +7,7 @@ per session), our required-binding check and fhirclient's parse have accepted it
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import timedelta
 
@@ -76,9 +77,14 @@ class FhirClient:
         self.client, self.medplum = client, medplum
 
     def get(self, path: str, token: str | None = None, **headers):
+        return self.send("get", path, token, **headers)
+
+    def send(self, method: str, path: str, token: str | None = None, body=None, **headers):
         if token is not None:
             headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        response = self.client.get(path, **headers)
+        if body is not None:
+            headers.update(data=json.dumps(body), content_type="application/fhir+json")
+        response = getattr(self.client, method)(path, **headers)
         if response["Content-Type"].startswith("application/fhir+json"):
             check_fhir(self.medplum, response.json())
         return response

@@ -88,7 +88,7 @@ def test_it_refuses_bad_orders_with_a_reason_and_keeps_them(message, code, reaso
 def test_a_second_new_order_with_the_same_placer_number_is_refused():
     ack(orm())
     code, reason = ack(orm(control_id="MSG9"))
-    assert code == "AE" and "already ordered" in reason
+    assert code == "AE" and "already placed" in reason
     assert Order.objects.count() == 1
 
 
