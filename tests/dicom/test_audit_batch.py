@@ -19,7 +19,7 @@ from nephro.dicom import audit_batch, ingest, reconcile, samples, scp, storage
 from nephro.dicom.models import Instance
 from nephro.dicom.sop import RDSR_CLASS
 from nephro.exams.lifecycle import State
-from nephro.jobs.models import Job
+from nephro.jobs import queue
 from tests.dicom.conftest import free_port, storescu
 
 pytestmark = [pytest.mark.dicom, pytest.mark.django_db(transaction=True)]
@@ -71,7 +71,7 @@ def test_one_event_per_batch_lists_every_instance_before_the_release_is_answered
         assert event.patient_mrn == exam.patient.mrn
         assert event.username == "dicom:FLUORO1" and event.detail["linked"] is True
         assert event.source_address == "127.0.0.1"
-    jobs = Job.objects.filter(kind="dicom.thumbnail")
+    jobs = queue.jobs(kind="dicom.thumbnail")
     assert sorted(j.payload["instance_id"] for j in jobs) == sorted(
         Instance.objects.values_list("pk", flat=True)
     )
@@ -134,13 +134,13 @@ def test_instances_a_dead_listener_never_audited_are_audited_when_one_starts(
     paths = _index_without_flush(exam, tmp_path, 3)
     assert Instance.objects.filter(audit_pending=True).count() == 3
     assert not _stored_events().exists()
-    assert not Job.objects.filter(kind="dicom.thumbnail").exists()
+    assert not queue.jobs(kind="dicom.thumbnail")
     server = scp.start("127.0.0.1", free_port())
     server.shutdown()
     (event,) = _stored_events()
     assert event.detail["recovered"] is True and event.detail["count"] == 3
     assert sorted(event.detail["instances"]) == sorted(_uids(paths))
-    assert Job.objects.filter(kind="dicom.thumbnail").count() == 3
+    assert len(queue.jobs(kind="dicom.thumbnail")) == 3
     assert not Instance.objects.filter(audit_pending=True).exists()
     # Nothing is audited twice.
     assert audit_batch.audit_orphans() == 0
@@ -157,7 +157,7 @@ def test_a_batch_and_the_sweep_never_audit_an_instance_twice(make_exam, dicom_di
     assert audit_batch.audit_orphans() == 2  # the sweep got there first
     assert batch.flush() == 0  # the association's own flush finds nothing left
     assert len(_audited_uids()) == 2
-    assert Job.objects.filter(kind="dicom.thumbnail").count() == 2
+    assert len(queue.jobs(kind="dicom.thumbnail")) == 2
 
 
 def test_linking_a_pending_dose_report_queues_its_job_once(make_exam, people, dicom_dirs, tmp_path):
@@ -185,9 +185,9 @@ def test_linking_a_pending_dose_report_queues_its_job_once(make_exam, people, di
     )
     assert stored.instance.exam_id is None
     reconcile.link(Actor(user=people["tech"]), study_uid=str(meta.StudyInstanceUID), exam=exam)
-    assert not Job.objects.filter(kind="dicom.rdsr").exists()  # the batch will queue it
+    assert not queue.jobs(kind="dicom.rdsr")  # the batch will queue it
     assert batch.flush() == 1
-    assert Job.objects.filter(kind="dicom.rdsr").count() == 1
+    assert len(queue.jobs(kind="dicom.rdsr")) == 1
     (event,) = _stored_events()
     assert event.detail["linked"] is True and event.object_id == str(exam.pk)
 
@@ -202,5 +202,5 @@ def test_an_upload_is_still_audited_per_instance_at_once(make_exam, dicom_dirs, 
     assert event.object_type == "Instance" and event.detail["sop"] == (
         stored.instance.sop_instance_uid
     )
-    assert Job.objects.filter(kind="dicom.thumbnail").count() == 1
+    assert len(queue.jobs(kind="dicom.thumbnail")) == 1
     assert storage.absolute(stored.instance.path).exists()
