@@ -121,7 +121,7 @@ def search(grant: Grant, resource_type: str, params: dict[str, list[str]]) -> di
         links.append({"relation": "next", "url": _link(resource_type, params, offset + count)})
     entries = [_entry(r, "match") for r in matches] + [_entry(r, "include") for r in included]
     bundle = {"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}
-    if resource_type != "Observation":  # several per row: the row count is not theirs
+    if not resource.many:  # several resources per row: the row count is not theirs
         bundle["total"] = total
     patients = sorted({_patient_id(row, resource.patient_path) for row in page})
     record(

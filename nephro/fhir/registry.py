@@ -19,6 +19,7 @@ from nephro.fhir.resources import (
     observation,
     patient,
     procedure,
+    questionnaire_response,
     service_request,
 )
 from nephro.fhir.search import (
@@ -42,6 +43,8 @@ class Resource:
     row_key: Callable[[str], int | None] = lambda rid: int(rid) if rid.isdigit() else None
     id_field: str = "pk"
     last_updated: str = ""
+    # Several resources per row (an exam's Observations): a search total counts rows.
+    many: bool = False
     # A read may carry more than a search entry (the report's PDF).
     render_read: Callable[[object], list] | None = None
 
@@ -140,6 +143,7 @@ RESOURCES: dict[str, Resource] = {
         _observations,
         "exam__patient_id",
         row_key=_exam_row,
+        many=True,
         id_field="exam_id",
         last_updated="updated_at",
     ),
@@ -173,6 +177,24 @@ RESOURCES: dict[str, Resource] = {
         lambda p: [procedure.to_fhir(p)],
         "exam__patient_id",
         id_field="exam_id",
+        last_updated="updated_at",
+    ),
+    "QuestionnaireResponse": Resource(
+        Kind(
+            "QuestionnaireResponse",
+            lambda grant: (
+                search.exams(grant).prefetch_related("checkins").select_related("screening")
+            ),
+            {
+                "patient": reference_filter("patient_id", "Patient"),
+                "subject": reference_filter("patient_id", "Patient"),
+                "based-on": reference_filter("pk", "ServiceRequest"),
+            },
+        ),
+        questionnaire_response.for_exam,
+        "patient_id",
+        row_key=_exam_row,
+        many=True,
         last_updated="updated_at",
     ),
     "Device": Resource(

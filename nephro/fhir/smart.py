@@ -20,6 +20,7 @@ RESOURCE_TYPES = (
     "ImagingStudy",
     "Procedure",
     "Device",
+    "QuestionnaireResponse",
 )
 CONTEXTS = ("patient", "user", "system")
 READ, WRITE = "read", "write"

@@ -117,3 +117,22 @@ def test_it_answers_bad_requests_with_an_operation_outcome(fhir, token_for, peop
     response = fhir.get(url, token_for(people["radiologist"], "user/*.read"))
     assert response.status_code == status
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_it_serves_screening_answers_and_check_ins_as_questionnaire_responses(
+    fhir, token_for, people, reported
+):
+    from django.utils import timezone
+
+    from nephro.followup.models import CheckIn
+
+    CheckIn.objects.create(
+        exam=reported, answered_at=timezone.now(), symptoms=["fever"], urgency="urgent"
+    )
+    token = token_for(people["nurse"], "user/QuestionnaireResponse.read")
+    body = fhir.get(f"/fhir/QuestionnaireResponse?patient={reported.patient_id}", token).json()
+    ids = sorted(e["resource"]["id"] for e in body["entry"])
+    assert ids == [f"{reported.pk}-checkin-1", f"{reported.pk}-screening"]
+    checkin = fhir.get(f"/fhir/QuestionnaireResponse/{reported.pk}-checkin-1", token).json()
+    symptoms = next(i for i in checkin["item"] if i["linkId"] == "symptoms")
+    assert symptoms["answer"][0]["valueCoding"]["code"] == "fever"
