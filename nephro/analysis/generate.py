@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nephro.analysis import dicomio
-from nephro.analysis.phantom import _rng, simulate
+from nephro.analysis.phantom import seeded_rng, simulate
 
 GROUND_TRUTH_NAME = "ground_truth.json"
 
@@ -83,7 +83,7 @@ def generate_case(scenario: str, seed: int, out_dir: Path | str, **overrides: An
     """
     out = Path(out_dir)
     fmt = {k: overrides.pop(k) for k in list(overrides) if k in _FORMAT_KEYS}
-    r = _rng(seed, "format")
+    r = seeded_rng(seed, "format")
     layout = fmt.pop("layout", None) or str(r.choice(["multiframe", "single", "mixed"]))
     syntax = fmt.pop("syntax", None) or str(r.choice(["explicit", "implicit", "rle"]))
     photometric = fmt.pop("photometric", None) or (
