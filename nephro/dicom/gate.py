@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 
 from pynetdicom import AE
+from pynetdicom.dul import DULServiceProvider
 from pynetdicom.transport import ThreadedAssociationServer
 
 from nephro.dicom import peers
@@ -85,6 +86,12 @@ class GuardedSocket(socket.socket):
         with memoryview(buffer) as view:
             self._track(view[:received])
         return received
+
+    def close(self) -> None:
+        gate = getattr(self, "gate", None)
+        if gate is not None:
+            gate.forget(self)
+        super().close()
 
     def _arm(self) -> None:
         """Set this read's timeout to what is left of the connection's deadlines."""
@@ -233,6 +240,42 @@ def handle_requested(event) -> None:
     log.warning("association from %s at %s rejected: %s", title, sock.peer, why)
     assoc.acse.send_reject(result, source, reason)
     assoc.kill()  # as pynetdicom's own rejection: wait until the reject has gone out
+
+
+def guard_reactor() -> None:
+    """Abort an association whose message breaks pynetdicom's state machine.
+
+    pynetdicom 3.0.4 catches errors while reading a PDU, but not while acting on it: a
+    P-DATA-TF whose command set lacks Command Field killed the DUL thread with an
+    AttributeError (found by bench/fuzz_dicom.py), leaving the association to its
+    timeouts. Wrapped here (any pynetdicom 3.0, after the speed patches): the peer gets
+    an A-ABORT, as pynetdicom does for its own reading errors. Idempotent."""
+    current = DULServiceProvider.run_reactor
+    if getattr(current, "guarded", False):
+        return
+
+    def run_reactor(provider: DULServiceProvider) -> None:
+        try:
+            current(provider)
+        except Exception as exc:
+            sock = getattr(provider.socket, "socket", None)
+            peer = getattr(sock, "peer", "?")
+            log.warning(
+                "aborting an association from %s: its message broke pynetdicom (%r)", peer, exc
+            )
+            guard = getattr(sock, "gate", None)
+            if guard is not None:
+                guard.health.refused(f"message from {peer} aborted: {exc!r}"[:200])
+            with contextlib.suppress(Exception):
+                provider.socket.send(ABORT_INVALID_PDU)
+            provider.assoc.is_aborted, provider.assoc.is_established = True, False
+            provider.assoc._kill = True
+            provider._kill_thread = True
+            with contextlib.suppress(Exception):
+                provider.socket.close()
+
+    run_reactor.guarded = True  # type: ignore[attr-defined]
+    DULServiceProvider.run_reactor = run_reactor  # type: ignore[method-assign]
 
 
 def serve(ae: AE, address: tuple[str, int], handlers: list, gate: Gate) -> GuardedServer:

@@ -54,7 +54,7 @@ def _failure(status: int, why: str) -> Dataset:
     """A failure status with its Error Comment (0000,0902), LO: at most 64 characters."""
     answer = Dataset()
     answer.Status = status
-    answer.ErrorComment = why.encode("ascii", "replace").decode()[:64]
+    answer.ErrorComment = why.encode("ascii", "replace").decode().replace("\\", "/")[:64]
     return answer
 
 
@@ -242,6 +242,7 @@ def limits() -> gate.Limits:
 
 def build_ae(ae_title: str | None = None, allowed: list[str] | None = None) -> AE:
     patches.apply(patches.chosen(settings.NEPHRO_DICOM_SPEED_PATCHES))
+    gate.guard_reactor()  # after the patches: it wraps whichever reactor they left
     ae = AE(ae_title or settings.NEPHRO_DICOM_AE_TITLE)
     allowed_aes = peers.parse(settings.NEPHRO_DICOM_ALLOWED_AES if allowed is None else allowed)
     # An empty list would let anyone in; refuse that (nobody may associate instead). The

@@ -1,0 +1,64 @@
+"""A short seeded run of bench/fuzz_dicom.py (issue 16 item 8): mutated data sets and
+malformed PDUs over real associations; the full run (10,000 and 1,000) is the bench's."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from nephro.dicom import scp
+from tests.dicom.conftest import DCMTK_TIMEOUT, dcmtk
+
+pytestmark = [pytest.mark.dicom, pytest.mark.django_db(transaction=True)]
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "fuzz_dicom.py"
+
+
+def _fuzz():
+    spec = importlib.util.spec_from_file_location("fuzz_dicom", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mutated_data_sets_and_malformed_pdus_break_nothing(start_listener, tmp_path, monkeypatch):
+    escaped = []
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+    port = start_listener(NEPHRO_DICOM_ACSE_TIMEOUT=2, NEPHRO_DICOM_NETWORK_TIMEOUT=2)
+    fuzz = _fuzz()
+    stores, answers = fuzz.run(seed=16, datasets=80, pdus=40, port=port, work=tmp_path)
+    assert stores["sent"] == 80 and stores["no_answer"] == 0 and stores["A700"] == 0
+    assert stores["refused"] > 60  # the rest stayed valid DICOM: stored whole (below)
+    assert sum(answers.values()) == 40 and answers["silent"] == 0
+    deadline = time.monotonic() + 15
+    while (scp.HEALTH.active or scp.HEALTH.pending) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (scp.HEALTH.active, scp.HEALTH.pending) == (0, 0)  # nothing stuck
+    assert escaped == []  # no thread died
+    assert fuzz.check_store(Path(settings.NEPHRO_DICOM_DIR)) == []
+    echo = dcmtk(
+        "echoscu",
+        *DCMTK_TIMEOUT,
+        "-aet",
+        "FLUORO1",
+        "-aec",
+        "NEPHRO",
+        "127.0.0.1",
+        str(port),
+        check=False,
+    )
+    assert echo.returncode == 0
+
+
+def test_the_mutator_is_seeded_and_bounded():
+    fuzz = _fuzz()
+    data = bytes(range(256)) * 8
+    first = [fuzz.mutate(random.Random(3), data) for _ in range(5)]
+    assert first == [fuzz.mutate(random.Random(3), data) for _ in range(5)]
+    rng = random.Random(4)
+    assert all(len(fuzz.mutate(rng, data)) <= 2 * len(data) + 4096 for _ in range(500))
