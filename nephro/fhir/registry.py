@@ -13,6 +13,7 @@ from nephro.exams.lifecycle import State
 from nephro.fhir import search
 from nephro.fhir.auth import FhirError
 from nephro.fhir.resources import (
+    audit_event,
     device,
     diagnostic_report,
     imaging_study,
@@ -196,6 +197,22 @@ RESOURCES: dict[str, Resource] = {
         row_key=_exam_row,
         many=True,
         last_updated="updated_at",
+    ),
+    "AuditEvent": Resource(
+        Kind(
+            "AuditEvent",
+            search.audit_rows,
+            {
+                "_id": token_filter("seq"),
+                "patient": reference_filter("patient_ref", "Patient"),
+                "date": date_filter("at"),
+                "subtype": token_filter("action"),
+            },
+            order=("-seq",),
+        ),
+        lambda e: [audit_event.to_fhir(e)],
+        "patient_ref",
+        id_field="seq",
     ),
     "Device": Resource(
         Kind(

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from nephro.audit.models import AuditEvent
 from nephro.exams.access import visible_exams
 from nephro.exams.models import Exam, Procedure
 from nephro.fhir.auth import FhirError, Grant
@@ -120,3 +121,8 @@ def procedure_rows(grant: Grant) -> QuerySet:
 
 def tube_rows(grant: Grant) -> QuerySet:
     return Tube.objects.filter(patient__in=patients(grant))
+
+
+def audit_rows(grant: Grant) -> QuerySet:
+    """The audit trail, for those who may search it (smart.AUDIT_READERS)."""
+    return AuditEvent.objects.all()

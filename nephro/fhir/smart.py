@@ -21,6 +21,7 @@ RESOURCE_TYPES = (
     "Procedure",
     "Device",
     "QuestionnaireResponse",
+    "AuditEvent",
 )
 CONTEXTS = ("patient", "user", "system")
 READ, WRITE = "read", "write"
@@ -43,6 +44,9 @@ ROLE_CONTEXT = {
     SYSTEM_ROLE: "system",
 }
 WRITABLE = frozenset({"ServiceRequest"})
+# The audit trail: as its search page (audit:search), radiologists; and systems (a
+# hospital's audit repository). Administrators hold no clinical scope here.
+AUDIT_READERS = frozenset({"radiologist", SYSTEM_ROLE})
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ def effective(role: str, scope_text: str) -> frozenset[Scope]:
 
 def permits(scopes: frozenset[Scope], resource: str, access: str, role: str) -> bool:
     if access == WRITE and (resource not in WRITABLE or role not in ORDER_WRITERS):
+        return False
+    if resource == "AuditEvent" and role not in AUDIT_READERS:
         return False
     return any(s.covers(resource, access) for s in scopes)
 

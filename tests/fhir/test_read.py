@@ -136,3 +136,17 @@ def test_it_serves_screening_answers_and_check_ins_as_questionnaire_responses(
     checkin = fhir.get(f"/fhir/QuestionnaireResponse/{reported.pk}-checkin-1", token).json()
     symptoms = next(i for i in checkin["item"] if i["linkId"] == "symptoms")
     assert symptoms["answer"][0]["valueCoding"]["code"] == "fever"
+
+
+def test_it_serves_the_audit_trail_to_radiologists_and_systems_only(
+    fhir, token_for, people, reported
+):
+    rita = token_for(people["radiologist"], "user/*.read")
+    fhir.get(f"/fhir/Patient/{reported.patient_id}", rita)
+    url = f"/fhir/AuditEvent?patient={reported.patient_id}&subtype=fhir.read"
+    body = fhir.get(url, rita).json()
+    assert body["total"] >= 1 and body["entry"][0]["resource"]["action"] == "R"
+    assert fhir.get(url, token_for(None, "system/AuditEvent.read")).status_code == 200
+    for key in ("nurse", "patient"):
+        scope = "patient/*.read" if key == "patient" else "user/*.read"
+        assert fhir.get(url, token_for(people[key], scope)).status_code == 403
