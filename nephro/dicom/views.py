@@ -145,12 +145,8 @@ def upload(request, pk: int):
     exam = get_exam(request, pk)
     limit = int(settings.NEPHRO_UPLOAD_MAX_MB * 1024 * 1024)
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-        return HttpResponse(
-            f"Not stored: the upload is too large (at most {settings.NEPHRO_UPLOAD_MAX_MB:g} MB "
-            "at a time). Send fewer files at once.",
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+        context = {"exam": exam, "limit_mb": f"{settings.NEPHRO_UPLOAD_MAX_MB:g}"}
+        return render(request, "dicom/upload_refused.html", context, status=400)
     files = request.FILES.getlist("files")
     if not files:
         messages.error(request, "Not stored: choose one or more DICOM files.")

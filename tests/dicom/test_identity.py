@@ -176,7 +176,7 @@ def test_uploading_the_patients_own_files_without_accession_adds_them(
 
 
 def test_uploading_files_of_another_exam_says_where_they_went(make_exam, people, login, tmp_path):
-    exam, other = make_exam(State.IN_PROGRESS), make_exam(State.IN_PROGRESS)
+    exam, other = make_exam(State.IN_PROGRESS), make_exam(State.ORDERED)
     path = _file(tmp_path / "a.dcm", **_of(other))
     with path.open("rb") as handle:
         response = login(people["tech"]).post(
@@ -209,7 +209,7 @@ def test_an_upload_larger_than_the_limit_is_refused(make_exam, people, login, tm
             reverse("dicom:upload", args=[exam.pk]), {"files": [handle]}
         )
     assert response.status_code == 400
-    assert b"too large" in response.content
+    assert b"The upload is too large: at most 0.001 MB" in response.content
     assert Instance.objects.count() == 0
 
 
