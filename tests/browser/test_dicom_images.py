@@ -30,6 +30,19 @@ def _store(path):
 
 
 @pytest.fixture
+def page(browser, live_server):
+    """As conftest's, but Playwright's wait_for_function evaluates its predicate with
+    eval, which the pages' Content-Security-Policy forbids; the viewer's own script still
+    runs by its nonce (tests/browser/test_pages.py checks pages under the CSP)."""
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
 def dicom_store(settings, tmp_path):
     settings.NEPHRO_DICOM_DIR = tmp_path / "dicom"
     settings.NEPHRO_DICOM_CACHE_DIR = tmp_path / "cache"
