@@ -41,6 +41,9 @@ class Order(models.Model):
     # The order form's one-time token, so a second submit cannot create a twin order.
     submission = models.UUIDField(unique=True, null=True, blank=True)
 
+    def get_absolute_url(self) -> str:
+        return self.exams.order_by("pk").first().get_absolute_url()
+
     @property
     def audit_patient(self) -> Patient:
         return self.patient

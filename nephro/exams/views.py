@@ -25,7 +25,7 @@ from nephro.exams.forms import (
     ScheduleForm,
 )
 from nephro.exams.lifecycle import IllegalTransition, State
-from nephro.exams.models import ChecklistItem, Procedure
+from nephro.exams.models import ChecklistItem, Order, Procedure
 from nephro.lib import once
 from nephro.lib.paging import page_of
 from nephro.lib.steps import form_step
@@ -100,7 +100,13 @@ def worklist(request):
 
 def order(request, patient_pk: int):
     patient = get_object_or_404(visible_patients(request.user), pk=patient_pk)
-    form = OrderForm(request.POST or None, patient=patient, user=request.user)
+    drawn = once.draw(request, Order)
+    form = OrderForm(
+        request.POST or None,
+        patient=patient,
+        user=request.user,
+        initial={"submission": drawn.token},
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -116,14 +122,14 @@ def order(request, patient_pk: int):
                 submission=data["submission"],
             )
         except once.AlreadySubmitted as exc:
-            return once.show_previous(request, exc.record.exams.first().get_absolute_url())
+            return once.show_previous(request, exc.record.get_absolute_url())
         messages.success(request, f"Order placed: {', '.join(e.accession_number for e in exams)}.")
         return redirect("exams:detail", pk=exams[0].pk)
     record(Actor.of(request), "patient.read", patient)
     return render(
         request,
         "exams/order.html",
-        {"form": form, "patient": patient},
+        {"form": form, "patient": patient, "once": drawn},
         status=400 if form.errors else 200,
     )
 

@@ -17,7 +17,7 @@ from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam
 from nephro.followup import selectors, services
 from nephro.followup.forms import AcknowledgeForm, CheckInForm
-from nephro.followup.models import Action, Alert
+from nephro.followup.models import Action, Alert, CheckIn, ContactAttempt
 from nephro.followup.triage import ESCALATING, Urgency, triage
 from nephro.lib import once
 from nephro.screening import services as screening_services
@@ -58,9 +58,10 @@ def acknowledge(request, alert_pk: int):
     record(Actor.of(request), "alert.read", alert)
     with override("en"):
         result = triage(alert.checkin.symptoms, alert.checkin.temperature_c)
+    drawn = once.draw(request, ContactAttempt)
     return once.form_step(
         request,
-        AcknowledgeForm(request.POST or None),
+        AcknowledgeForm(request.POST or None, initial={"submission": drawn.token}),
         lambda data: services.acknowledge_alert(
             Actor.of(request),
             alert.pk,
@@ -71,7 +72,7 @@ def acknowledge(request, alert_pk: int):
         success=_acknowledged_message(alert, request.POST.get("action")),
         done=reverse("followup:triage"),
         template="followup/acknowledge.html",
-        context={"alert": alert, "result": result},
+        context={"alert": alert, "result": result, "once": drawn},
         previous_url=lambda attempt: reverse("followup:acknowledge", args=[alert.pk]),
     )
 
@@ -87,7 +88,8 @@ def _acknowledged_message(alert: Alert, action: str | None) -> str:
 def phone_checkin(request, pk: int):
     """A nurse answers the check-in on the patient's behalf, on the phone."""
     exam = get_exam(request, pk)
-    form = CheckInForm(request.POST or None)
+    drawn = once.draw(request, CheckIn)
+    form = CheckInForm(request.POST or None, initial={"submission": drawn.token})
     if exam.completed_at is not None and request.method == "POST" and form.is_valid():
         try:
             checkin = services.record_checkin(
@@ -117,7 +119,7 @@ def phone_checkin(request, pk: int):
                 + " ".join(result.advice),
             )
             return redirect("exams:detail", pk=exam.pk)
-    context = {"exam": exam, "form": form, "too_early": exam.completed_at is None}
+    context = {"exam": exam, "form": form, "too_early": exam.completed_at is None, "once": drawn}
     return render(
         request, "followup/phone_checkin.html", context, status=400 if form.errors else 200
     )

@@ -1,20 +1,23 @@
 """One submit, one record: the one-time token every creating form carries.
 
-A form that creates something carries a hidden `submission` UUID, drawn when the form is
-shown. The record it creates keeps that UUID in a unique `submission` column, so the
-token is consumed in the same transaction as the creation, and the database refuses a
-second record with it even when two submits race. Back + submit again therefore finds
-the first record instead of making a twin: services raise `AlreadySubmitted(record)` and
-views send the user to what the first submit created, with a plain message.
+A form that creates something carries a hidden `submission` UUID. The record it creates
+keeps that UUID in a unique `submission` column, so the token is consumed in the same
+transaction as the creation, and the database refuses a second record with it even when
+two submits race. Services raise `AlreadySubmitted(record)`; views send the user to what
+the first submit created, with a plain message.
 
-A submit that fails validation consumes nothing: the form comes back with the same token
-and the corrected submit still goes through once.
+Pages with patient data are sent `Cache-Control: no-store`, so Back fetches the form
+again. The token is therefore drawn once per form page and session (`draw`): fetched
+again, the page gets the same token back, says it was already sent and links to what it
+saved; only "Start a new one" draws a fresh token. A submit that fails validation
+consumes nothing, so the corrected submit still goes through once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from django import forms
@@ -48,6 +51,28 @@ class OnceForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("submission", uuid4())
+
+
+@dataclass(frozen=True)
+class Draw:
+    """This form page's token, and what an earlier submit of it created, if anything."""
+
+    token: UUID
+    earlier: models.Model | None
+
+
+SESSION_PREFIX = "once:"
+
+
+def draw(request, model: type[models.Model]) -> Draw:
+    """The token of the form at this URL in this session; a new one only on a first
+    visit, or when `?again=` names the current token ("Start a new one")."""
+    key = SESSION_PREFIX + request.path
+    token = request.session.get(key)
+    if token is None or request.GET.get("again") == token:
+        token = str(uuid4())
+        request.session[key] = token
+    return Draw(UUID(token), previous(model, token))
 
 
 def token_field() -> forms.UUIDField:

@@ -26,7 +26,8 @@ def patient_list(request):
 
 
 def create(request):
-    form = PatientForm(request.POST or None)
+    drawn = once.draw(request, Patient)
+    form = PatientForm(request.POST or None, initial={"submission": drawn.token})
     matches = []
     if request.method == "POST" and form.is_valid():
         try:
@@ -47,7 +48,7 @@ def create(request):
         else:
             messages.success(request, _registered_message(done))
             return redirect(done.patient.get_absolute_url())
-    context = {"form": form, "matches": matches}
+    context = {"form": form, "matches": matches, "once": drawn}
     return render(request, "patients/create.html", context, status=400 if form.errors else 200)
 
 

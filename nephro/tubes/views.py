@@ -27,7 +27,10 @@ def registry(request):
 
 def create(request, patient_pk: int):
     patient = get_object_or_404(visible_patients(request.user), pk=patient_pk)
-    form = TubeForm(request.POST or None, instance=Tube(patient=patient))
+    drawn = once.draw(request, Tube)
+    form = TubeForm(
+        request.POST or None, instance=Tube(patient=patient), initial={"submission": drawn.token}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.register_tube(
@@ -44,7 +47,7 @@ def create(request, patient_pk: int):
     return render(
         request,
         "tubes/form.html",
-        {"form": form, "patient": patient},
+        {"form": form, "patient": patient, "once": drawn},
         status=400 if form.errors else 200,
     )
 
@@ -120,16 +123,21 @@ def trial_start(request, tube_pk: int):
     tube = get_object_or_404(Tube.objects.select_related("patient"), pk=tube_pk)
     today = timezone.localdate()
     record(Actor.of(request), "tube.read", tube)
+    drawn = once.draw(request, CappingTrial)
+    initial = {"started_on": today, "planned_end_on": today, "submission": drawn.token}
     return once.form_step(
         request,
-        CappingStartForm(
-            request.POST or None, initial={"started_on": today, "planned_end_on": today}
-        ),
+        CappingStartForm(request.POST or None, initial=initial),
         lambda data: services.start_capping_trial(Actor.of(request), tube.pk, **data),
         success="Capping trial started; the tube is capped.",
         done=reverse("tubes:trials"),
         template="tubes/trial_form.html",
-        context={"tube": tube, "title": "Start a capping trial", "button": "Start trial"},
+        context={
+            "tube": tube,
+            "title": "Start a capping trial",
+            "button": "Start trial",
+            "once": drawn,
+        },
         refused=(services.TubeError,),
         prefix="Not started",
         previous_url=lambda trial: reverse("tubes:trials"),
