@@ -241,6 +241,17 @@ NEPHRO_CHECKIN_REMINDER_HOURS = env_int("NEPHRO_CHECKIN_REMINDER_HOURS", 12)
 # Urgent and emergency alerts nobody acknowledged within this time go to the
 # radiologist(s) on duty.
 NEPHRO_ESCALATION_MINUTES = env_int("NEPHRO_ESCALATION_MINUTES", 30)
+# --- Records and triage (issue 15) ---
+# An open triage page fetches its open alerts again this often (htmx polling).
+NEPHRO_TRIAGE_REFRESH_SECONDS = env_int("NEPHRO_TRIAGE_REFRESH_SECONDS", 20)
+# One room booking lasts this long when checking for a clash: the study takes
+# 30-60 min [DR][SD] (clinical.md section 3).
+NEPHRO_ROOM_SLOT_MINUTES = env_int("NEPHRO_ROOM_SLOT_MINUTES", 60)
+if NEPHRO_TRIAGE_REFRESH_SECONDS < 1 or NEPHRO_ROOM_SLOT_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "NEPHRO_TRIAGE_REFRESH_SECONDS and NEPHRO_ROOM_SLOT_MINUTES must be at least 1"
+    )
+# --- end records and triage ---
 # A portal invitation link works once, for this many days.
 NEPHRO_INVITATION_DAYS = env_int("NEPHRO_INVITATION_DAYS", 7)
 # The daily tube digest goes out at the first run after this local hour, to these
@@ -301,19 +312,6 @@ NEPHRO_DICOM_CONTRAST_AGENT = env_str(
     "NEPHRO_DICOM_CONTRAST_AGENT", "Iodinated contrast (e.g. iopamidol 300 mgI/mL)"
 )
 
-# --- Reports, report PDFs and uploads (issue 15: identity, signing, PDFs) ---
-# Printed in the report PDF's heading.
-NEPHRO_INSTITUTION = env_str("NEPHRO_INSTITUTION", "Nephro demo hospital" if DEMO else "")
-# Longest report section (technique, findings or impression) and addendum, in characters:
-# longer text is refused with a message instead of taking the PDF renderer minutes.
-NEPHRO_REPORT_TEXT_MAX_CHARS = env_int("NEPHRO_REPORT_TEXT_MAX_CHARS", 20000)
-# Largest DICOM upload on the exam page, in MB (one request, all files together).
-NEPHRO_UPLOAD_MAX_MB = env_int("NEPHRO_UPLOAD_MAX_MB", 2048)
-for _name in ("NEPHRO_REPORT_TEXT_MAX_CHARS", "NEPHRO_UPLOAD_MAX_MB"):
-    if globals()[_name] < 1:
-        raise ImproperlyConfigured(f"{_name} must be at least 1")
-# --- end reports ---
-
 # --- FHIR API, SMART authorization and HL7 v2 interface (issue 17; docs/interfaces.md) ---
 # The public base URL clients use; links in Bundles and the SMART configuration use it.
 NEPHRO_FHIR_BASE_URL = env_str("NEPHRO_FHIR_BASE_URL", "http://127.0.0.1:8000/fhir")
@@ -335,3 +333,16 @@ NEPHRO_HL7_RECEIVER = env_str("NEPHRO_HL7_RECEIVER", "")
 NEPHRO_HL7_FACILITY = env_str("NEPHRO_HL7_FACILITY", "NEPHRO")
 NEPHRO_HL7_TIMEOUT = env_int("NEPHRO_HL7_TIMEOUT", 10)
 # --- end FHIR / HL7 ---
+
+# --- Reports, report PDFs and uploads (issue 15: identity, signing, PDFs) ---
+# Printed in the report PDF's heading.
+NEPHRO_INSTITUTION = env_str("NEPHRO_INSTITUTION", "Nephro demo hospital" if DEMO else "")
+# Longest report section (technique, findings or impression) and addendum, in characters:
+# longer text is refused with a message instead of taking the PDF renderer minutes.
+NEPHRO_REPORT_TEXT_MAX_CHARS = env_int("NEPHRO_REPORT_TEXT_MAX_CHARS", 20000)
+# Largest DICOM upload on the exam page, in MB (one request, all files together).
+NEPHRO_UPLOAD_MAX_MB = env_int("NEPHRO_UPLOAD_MAX_MB", 2048)
+for _name in ("NEPHRO_REPORT_TEXT_MAX_CHARS", "NEPHRO_UPLOAD_MAX_MB"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
+# --- end reports ---
