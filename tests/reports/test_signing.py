@@ -88,3 +88,17 @@ def test_findings_with_an_unknown_field_or_value_are_refused(make_exam, people):
     with pytest.raises(services.WorkflowError, match="not valid"):
         services.save_findings(rad, exam.pk, {**findings_form(), "tube_position": "moon"})
     assert not Findings.objects.filter(exam=exam).exists()
+
+
+def test_sign_final_from_the_preliminary_report_page_signs_the_text_shown(drafted, people, login):
+    rad = Actor(user=people["radiologist"])
+    services.sign(rad, drafted.pk, final=False)
+    client = login(people["radiologist"])
+    page = client.get(reverse("reports:view", args=[drafted.pk])).content.decode()
+    report = Report.objects.get(exam=drafted)
+    assert f'name="impression" value="{report.impression}"' in page
+    url = reverse("reports:sign", args=[drafted.pk])
+    asked = client.post(url, {**_screen(report), "final": "1"})
+    assert b"Sign this report as final?" in asked.content
+    client.post(url, {**_screen(report), "final": "1", "confirm": "1"})
+    assert Report.objects.get(exam=drafted).status == "final"
