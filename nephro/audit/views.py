@@ -13,7 +13,9 @@ def search(request):
     if filters["mrn"]:
         events = events.filter(patient_mrn=filters["mrn"])
     if filters["action"]:
-        events = events.filter(action__startswith=filters["action"])
+        # As shown ('exam: follow up') or as stored ('exam.follow_up').
+        code = filters["action"].replace(": ", ".").replace(" ", "_")
+        events = events.filter(action__startswith=code)
     if filters["outcome"] not in ("", *Outcome.values):
         context = {"events": [], "filters": filters, "outcomes": Outcome.choices}
         context["error"] = "Choose the outcome from the list."

@@ -31,3 +31,10 @@ def role_label(code: str) -> str:
     if code == "system":
         return "System"
     return Role(code).label if code in Role.values else code or "—"
+
+
+@register.filter
+def action_label(code: str) -> str:
+    """An audit action in words: 'exam.follow_up' -> 'exam: follow up' (the audit search
+    takes either form)."""
+    return ": ".join(part.replace("_", " ") for part in code.split("."))
