@@ -32,6 +32,12 @@ from nephro.exams.models import Exam
 from nephro.patients.models import Patient
 
 SPS = Tag("ScheduledProcedureStepSequence")
+# No name or text value we hold is longer: a pattern needing more matches nothing.
+_LONGEST_NAME = sum(
+    Patient._meta.get_field(f).max_length or 0 for f in ("family_name", "given_name")
+)
+_LONGEST_NAME += 1  # the ^ between them
+_LONGEST_TEXT = 64  # LO, the longest of the text keys' VRs (PS3.5 6.2)
 
 
 class BadQuery(ValueError):
@@ -103,6 +109,8 @@ def _text_key(exams: QuerySet, field: str, pattern: str, checks: list[Check]) ->
     if prefix:
         exams = exams.filter(**{f"{field}__startswith": prefix})
     matcher = Wildcard.of(pattern)
+    if matcher.fixed > _LONGEST_TEXT:
+        return exams.none()
     checks.append(lambda row: matcher.matches(row[field] or ""))
     return exams
 
@@ -132,6 +140,8 @@ def _apply_name(exams: QuerySet, pattern: str, checks: list[Check]) -> QuerySet:
     if patients is not None:
         exams = exams.filter(patient__in=patients.values("pk"))
     matcher = Wildcard.of(pattern if "^" in pattern or wild else pattern + "^*", ignore_case=True)
+    if matcher.fixed > _LONGEST_NAME:
+        return exams.none()  # longer than any name we hold: nothing to scan
     checks.append(
         lambda row: matcher.matches(f"{row['patient__family_name']}^{row['patient__given_name']}")
     )

@@ -44,38 +44,41 @@ def _find(text: str, piece: str, start: int) -> int:
 
 @dataclass(frozen=True)
 class Wildcard:
-    """A compiled pattern: ``Wildcard.of("SM?TH*").matches("Smith^John")``."""
+    """A compiled pattern: ``Wildcard.of("SM?TH*").matches("Smith^John")``. Runs of ``*``
+    are one ``*``: the pieces between them are the non-empty ones only."""
 
-    pieces: tuple[str, ...]
+    first: str
+    middle: tuple[str, ...]
+    last: str
     starred: bool  # whether the pattern has a * at all
     ignore_case: bool
-    fixed: int  # characters that are not *
+    fixed: int  # characters that are not *: the shortest text that can match
 
     @classmethod
     def of(cls, pattern: str, *, ignore_case: bool = False) -> Wildcard:
         if ignore_case:
             pattern = pattern.casefold()
-        pieces = tuple(pattern.split("*"))
-        fixed = sum(len(piece) for piece in pieces)
-        return cls(pieces, len(pieces) > 1, ignore_case, fixed)
+        pieces = pattern.split("*")
+        if len(pieces) == 1:
+            return cls(pattern, (), "", False, ignore_case, len(pattern))
+        middle = tuple(piece for piece in pieces[1:-1] if piece)
+        fixed = len(pieces[0]) + len(pieces[-1]) + sum(len(piece) for piece in middle)
+        return cls(pieces[0], middle, pieces[-1], True, ignore_case, fixed)
 
     def matches(self, text: str) -> bool:
         if self.ignore_case:
             text = text.casefold()
         if len(text) < self.fixed:
             return False  # (cheap, and bounds the work for absurd patterns)
-        first, *middle, last = self.pieces if self.starred else (*self.pieces, "")
         if not self.starred:
-            return len(text) == len(first) and _piece_at(text, first, 0)
-        if not _piece_at(text, first, 0):
+            return len(text) == len(self.first) and _piece_at(text, self.first, 0)
+        if not _piece_at(text, self.first, 0):
             return False
-        position = len(first)
-        for piece in middle:
-            if not piece:
-                continue
+        position = len(self.first)
+        for piece in self.middle:
             found = _find(text, piece, position)
             if found < 0:
                 return False
             position = found + len(piece)
-        end = len(text) - len(last)
-        return end >= position and _piece_at(text, last, end)
+        end = len(text) - len(self.last)
+        return end >= position and _piece_at(text, self.last, end)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from pydicom.dataset import Dataset
 
 from nephro.audit.actor import Actor
-from nephro.dicom import mwl
+from nephro.dicom import mwl, mwl_match
 from nephro.dicom.wildcard import Wildcard, literal_prefix
 from nephro.exams import services as exams
 from nephro.exams.lifecycle import State
@@ -115,3 +115,12 @@ def test_the_literal_prefix_narrows_the_database_query():
     assert literal_prefix("?X") == ""
     assert literal_prefix("PLAIN") == "PLAIN"
     assert Wildcard.of("smi*", ignore_case=True).matches("SMITH^JOHN")
+
+
+def test_runs_of_stars_compile_to_one_and_impossible_lengths_to_nothing(two):
+    compiled = Wildcard.of("*" * 9999 + "Z")
+    assert (compiled.first, compiled.middle, compiled.last, compiled.fixed) == ("", (), "Z", 1)
+    assert Wildcard.of("a**b***c").middle == ("b",)
+    # Needs 5,000 characters: longer than any name held, so the database is not even asked.
+    exams, _ = mwl_match.candidates(_query({"PatientName": "*?" * 5000}))
+    assert not exams.exists()
