@@ -41,14 +41,16 @@ def record_checkin(
     """Store the answers, triage them, and open an alert when staff must look.
 
     The answers fill the oldest scheduled check-in that is due and unanswered, or
-    become a check-in of their own. A repeated `submission` token raises
-    once.AlreadySubmitted(the first check-in): one check-in, one alert.
+    become a check-in of their own. The same form sent again with the same answers
+    raises once.AlreadySubmitted(the first check-in): one check-in, one alert. With other
+    answers it is new information and is kept.
     """
     unknown = [code for code in symptoms if code not in BY_CODE]
     if unknown:
         raise WorkflowError(f"unknown symptom {unknown[0]!r}")
     check_temperature(temperature_c)
     now = timezone.now()
+    submission = once.with_answers(submission, sorted(symptoms), temperature_c, notes.strip())
     with locked_exam(exam_id) as exam, once.consume(CheckIn, submission):
         if exam.completed_at is None:
             raise WorkflowError("check-ins start after the study")

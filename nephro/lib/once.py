@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from django import forms
 from django.contrib import messages
@@ -78,6 +78,14 @@ def draw(request, model: type[models.Model]) -> Draw:
 def token_field() -> forms.UUIDField:
     """The same hidden field, for model forms (which cannot inherit OnceForm)."""
     return forms.UUIDField(widget=forms.HiddenInput, initial=uuid4, required=False)
+
+
+def with_answers(submission: UUID | None, *answers: object) -> UUID | None:
+    """The token bound to the answers: the same form sent again with the same answers is
+    a repeat; sent with other answers (something new to report), it is not."""
+    if submission is None:
+        return None
+    return uuid5(submission, repr(answers))
 
 
 def previous(model: type[models.Model], submission: UUID | None) -> models.Model | None:

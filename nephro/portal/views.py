@@ -24,6 +24,7 @@ from nephro.followup import services as followup_services
 from nephro.followup.forms import CheckInForm
 from nephro.followup.models import CheckIn
 from nephro.followup.triage import triage
+from nephro.lib import once
 from nephro.patients.access import visible_patients
 from nephro.portal import services
 from nephro.portal.content import sections
@@ -144,7 +145,9 @@ def questionnaire(request, pk: int):
 @patient_view
 def checkin(request, pk: int):
     exam = _exam(request, pk, "portal.checkin.read")
-    form = CheckInForm(request.POST or None)
+    # One check-in per form, also after Back (nephro.lib.once): a repeat shows the first.
+    drawn = once.draw(request, CheckIn)
+    form = CheckInForm(request.POST or None, initial={"submission": drawn.token})
     if exam.completed_at is not None and request.method == "POST" and form.is_valid():
         try:
             saved = followup_services.record_checkin(
@@ -153,7 +156,10 @@ def checkin(request, pk: int):
                 symptoms=form.cleaned_data["symptoms"],
                 temperature_c=form.cleaned_data["temperature_c"],
                 notes=form.cleaned_data["notes"],
+                submission=form.cleaned_data["submission"],
             )
+        except once.AlreadySubmitted as exc:
+            return redirect("portal:checkin-result", checkin_pk=exc.record.pk)
         except WorkflowError as exc:
             form.add_error(None, str(exc))
         else:

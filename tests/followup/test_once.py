@@ -53,3 +53,25 @@ def test_the_database_refuses_a_second_check_in_with_one_token(make_exam):
     CheckIn.objects.create(exam=exam, submission=token)
     with pytest.raises(IntegrityError), transaction.atomic():
         CheckIn.objects.create(exam=exam, submission=token)
+
+
+def test_a_patients_check_in_sent_twice_keeps_one_alert(make_exam, people, login):
+    exam = make_exam(State.COMPLETED)
+    client = login(people["patient"])
+    url = f"/my/exams/{exam.pk}/check-in/"
+    page = client.get(url).content.decode()
+    start = page.index('name="submission" value="') + len('name="submission" value="')
+    form = {"symptoms": ["no_drainage"], "unit": "C", "submission": page[start : start + 36]}
+    first = client.post(url, form)
+    again = client.post(url, form)
+    assert again.status_code == 302 and again.url == first.url
+    assert CheckIn.objects.count() == 1 and Alert.objects.count() == 1
+
+
+def test_the_same_form_with_new_answers_is_kept(make_exam, people):
+    exam = make_exam(State.COMPLETED)
+    token, patient = uuid4(), Actor(user=people["patient"])
+    services.record_checkin(patient, exam.pk, symptoms=["pain"], submission=token)
+    services.record_checkin(patient, exam.pk, symptoms=["tube_moved"], submission=token)
+    assert CheckIn.objects.count() == 2
+    assert sorted(Alert.objects.values_list("urgency", flat=True)) == ["contact", "urgent"]
