@@ -7,12 +7,15 @@ small frozen dataclasses carry what one stage hands the next.
 
 from __future__ import annotations
 
-from nephro.analysis.arrays import shift_mask
+import numpy as np
+from numpy.typing import NDArray
+
+from nephro.analysis.arrays import F32, shift_mask
 from nephro.analysis.arrival import find_arrival
-from nephro.analysis.bladder import find_bladder
+from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.curves import measure_curves, require_filling
 from nephro.analysis.kidney import Kidney, find_kidney
-from nephro.analysis.leak import confirm_leak, search_leaks
+from nephro.analysis.leak import Leak, confirm_leak, search_leaks
 from nephro.analysis.metrics import (
     Metrics,
     column_level,
@@ -25,8 +28,8 @@ from nephro.analysis.register import register_pauses
 from nephro.analysis.result import AnalysisResult, Evidence, NoContrast
 from nephro.analysis.scatter import fit_scatter_around
 from nephro.analysis.series import Series
-from nephro.analysis.subtract import subtract_scout
-from nephro.analysis.tract import segment_tract
+from nephro.analysis.subtract import Subtraction, subtract_scout
+from nephro.analysis.tract import Tract, segment_tract
 from nephro.analysis.verdict import confidence, decide
 
 # Input flags that make the measurements less certain (each costs 10 % confidence).
@@ -113,23 +116,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     conf = rule_conf * max(0.5, 1.0 - 0.1 * len(uncertain))
     level = metrics.column_level if decision.verdict == "obstructed" else None
 
-    last = sub.s.shape[0] - 1
-    t_tpl, tracks = kidney.template_frame, kidney.tracks
-    evidence = Evidence(
-        background=log[0],
-        early=sub.sm[t_tpl],
-        late=sub.sm[last],
-        early_time_s=float(times[t_tpl]),
-        late_time_s=float(times[last]),
-        collecting_system=shift_mask(kidney.outline, 0, 0),
-        collecting_system_late=shift_mask(
-            kidney.outline, int(tracks.dy[last]), int(tracks.dx[last])
-        ),
-        ureter=tract.ureter,
-        bladder=bladder.mask,
-        leak=shift_mask(leak.mask, int(tracks.dy[last]), int(tracks.dx[last])),
-        tube=tract.tube,
-    )
+    evidence = _evidence(log, times, sub, kidney, bladder, tract, leak)
     side_out, side_src = _side(side, kidney, series)
     return AnalysisResult(
         verdict=decision.verdict,
@@ -167,6 +154,35 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
             "tube": [float(x) for x in curves.tube],
         },
         evidence=evidence,
+    )
+
+
+def _evidence(
+    log: F32,
+    times: NDArray[np.float64],
+    sub: Subtraction,
+    kidney: Kidney,
+    bladder: Bladder,
+    tract: Tract,
+    leak: Leak,
+) -> Evidence:
+    """The images and outlines the evidence picture is drawn from."""
+    last = sub.s.shape[0] - 1
+    t_tpl, tracks = kidney.template_frame, kidney.tracks
+    return Evidence(
+        background=log[0],
+        early=sub.sm[t_tpl],
+        late=sub.sm[last],
+        early_time_s=float(times[t_tpl]),
+        late_time_s=float(times[last]),
+        collecting_system=shift_mask(kidney.outline, 0, 0),
+        collecting_system_late=shift_mask(
+            kidney.outline, int(tracks.dy[last]), int(tracks.dx[last])
+        ),
+        ureter=tract.ureter,
+        bladder=bladder.mask,
+        leak=shift_mask(leak.mask, int(tracks.dy[last]), int(tracks.dx[last])),
+        tube=tract.tube,
     )
 
 
