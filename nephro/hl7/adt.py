@@ -13,7 +13,7 @@ from django.db import transaction
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.hl7 import codes
-from nephro.hl7.fields import Refused, hl7_date, required, value
+from nephro.hl7.fields import Refused, hl7_date, host_of, required, value
 from nephro.patients.models import Patient
 
 FIELDS = ("family_name", "given_name", "birth_date", "sex", "phone")
@@ -35,7 +35,7 @@ def _incoming(message: hl7.Message) -> dict:
 
 def update(message: hl7.Message, peer: str) -> str:
     mrn = required(message, "PID.3.1", "patient MRN")
-    actor = Actor.system(f"hl7:{value(message, 'MSH.3')}", address=peer or None)
+    actor = Actor.system(f"hl7:{value(message, 'MSH.3')}", address=host_of(peer))
     with transaction.atomic():
         patient = Patient.objects.select_for_update().filter(mrn__iexact=mrn).first()
         if patient is None:

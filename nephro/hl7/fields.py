@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date, datetime
 
 import hl7
@@ -71,3 +72,12 @@ def escape(text: str) -> str:
     ):
         text = text.replace(raw, escaped)
     return text.replace("\r\n", "\n").replace("\n", "\\.br\\")
+
+
+def host_of(peer: str) -> str | None:
+    """The IP address of a ``host:port`` peer, for the audit trail (None if not an IP)."""
+    host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None

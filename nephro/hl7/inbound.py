@@ -22,7 +22,7 @@ from nephro.exams.services import WorkflowError
 from nephro.hl7 import adt, orders
 from nephro.hl7.ack import ack_for, reject_unparsed
 from nephro.hl7.charset import UnknownCharset, codec_for
-from nephro.hl7.fields import Refused, value
+from nephro.hl7.fields import Refused, host_of, value
 from nephro.hl7.models import InboundMessage, InboundStatus
 
 log = logging.getLogger("nephro.hl7")
@@ -37,6 +37,14 @@ VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
 
 
 def receive(raw: bytes, peer: str = "") -> bytes:
+    try:
+        return _receive(raw, peer)
+    except Exception:  # the last guard: whatever went wrong, the sender gets an answer
+        log.exception("HL7 message from %s could not be handled", peer)
+        return reject_unparsed(raw, "AE", "internal error; the message was not processed")
+
+
+def _receive(raw: bytes, peer: str) -> bytes:
     try:
         charset, codec = codec_for(raw)
     except UnknownCharset as exc:
@@ -101,7 +109,7 @@ def _store(message, text: str, kind: str, charset: str, peer: str):
         log.exception("could not store an HL7 message from %s", peer)
         return None, False
     record(
-        Actor.system(f"hl7:{keys['sending_application']}", address=peer or None),
+        Actor.system(f"hl7:{keys['sending_application']}", address=host_of(peer)),
         "hl7.receive",
         row,
         detail={"type": kind, "control_id": keys["control_id"]},

@@ -8,7 +8,7 @@ import hl7
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.hl7 import codes, ordering
-from nephro.hl7.fields import Refused, hl7_date, required, value
+from nephro.hl7.fields import Refused, hl7_date, host_of, required, value
 from nephro.patients.models import Patient
 
 
@@ -21,7 +21,7 @@ def handle(message: hl7.Message, peer: str) -> str:
         value(message, "ORC.12.2"),
         value(message, "ORC.12.3"),
     )
-    actor = Actor(user=referrer, address=peer or None)
+    actor = Actor(user=referrer, address=host_of(peer))
     if control == codes.NEW:
         values = _order_values(message)
         patient = _patient(message, actor)

@@ -29,6 +29,21 @@ def test_a_new_order_creates_the_patient_the_order_and_its_exam():
     assert PlacerOrder.objects.get().placer_number == "PL1001"
     stored = InboundMessage.objects.get()
     assert stored.status == InboundStatus.PROCESSED and stored.message_type == "ORM^O01"
+    assert stored.peer == "10.0.0.5:4000"
+    from nephro.audit.models import AuditEvent
+
+    received = AuditEvent.objects.get(action="hl7.receive")
+    assert received.source_address == "10.0.0.5"  # the address, without the port
+
+
+def test_an_unexpected_failure_still_gets_an_answer(monkeypatch):
+    from nephro.hl7 import inbound
+
+    def broken(*args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(inbound, "_store", broken)
+    assert b"MSA|AE" in receive(orm().encode(), "10.0.0.5:4000")
 
 
 def test_a_bilateral_order_makes_two_exams():
