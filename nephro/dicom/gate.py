@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pynetdicom import AE
 from pynetdicom.dul import DULServiceProvider
@@ -80,7 +81,7 @@ class GuardedSocket(socket.socket):
         self._track(data)
         return data
 
-    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         self._arm()
         received = super().recv_into(buffer, nbytes, flags)
         with memoryview(buffer) as view:
@@ -105,7 +106,7 @@ class GuardedSocket(socket.socket):
             raise TimeoutError("the peer took too long")
         self.settimeout(left)
 
-    def _track(self, data) -> None:
+    def _track(self, data: bytes | memoryview) -> None:
         position, end = 0, len(data)
         while position < end:
             if self._left:
@@ -191,7 +192,7 @@ class Gate:
             self.health.active = len(self._associated)
         return None
 
-    def forget(self, sock) -> None:
+    def forget(self, sock: GuardedSocket) -> None:
         with self._lock:
             self._pending.pop(sock, None)
             self._associated.discard(sock)
@@ -205,7 +206,7 @@ class GuardedServer(ThreadedAssociationServer):
     gate: Gate
     daemon_threads = True
 
-    def get_request(self):
+    def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
         guarded = GuardedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         guarded.guard(self.gate, str(address[0]))
@@ -216,12 +217,12 @@ class GuardedServer(ThreadedAssociationServer):
         self.gate.stopped.set()
         super().shutdown()
 
-    def shutdown_request(self, request) -> None:
+    def shutdown_request(self, request: Any) -> None:
         self.gate.forget(request)
         super().shutdown_request(request)
 
 
-def handle_requested(event) -> None:
+def handle_requested(event: Any) -> None:
     """EVT_REQUESTED: reject the association here if our rules say so."""
     assoc = event.assoc
     sock = assoc.dul.socket.socket
@@ -267,15 +268,15 @@ def guard_reactor() -> None:
             if guard is not None:
                 guard.health.refused(f"message from {peer} aborted: {exc!r}"[:200])
             with contextlib.suppress(Exception):
-                provider.socket.send(ABORT_INVALID_PDU)
+                provider.socket.send(ABORT_INVALID_PDU)  # type: ignore[union-attr]
             provider.assoc.is_aborted, provider.assoc.is_established = True, False
             provider.assoc._kill = True
             provider._kill_thread = True
             with contextlib.suppress(Exception):
-                provider.socket.close()
+                provider.socket.close()  # type: ignore[union-attr]
 
     run_reactor.guarded = True  # type: ignore[attr-defined]
-    DULServiceProvider.run_reactor = run_reactor  # type: ignore[method-assign]
+    DULServiceProvider.run_reactor = run_reactor  # type: ignore[method-assign, assignment]
 
 
 def serve(ae: AE, address: tuple[str, int], handlers: list, gate: Gate) -> GuardedServer:

@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from pydicom.charset import convert_encodings, default_encoding
@@ -102,7 +103,7 @@ class Header:
     series_description: str
 
 
-def _int(value) -> int | None:
+def _int(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -186,7 +187,7 @@ HEADER_TAGS = frozenset(
 )
 
 
-def _raw_value(dataset: memoryview, layout: structure.Layout, keyword: str, vrs: frozenset):
+def _raw_value(dataset: memoryview, layout: structure.Layout, keyword: str, vrs: frozenset) -> Any:
     """The encoded bytes of a top-level element (b"" when absent or empty), or _CONVERT
     when it is not a plain element of the expected VR."""
     entry = layout.elements.get(_TAG[keyword])
@@ -198,7 +199,9 @@ def _raw_value(dataset: memoryview, layout: structure.Layout, keyword: str, vrs:
     return bytes(dataset[offset : offset + length])
 
 
-def _element(dataset: memoryview, layout: structure.Layout, tag: int, implicit: bool):
+def _element(
+    dataset: memoryview, layout: structure.Layout, tag: int, implicit: bool
+) -> RawDataElement | None:
     """A located top-level element as pydicom's reader would hold it (None if absent)."""
     entry = layout.elements.get(tag)
     if entry is None:
@@ -222,14 +225,14 @@ def parse_header(
     implicit = syntax in IMPLICIT_SYNTAXES
     try:
         charset = _element(dataset, layout, _CHARSET, implicit)
-        encodings = default_encoding
+        encodings: str | list[str] = default_encoding
         if charset is not None:
             encodings = convert_encodings(convert_raw_data_element(charset).value)
     except Exception as exc:  # pydicom raises many types for bad input
         raise Rejected(f"unreadable data set: {exc}") from exc
     has_pixels = layout.pixel_length is not None or _TAG["Rows"] in layout.elements
 
-    def converted(keyword: str):
+    def converted(keyword: str) -> Any:
         """The value as pydicom converts it (character set, VR), None if absent."""
         raw = _element(dataset, layout, int(Tag(keyword)), implicit)
         return None if raw is None else convert_raw_data_element(raw, encoding=encodings).value
@@ -307,7 +310,7 @@ def parse_header(
     return header
 
 
-def incoming_file(**kwargs):
+def incoming_file(**kwargs: Any) -> Any:
     """A named temporary file in .incoming/ whose name starts with our process id.
 
     pynetdicom writes each received C-STORE data set into one of these as it arrives

@@ -82,7 +82,7 @@ def check(
     return Layout(found.get("pixel_offset"), found.get("pixel_length"), found["elements"])
 
 
-def _read_tag(buf, pos: int, stop: int) -> int:
+def _read_tag(buf: memoryview, pos: int, stop: int) -> int:
     if pos + 4 > stop:
         raise Malformed(f"truncated element tag at offset {pos}")
     group, elem = _tag.unpack_from(buf, pos)
@@ -90,7 +90,14 @@ def _read_tag(buf, pos: int, stop: int) -> int:
 
 
 def _dataset(
-    buf, pos: int, stop: int, implicit: bool, *, depth: int, in_item: bool, found=None
+    buf: memoryview,
+    pos: int,
+    stop: int,
+    implicit: bool,
+    *,
+    depth: int,
+    in_item: bool,
+    found: dict | None = None,
 ) -> int:
     """Parse elements from pos; return the offset after the last one (or the item end)."""
     if depth > _MAX_DEPTH:
@@ -134,7 +141,7 @@ def _dataset(
         if tag == _PIXEL_DATA and found is not None:
             found["pixel_offset"] = start
             found["pixel_length"] = length
-        elif tag in record and length != UNDEFINED:
+        elif tag in record and length != UNDEFINED and found is not None:
             found["elements"][tag] = (vr, pos, length)
         if length == UNDEFINED:
             if tag == _PIXEL_DATA and not implicit:
@@ -158,7 +165,9 @@ def _dataset(
     return pos
 
 
-def _sequence(buf, pos, stop, implicit, *, depth, defined=False) -> int:
+def _sequence(
+    buf: memoryview, pos: int, stop: int, implicit: bool, *, depth: int, defined: bool = False
+) -> int:
     while pos < stop:
         tag = _read_tag(buf, pos, stop)
         if pos + 8 > stop:
@@ -183,7 +192,7 @@ def _sequence(buf, pos, stop, implicit, *, depth, defined=False) -> int:
     raise Malformed("sequence not closed (truncated)")
 
 
-def _fragments(buf, pos, stop) -> int:
+def _fragments(buf: memoryview, pos: int, stop: int) -> int:
     while True:
         tag = _read_tag(buf, pos, stop)
         if pos + 8 > stop:

@@ -10,7 +10,8 @@ Gain: part of the ~3 ms of CPU per single-frame image saved with responses.py.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from pydicom.datadict import DicomDictionary
 from pynetdicom import (
@@ -43,10 +44,10 @@ class CommandSet:
         self._elements = elements
         self._values = {element.keyword: element.value for element in elements}
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_CommandElement]:
         return iter(self._elements)
 
-    def __getattr__(self, keyword: str):
+    def __getattr__(self, keyword: str) -> Any:
         try:
             return self._values[keyword]
         except KeyError:
@@ -64,7 +65,9 @@ _COMMAND_ELEMENTS = {
 _ORIGINAL_DECODE = dimse_messages.decode
 
 
-def _decode_command_set(bytestream, is_implicit_vr: bool, is_little_endian: bool, deflated=False):
+def _decode_command_set(
+    bytestream: Any, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False
+) -> Any:
     if _config.LOG_HANDLER_LEVEL != "none" or not (is_implicit_vr and is_little_endian):
         return _ORIGINAL_DECODE(bytestream, is_implicit_vr, is_little_endian, deflated)
     data = bytestream.getvalue()
@@ -97,4 +100,4 @@ def _decode_command_set(bytestream, is_implicit_vr: bool, is_little_endian: bool
 
 
 def apply() -> None:
-    dimse_messages.decode = _decode_command_set
+    dimse_messages.decode = _decode_command_set  # type: ignore[assignment]

@@ -9,6 +9,7 @@ Gain: worklist query+encode (bench/dicom_ingest.py "Modality worklist").
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from pydicom.dataset import Dataset
 from pynetdicom import (
@@ -34,7 +35,9 @@ class PreEncoded:
 _ORIGINAL_ENCODE = service_class.encode
 
 
-def _encode_identifier(ds, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False):
+def _encode_identifier(
+    ds: Any, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False
+) -> Any:
     if isinstance(ds, PreEncoded):
         if is_little_endian and not deflated:
             with contextlib.suppress(ValueError):

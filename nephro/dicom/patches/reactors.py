@@ -37,7 +37,7 @@ class _BriskClock:
     POLL_S = 0.0002
     IDLE_S = 0.002
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
 
     def sleep(self, seconds: float) -> None:
@@ -82,7 +82,7 @@ _ORIGINAL_SEND_PDU = DULServiceProvider.send_pdu
 _ORIGINAL_DUL_RUN = DULServiceProvider.run_reactor
 
 
-def _send_pdu(self, primitive) -> None:
+def _send_pdu(self: DULServiceProvider, primitive: Any) -> None:
     _ORIGINAL_SEND_PDU(self, primitive)
     wake = getattr(self, "_nephro_wake", None)
     if wake is not None:
@@ -91,7 +91,7 @@ def _send_pdu(self, primitive) -> None:
             wake[1].send(b"\0")
 
 
-def _run_dul(self) -> None:
+def _run_dul(self: DULServiceProvider) -> None:
     try:
         _ORIGINAL_DUL_RUN(self)
     finally:
@@ -112,7 +112,7 @@ def setup(event: Any) -> None:
 
 
 def apply() -> None:
-    association.time = _BriskClock()  # type: ignore[attr-defined]
-    dul.time = _DulClock()  # type: ignore[attr-defined]
+    association.time = _BriskClock()  # type: ignore[assignment]
+    dul.time = _DulClock()  # type: ignore[assignment]
     DULServiceProvider.send_pdu = _send_pdu  # type: ignore[method-assign]
     DULServiceProvider.run_reactor = _run_dul  # type: ignore[method-assign]

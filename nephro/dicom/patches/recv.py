@@ -9,12 +9,14 @@ docs/dicom.md "pynetdicom patches").
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynetdicom.transport import AssociationSocket
 
 _FIRST_READ = 64 * 1024
 
 
-def _recv_exactly(self, nr_bytes: int) -> bytearray:
+def _recv_exactly(self: Any, nr_bytes: int) -> bytearray:
     """Read a whole PDU with as few system calls as the kernel allows.
 
     pynetdicom 3.0 reads 4 KiB per recv() call, which caps a listener at a fraction of

@@ -11,6 +11,7 @@ Gain: with commands.py, most of the CPU saved per small image; worklist round tr
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from pynetdicom import (
     dimse_messages,
@@ -55,7 +56,7 @@ def _uid_element(element: int, value: str) -> bytes:
     return _HEADER.pack(0x0000, element, len(encoded)) + encoded
 
 
-def encode_response(primitive) -> tuple[bytes, bytes | None] | None:
+def encode_response(primitive: Any) -> tuple[bytes, bytes | None] | None:
     """(command set, data set or None) of a C-STORE, C-FIND or C-ECHO response, as
     pynetdicom would encode them (Implicit VR Little Endian, PS3.7 6.3.1 and E), or None
     for any other message or one with more than the usual elements."""
@@ -92,7 +93,7 @@ def encode_response(primitive) -> tuple[bytes, bytes | None] | None:
 _ORIGINAL_SEND_MSG = DIMSEServiceProvider.send_msg
 
 
-def _send_msg(self, primitive, context_id: int) -> None:
+def _send_msg(self: Any, primitive: Any, context_id: int) -> None:
     """Send a C-STORE/C-FIND/C-ECHO response without building pydicom data sets.
 
     The command set and a small data set go out in one P-DATA-TF as two PDVs (PS3.8

@@ -9,6 +9,8 @@ Gain: a copy of every file saved (without it scp.py moves the file into .incomin
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynetdicom import (
     dimse_messages,
 )
@@ -16,10 +18,10 @@ from pynetdicom import (
 from nephro.dicom import storage
 
 
-def _incoming_file(**kwargs):
+def _incoming_file(**kwargs: Any) -> Any:
     kwargs.pop("delete", None)
     return storage.incoming_file(**kwargs)
 
 
 def apply() -> None:
-    dimse_messages.NamedTemporaryFile = _incoming_file  # type: ignore[attr-defined]
+    dimse_messages.NamedTemporaryFile = _incoming_file  # type: ignore[assignment]
