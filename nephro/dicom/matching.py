@@ -120,8 +120,10 @@ def report_is_final(exam: Exam) -> bool:
 
 
 def conflict_reason(conflicts: list[str], exam: Exam) -> str:
-    fields = ", ".join(conflicts)
-    return f"the {fields} in the images differ from the patient of exam {exam.accession_number}"
+    *rest, last = conflicts
+    fields = f"{', '.join(rest)} and {last}" if rest else last
+    verb = "differ" if rest else "differs"
+    return f"the {fields} in the images {verb} from the patient of exam {exam.accession_number}"
 
 
 def final_reason(exam: Exam) -> str:
