@@ -161,7 +161,7 @@ def _walk(users, exam, target: str, when: datetime, rng: random.Random):
             instance=exam.procedure,
         )
         assert form.is_valid(), form.errors
-        exams.save_procedure(rad, exam.pk, form)
+        exams.save_procedure(rad, exam.pk, form.values())
         exams.complete(rad, exam.pk)
     if goal >= 7:
         drains = exam.pk % 4 != 0

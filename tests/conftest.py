@@ -135,7 +135,7 @@ def make_exam(people):
                 instance=exam.procedure,
             )
             assert form.is_valid(), form.errors
-            exams.save_procedure(rad, exam.pk, form)
+            exams.save_procedure(rad, exam.pk, form.values())
             exams.complete(rad, exam.pk)
         if goal >= 7:
             reports.save_findings(rad, exam.pk, findings_form())

@@ -7,6 +7,7 @@ from nephro.accounts.models import User
 from nephro.accounts.roles import Role
 from nephro.exams.dose import KAP_UNITS, KAR_UNITS, to_gy_cm2, to_mgy
 from nephro.exams.models import Indication, Procedure, Urgency, View
+from nephro.exams.services import ProcedureValues
 from nephro.lib.once import OnceForm
 from nephro.tubes.forms import NewTubeForm
 from nephro.tubes.models import Side, TubeStatus
@@ -196,12 +197,13 @@ class ProcedureForm(forms.ModelForm):
             raise forms.ValidationError("Fluoroscopy time must be between 0 and 36000 s.")
         return seconds
 
-    def save(self, commit=True):
-        procedure = super().save(commit=False)
+    def values(self) -> ProcedureValues:
+        """The answers for exams.services.save_procedure, doses in the stored units."""
         data = self.cleaned_data
         kap, ka_r = data.get("kap_value"), data.get("ka_r_value")
-        procedure.kap_gy_cm2 = None if kap is None else to_gy_cm2(kap, data["kap_unit"])
-        procedure.ka_r_mgy = None if ka_r is None else to_mgy(ka_r, data["ka_r_unit"])
-        if commit:
-            procedure.save()
-        return procedure
+        return ProcedureValues(
+            **{name: data[name] for name in self.Meta.fields if name != "views"},
+            views=tuple(data["views"]),
+            kap_gy_cm2=None if kap is None else to_gy_cm2(kap, data["kap_unit"]),
+            ka_r_mgy=None if ka_r is None else to_mgy(ka_r, data["ka_r_unit"]),
+        )

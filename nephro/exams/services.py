@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -203,16 +205,38 @@ def begin(actor: Actor, exam: Exam, **detail) -> None:
     Procedure.objects.get_or_create(exam=exam, defaults={"performed_by": actor.user})
 
 
-def save_procedure(actor: Actor, exam_id: int, form) -> Procedure:
+@dataclass(frozen=True)
+class ProcedureValues:
+    """What was done, doses already normalised (KAP in Gy.cm2, Ka,r in mGy, time in s)."""
+
+    contrast_agent: str = ""
+    contrast_concentration_mgi_ml: int | None = None
+    contrast_volume_ml: Decimal | None = None
+    views: tuple[str, ...] = ()
+    fluoro_time_s: Decimal | None = None
+    kap_gy_cm2: Decimal | None = None
+    ka_r_mgy: Decimal | None = None
+    tolerance: str = ""
+    complications: str = ""
+
+
+def save_procedure(actor: Actor, exam_id: int, values: ProcedureValues) -> Procedure:
     with locked_exam(exam_id) as exam:
         if exam.state not in (State.IN_PROGRESS, State.COMPLETED):
             raise IllegalTransition("the procedure is recorded once the study has started")
-        procedure = form.save(commit=False)
-        procedure.exam = exam
+        procedure, _ = Procedure.objects.get_or_create(
+            exam=exam, defaults={"performed_by": actor.user}
+        )
+        fields = {**vars(values), "views": list(values.views)}
+        changed = sorted(
+            name for name, value in fields.items() if getattr(procedure, name) != value
+        )
+        for name, value in fields.items():
+            setattr(procedure, name, value)
         procedure.performed_by = procedure.performed_by or actor.user
         procedure.dose_source = "manual"
         procedure.save()
-        record(actor, "procedure.save", procedure, detail={"fields": sorted(form.changed_data)})
+        record(actor, "procedure.save", procedure, detail={"fields": changed})
     return procedure
 
 

@@ -317,7 +317,7 @@ def procedure(request, pk: int):
     return form_step(
         request,
         form,
-        lambda data: services.save_procedure(Actor.of(request), exam.pk, form),
+        lambda data: services.save_procedure(Actor.of(request), exam.pk, form.values()),
         success="Procedure record saved.",
         done=reverse("exams:detail", args=[pk]),
         template="exams/procedure.html",

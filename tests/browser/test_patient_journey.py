@@ -43,7 +43,7 @@ def _finish_study(people, exam):
         instance=exam.procedure,
     )
     assert form.is_valid(), form.errors
-    exams.save_procedure(rad, exam.pk, form)
+    exams.save_procedure(rad, exam.pk, form.values())
     exams.complete(rad, exam.pk)
 
 

@@ -286,7 +286,7 @@ def test_it_normalises_dose_units_and_flags_high_air_kerma(people, make_exam):
         instance=exam.procedure,
     )
     assert form.is_valid(), form.errors
-    procedure = services.save_procedure(Actor(user=people["tech"]), exam.pk, form)
+    procedure = services.save_procedure(Actor(user=people["tech"]), exam.pk, form.values())
     procedure.refresh_from_db()
     assert procedure.kap_gy_cm2 == Decimal("2.5")
     assert procedure.ka_r_mgy == Decimal("3200")

@@ -40,7 +40,7 @@ def _perform_and_report(exam: Exam, people) -> None:
     dose = {"kap_value": "2.1", "kap_unit": "Gy.cm2", "ka_r_value": "15", "ka_r_unit": "mGy"}
     form = ProcedureForm({**done, **dose, "fluoro_time_s": "45"}, instance=exam.procedure)
     assert form.is_valid(), form.errors
-    exams.save_procedure(rad, exam.pk, form)
+    exams.save_procedure(rad, exam.pk, form.values())
     exams.complete(rad, exam.pk)
     reports.save_findings(rad, exam.pk, findings_form())
     reports.sign(rad, exam.pk, final=True)
