@@ -304,7 +304,12 @@ def load_series(paths: list[Path]) -> Series:
     with_pixels = [i for i in infos if _has_pixel_data(i.path)]
     if not with_pixels:
         raise SeriesError("the DICOM file(s) contain no pixel data")
-    shape = Counter((i.rows, i.cols) for i in with_pixels).most_common(1)[0][0]
+    # The grid holding the most frames: a multi-frame run outweighs a few spot films
+    # of another size (counting files would keep the films and drop the run).
+    frames_by_shape: Counter[tuple[int, int]] = Counter()
+    for i in with_pixels:
+        frames_by_shape[(i.rows, i.cols)] += i.n_frames
+    shape = frames_by_shape.most_common(1)[0][0]
     usable = [i for i in with_pixels if (i.rows, i.cols) == shape]
     quality: list[str] = []
     if len(usable) < len(with_pixels):

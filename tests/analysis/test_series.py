@@ -63,3 +63,21 @@ def test_it_parses_dicom_datetimes():
     assert _parse_datetime("20240305093000.5") == dt.datetime(2024, 3, 5, 9, 30, 0, 500000)
     assert _parse_datetime("20240305093000+0100") == dt.datetime(2024, 3, 5, 9, 30, 0)
     assert _parse_datetime("garbage") is None
+
+
+def test_it_keeps_the_run_when_more_files_are_spot_films_of_another_size(make_case, tmp_path):
+    # Independent validation: a multi-frame run plus more single spot films at another
+    # matrix size; counting files kept the films and dropped the whole run.
+    folder, truth = make_case("patent", 4)
+    run = pydicom.dcmread(next(folder.glob("*.dcm")))
+    run.save_as(tmp_path / "run.dcm")
+    for k in range(3):
+        film = pydicom.dcmread(next(folder.glob("*.dcm")))
+        film.NumberOfFrames = 1
+        film.Rows = film.Columns = 2 * int(run.Rows)
+        dtype = np.uint8 if int(film.BitsAllocated) == 8 else np.uint16
+        film.PixelData = np.full((film.Rows, film.Columns), 100, dtype).tobytes()
+        film.save_as(tmp_path / f"film_{k}.dcm")
+    series = load_series([tmp_path])
+    assert series.log_frames.shape[0] == len(truth.data["curves"]["t_s"])
+    assert "files_of_other_size_ignored" in series.quality
