@@ -324,6 +324,17 @@ OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "nephro.fhir.oauth.SmartScopes",
     "OAUTH2_VALIDATOR_CLASS": "nephro.fhir.oauth.SmartValidator",
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if DEMO else ["https"],
+    # OAuth 2.0 Security BCP (RFC 9700): no implicit or password grant, S256 only, tokens
+    # only in the Authorization header, `iss` in the authorization response, tokens
+    # stored hashed, a replayed refresh token revokes its family.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
 }
 NEPHRO_HL7_HOST = env_str("NEPHRO_HL7_HOST", "127.0.0.1" if DEMO else "0.0.0.0")
 NEPHRO_HL7_PORT = env_int("NEPHRO_HL7_PORT", 2575)
