@@ -40,7 +40,11 @@ run: $(BIN)/nephro
 	NEPHRO_DEMO=true $(BIN)/nephro demo
 	NEPHRO_DEMO=true $(BIN)/nephro serve --host $(HOST) --port $(PORT)
 
-test: $(BIN)/nephro system-deps
+# The suite's independent FHIR validator and MLLP client (Node 20; pinned by the lock file).
+tests/interop/node_modules/.package-lock.json: tests/interop/package-lock.json
+	npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+
+test: $(BIN)/nephro system-deps tests/interop/node_modules/.package-lock.json
 	NEPHRO_DEMO=true $(BIN)/nephro makemigrations --check --dry-run
 	NEPHRO_DEMO=true $(BIN)/pytest $(PYTEST_ARGS)
 

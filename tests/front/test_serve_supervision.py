@@ -75,13 +75,14 @@ def _until(condition, timeout: float = 60) -> bool:
 
 
 def test_a_killed_listener_comes_back_and_the_web_stays_up(tmp_path):
-    web, dicom = free_port(), free_port()
+    web, dicom, hl7 = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": _database_url(),
         "NEPHRO_VAR_DIR": str(tmp_path / "var"),
         "NEPHRO_DICOM_PORT": str(dicom),
+        "NEPHRO_HL7_PORT": str(hl7),
         "NEPHRO_DICOM_ALLOWED_AES": "FLUORO1",
     }
     serve = subprocess.Popen(

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-# Further processes (the DICOM listener, the background worker) register here.
+# Further processes (the DICOM and HL7 listeners, the background workers) register here.
 FOLLOW_UP_KINDS = [
     "followup.schedule_checkins",
     "followup.checkin_requests",
@@ -27,6 +27,7 @@ FOLLOW_UP_KINDS = [
 ]
 COMPANIONS: list[list[str]] = [
     ["dicom"],
+    ["hl7"],
     ["worker"],
     # Escalation of urgent alerts must never wait behind image analysis: its own worker.
     ["worker", *(arg for kind in FOLLOW_UP_KINDS for arg in ("--kind", kind))],
