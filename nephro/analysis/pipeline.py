@@ -33,7 +33,12 @@ from nephro.analysis.tract import Tract, segment_tract
 from nephro.analysis.verdict import confidence, decide
 
 # Input flags that make the measurements less certain (each costs 10 % confidence).
-_UNCERTAIN_INPUT = ("pixel_spacing_assumed", "frame_time_from_cine_rate", "log_encoded_pixels")
+_UNCERTAIN_INPUT = (
+    "pixel_spacing_assumed",
+    "frame_time_from_cine_rate",
+    "log_encoded_pixels",
+    "display_encoded_pixels",
+)
 
 
 def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:

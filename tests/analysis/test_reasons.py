@@ -13,7 +13,12 @@ from nephro.analysis.metrics import Metrics
 from nephro.analysis.reasons import explain, fmt_t, minutes, percent
 from nephro.analysis.verdict import confidence, decide
 
-FLAGS = ("pixel_spacing_assumed", "frame_time_from_cine_rate", "log_encoded_pixels")
+FLAGS = (
+    "pixel_spacing_assumed",
+    "frame_time_from_cine_rate",
+    "log_encoded_pixels",
+    "display_encoded_pixels",
+)
 NUMBER = r"(\d+(?:\.\d+)?)"
 
 

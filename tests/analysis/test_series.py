@@ -9,6 +9,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
+from nephro.analysis import analyze_paths
 from nephro.analysis.series import _parse_datetime, load_series
 
 
@@ -81,3 +82,18 @@ def test_it_keeps_the_run_when_more_files_are_spot_films_of_another_size(make_ca
     series = load_series([tmp_path])
     assert series.log_frames.shape[0] == len(truth.data["curves"]["t_s"])
     assert "files_of_other_size_ignored" in series.quality
+
+
+def test_display_encoded_pixels_are_flagged_and_lower_the_confidence(make_case, tmp_path):
+    # DISP values went through a display LUT: their log is not attenuation (issue 14).
+    folder, _ = make_case("patent", 4)
+    src = next(folder.glob("*.dcm"))
+    ds = pydicom.dcmread(src)
+    assert ds.PixelIntensityRelationship == "LIN"
+    ds.PixelIntensityRelationship = "DISP"
+    ds.save_as(tmp_path / "disp.dcm")
+    series = load_series([tmp_path / "disp.dcm"])
+    assert "display_encoded_pixels" in series.quality
+    lin, disp = analyze_paths([src]), analyze_paths([tmp_path / "disp.dcm"])
+    assert disp.verdict == lin.verdict
+    assert disp.confidence < lin.confidence
