@@ -57,6 +57,26 @@ def _iodine_at(truth: dict[str, Any], t_s: float) -> float | None:
     return float(np.interp(t_s, times, mg))
 
 
+def _upper_residual(truth: dict[str, Any], last_s: float) -> float | None:
+    """Kidney + ureter iodine at the last image over its peak until then.
+
+    The rule's retention is the upper tract's (collecting system and ureter), as in our
+    phantom's truth: the collecting system alone empties into the dilated column above a
+    ureteric or uretero-vesical block, which is not drainage.
+    """
+    curve = truth["collecting_system_iodine"]
+    times = np.asarray(curve["times_s"], dtype=float)
+    upper = np.asarray(curve["mg"], dtype=float)
+    ureter = truth.get("compartments_mg", {}).get("ureter")
+    if ureter is not None:
+        upper = upper + np.asarray(ureter, dtype=float)
+    seen = times <= last_s
+    peak = float(upper[seen].max()) if seen.any() else 0.0
+    if peak <= 0:
+        return truth["residual_fraction_last_film"]
+    return float(np.interp(last_s, times, upper)) / peak
+
+
 def expected(truth: dict[str, Any]) -> str:
     """The verdict the rule gives on the simulator's truth."""
     if truth["scenario"] in UNDECIDABLE or truth.get("out_of_distribution"):
@@ -71,7 +91,7 @@ def expected(truth: dict[str, Any]) -> str:
             arrival_s=None if arrival is None else arrival - first,
             t_half_s=truth["clearance_half_time_s"],
             residual_20min=None if at_20 is None or not peak else at_20 / peak,
-            upper_residual_last=truth["residual_fraction_last_film"],
+            upper_residual_last=_upper_residual(truth, last),
             span_s=last - first,
             tube_open=truth["tube_open"],
             contrast_seen=truth["contrast_given"] and not truth["injection_failed"],
