@@ -65,22 +65,24 @@ def prepare(url: str, env: dict, exams: int) -> dict:
     if demo.returncode:  # the accounts come first, and they are what the users need
         print(f"nephro demo stopped early: {demo.stderr.strip().splitlines()[-1]}")
     today = Exam.objects.filter(scheduled_at__date=timezone.localdate(), state="scheduled")
+    unit_exam = today.values_list("accession_number", "patient__mrn").first()
     return {
         "exams": list(Exam.objects.values_list("pk", flat=True)[:5000]),
         "patients": list(Patient.objects.values_list("pk", "mrn", "family_name")[:5000]),
-        "accession": today.values_list("accession_number", flat=True).first() or "NOMATCH",
+        "unit": unit_exam or ("NOMATCH", "LOAD"),  # the accession and patient the unit sends
     }
 
 
 def pages(role: str, ids: dict) -> list[str]:
     exam = f"/exams/{random.choice(ids['exams'])}/"
     pid, mrn, family = random.choice(ids["patients"])
+    if role == "referrer":  # their own patients only: the list and a search
+        return ["/", "/patients/", f"/patients/?q={urllib.parse.quote(family)}"]
     common = ["/", "/exams/", exam, f"/patients/?q={urllib.parse.quote(family)}"]
     extra = {
         "nurse": ["/tubes/due/", f"/patients/{pid}/", "/followup/"],
         "tech": ["/exams/?day=today", "/dicom/unmatched/"],
         "radiologist": [f"/audit/?mrn={mrn}", f"/patients/{pid}/"],
-        "referrer": ["/patients/"],
     }[role]
     return common + extra
 
@@ -119,7 +121,13 @@ class User:
 
 def walk(base: str, ids: dict, role: str, until: float, think: float, out: dict) -> None:
     user = User(base, role)
-    user.login()
+    time.sleep(random.uniform(0, min(10.0, (until - time.monotonic()) / 4)))  # a ramp-up
+    try:
+        user.login()
+    except (OSError, RuntimeError, StopIteration) as exc:  # counted, not fatal to the run
+        with out["lock"]:
+            out["errors"].append(f"sign-in as {role}: {exc}")
+        return
     while time.monotonic() < until:
         for path in pages(role, ids):
             if time.monotonic() >= until:
@@ -132,7 +140,7 @@ def walk(base: str, ids: dict, role: str, until: float, think: float, out: dict)
             time.sleep(random.uniform(0, 2 * think))
 
 
-def unit(port: int, accession: str, folder: Path, until: float, out: dict) -> None:
+def unit(port: int, exam: tuple[str, str], folder: Path, until: float, out: dict) -> None:
     """A fluoroscopy unit: a fresh 6-image series every 20 s."""
     from pydicom.uid import generate_uid
 
@@ -146,8 +154,8 @@ def unit(port: int, accession: str, folder: Path, until: float, out: dict) -> No
             path = folder / f"{series}-{i}.dcm"
             samples.image(
                 path,
-                accession=accession,
-                patient_id="LOAD",
+                accession=exam[0],
+                patient_id=exam[1],
                 study_uid=study,
                 series_uid=series,
                 instance_number=i + 1,
@@ -246,7 +254,7 @@ def main() -> None:
         alone = run(base, ids, 1, max(10.0, min(30.0, args.seconds / 4)), 0)
         folder = var / "unit"
         folder.mkdir()
-        extra = [(unit, (dicom, ids["accession"], folder)), (lag, (args.database_url,))]
+        extra = [(unit, (dicom, ids["unit"], folder)), (lag, (args.database_url,))]
         load = run(base, ids, args.users, args.seconds, args.think, extra)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
