@@ -18,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from django import forms
 from django.contrib import messages
 from django.db import IntegrityError, models, transaction
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from nephro.lib import steps
@@ -47,7 +49,7 @@ class OnceForm(forms.Form):
 
     submission = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("submission", uuid4())
@@ -64,7 +66,7 @@ class Draw:
 SESSION_PREFIX = "once:"
 
 
-def draw(request, model: type[models.Model]) -> Draw:
+def draw(request: HttpRequest, model: type[models.Model]) -> Draw:
     """The token of the form at this URL in this session; a new one only on a first
     visit, or when `?again=` names the current token ("Start a new one")."""
     key = SESSION_PREFIX + request.path
@@ -115,12 +117,19 @@ def consume(model: type[models.Model], submission: UUID | None) -> Iterator[None
         raise AlreadySubmitted(found) from None
 
 
-def show_previous(request, url: str):
+def show_previous(request: HttpRequest, url: str) -> HttpResponse:
     messages.warning(request, MESSAGE)
     return redirect(url)
 
 
-def form_step(request, form, act, *, previous_url: Callable[[models.Model], str], **kwargs):
+def form_step(
+    request: HttpRequest,
+    form: forms.Form,
+    act: Callable[[dict], object],
+    *,
+    previous_url: Callable[[models.Model], str],
+    **kwargs: Any,
+) -> HttpResponse:
     """lib.steps.form_step, plus: a repeated submit goes to what the first one created."""
     try:
         return steps.form_step(request, form, act, **kwargs)

@@ -65,9 +65,7 @@ def start_listener(transactional_db, dicom_dirs, settings):
 def stored_files(root: Path) -> list[Path]:
     """Files in the image store proper (not .incoming, .quarantine, or the health file)."""
     return [
-        path
-        for path in root.rglob("*.dcm")
-        if not path.relative_to(root).parts[0].startswith(".")
+        path for path in root.rglob("*.dcm") if not path.relative_to(root).parts[0].startswith(".")
     ]
 
 
