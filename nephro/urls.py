@@ -37,7 +37,7 @@ urlpatterns = [
     ),
     path("accounts/", include("nephro.accounts.urls")),
     path("audit/", include("nephro.audit.urls")),
-    path("patients/", include("nephro.patients.urls")),
+    path("patients/", include("nephro.front.patient_urls")),
     path("tubes/", include("nephro.tubes.urls")),
     path("exams/", include("nephro.exams.urls")),
     path("exams/", include("nephro.screening.urls")),

@@ -1,3 +1,6 @@
+"""The patient pages: the list and search, registration, a patient with their exams, and
+the administrator's merge. They show exams, so they sit above the exams app (in front)."""
+
 from django.contrib import messages
 from django.db.models import Count
 from django.db.models.functions import Upper

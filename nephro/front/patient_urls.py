@@ -1,6 +1,6 @@
 from django.urls import path
 
-from nephro.patients import views
+from nephro.front import patients as views
 
 app_name = "patients"
 urlpatterns = [
