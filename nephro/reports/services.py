@@ -181,7 +181,11 @@ def add_addendum(actor: Actor, exam_id: int, text: str) -> Addendum:
     return addendum
 
 
-def record_disposition(actor: Actor, exam_id: int, *, decision: str, reason: str) -> Disposition:
+def record_disposition(
+    actor: Actor, exam_id: int, *, decision: str, reason: str
+) -> tube_services.RegistryChange:
+    """Record the tube decision and make the registry follow it; return what the registry
+    did (with no tube linked it is not updated, and the summary says so)."""
     if not reason.strip():
         raise WorkflowError("the tube decision needs a reason")
     if decision not in DispositionChoice.values:
@@ -196,7 +200,6 @@ def record_disposition(actor: Actor, exam_id: int, *, decision: str, reason: str
                 exam=exam, decision=decision, reason=reason, decided_by=actor.user
             )
             record(actor, "disposition.record", disposition, detail={"decision": decision})
-            if exam.tube is not None:
-                tube_services.apply_disposition(actor, exam.tube, decision)
+            change = tube_services.apply_disposition(actor, exam.tube, decision)
             exam_services.advance(actor, exam, State.FOLLOW_UP, "exam.follow_up")
-    return disposition
+    return change

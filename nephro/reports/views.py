@@ -141,8 +141,10 @@ def disposition(request, pk: int):
     return form_step(
         request,
         DispositionForm(request.POST or None),
-        lambda data: services.record_disposition(Actor.of(request), exam.pk, **data),
-        success="Tube decision recorded; the tube registry was updated.",
+        lambda data: messages.info(
+            request, services.record_disposition(Actor.of(request), exam.pk, **data).summary
+        ),
+        success="Tube decision recorded.",
         done=reverse("exams:detail", args=[pk]),
         template="reports/disposition.html",
         context={"exam": exam},
