@@ -53,6 +53,8 @@ check: $(BIN)/nephro
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python tools/check_limits.py
+	$(BIN)/vulture
 
 format: $(BIN)/nephro
 	$(BIN)/ruff format .

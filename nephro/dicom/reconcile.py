@@ -104,10 +104,6 @@ def _waiting(study_uid: str, *, lock: bool = False) -> list[Instance]:
     return list(query.select_for_update() if lock else query)
 
 
-def check_link(study_uid: str, exam: Exam) -> LinkCheck:
-    return LinkCheck(exam, _sent_patients(_waiting(study_uid), exam), report_is_final(exam))
-
-
 def link(actor: Actor, *, study_uid: str, exam: Exam, reason: str = "") -> LinkCheck:
     """Reconciliation: attach every waiting instance of a study to an exam.
 

@@ -57,10 +57,6 @@ def hl7_date(text: str, label: str) -> date:
         raise Refused(f"{label} {text!r} is not a date (YYYYMMDD)") from exc
 
 
-def hl7_timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y%m%d%H%M%S%z")
-
-
 def escape(text: str) -> str:
     """HL7 escape sequences for the delimiters, and line breaks as \\.br\\."""
     for raw, escaped in (

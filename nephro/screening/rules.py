@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from nephro.patients.models import Sex
-from nephro.screening.models import Anticoagulant, Pregnancy, Screening, Severity
+from nephro.screening.models import Pregnancy, Screening, Severity
 
 # SIR 2019, low bleeding-risk procedures (catheter exchange): correct INR to <= 2.0-3.0,
 # transfuse platelets below 20 x 10^9/L (clinical.md section 2 [NS][GC][MS]).
@@ -107,10 +107,6 @@ RULES: tuple[Rule, ...] = (
         "DESIGN section 3",
     ),
 )
-
-
-def anticoagulant_labels(codes: list[str]) -> list[str]:
-    return [Anticoagulant(c).label for c in codes if c in Anticoagulant.values]
 
 
 def evaluate(screening: Screening, today: date) -> list[Rule]:
