@@ -30,6 +30,9 @@ START, END = b"\x0b", b"\x1c\r"
 
 
 def setup(url: str, var_dir: str) -> None:
+    # The bench chooses its own database, so the job engine follows it (its default),
+    # whatever the caller's NEPHRO_JOBS_BACKEND says (CI sets procrastinate for PostgreSQL).
+    os.environ.pop("NEPHRO_JOBS_BACKEND", None)
     os.environ.update(
         DATABASE_URL=url,
         NEPHRO_DEMO="true",

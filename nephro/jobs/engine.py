@@ -12,13 +12,15 @@ for the administrator, with their last error in ``JobError``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import Max
 from procrastinate import BaseRetryStrategy, RetryDecision, exceptions, sql
 from procrastinate import jobs as procrastinate_jobs
@@ -132,8 +134,27 @@ def _defer_periodic(kinds: list[str] | None) -> None:
         for periodic, stamp in deferrer.get_previous_tasks(at=time.time())
         if not kinds or periodic.task.name in kinds
     ]
-    # Under async_to_sync the Django connector runs its queries on this thread.
-    async_to_sync(deferrer.defer_jobs)(due)
+    _wait_for(deferrer.defer_jobs, due)
+
+
+def _wait_for(coroutine_function, *args):
+    """Run a coroutine to the end from synchronous code. Under async_to_sync the Django
+    connector runs its queries on this thread; a thread whose event loop is running
+    (Playwright's sync API keeps one on the test's main thread) cannot do that, so there
+    the work goes to a helper thread, with a connection of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(coroutine_function)(*args)
+
+    def elsewhere():
+        try:
+            return async_to_sync(coroutine_function)(*args)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(elsewhere).result()
 
 
 def run_pending(kinds: list[str] | None = None, limit: int | None = None) -> int:
