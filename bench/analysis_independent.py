@@ -144,9 +144,6 @@ def reliability(rows: list[dict[str, Any]], bins: int = 5) -> tuple[list[tuple],
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    def share(k: int, n: int) -> tuple[float, float, float]:
-        return wilson(k, n)
-
     decidable = [r for r in rows if r["scenario"] not in UNDECIDABLE]
     pos = [r for r in decidable if r["expected"] == "obstructed"]
     neg = [r for r in decidable if r["expected"] != "obstructed"]
@@ -165,13 +162,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         by_scenario[r["scenario"]].append(r)
     return {
         "cases": len(rows),
-        "sensitivity": share(sum(r["pred"]["verdict"] == "obstructed" for r in pos), len(pos)),
-        "specificity": share(sum(r["pred"]["verdict"] != "obstructed" for r in neg), len(neg)),
-        "accuracy": share(len(correct), len(rows)),
-        "leak_accuracy": share(len(leak_right), len(decidable)),
+        "sensitivity": wilson(sum(r["pred"]["verdict"] == "obstructed" for r in pos), len(pos)),
+        "specificity": wilson(sum(r["pred"]["verdict"] != "obstructed" for r in neg), len(neg)),
+        "accuracy": wilson(len(correct), len(rows)),
+        "leak_accuracy": wilson(len(leak_right), len(decidable)),
         "arrival_median_error_s": statistics.median(timed) if timed else None,
         "arrival_cases": len(timed),
-        "undecidable_indeterminate": share(
+        "undecidable_indeterminate": wilson(
             sum(r["pred"]["verdict"] == "indeterminate" for r in ood), len(ood)
         ),
         "ece": ece,
@@ -181,7 +178,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         else None,
         "confusion": Counter(f"{r['expected']}->{r['pred']['verdict']}" for r in rows),
         "per_scenario": {
-            name: share(sum(r["pred"]["verdict"] == r["expected"] for r in members), len(members))
+            name: wilson(sum(r["pred"]["verdict"] == r["expected"] for r in members), len(members))
             for name, members in sorted(by_scenario.items())
         },
     }
