@@ -116,7 +116,7 @@ def _screen(req, exam, *, hold: str = ""):
         data["anticoagulants"] = ["aspirin"]
     form = ScreeningForm(data)
     assert form.is_valid(), form.errors
-    screening.save_screening(req, exam.pk, form)
+    screening.save_screening(req, exam.pk, form.answers())
 
 
 def _walk(users, exam, target: str, when: datetime, rng: random.Random):
@@ -307,6 +307,6 @@ def _patient_questionnaire(users: dict[str, User]) -> None:
         screening.save_screening(
             Actor(user=waiting.patient.user or users["nurse"]),
             waiting.pk,
-            form,
+            form.answers(),
             source=Source.PATIENT,
         )

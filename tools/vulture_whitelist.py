@@ -1,17 +1,11 @@
 """Names vulture cannot see being used (make check): read by Django, a template, pydicom's
-attribute protocol, a library hook, the tests, or kept in bench/indsim (clean-room code, not
-edited from outside). A name that becomes truly unused is deleted, not added here."""
+attribute protocol, a library hook or the tests. A name that becomes truly unused is
+deleted, not added here."""
 
 # ruff: noqa
 _ = object()
 
 _.dimse_timeout  # unused attribute (bench/fuzz_dicom.py:123)
-uz  # unused variable (bench/indsim/contrast.py:94)
-ureter_in_field_fraction  # unused function (bench/indsim/contrast.py:134)
-_.kidney_offset  # unused method (bench/indsim/kidney.py:78)
-air_kerma_ugy  # unused function (bench/indsim/physics.py:113)
-mean_kev_open  # unused variable (bench/indsim/physics.py:132)
-effective_energy  # unused function (bench/indsim/physics.py:188)
 failed_logins  # unused variable (nephro/accounts/models.py:15)
 _.is_locked  # unused method (nephro/accounts/models.py:25)
 _._get_session_auth_hash  # unused method (nephro/accounts/models.py:28)

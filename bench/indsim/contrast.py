@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kidney import KidneyModel, draw_group
-from .render import Grid, ellipsoid, gaussian_blob, line_density, path_arclength, smooth_path
+from .render import Grid, ellipsoid, gaussian_blob, line_density, path_arclength
 from .transport import CELL, Snapshot, TransportParams
 
 
@@ -91,7 +91,7 @@ def draw_iodine(
         conc = snap.bladder_mixed / snap.bladder_vol
         ellipsoid(grid_b, out, bx, bz, a, c, d, conc)
         if snap.bladder_plume > 0:
-            ux, uz = p.uvj
+            ux = p.uvj[0]
             px = ux + (bx - ux) * 0.35
             pz = p.bladder_base + 0.35 * c
             s = 0.5 + 0.35 * a
@@ -129,20 +129,3 @@ def path_for_stent(km: KidneyModel, dz: float) -> np.ndarray | None:
     w = np.clip((pts[:, 1] - bot) / (top - bot), 0, 1) ** 2
     pts[:, 1] += dz * w
     return pts
-
-
-def ureter_in_field_fraction(
-    cg: ContrastGeometry, grid: Grid, mask: np.ndarray, dz: float
-) -> float:
-    path, _ = ureter_geometry(cg, dz)
-    return path_fraction_in(path, grid, mask)
-
-
-def path_fraction_in(path: np.ndarray, grid: Grid, mask: np.ndarray) -> float:
-    path = smooth_path(path, 0.5) if len(path) < 4 else path
-    cols = np.round((path[:, 0] - grid.x0) / grid.dx).astype(int)
-    rows = np.round((grid.z0 - path[:, 1]) / grid.dz).astype(int)
-    ok = (cols >= 0) & (cols < grid.nx) & (rows >= 0) & (rows < grid.nz)
-    inside = np.zeros(len(path), dtype=bool)
-    inside[ok] = mask[rows[ok], cols[ok]]
-    return float(inside.mean())

@@ -75,9 +75,6 @@ class KidneyModel:
     stones: list[Stone]
     dilated: bool
 
-    def kidney_offset(self, dz: float) -> np.ndarray:
-        return np.array([0.0, dz])
-
     def catheter_path(self, dz: float) -> np.ndarray:
         pts = self.catheter.copy()
         pts[:, 1] += dz * self.catheter_moving

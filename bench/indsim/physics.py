@@ -110,11 +110,6 @@ def _output_scale() -> float:
     return 50e-6 / kerma_gy
 
 
-def air_kerma_ugy(spectrum_per_mm2: np.ndarray) -> float:
-    e = tables()["E"]
-    return float(np.sum(spectrum_per_mm2 * 100.0 * e * air_mu_en()) * KEV_TO_J * 1000.0 * 1e6)
-
-
 # Basis-material grids of the lookup table.
 T_MAX, T_N = 60.0, 61  # soft tissue, g/cm^2
 B_MAX, B_N = 16.0, 33  # cortical bone, g/cm^2
@@ -129,7 +124,6 @@ class Lut:
     csi_g_cm2: float
     log_s: np.ndarray  # log of energy signal (keV per mm^2 per mAs at 1 m)
     log_g: np.ndarray  # log of variance / signal (keV): one detected 'equivalent quantum'
-    mean_kev_open: float
 
     def coords(self, t: np.ndarray, b: np.ndarray, i: np.ndarray) -> np.ndarray:
         ti = np.clip(t, 0, T_MAX) / T_MAX * (T_N - 1)
@@ -173,8 +167,7 @@ def build_lut(beam: Beam, csi_g_cm2: float) -> Lut:
         s1 = np.maximum(s1, 1e-300)
         log_s[k] = np.log(s1)
         log_g[k] = np.log(np.maximum(s2, 1e-300) / s1)
-    mean_open = float(np.sum(spec * eta * e) / np.sum(spec * eta))
-    return Lut(beam, csi_g_cm2, log_s, log_g, mean_open)
+    return Lut(beam, csi_g_cm2, log_s, log_g)
 
 
 def barium_as_iodine(beam: Beam) -> float:
@@ -183,9 +176,3 @@ def barium_as_iodine(beam: Beam) -> float:
     e = tables()["E"]
     spec = filtered_spectrum(beam) * np.exp(-mu("soft_tissue") * 21.0) * e
     return float(np.sum(spec * mu("Ba")) / np.sum(spec * mu("I")))
-
-
-def effective_energy(beam: Beam, tissue_g_cm2: float = 20.0) -> float:
-    e = tables()["E"]
-    spec = filtered_spectrum(beam) * np.exp(-mu("soft_tissue") * tissue_g_cm2)
-    return float(np.sum(spec * e) / np.sum(spec))

@@ -137,7 +137,7 @@ def review(request, pk: int):
     form = ScreeningForm(request.POST or None, instance=screening) if pending else None
     if pending and request.method == "POST" and form.is_valid():
         try:
-            screening_services.review_patient_screening(Actor.of(request), exam.pk, form)
+            screening_services.review_patient_screening(Actor.of(request), exam.pk, form.answers())
         except (WorkflowError, IllegalTransition) as exc:
             form.add_error(None, f"Not saved: {exc}.")
         else:

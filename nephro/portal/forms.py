@@ -1,9 +1,12 @@
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
 from nephro.accounts.models import User
+from nephro.screening.forms import cleaned_answers
 from nephro.screening.models import Anticoagulant, Pregnancy, Screening
 
 # Plain words for the patient; each maps to a screening code the nurse sees (DESIGN 3).
@@ -128,13 +131,12 @@ class QuestionnaireForm(forms.ModelForm):
                     self.add_error(name, _("Please tell us this, so we can keep you safe."))
         return data
 
-    def save(self, commit=True):
-        screening = super().save(commit=False)
+    def answers(self) -> dict[str, Any]:
+        """The answers as the screening services take them; the pregnancy question is
+        asked only of those who could be pregnant."""
+        answers = cleaned_answers(self)
         if self.ask_pregnancy:
-            screening.pregnancy_method = "Patient questionnaire (portal)"
+            answers["pregnancy_method"] = "Patient questionnaire (portal)"
         else:
-            screening.pregnancy = Pregnancy.NOT_APPLICABLE
-            screening.pregnancy_method = ""
-        if commit:
-            screening.save()
-        return screening
+            answers.update(pregnancy=Pregnancy.NOT_APPLICABLE, pregnancy_method="")
+        return answers

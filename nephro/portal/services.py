@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -183,7 +185,7 @@ def questionnaire_open(exam) -> bool:
     return screening is None or screening.reviewed_by_id is None
 
 
-def submit_questionnaire(actor: Actor, exam_id: int, form) -> Screening:
+def submit_questionnaire(actor: Actor, exam_id: int, answers: Mapping[str, Any]) -> Screening:
     """The patient's answers are stored for a nurse to review; they do not count before."""
     with transaction.atomic():
         exam = Exam.objects.select_for_update().get(pk=exam_id)
@@ -199,4 +201,4 @@ def submit_questionnaire(actor: Actor, exam_id: int, form) -> Screening:
                     "please call the care team."
                 )
             )
-        return screening_services.save_screening(actor, exam_id, form, source=Source.PATIENT)
+        return screening_services.save_screening(actor, exam_id, answers, source=Source.PATIENT)

@@ -125,7 +125,7 @@ def questionnaire(request, pk: int):
     )
     if is_open and request.method == "POST" and form.is_valid():
         try:
-            services.submit_questionnaire(Actor.of(request), exam.pk, form)
+            services.submit_questionnaire(Actor.of(request), exam.pk, form.answers())
         except WorkflowError as exc:
             form.add_error(None, str(exc))
         else:

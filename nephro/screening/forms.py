@@ -1,6 +1,15 @@
+from typing import Any
+
 from django import forms
 
 from nephro.screening.models import Anticoagulant, Decision, Screening
+
+
+def cleaned_answers(form: forms.ModelForm) -> dict[str, Any]:
+    """A screening form's answers as plain values for the screening services."""
+    return {
+        name: form.cleaned_data[name] for name in form._meta.fields if name in form.cleaned_data
+    }
 
 
 class ScreeningForm(forms.ModelForm):
@@ -27,6 +36,9 @@ class ScreeningForm(forms.ModelForm):
             "fever_or_infection",
             "other_allergies",
         ]
+
+    def answers(self) -> dict[str, Any]:
+        return cleaned_answers(self)
 
     def clean_inr(self):
         inr = self.cleaned_data["inr"]

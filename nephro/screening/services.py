@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.utils import timezone
 
 from nephro.audit.actor import Actor
@@ -53,30 +56,70 @@ def _keep_allergies(actor: Actor, screening: Screening) -> None:
     note_allergy(actor, patient_id, kind=AllergyKind.OTHER, agent=screening.other_allergies)
 
 
-def save_screening(actor: Actor, exam_id: int, form, *, source: str = Source.STAFF) -> Screening:
+# The answer fields a screening holds; services take them as plain values.
+ANSWER_FIELDS = frozenset(
+    {
+        "pregnancy",
+        "pregnancy_method",
+        "anticoagulants",
+        "planned_exchange",
+        "inr",
+        "platelets",
+        "prior_contrast_reaction",
+        "reaction_agent",
+        "reaction_description",
+        "reaction_timing",
+        "fever_or_infection",
+        "other_allergies",
+    }
+)
+
+
+def _apply(screening: Screening, answers: Mapping[str, Any]) -> list[str]:
+    """Set the answers on the screening; return the names whose value changed."""
+    unknown = set(answers) - ANSWER_FIELDS
+    if unknown:
+        raise WorkflowError("unknown screening answers: " + ", ".join(sorted(unknown)))
+    changed = sorted(n for n, v in answers.items() if getattr(screening, n) != v)
+    for name, value in answers.items():
+        setattr(screening, name, value)
+    return changed
+
+
+def save_screening(
+    actor: Actor, exam_id: int, answers: Mapping[str, Any], *, source: str = Source.STAFF
+) -> Screening:
     """Store the answers; staff answers count at once and move the exam on (or hold it)."""
     with locked_exam(exam_id) as exam:
-        if exam.state not in (State.ORDERED, State.SCREENED, State.SCHEDULED, State.ON_HOLD):
-            raise WorkflowError("screening is done before the patient arrives")
-        screening = form.save(commit=False)
-        screening.exam = exam
+        _require_before_arrival(exam)
+        screening = Screening.objects.filter(exam=exam).first() or Screening(exam=exam)
+        _apply(screening, answers)
         screening.source = source
         screening.recorded_by = actor.user
         screening.reviewed_by = actor.user if source == Source.STAFF else None
         screening.save()
         record(actor, "screening.save", screening, detail={"source": source})
-        if screening.reviewed_by is None:
-            return screening
-        _keep_allergies(actor, screening)
-        flags = _sync_flags(actor, exam, screening)
-        if exam.state == State.ORDERED:
-            exam_services.advance(actor, exam, State.SCREENED, "exam.screen")
-        blocking = [f.code for f in flags if f.blocking]
-        if blocking and exam.state in HOLDABLE:
-            exam.held_from = exam.state
-            exam.hold_reason = "Safety screening: " + ", ".join(blocking)
-            exam_services.advance(actor, exam, State.ON_HOLD, "exam.hold", flags=blocking)
+        if screening.reviewed_by is not None:
+            _count(actor, exam, screening)
     return screening
+
+
+def _require_before_arrival(exam) -> None:
+    if exam.state not in (State.ORDERED, State.SCREENED, State.SCHEDULED, State.ON_HOLD):
+        raise WorkflowError("screening is done before the patient arrives")
+
+
+def _count(actor: Actor, exam, screening: Screening) -> None:
+    """Reviewed answers count: allergies kept, flags raised, the exam moved on or held."""
+    _keep_allergies(actor, screening)
+    flags = _sync_flags(actor, exam, screening)
+    if exam.state == State.ORDERED:
+        exam_services.advance(actor, exam, State.SCREENED, "exam.screen")
+    blocking = [f.code for f in flags if f.blocking]
+    if blocking and exam.state in HOLDABLE:
+        exam.held_from = exam.state
+        exam.hold_reason = "Safety screening: " + ", ".join(blocking)
+        exam_services.advance(actor, exam, State.ON_HOLD, "exam.hold", flags=blocking)
 
 
 def decide_flag(actor: Actor, flag_id: int, *, decision: str, reason: str) -> Flag:
@@ -108,16 +151,17 @@ def decide_flag(actor: Actor, flag_id: int, *, decision: str, reason: str) -> Fl
     return flag
 
 
-def review_patient_screening(actor: Actor, exam_id: int, form=None) -> Screening:
+def review_patient_screening(
+    actor: Actor, exam_id: int, corrections: Mapping[str, Any] | None = None
+) -> Screening:
     """A nurse reviews the patient's own questionnaire; from then on it counts.
 
-    `form` (a ScreeningForm on the patient's screening) carries the nurse's corrections
-    and additions, e.g. the contrast agent or an INR. The answers stay marked as the
-    patient's; flags are raised and the exam moves on (or is held) as in save_screening.
+    `corrections` are the nurse's changes and additions (e.g. the contrast agent or an
+    INR). The answers stay marked as the patient's; flags are raised and the exam moves
+    on (or is held) as in save_screening.
     """
     with locked_exam(exam_id) as exam:
-        if exam.state not in (State.ORDERED, State.SCREENED, State.SCHEDULED, State.ON_HOLD):
-            raise WorkflowError("screening is done before the patient arrives")
+        _require_before_arrival(exam)
         screening = Screening.objects.filter(exam=exam).first()
         if screening is None or screening.source != Source.PATIENT:
             raise WorkflowError("there is no patient questionnaire to review")
@@ -125,20 +169,9 @@ def review_patient_screening(actor: Actor, exam_id: int, form=None) -> Screening
             raise WorkflowError(
                 f"this questionnaire was already reviewed by {screening.reviewed_by}"
             )
-        if form is not None:
-            screening = form.save(commit=False)
-        screening.source = Source.PATIENT
+        changed = _apply(screening, corrections or {})
         screening.reviewed_by = actor.user
         screening.save()
-        changed = sorted(form.changed_data) if form is not None else []
         record(actor, "screening.review", screening, detail={"changed": changed})
-        _keep_allergies(actor, screening)
-        flags = _sync_flags(actor, exam, screening)
-        if exam.state == State.ORDERED:
-            exam_services.advance(actor, exam, State.SCREENED, "exam.screen")
-        blocking = [f.code for f in flags if f.blocking]
-        if blocking and exam.state in HOLDABLE:
-            exam.held_from = exam.state
-            exam.hold_reason = "Safety screening: " + ", ".join(blocking)
-            exam_services.advance(actor, exam, State.ON_HOLD, "exam.hold", flags=blocking)
+        _count(actor, exam, screening)
     return screening

@@ -21,7 +21,7 @@ def edit(request, pk: int):
     return form_step(
         request,
         form,
-        lambda data: services.save_screening(Actor.of(request), exam.pk, form),
+        lambda data: services.save_screening(Actor.of(request), exam.pk, form.answers()),
         success="Screening saved.",
         done=reverse("exams:detail", args=[pk]),
         template="screening/edit.html",

@@ -17,7 +17,7 @@ from nephro.reports.models import Report, ReportLocked
 from nephro.screening import services as screening
 from nephro.screening.models import Decision
 from nephro.tubes.models import TubeStatus
-from tests.conftest import findings_form, make_patient, screening_form
+from tests.conftest import findings_form, make_patient, staff_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,7 @@ def test_it_holds_a_possibly_pregnant_patient_until_a_radiologist_decides(people
     patient = make_patient(sex="F", born=date.today() - timedelta(days=30 * 365))
     exam = make_exam(State.ORDERED, patient=patient)
     nurse, rad = Actor(user=people["nurse"]), Actor(user=people["radiologist"])
-    screening.save_screening(nurse, exam.pk, screening_form(pregnancy="possible"))
+    screening.save_screening(nurse, exam.pk, staff_answers(pregnancy="possible"))
     exam.refresh_from_db()
     assert exam.state == State.ON_HOLD and exam.held_from == State.SCREENED
     flag = exam.flags.get(code="PREGNANCY")
@@ -104,7 +104,7 @@ def test_it_does_not_flag_pregnancy_outside_child_bearing_age(people, make_exam)
     patient = make_patient(sex="F", born=date(1940, 1, 1))
     exam = make_exam(State.ORDERED, patient=patient)
     screening.save_screening(
-        Actor(user=people["nurse"]), exam.pk, screening_form(pregnancy="unknown")
+        Actor(user=people["nurse"]), exam.pk, staff_answers(pregnancy="unknown")
     )
     exam.refresh_from_db()
     assert exam.state == State.SCREENED
@@ -114,7 +114,7 @@ def test_it_does_not_flag_pregnancy_outside_child_bearing_age(people, make_exam)
 def test_it_defers_a_feverish_patient_and_can_cancel_on_decision(people, make_exam):
     exam = make_exam(State.ORDERED)
     screening.save_screening(
-        Actor(user=people["nurse"]), exam.pk, screening_form(fever_or_infection="on")
+        Actor(user=people["nurse"]), exam.pk, staff_answers(fever_or_infection="on")
     )
     flag = exam.flags.get(code="FEVER")
     screening.decide_flag(

@@ -16,7 +16,7 @@ from nephro.exams.models import ChecklistItem, Exam
 from nephro.hl7.models import OutboundMessage
 from nephro.reports import services as reports
 from nephro.screening import services as screening
-from tests.conftest import findings_form, screening_form
+from tests.conftest import findings_form, staff_answers
 from tests.fhir.conftest import app_for, fhir, medplum, token_for  # noqa: F401 (fixtures)
 from tests.hl7.conftest import medplum_send, orm, strict_errors
 
@@ -61,7 +61,7 @@ def test_a_referral_over_mllp_ends_as_a_valid_oru_and_diagnostic_report(
     assert exam.accession_number in client.get(reverse("exams:worklist")).content.decode()
 
     nurse = Actor(user=people["nurse"])
-    screening.save_screening(nurse, exam.pk, screening_form())
+    screening.save_screening(nurse, exam.pk, staff_answers())
     when = timezone.make_aware(datetime.combine(timezone.localdate(), time(11, 0)))
     exams.schedule(nurse, exam.pk, when=when, room="Fluoro 1", ae_title="FLUORO1")
     assert _on_modality_worklist(exam.accession_number)

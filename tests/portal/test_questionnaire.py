@@ -69,12 +69,12 @@ def test_a_nurse_review_makes_them_count(her_exam, login, people):
 
 
 def test_a_reviewed_fever_holds_the_exam(her_exam, people):
-    from tests.conftest import screening_form
+    from tests.conftest import staff_answers
 
     screening_services.save_screening(
         Actor(user=people["patient"]),
         her_exam.pk,
-        screening_form(pregnancy="attested_not", fever_or_infection="on"),
+        staff_answers(pregnancy="attested_not", fever_or_infection="on"),
         source=Source.PATIENT,
     )
     screening_services.review_patient_screening(Actor(user=people["nurse"]), her_exam.pk)

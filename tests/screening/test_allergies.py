@@ -6,7 +6,7 @@ from nephro.audit.actor import Actor
 from nephro.exams.lifecycle import State
 from nephro.patients.models import AllergyKind
 from nephro.screening import services
-from tests.conftest import make_patient, screening_form
+from tests.conftest import make_patient, staff_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ REACTION = {
 def test_a_screened_reaction_shows_on_every_exam_of_the_patient(people, make_exam, login):
     patient = make_patient()
     first, second = make_exam(patient=patient), make_exam(patient=patient)
-    services.save_screening(Actor(user=people["nurse"]), first.pk, screening_form(**REACTION))
+    services.save_screening(Actor(user=people["nurse"]), first.pk, staff_answers(**REACTION))
     kinds = sorted(patient.allergies.values_list("kind", "agent"))
     assert kinds == [(AllergyKind.CONTRAST, "Iohexol"), (AllergyKind.OTHER, "Penicillin")]
     text = login(people["nurse"]).get(f"/exams/{second.pk}/").content.decode()
@@ -33,7 +33,7 @@ def test_the_same_answers_on_another_exam_keep_one_entry(people, make_exam):
     patient = make_patient()
     nurse = Actor(user=people["nurse"])
     for exam in (make_exam(patient=patient), make_exam(patient=patient)):
-        services.save_screening(nurse, exam.pk, screening_form(**REACTION))
+        services.save_screening(nurse, exam.pk, staff_answers(**REACTION))
     assert patient.allergies.count() == 2
 
 

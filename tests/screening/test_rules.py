@@ -7,8 +7,9 @@ import pytest
 
 from nephro.exams.dose import dose_flags, to_gy_cm2, to_mgy
 from nephro.exams.lifecycle import State
+from nephro.screening.models import Screening
 from nephro.screening.rules import RULES, evaluate
-from tests.conftest import make_patient, screening_form
+from tests.conftest import make_patient, staff_answers
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 27)
@@ -18,7 +19,7 @@ TODAY = date(2026, 11, 27)
 def answers(make_exam):
     def build(sex="M", born=date(1970, 1, 1), **values):
         exam = make_exam(State.ORDERED, patient=make_patient(sex=sex, born=born))
-        screening = screening_form(**values).save(commit=False)
+        screening = Screening(**staff_answers(**values))
         screening.exam = exam
         return {rule.code for rule in evaluate(screening, TODAY)}
 
