@@ -2,7 +2,7 @@ from typing import Any
 
 from django import forms
 
-from nephro.screening.models import Anticoagulant, Decision, Screening
+from nephro.screening.models import ANSWER_FIELDS, Anticoagulant, Decision, Screening
 
 
 def cleaned_answers(form: forms.ModelForm) -> dict[str, Any]:
@@ -22,20 +22,7 @@ class ScreeningForm(forms.ModelForm):
 
     class Meta:
         model = Screening
-        fields = [
-            "pregnancy",
-            "pregnancy_method",
-            "anticoagulants",
-            "planned_exchange",
-            "inr",
-            "platelets",
-            "prior_contrast_reaction",
-            "reaction_agent",
-            "reaction_description",
-            "reaction_timing",
-            "fever_or_infection",
-            "other_allergies",
-        ]
+        fields = list(ANSWER_FIELDS)
 
     def answers(self) -> dict[str, Any]:
         return cleaned_answers(self)

@@ -29,6 +29,24 @@ class Anticoagulant(models.TextChoices):
     HEPARIN = "heparin", "Heparin / low-molecular-weight heparin"
 
 
+# The answer fields of a screening, in the order the staff form asks them; services
+# take answers as plain values keyed by these names.
+ANSWER_FIELDS = (
+    "pregnancy",
+    "pregnancy_method",
+    "anticoagulants",
+    "planned_exchange",
+    "inr",
+    "platelets",
+    "prior_contrast_reaction",
+    "reaction_agent",
+    "reaction_description",
+    "reaction_timing",
+    "fever_or_infection",
+    "other_allergies",
+)
+
+
 class Screening(models.Model):
     """The safety screening answers for one exam (DESIGN section 3)."""
 

@@ -14,7 +14,7 @@ from nephro.exams.lifecycle import HOLDABLE, State
 from nephro.exams.services import WorkflowError, locked_exam
 from nephro.patients.models import AllergyKind
 from nephro.patients.services import note_allergy
-from nephro.screening.models import Decision, Flag, Screening, Source
+from nephro.screening.models import ANSWER_FIELDS, Decision, Flag, Screening, Source
 from nephro.screening.rules import evaluate
 
 
@@ -56,28 +56,9 @@ def _keep_allergies(actor: Actor, screening: Screening) -> None:
     note_allergy(actor, patient_id, kind=AllergyKind.OTHER, agent=screening.other_allergies)
 
 
-# The answer fields a screening holds; services take them as plain values.
-ANSWER_FIELDS = frozenset(
-    {
-        "pregnancy",
-        "pregnancy_method",
-        "anticoagulants",
-        "planned_exchange",
-        "inr",
-        "platelets",
-        "prior_contrast_reaction",
-        "reaction_agent",
-        "reaction_description",
-        "reaction_timing",
-        "fever_or_infection",
-        "other_allergies",
-    }
-)
-
-
 def _apply(screening: Screening, answers: Mapping[str, Any]) -> list[str]:
     """Set the answers on the screening; return the names whose value changed."""
-    unknown = set(answers) - ANSWER_FIELDS
+    unknown = set(answers).difference(ANSWER_FIELDS)
     if unknown:
         raise WorkflowError("unknown screening answers: " + ", ".join(sorted(unknown)))
     changed = sorted(n for n, v in answers.items() if getattr(screening, n) != v)
