@@ -33,6 +33,19 @@ def role_label(code: str) -> str:
     return Role(code).label if code in Role.values else code or "—"
 
 
+# Where the dose figures came from (Procedure.dose_source; nephro.dicom.dose).
+DOSE_SOURCES = {
+    "manual": "typed in",
+    "rdsr": "from the unit's dose report",
+    "mpps": "from the unit's procedure step",
+}
+
+
+@register.filter
+def dose_source_label(code: str) -> str:
+    return DOSE_SOURCES.get(code, code)
+
+
 @register.filter
 def action_label(code: str) -> str:
     """An audit action in words: 'exam.follow_up' -> 'exam: follow up' (the audit search
