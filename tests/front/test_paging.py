@@ -167,3 +167,9 @@ def test_the_dashboard_counts_every_open_alert_and_due_tube(people, login, make_
     client = login(people["nurse"])
     paged(client, "/", "3 open alerts", "alerts", tubes=1)
     paged(client, "/", "3 tubes", "tubes", alerts=1)
+
+
+def test_a_count_of_one_reads_in_the_singular(people, login):
+    make_tubes(1, due_in_days=40)
+    html = login(people["nurse"]).get("/tubes/").content.decode()
+    assert ">1 tube</p>" in html
