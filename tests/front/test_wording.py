@@ -113,3 +113,19 @@ def test_invitations_show_their_state_in_words(people, login, mailoutbox):
     html = login(people["nurse"]).get(reverse("portal:invite", args=[patient.pk])).content.decode()
     assert "Replaced by a newer link" in html and "Open until" in html
     assert "<td>revoked" not in html and "<td>open" not in html
+
+
+def test_flag_sources_cite_the_literature_not_our_own_files(make_exam, people, login):
+    exam = make_exam(
+        "screened",
+        screening_answers={
+            "prior_contrast_reaction": "on",
+            "reaction_agent": "Iohexol",
+            "reaction_description": "Hives",
+            "reaction_timing": "2019",
+            "other_allergies": "Latex",
+        },
+    )
+    html = login(people["nurse"]).get(reverse("exams:detail", args=[exam.pk])).content.decode()
+    assert "ACR Manual on Contrast Media [ACRM]" in html
+    assert "clinical.md" not in html and "DESIGN section" not in html

@@ -1,5 +1,7 @@
 """Words for codes that would otherwise reach the page raw."""
 
+import re
+
 from django import template
 
 register = template.Library()
@@ -44,6 +46,16 @@ DOSE_SOURCES = {
 @register.filter
 def dose_source_label(code: str) -> str:
     return DOSE_SOURCES.get(code, code)
+
+
+# Our own design files, which rule sources also name for developers (clinical.md, DESIGN).
+_OWN_FILES = re.compile(r"\b(?:clinical\.md|DESIGN)(?:\s+section)?(?:\s+[\d.]+)?[;,]?\s*")
+
+
+@register.filter
+def citation(source: str) -> str:
+    """A rule's source as staff read it: the literature it cites, not our own files."""
+    return _OWN_FILES.sub("", source).strip(" ;,")
 
 
 @register.filter
