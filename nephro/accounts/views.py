@@ -10,6 +10,7 @@ from nephro.accounts.models import User
 from nephro.accounts.services import AccountError, AccountValues, save_account
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
+from nephro.lib.paging import page_of
 
 
 class BadInputIs400:
@@ -57,8 +58,8 @@ class PasswordResetConfirmView(BadInputIs400, auth_views.PasswordResetConfirmVie
 
 
 def account_list(request):
-    users = User.objects.order_by("role", "username")
-    return render(request, "accounts/list.html", {"users": users})
+    page, keep = page_of(request, User.objects.order_by("role", "username", "pk"))
+    return render(request, "accounts/list.html", {"page": page, "keep": keep})
 
 
 def account_edit(request, pk=None):

@@ -3,6 +3,7 @@ from django.shortcuts import render
 from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent, Outcome
 from nephro.audit.services import record
+from nephro.lib.paging import page_of
 
 
 def search(request):
@@ -22,8 +23,9 @@ def search(request):
         return render(request, "audit/search.html", context, status=400)
     if filters["outcome"]:
         events = events.filter(outcome=filters["outcome"])
-    events = list(events[:200])
+    page, keep = page_of(request, events.order_by("-seq"))
     # Searching the trail is itself recorded: who looked at whose history.
-    record(Actor.of(request), "audit.search", detail=filters)
-    context = {"events": events, "filters": filters, "outcomes": Outcome.choices}
+    record(Actor.of(request), "audit.search", detail={**filters, "page": page.number})
+    context = {"events": page, "page": page, "keep": keep}
+    context |= {"filters": filters, "outcomes": Outcome.choices}
     return render(request, "audit/search.html", context)

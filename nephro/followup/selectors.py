@@ -24,15 +24,16 @@ def open_alerts() -> QuerySet[Alert]:
         .select_related("exam__patient", "checkin", "checkin__answered_by")
         .prefetch_related("attempts__by")
         .annotate(rank_value=_RANK)
-        .order_by("-rank_value", "raised_at")
+        .order_by("-rank_value", "raised_at", "pk")
     )
 
 
-def recently_acknowledged(limit: int = 20) -> QuerySet[Alert]:
+def acknowledged() -> QuerySet[Alert]:
+    """Acknowledged alerts, latest first."""
     return (
         Alert.objects.filter(acknowledged_at__isnull=False)
         .select_related("exam__patient", "acknowledged_by", "checkin")
-        .order_by("-acknowledged_at")[:limit]
+        .order_by("-acknowledged_at", "-pk")
     )
 
 
@@ -41,7 +42,7 @@ def questionnaires_to_review() -> QuerySet[Screening]:
         Screening.objects.filter(source=Source.PATIENT, reviewed_by__isnull=True)
         .filter(exam__state__in=[State.ORDERED, State.SCREENED, State.SCHEDULED, State.ON_HOLD])
         .select_related("exam__patient")
-        .order_by("updated_at")
+        .order_by("updated_at", "pk")
     )
 
 
@@ -51,5 +52,5 @@ def checkins_waiting(now: datetime) -> QuerySet[CheckIn]:
         CheckIn.objects.filter(answered_at__isnull=True, due_at__lte=now)
         .exclude(exam__state__in=[State.CLOSED, State.CANCELLED])
         .select_related("exam__patient")
-        .order_by("due_at")
+        .order_by("due_at", "pk")
     )

@@ -20,35 +20,53 @@ from nephro.followup.forms import AcknowledgeForm, CheckInForm
 from nephro.followup.models import Action, Alert, CheckIn, ContactAttempt
 from nephro.followup.triage import ESCALATING, Urgency, triage
 from nephro.lib import once
+from nephro.lib.paging import page_of
 from nephro.screening import services as screening_services
 from nephro.screening.forms import ScreeningForm
 from nephro.screening.models import Screening, Source
 
+# The query parameter paging each of the triage page's other lists.
+PARAMS = {"questionnaires": "review", "waiting": "waiting", "acknowledged": "done"}
+
 
 def triage_list(request):
-    now = timezone.now()
-    alerts = list(selectors.open_alerts())
-    context = {
-        "alerts": alerts,
-        "acknowledged": selectors.recently_acknowledged(),
-        "questionnaires": selectors.questionnaires_to_review(),
-        "waiting": selectors.checkins_waiting(now),
-        "radiologists": User.objects.filter(role=Role.RADIOLOGIST, is_active=True)
+    """Four lists, each paged on its own: open alerts (?page=), questionnaires (?review=),
+    check-ins waiting (?waiting=) and acknowledged alerts (?done=)."""
+    context = _open_alerts(request)
+    for name, rows in (
+        ("questionnaires", selectors.questionnaires_to_review()),
+        ("waiting", selectors.checkins_waiting(timezone.now())),
+        ("acknowledged", selectors.acknowledged()),
+    ):
+        context[name], context[f"keep_{name}"] = page_of(request, rows, param=PARAMS[name])
+    context["radiologists"] = (
+        User.objects.filter(role=Role.RADIOLOGIST, is_active=True)
         .select_related("duty")
-        .order_by("username"),
-        "now": now,
-        "refresh": settings.NEPHRO_TRIAGE_REFRESH_SECONDS,
-    }
-    record(Actor.of(request), "triage.read", detail={"open_alerts": len(alerts)})
+        .order_by("username")
+    )
+    record(
+        Actor.of(request), "triage.read", detail={"open_alerts": context["alerts"].paginator.count}
+    )
     return render(request, "followup/triage.html", context)
 
 
 def triage_alerts(request):
-    """The open alerts alone: what an open triage page fetches every few seconds."""
-    alerts = list(selectors.open_alerts())
-    record(Actor.of(request), "triage.read", detail={"open_alerts": len(alerts), "poll": True})
-    context = {"alerts": alerts, "refresh": settings.NEPHRO_TRIAGE_REFRESH_SECONDS}
+    """The open alerts alone: what an open triage page fetches every few seconds, with
+    the page's own query string, so it stays on the page of alerts being looked at."""
+    context = _open_alerts(request)
+    detail = {"open_alerts": context["alerts"].paginator.count, "poll": True}
+    record(Actor.of(request), "triage.read", detail=detail)
     return render(request, "followup/_open_alerts.html", context)
+
+
+def _open_alerts(request) -> dict:
+    alerts, keep = page_of(request, selectors.open_alerts())
+    return {
+        "alerts": alerts,
+        "keep": keep,
+        "query": request.GET.urlencode(),
+        "refresh": settings.NEPHRO_TRIAGE_REFRESH_SECONDS,
+    }
 
 
 def acknowledge(request, alert_pk: int):

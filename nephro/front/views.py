@@ -1,6 +1,7 @@
 """The role dashboards: each role lands on the worklists it works from."""
 
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,6 +12,7 @@ from nephro.audit.services import record
 from nephro.exams.access import visible_exams
 from nephro.exams.lifecycle import FINISHED, State
 from nephro.followup.selectors import open_alerts
+from nephro.lib.paging import page_of
 from nephro.portal import views as portal_views
 from nephro.reports.models import ReportStatus
 from nephro.tubes.services import tubes_due
@@ -22,7 +24,7 @@ def health(request):
     return JsonResponse({"status": "ok"})
 
 
-def _lists(user) -> list[tuple[str, str, object]]:
+def _lists(user) -> list[tuple[str, str, QuerySet]]:
     """(title, empty text, rows) for each worklist this role sees."""
     exams = visible_exams(user)
     today = timezone.localdate()
@@ -33,24 +35,24 @@ def _lists(user) -> list[tuple[str, str, object]]:
             (
                 "My open orders",
                 "No open orders.",
-                exams.exclude(state__in=FINISHED).order_by("-created_at")[:50],
+                exams.exclude(state__in=FINISHED).order_by("-created_at", "pk"),
             ),
             (
                 "Reports ready",
                 "No new reports.",
-                exams.filter(state__in=[State.REPORTED, State.FOLLOW_UP]).order_by("-updated_at")[
-                    :20
-                ],
+                exams.filter(state__in=[State.REPORTED, State.FOLLOW_UP]).order_by(
+                    "-updated_at", "pk"
+                ),
             ),
         ]
-    lists = [("Today", "Nothing scheduled today.", todays.order_by("scheduled_at"))]
+    lists = [("Today", "Nothing scheduled today.", todays.order_by("scheduled_at", "pk"))]
     if role == Role.RADIOLOGIST:
         lists.insert(
             0,
             (
                 "Holds needing a decision",
                 "No holds.",
-                exams.filter(state=State.ON_HOLD).order_by("updated_at"),
+                exams.filter(state=State.ON_HOLD).order_by("updated_at", "pk"),
             ),
         )
         lists.insert(
@@ -60,7 +62,7 @@ def _lists(user) -> list[tuple[str, str, object]]:
                 "Nothing to sign.",
                 exams.filter(state__in=[State.COMPLETED, State.REPORTED])
                 .exclude(report__status=ReportStatus.FINAL)
-                .order_by("completed_at"),
+                .order_by("completed_at", "pk"),
             ),
         )
     if role == Role.NURSE:
@@ -69,7 +71,7 @@ def _lists(user) -> list[tuple[str, str, object]]:
             (
                 "To screen",
                 "No new orders.",
-                exams.filter(state=State.ORDERED).order_by("created_at"),
+                exams.filter(state=State.ORDERED).order_by("created_at", "pk"),
             ),
         )
         lists.insert(
@@ -77,14 +79,14 @@ def _lists(user) -> list[tuple[str, str, object]]:
             (
                 "To schedule",
                 "Nothing to schedule.",
-                exams.filter(state=State.SCREENED).order_by("created_at"),
+                exams.filter(state=State.SCREENED).order_by("created_at", "pk"),
             ),
         )
         lists.append(
             (
                 "In follow-up",
                 "No one in follow-up.",
-                exams.filter(state=State.FOLLOW_UP).order_by("updated_at"),
+                exams.filter(state=State.FOLLOW_UP).order_by("updated_at", "pk"),
             )
         )
     if role == Role.TECHNOLOGIST:
@@ -92,7 +94,9 @@ def _lists(user) -> list[tuple[str, str, object]]:
             (
                 "In the room",
                 "No one in the room.",
-                exams.filter(state__in=[State.ARRIVED, State.PREPARED, State.IN_PROGRESS]),
+                exams.filter(state__in=[State.ARRIVED, State.PREPARED, State.IN_PROGRESS]).order_by(
+                    "scheduled_at", "pk"
+                ),
             )
         )
     return lists
@@ -104,11 +108,24 @@ def home(request):
         return redirect("accounts:list")
     if role == Role.PATIENT:
         return portal_views.landing(request)
-    context = {"lists": _lists(request.user)}
+    # Each list is paged on its own (?list1=2 ...), so paging one keeps the others.
+    lists = [
+        (
+            title,
+            empty,
+            *page_of(request, rows, param=f"list{n}"),
+            f"list{n}",
+        )
+        for n, (title, empty, rows) in enumerate(_lists(request.user), start=1)
+    ]
+    context: dict = {"lists": lists}
     if role in (Role.NURSE, Role.RADIOLOGIST):
-        context["triage_alerts"] = open_alerts()[:20]
+        context["triage_alerts"] = page_of(request, open_alerts(), param="alerts")
     if role in (Role.NURSE, Role.RADIOLOGIST, Role.TECHNOLOGIST):
         today = timezone.localdate()
-        context["tubes_due"] = [(t, t.due_state(today)) for t in tubes_due(today)[:50]]
+        tubes, keep = page_of(
+            request, tubes_due(today).order_by("exchange_due_on", "pk"), param="tubes"
+        )
+        context["tubes_due"] = (tubes, keep, [(t, t.due_state(today)) for t in tubes])
     record(Actor.of(request), "dashboard.read", detail={"role": role})
     return render(request, "front/home.html", context)

@@ -6,6 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
 from nephro.accounts.models import User
+from nephro.lib.once import OnceForm
 from nephro.screening.forms import cleaned_answers
 from nephro.screening.models import Anticoagulant, Pregnancy, Screening
 
@@ -26,7 +27,7 @@ PATIENT_BLOOD_THINNERS = [
 ]
 
 
-class InviteForm(forms.Form):
+class InviteForm(OnceForm):
     email = forms.EmailField(label="Patient's e-mail address")
     language = forms.ChoiceField(label="Language for the patient", choices=settings.LANGUAGES)
 

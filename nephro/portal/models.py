@@ -32,6 +32,8 @@ class Invitation(models.Model):
     # same lockout as sign-ins (nephro.accounts.lockout.INVITATION).
     failed_attempts = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    # The form's one-time token (nephro.lib.once): Back + send again sends nothing new.
+    submission = models.UUIDField(unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -24,6 +25,7 @@ from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
 from nephro.exams.services import WorkflowError
 from nephro.followup import mail
+from nephro.lib import once
 from nephro.patients.models import Patient
 from nephro.portal.models import Invitation, token_hash
 from nephro.screening import services as screening_services
@@ -35,12 +37,19 @@ class InvitationError(Exception):
 
 
 def invite_patient(
-    actor: Actor, patient_id: int, *, email: str, language: str, site: str = ""
+    actor: Actor,
+    patient_id: int,
+    *,
+    email: str,
+    language: str,
+    site: str = "",
+    submission: UUID | None = None,
 ) -> Invitation:
-    """Send a one-time link; any earlier unused link for this patient stops working."""
+    """Send a one-time link; any earlier unused link for this patient stops working.
+    A repeated `submission` token raises once.AlreadySubmitted(the first invitation)."""
     token = secrets.token_urlsafe(32)
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), once.consume(Invitation, submission):
         patient = Patient.objects.select_for_update().get(pk=patient_id)
         if patient.user_id is not None:
             raise WorkflowError("this patient already has a portal account")
@@ -54,6 +63,7 @@ def invite_patient(
             created_by=actor.user,
             created_at=now,
             expires_at=now + timedelta(days=settings.NEPHRO_INVITATION_DAYS),
+            submission=submission,
         )
         record(
             actor,

@@ -12,6 +12,7 @@ from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -245,9 +246,9 @@ def accept(request, token: str):
 def invite(request, patient_pk: int):
     """Staff: send the patient a portal invitation."""
     patient = get_object_or_404(visible_patients(request.user), pk=patient_pk)
-    form = InviteForm(
-        request.POST or None, initial={"email": patient.email, "language": request.LANGUAGE_CODE}
-    )
+    drawn = once.draw(request, Invitation)
+    initial = {"email": patient.email, "language": request.LANGUAGE_CODE}
+    form = InviteForm(request.POST or None, initial={**initial, "submission": drawn.token})
     if request.method == "POST" and form.is_valid():
         try:
             services.invite_patient(
@@ -256,7 +257,10 @@ def invite(request, patient_pk: int):
                 email=form.cleaned_data["email"],
                 language=form.cleaned_data["language"],
                 site="" if settings.NEPHRO_SITE_URL_FIXED else request.build_absolute_uri("/")[:-1],
+                submission=form.cleaned_data["submission"],
             )
+        except once.AlreadySubmitted:
+            return once.show_previous(request, reverse("portal:invite", args=[patient.pk]))
         except WorkflowError as exc:
             form.add_error(None, f"Not sent: {exc}.")
         else:
@@ -272,5 +276,6 @@ def invite(request, patient_pk: int):
         "patient": patient,
         "invitations": Invitation.objects.filter(patient=patient).select_related("created_by"),
         "now": timezone.now(),
+        "once": drawn,
     }
     return render(request, "portal/invite.html", context, status=400 if form.errors else 200)

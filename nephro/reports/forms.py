@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 
+from nephro.lib.once import OnceForm
 from nephro.reports.consistency import contradictions
 from nephro.reports.models import DispositionChoice, Findings
 
@@ -51,7 +52,7 @@ class ReportTextForm(forms.Form):
             )
 
 
-class AddendumForm(forms.Form):
+class AddendumForm(OnceForm):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
 
 

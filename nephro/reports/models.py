@@ -5,6 +5,7 @@ Coded choices follow clinical.md section 4 (findings taxonomy, each with its sou
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from nephro.exams.models import Exam
 from nephro.patients.models import Patient
@@ -151,9 +152,14 @@ class Addendum(models.Model):
     text = models.TextField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The form's one-time token (nephro.lib.once): Back + send again adds nothing.
+    submission = models.UUIDField(unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
+
+    def get_absolute_url(self) -> str:
+        return reverse("reports:view", args=[self.report.exam_id]) + "#addenda"
 
 
 class DispositionChoice(models.TextChoices):

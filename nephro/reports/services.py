@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from nephro.audit.services import record
 from nephro.exams import services as exam_services
 from nephro.exams.lifecycle import State
 from nephro.exams.services import WorkflowError, locked_exam
+from nephro.lib import once
 from nephro.reports import narrative
 from nephro.reports.consistency import contradictions, describe
 from nephro.reports.models import (
@@ -168,15 +170,20 @@ def sign(actor: Actor, exam_id: int, *, final: bool, text: ReportText | None = N
     return report
 
 
-def add_addendum(actor: Actor, exam_id: int, text: str) -> Addendum:
+def add_addendum(
+    actor: Actor, exam_id: int, text: str, *, submission: UUID | None = None
+) -> Addendum:
+    """A repeated `submission` token raises once.AlreadySubmitted(the first addendum)."""
     if not text.strip():
         raise WorkflowError("an addendum needs text")
     check_text_size(text)
-    with locked_exam(exam_id) as exam:
+    with locked_exam(exam_id) as exam, once.consume(Addendum, submission):
         report = getattr(exam, "report", None)
         if report is None or report.status != ReportStatus.FINAL:
             raise WorkflowError("addenda are added to final reports; edit the draft instead")
-        addendum = Addendum.objects.create(report=report, text=text, author=actor.user)
+        addendum = Addendum.objects.create(
+            report=report, text=text, author=actor.user, submission=submission
+        )
         record(actor, "report.addendum", report, detail={"addendum": addendum.pk})
     return addendum
 

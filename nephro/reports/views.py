@@ -9,10 +9,11 @@ from django.views.decorators.http import require_POST
 from nephro.audit.actor import Actor
 from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam
+from nephro.lib import once
 from nephro.lib.steps import form_step
 from nephro.reports import services
 from nephro.reports.forms import AddendumForm, DispositionForm, FindingsForm, ReportTextForm
-from nephro.reports.models import Findings, Report
+from nephro.reports.models import Addendum, Findings, Report
 from nephro.reports.pdf import report_pdf
 from nephro.reports.services import ReportText
 
@@ -97,16 +98,20 @@ def view(request, pk: int):
     report = Report.objects.filter(exam=exam).first()
     if report is None:
         raise Http404("no report yet")
-    return render(
-        request,
-        "reports/view.html",
-        {
-            "exam": exam,
-            "report": report,
-            "addendum_form": AddendumForm(),
-            "disposition": getattr(exam, "disposition", None),
-        },
-    )
+    drawn = once.draw(request, Addendum) if report.is_final else None
+    form = AddendumForm(initial={"submission": drawn.token} if drawn else {})
+    return _report_page(request, exam, report, form, drawn)
+
+
+def _report_page(request, exam, report, form, drawn, status: int = 200):
+    context = {
+        "exam": exam,
+        "report": report,
+        "addendum_form": form,
+        "once": drawn,
+        "disposition": getattr(exam, "disposition", None),
+    }
+    return render(request, "reports/view.html", context, status=status)
 
 
 def pdf(request, pk: int):
@@ -122,18 +127,29 @@ def pdf(request, pk: int):
 
 @require_POST
 def addendum(request, pk: int):
-    get_exam(request, pk)
+    """Bad input shows the report again with the form's message (HTTP 400); a repeated
+    submit goes to the addendum the first one added."""
+    exam = get_exam(request, pk, action="report.read")
     form = AddendumForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Not saved: an addendum needs text.")
-    else:
+    if form.is_valid():
         try:
-            services.add_addendum(Actor.of(request), pk, form.cleaned_data["text"])
+            services.add_addendum(
+                Actor.of(request),
+                pk,
+                form.cleaned_data["text"],
+                submission=form.cleaned_data["submission"],
+            )
+        except once.AlreadySubmitted as exc:
+            return once.show_previous(request, exc.record.get_absolute_url())
         except WorkflowError as exc:
-            messages.error(request, f"Not saved: {exc}.")
+            form.add_error(None, f"Not saved: {exc}.")
         else:
             messages.success(request, "Addendum added.")
-    return redirect("reports:view", pk=pk)
+            return redirect(reverse("reports:view", args=[pk]) + "#addenda")
+    report = Report.objects.filter(exam=exam).first()
+    if report is None:
+        raise Http404("no report yet")
+    return _report_page(request, exam, report, form, None, status=400)
 
 
 def disposition(request, pk: int):

@@ -50,7 +50,8 @@ class Tube(models.Model):
         ordering = ["exchange_due_on"]
 
     def __str__(self) -> str:
-        return f"{self.get_side_display()} {self.size_fr} Fr {self.get_kind_display().lower()}"
+        kind = self.get_kind_display()  # lower-case the first letter only: "(PCN)" stays
+        return f"{self.get_side_display()} {self.size_fr} Fr {kind[:1].lower()}{kind[1:]}"
 
     @property
     def audit_patient(self) -> Patient:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.lib import once
+from nephro.lib.paging import page_of
 from nephro.lib.steps import form_step
 from nephro.patients.access import visible_patients
 from nephro.tubes import services
@@ -20,9 +21,14 @@ from nephro.tubes.models import CappingTrial, TrialOutcome, Tube, TubeStatus
 def registry(request):
     today = timezone.localdate()
     tubes = Tube.objects.exclude(status=TubeStatus.REMOVED).select_related("patient")
-    rows = [(tube, tube.due_state(today)) for tube in tubes.order_by("exchange_due_on")]
-    record(Actor.of(request), "tube.registry.read", detail={"count": len(rows)})
-    return render(request, "tubes/registry.html", {"rows": rows, "today": today})
+    page, keep = page_of(request, tubes.order_by("exchange_due_on", "pk"))
+    record(
+        Actor.of(request),
+        "tube.registry.read",
+        detail={"count": page.paginator.count, "page": page.number},
+    )
+    context = {"page": page, "keep": keep, "rows": [(t, t.due_state(today)) for t in page]}
+    return render(request, "tubes/registry.html", context)
 
 
 def create(request, patient_pk: int):
@@ -70,15 +76,23 @@ def edit(request, pk: int):
 
 def due(request):
     today = timezone.localdate()
-    overdue, due_soon = services.due_digest(today)
+    tubes = services.tubes_due(today).order_by("exchange_due_on", "pk")
+    overdue, keep_overdue = page_of(
+        request, tubes.filter(exchange_due_on__lt=today), param="overdue"
+    )
+    due_soon, keep_soon = page_of(request, tubes.filter(exchange_due_on__gte=today), param="soon")
     record(
         Actor.of(request),
         "tube.due.read",
-        detail={"overdue": len(overdue), "due_soon": len(due_soon)},
+        detail={"overdue": overdue.paginator.count, "due_soon": due_soon.paginator.count},
     )
     context = {
-        "overdue": [(t, "overdue") for t in overdue],
-        "due_soon": [(t, "due_soon") for t in due_soon],
+        "overdue": overdue,
+        "keep_overdue": keep_overdue,
+        "overdue_rows": [(t, "overdue") for t in overdue],
+        "due_soon": due_soon,
+        "keep_soon": keep_soon,
+        "due_soon_rows": [(t, "due_soon") for t in due_soon],
         "days": settings.NEPHRO_TUBE_DUE_SOON_DAYS,
     }
     return render(request, "tubes/due.html", context)
@@ -96,25 +110,39 @@ def export(request):
 
 
 def trials(request):
+    """Three lists on one page, each paged on its own (?ongoing=, ?start=, ?closed=)."""
     today = timezone.localdate()
-    ongoing = CappingTrial.objects.filter(outcome=TrialOutcome.ONGOING).select_related(
-        "tube__patient"
+    trials = CappingTrial.objects.select_related("tube__patient")
+    ongoing, keep_ongoing = page_of(
+        request,
+        trials.filter(outcome=TrialOutcome.ONGOING).order_by("planned_end_on", "pk"),
+        param="ongoing",
     )
-    closed = (
-        CappingTrial.objects.exclude(outcome=TrialOutcome.ONGOING)
-        .select_related("tube__patient")
-        .order_by("-ended_on", "-pk")[:50]
+    closed, keep_closed = page_of(
+        request,
+        trials.exclude(outcome=TrialOutcome.ONGOING).order_by("-ended_on", "-pk"),
+        param="closed",
+    )
+    can_start, keep_start = page_of(
+        request,
+        Tube.objects.filter(status=TubeStatus.IN_PLACE)
+        .select_related("patient")
+        .order_by("patient__family_name", "patient__given_name", "pk"),
+        param="start",
     )
     capped = Tube.objects.filter(status=TubeStatus.CAPPED).exclude(
         capping_trials__outcome=TrialOutcome.ONGOING
     )
-    can_start = Tube.objects.filter(status=TubeStatus.IN_PLACE).select_related("patient")
-    record(Actor.of(request), "capping.read", detail={"ongoing": ongoing.count()})
+    record(Actor.of(request), "capping.read", detail={"ongoing": ongoing.paginator.count})
     context = {
-        "ongoing": [(t, t.is_overdue(today)) for t in ongoing.order_by("planned_end_on")],
+        "ongoing": ongoing,
+        "keep_ongoing": keep_ongoing,
+        "ongoing_rows": [(t, t.is_overdue(today)) for t in ongoing],
         "closed": closed,
+        "keep_closed": keep_closed,
+        "can_start": can_start,
+        "keep_start": keep_start,
         "capped_without_trial": capped.select_related("patient"),
-        "can_start": can_start.order_by("patient__family_name")[:200],
     }
     return render(request, "tubes/trials.html", context)
 

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from nephro.exams.models import Exam, Order
 from nephro.followup.models import Alert, CheckIn
 from nephro.lib.once import MESSAGE
+from nephro.reports.models import Addendum
 from tests.browser.conftest import shot, sign_in
 from tests.conftest import make_patient
 
@@ -48,3 +49,21 @@ def test_back_and_submit_again_keeps_one_urgent_alert(page, people, make_exam):
     shot(page, "duplicates-02-check-in-submitted-twice")
     assert CheckIn.objects.filter(exam=exam).count() == 1
     assert Alert.objects.filter(exam=exam).count() == 1
+
+
+def test_back_and_submit_again_adds_one_addendum(page, people, make_exam):
+    exam = make_exam("reported")
+    sign_in(page, "rita")
+    page.goto(f"/exams/{exam.pk}/report/")
+    page.get_by_label("Text").fill("Small fragment seen on review.")
+    page.get_by_role("button", name="Add addendum").click()
+    expect(page.get_by_text("Addendum added.")).to_be_visible()
+    first_url = page.url
+    page.go_back()
+    expect(page.get_by_role("button", name="Add addendum")).to_be_visible()
+    page.get_by_label("Text").fill("Small fragment seen on review.")
+    page.get_by_role("button", name="Add addendum").click()
+    expect(page.get_by_text(MESSAGE)).to_be_visible()
+    shot(page, "duplicates-03-addendum-submitted-twice")
+    assert page.url == first_url
+    assert Addendum.objects.filter(report__exam=exam).count() == 1

@@ -25,6 +25,7 @@ def _queries(client, url) -> int:
         ("tubes:registry", "nurse"),
         ("patients:list", "nurse"),
         ("followup:triage", "nurse"),
+        ("tubes:trials", "nurse"),
     ],
 )
 def test_it_does_not_grow_queries_with_rows(people, make_exam, login, name, who):

@@ -76,7 +76,7 @@ def test_search_finds_a_full_name_in_any_order_an_mrn_and_an_accession(people, l
     client = login(people["nurse"])
     for query in ("Anna Nowak", "nowak, anna", patient.mrn.lower(), exam.accession_number):
         text = client.get("/patients/", {"q": query}).content.decode()
-        assert f"/patients/{patient.pk}/" in text and "1 patients" in text, query
+        assert f"/patients/{patient.pk}/" in text and "1 patient</p>" in text, query
 
 
 def test_the_patient_list_pages_and_counts(people, login):

@@ -1,5 +1,7 @@
 """Words for codes that would otherwise reach the page raw."""
 
+import re
+
 from django import template
 
 register = template.Library()
@@ -31,6 +33,29 @@ def role_label(code: str) -> str:
     if code == "system":
         return "System"
     return Role(code).label if code in Role.values else code or "—"
+
+
+# Where the dose figures came from (Procedure.dose_source; nephro.dicom.dose).
+DOSE_SOURCES = {
+    "manual": "typed in",
+    "rdsr": "from the unit's dose report",
+    "mpps": "from the unit's procedure step",
+}
+
+
+@register.filter
+def dose_source_label(code: str) -> str:
+    return DOSE_SOURCES.get(code, code)
+
+
+# Our own design files, which rule sources also name for developers (clinical.md, DESIGN).
+_OWN_FILES = re.compile(r"\b(?:clinical\.md|DESIGN)(?:\s+section)?(?:\s+[\d.]+)?[;,]?\s*")
+
+
+@register.filter
+def citation(source: str) -> str:
+    """A rule's source as staff read it: the literature it cites, not our own files."""
+    return _OWN_FILES.sub("", source).strip(" ;,")
 
 
 @register.filter
