@@ -28,7 +28,6 @@ from nephro.dicom.matching import (
 )
 from nephro.dicom.models import Instance
 from nephro.dicom.signals import images_linked
-from nephro.dicom.sop import RDSR_CLASS
 from nephro.exams import services as exam_services
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
@@ -154,8 +153,9 @@ def _attach(
         },
     )
     for instance in instances:
-        # A marked instance gets its job when its batch is audited.
-        if instance.sop_class_uid == RDSR_CLASS and not instance.audit_pending:
+        # Any class that may carry a dose report (RDSR, Enhanced or Comprehensive SR);
+        # a marked instance gets its job when its batch is audited.
+        if instance.is_dose_report and not instance.audit_pending:
             enqueue("dicom.rdsr", instance_id=instance.pk)
     # A final report is changed only by an addendum: no analysis starts behind it.
     if not check.report_final and any(instance.has_pixels for instance in instances):
