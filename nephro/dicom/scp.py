@@ -4,6 +4,7 @@ outcome into a DIMSE status; none lets an exception reach pynetdicom (PS3.7 stat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -193,8 +194,22 @@ def handle_acse(event) -> None:
         _flush(event)
 
 
+def _discard_partial(event) -> None:
+    """Delete the data set an ended association was still sending (pynetdicom leaves the
+    file it was streaming into behind: aborted by the peer, by our caps, or timed out)."""
+    message = getattr(getattr(event.assoc, "dimse", None), "message", None)
+    partial = getattr(message, "_data_set_file", None)
+    path = getattr(message, "_data_set_path", None)
+    with contextlib.suppress(OSError):
+        if partial is not None:
+            partial.close()
+        if path is not None:
+            Path(path).unlink(missing_ok=True)
+
+
 def handle_finished(event) -> None:
     _flush(event)  # aborted, timed out, or released
+    _discard_partial(event)
     # Instances a dead listener indexed but never audited (see audit_batch.AuditBatch); a
     # live association flushes its own well within this.
     max_age_s = 4 * settings.NEPHRO_DICOM_TIMEOUT
@@ -237,6 +252,7 @@ def limits() -> gate.Limits:
         max_associations=settings.NEPHRO_DICOM_MAX_ASSOCIATIONS,
         max_pending=settings.NEPHRO_DICOM_MAX_PENDING,
         max_pending_per_peer=settings.NEPHRO_DICOM_MAX_PENDING_PER_PEER,
+        max_file_bytes=settings.NEPHRO_DICOM_MAX_FILE_BYTES,
     )
 
 
