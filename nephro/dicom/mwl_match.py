@@ -180,11 +180,15 @@ def _dates(exams: QuerySet, step: Dataset) -> QuerySet:
     return exams
 
 
+def _made_up_check(matcher: Wildcard, answer: Callable[[dict], str]) -> Check:
+    return lambda row: matcher.matches(answer(row))
+
+
 def candidates(identifier: Dataset) -> tuple[QuerySet, list[Check]]:
     """The exams the database narrows to, and the checks each row must still pass."""
     exams = Exam.objects.filter(state__in=ON_WORKLIST, scheduled_at__isnull=False)
-    step = identifier.get(SPS)
-    step = step[0] if step else Dataset()
+    steps = identifier.get("ScheduledProcedureStepSequence")
+    step: Dataset = steps[0] if steps else Dataset()
     levels = {"top": identifier, "step": step}
     checks: list[Check] = []
     exams = _dates(exams, step)
@@ -193,8 +197,7 @@ def candidates(identifier: Dataset) -> tuple[QuerySet, list[Check]]:
     for keyword, level, answer in _MADE_UP_KEYS:
         pattern = _single(levels[level], keyword)
         if pattern and pattern != "*":
-            matcher = Wildcard.of(pattern)
-            checks.append(lambda row, m=matcher, a=answer: m.matches(a(row)))
+            checks.append(_made_up_check(Wildcard.of(pattern), answer))
     # List of UID matching (PS3.4 C.2.2.2.2): any of the UIDs given.
     uids = [uid for uid in _values_of(identifier, "StudyInstanceUID") if uid != "*"]
     if uids:

@@ -9,7 +9,10 @@ an exam with a final report start no new analysis: the report is changed by an a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from django.core.files.uploadedfile import UploadedFile
 
 from nephro.accounts.roles import Role
 from nephro.audit.actor import Actor
@@ -173,7 +176,7 @@ class UploadResult:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def upload_to_exam(actor: Actor, exam: Exam, files) -> UploadResult:
+def upload_to_exam(actor: Actor, exam: Exam, files: Iterable[UploadedFile]) -> UploadResult:
     """Store uploaded files. They join this exam only when they name its patient and the
     exam's report is not final; others wait for reconciliation, saying why."""
     result = UploadResult()
@@ -228,7 +231,7 @@ def _audit_upload(actor: Actor, exam: Exam, result: UploadResult) -> None:
             actor,
             "dicom.upload",
             exam,
-            outcome=Outcome.FAILED,
+            outcome=Outcome.FAILED,  # type: ignore[arg-type]  # TextChoices (no Django stubs)
             detail={"file": name, "why": why},
         )
     stored = len(result.added) + len(result.already) + len(result.waiting) + len(result.elsewhere)
