@@ -116,8 +116,7 @@ def apply_device_dose(
         if exam.state not in RECORDING_STATES:
             why = f"exam is {exam.state}"
             detail = {"source": source, "why": why, "reference": reference}
-            failed = Outcome.FAILED
-            record(actor, "procedure.dose", exam, outcome=failed, detail=detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
+            record(actor, "procedure.dose", exam, outcome=Outcome.FAILED, detail=detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
             return None
         procedure, _ = Procedure.objects.get_or_create(exam=exam)
         before = _recorded(procedure)

@@ -222,8 +222,7 @@ def _follow_step(actor: Actor, exam_id: int, step: PerformedStep) -> None:
         elif step.status == PpsStatus.COMPLETED:
             if exam.state == State.IN_PROGRESS:
                 exam.completed_at = timezone.now()
-                completed = State.COMPLETED
-                exam_services.advance(actor, exam, completed, "exam.complete", **detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
+                exam_services.advance(actor, exam, State.COMPLETED, "exam.complete", **detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
             elif exam.state != State.COMPLETED:
                 record(
                     actor,

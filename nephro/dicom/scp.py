@@ -53,8 +53,8 @@ def _refused(event: Event, action: str, why: str) -> None:
     ae, address = _who(event)
     log.warning("%s from %s at %s refused: %s", action, ae, address, why)
     try:
-        who, detail = Actor.device(ae, address), {"why": why[:300]}
-        record(who, action, outcome=Outcome.FAILED, detail=detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
+        detail = {"why": why[:300]}
+        record(Actor.device(ae, address), action, outcome=Outcome.FAILED, detail=detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
     except Exception:  # the audit must not turn a refusal into a crash
         log.exception("could not audit a refused %s", action)
 
