@@ -1,6 +1,7 @@
 """Fuzz the DICOM listener over real associations (issue 16 item 8). One command:
 
     .venv/bin/python bench/fuzz_dicom.py [--seed 16] [--datasets 10000] [--pdus 1000]
+        [--harness-timeout 60] [--listener-timeout 10]
 
 A seeded mutator (no atheris: reproducible from the seed, bounded in size) makes
 data sets (bytes flipped, cut, repeated, inserted; lengths, VRs and header values broken)
@@ -13,6 +14,12 @@ refusal is 0xA700; nothing partial is stored (every file in the store has its in
 and the reverse, .incoming/ is empty afterwards); a mutated data set that was stored
 reads as whole DICOM; after the PDUs no association or waiting connection is left and
 C-ECHO still works. tests/dicom/test_fuzz.py runs a short seeded version in the suite.
+
+Timeouts are explicit and reported: the harness's own (ACSE, DIMSE, network, and how long
+it waits for an answer to a malformed PDU) and the listener's (NEPHRO_DICOM_TIMEOUT),
+shorter, so a listener that gives up does so first. Each C-STORE is counted by how it
+ended (CAUSES); a reply later than the harness's timeout (a loaded machine: the harness
+gave up and aborted) is reported as such, not as a failure of the listener.
 """
 
 from __future__ import annotations
@@ -21,16 +28,22 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.fuzz_pdus import (  # noqa: E402
+    HARNESS_TIMEOUT_S,
+    association_request,
+    fuzz_pdus,
+    malformed_pdus,
+)
+
 PER_ASSOCIATION = 200
 # What the listener logs when something breaks that should not: an exception escaping a
 # thread, pynetdicom's reactor hitting an internal error, a handler failing (A700).
@@ -112,15 +125,39 @@ def part10(data: bytes, sop_class: str, sop_uid: str) -> bytes:
     return file_meta(sop_class, sop_uid, "1.2.840.10008.1.2.1") + data
 
 
-def fuzz_store(port: int, payloads: list[tuple[str, str, bytes]], work: Path) -> dict:
-    """Send each (SOP class, data set) with C-STORE; count the statuses."""
+# Causes a C-STORE can end with; those in FAILURES fail the run. A reply later than the
+# harness's own timeout (HARNESS_TIMEOUT_S: a loaded machine) is not the listener's
+# failure: the harness gave up and aborted. A stuck association shows as one still open
+# at the end (health), whatever the harness did.
+CAUSES = ("stored", "refused", "A700", "aborted_by_listener", "harness_timeout")
+CAUSES += ("association_rejected", "no_answer")
+FAILURES = ("A700", "association_rejected", "no_answer")
+LISTENER_TIMEOUT_S = 10.0  # the listener's NEPHRO_DICOM_TIMEOUT (--listener-timeout)
+
+
+def _ended(took: float, assoc: Any, timeout: float) -> str:
+    """Why an attempt got no answer: our timeout, the listener's abort, or nothing."""
+    if took >= 0.95 * timeout:
+        return "harness_timeout"
+    if getattr(assoc, "is_rejected", False):
+        return "association_rejected"
+    return "aborted_by_listener" if assoc.is_aborted or not assoc.is_established else "no_answer"
+
+
+def fuzz_store(
+    port: int,
+    payloads: list[tuple[str, str, bytes]],
+    work: Path,
+    timeout: float = HARNESS_TIMEOUT_S,
+) -> dict:
+    """Send each (SOP class, data set) with C-STORE; count how each ended (CAUSES)."""
     from pynetdicom import AE, _config
 
-    counts: dict = {"sent": 0, "stored": 0, "refused": 0, "no_answer": 0, "aborted": 0, "A700": 0}
+    counts: dict = dict.fromkeys(("sent", *CAUSES, "slowest_reply_s"), 0)
     ae = AE("FLUORO1")
     for sop_class in {c for c, _, _ in payloads}:
         ae.add_requested_context(sop_class, "1.2.840.10008.1.2.1")
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
     _config.STORE_SEND_CHUNKED_DATASET = True
     path = work / "send.dcm"
     assoc = None
@@ -129,25 +166,26 @@ def fuzz_store(port: int, payloads: list[tuple[str, str, bytes]], work: Path) ->
             if assoc is None or not assoc.is_established or index % PER_ASSOCIATION == 0:
                 if assoc is not None and assoc.is_established:
                     assoc.release()
+                started = time.monotonic()
                 assoc = ae.associate("127.0.0.1", port, ae_title="NEPHRO")
                 if not assoc.is_established:
-                    counts["no_answer"] += 1
+                    counts[_ended(time.monotonic() - started, assoc, timeout)] += 1
                     assoc = None
                     continue
             path.write_bytes(part10(data, sop_class, uid))
             counts["sent"] += 1
             if index and index % 1000 == 0:
                 print(f"  {index} data sets: {counts}", flush=True)
+            started = time.monotonic()
             try:
                 status = getattr(assoc.send_c_store(str(path)), "Status", None)
             except RuntimeError:  # aborted between our look and the send
                 status = None
-            if status is None and (assoc.is_aborted or not assoc.is_established):
-                # The listener's network timeout ended it (a loaded machine): it was not
-                # stuck, and a C-STORE cut short stores nothing (check_store).
-                counts["aborted"] += 1
-            elif status is None:
-                counts["no_answer"] += 1
+            took = time.monotonic() - started
+            counts["slowest_reply_s"] = round(max(counts["slowest_reply_s"], took), 1)
+            if status is None:
+                # A C-STORE cut short stores nothing (check_store).
+                counts[_ended(took, assoc, timeout)] += 1
             elif status == 0:
                 counts["stored"] += 1
             elif status == 0xA700:
@@ -158,110 +196,6 @@ def fuzz_store(port: int, payloads: list[tuple[str, str, bytes]], work: Path) ->
         _config.STORE_SEND_CHUNKED_DATASET = False
         if assoc is not None and assoc.is_established:
             assoc.release()
-    return counts
-
-
-def association_request() -> bytes:
-    """A valid A-ASSOCIATE-RQ from FLUORO1 to NEPHRO (Verification), captured."""
-    from pynetdicom import AE
-
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        ae = AE("FLUORO1")
-        ae.add_requested_context("1.2.840.10008.1.1")
-        ae.acse_timeout = ae.network_timeout = 1
-        thread = threading.Thread(
-            target=ae.associate,
-            args=("127.0.0.1", server.getsockname()[1]),
-            daemon=True,
-            kwargs={"ae_title": "NEPHRO"},
-        )
-        thread.start()
-        conn, _ = server.accept()
-        conn.settimeout(5)
-        data = b""
-        while len(data) < 6 or len(data) < 6 + int.from_bytes(data[2:6], "big"):
-            data += conn.recv(65536)
-        conn.close()
-        thread.join(5)
-    return data
-
-
-def echo_pdata(message_id: int = 1) -> bytes:
-    """A P-DATA-TF with a C-ECHO-RQ on presentation context 1."""
-    uid = b"1.2.840.10008.1.1\0"
-    body = (
-        struct.pack("<HHI", 0, 0x0002, len(uid))
-        + uid
-        + struct.pack("<HHIH", 0, 0x0100, 2, 0x0030)
-        + struct.pack("<HHIH", 0, 0x0110, 2, message_id)
-        + struct.pack("<HHIH", 0, 0x0800, 2, 0x0101)
-    )
-    command = struct.pack("<HHII", 0, 0, 4, len(body)) + body
-    pdv = bytes([1, 0x03]) + command
-    return bytes([4, 0]) + struct.pack(">I", 4 + len(pdv)) + struct.pack(">I", len(pdv)) + pdv
-
-
-def malformed_pdus(rng: random.Random, request: bytes, count: int) -> list[tuple[bool, bytes]]:
-    """(after a good association?, bytes): mutated association requests and P-DATA."""
-    out = []
-    for _ in range(count):
-        associate = rng.random() < 0.5
-        base = echo_pdata() if associate else request
-        data = bytearray(base)
-        for _ in range(rng.randint(1, 4)):
-            if len(data) < 7:
-                break
-            at = rng.randrange(len(data))
-            choice = rng.randrange(5)
-            if choice == 0:
-                data[at] ^= 1 << rng.randrange(8)
-            elif choice == 1:
-                del data[at:]
-            elif choice == 2:
-                data[2:6] = struct.pack(">I", rng.choice([0, 1, 0xFFFFFFFF, len(data) * 3]))
-            elif choice == 3:
-                data[0] = rng.choice([0, 3, 8, 0x7F, 0xFF, 5, 6])
-            else:
-                data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 32)))
-        out.append((associate, bytes(data[:70000])))
-    return out
-
-
-def _drain(sock: socket.socket, limit_s: float) -> bytes:
-    sock.settimeout(limit_s)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except (TimeoutError, OSError):
-        pass
-    return data
-
-
-def fuzz_pdus(port: int, request: bytes, pdus: list[tuple[bool, bytes]]) -> dict:
-    """Send each malformed PDU; count how the listener answered (aborted, rejected,
-    answered, closed, silent until we hung up)."""
-    counts = {"abort": 0, "reject": 0, "answer": 0, "closed": 0, "silent": 0}
-    for associate, data in pdus:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            if associate:
-                sock.sendall(request)
-                head = sock.recv(6)
-                length = int.from_bytes(head[2:6], "big") if len(head) == 6 else 0
-                while length > 0:
-                    length -= len(sock.recv(length))
-            try:
-                sock.sendall(data)
-                sock.shutdown(socket.SHUT_WR)  # we send nothing more
-            except OSError:
-                counts["closed"] += 1
-                continue
-            answer = _drain(sock, 8)
-        kind = answer[:1]
-        key = {b"\x07": "abort", b"\x03": "reject", b"\x04": "answer", b"\x02": "answer"}
-        counts[key.get(kind, "closed" if not answer else "silent")] += 1
     return counts
 
 
@@ -289,7 +223,14 @@ def check_store(root: Path) -> list[str]:
     return problems
 
 
-def run(seed: int, datasets: int, pdus: int, port: int, work: Path) -> tuple[dict, dict]:
+def run(
+    seed: int,
+    datasets: int,
+    pdus: int,
+    port: int,
+    work: Path,
+    timeout: float = HARNESS_TIMEOUT_S,
+) -> tuple[dict, dict]:
     rng = random.Random(seed)
     bases = seed_datasets(work)
     payloads = []
@@ -297,10 +238,47 @@ def run(seed: int, datasets: int, pdus: int, port: int, work: Path) -> tuple[dic
         sop_class, base = rng.choice(bases)
         uid, data = fresh(rng, base)
         payloads.append((sop_class, uid, mutate(rng, data)))
-    stores = fuzz_store(port, payloads, work)
+    stores = fuzz_store(port, payloads, work, timeout)
     request = association_request()
-    answers = fuzz_pdus(port, request, malformed_pdus(rng, request, pdus))
+    answers = fuzz_pdus(port, request, malformed_pdus(rng, request, pdus), timeout)
     return stores, answers
+
+
+def report(
+    args: argparse.Namespace,
+    stores: dict,
+    answers: dict,
+    output: str,
+    *,
+    alive: bool,
+    echo: bool,
+    health: dict,
+) -> bool:
+    """Print what happened, by cause; return whether the run failed."""
+    problems = check_store(Path(args.dir) / "dicom")
+    print(
+        f"timeouts: harness {args.harness_timeout:g} s (ACSE, DIMSE, network, PDU drain); "
+        f"listener {args.listener_timeout:g} s"
+    )
+    print(f"C-STORE of {args.datasets} mutated data sets, by how each ended:")
+    for cause in CAUSES:
+        print(f"  {cause:22} {stores[cause]:6}{'  (failure)' if cause in FAILURES else ''}")
+    print(f"  slowest reply {stores['slowest_reply_s']} s")
+    print(f"{args.pdus} malformed PDUs: {answers}")
+    crashes = sum(output.count(marker) for marker in CRASH_MARKERS)
+    print(f"listener alive {alive}, C-ECHO after {echo}, crashes logged {crashes}")
+    print(f"open associations {health.get('active')}, waiting {health.get('pending')}")
+    print(f"store problems: {problems or 'none'}")
+    failed = (
+        not alive
+        or not echo
+        or "Traceback" in output
+        or problems
+        or any(stores[cause] for cause in FAILURES)
+        or health.get("active")
+        or health.get("pending")
+    )
+    return bool(failed)
 
 
 def main() -> None:
@@ -309,6 +287,8 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=10_000)
     parser.add_argument("--pdus", type=int, default=1_000)
     parser.add_argument("--dir", default="/tmp/nephro-fuzz")
+    parser.add_argument("--harness-timeout", type=float, default=HARNESS_TIMEOUT_S)
+    parser.add_argument("--listener-timeout", type=float, default=LISTENER_TIMEOUT_S)
     args = parser.parse_args()
     work = Path(args.dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -319,7 +299,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "nephro.settings",
         "NEPHRO_DICOM_ALLOWED_AES": "FLUORO1",
         "NEPHRO_DICOM_DIR": str(work / "dicom"),
-        "NEPHRO_DICOM_TIMEOUT": "10",
+        "NEPHRO_DICOM_TIMEOUT": f"{args.listener_timeout:g}",
         "NEPHRO_LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
@@ -350,8 +330,8 @@ def main() -> None:
     wait_port(port, listener)
     started = time.monotonic()
     try:
-        stores, answers = run(args.seed, args.datasets, args.pdus, port, work)
-        time.sleep(12)  # the listener's timeouts end whatever is left open
+        stores, answers = run(args.seed, args.datasets, args.pdus, port, work, args.harness_timeout)
+        time.sleep(args.listener_timeout + 2)  # its timeouts end whatever is left open
         alive = listener.poll() is None
         echo = (
             subprocess.run(
@@ -368,24 +348,8 @@ def main() -> None:
         listener.wait(30)
     log.close()
     output = log_path.read_text(errors="replace")
-    problems = check_store(work / "dicom")
     print(f"seed {args.seed}: {time.monotonic() - started:.0f} s")
-    print(f"C-STORE of {args.datasets} mutated data sets: {stores}")
-    print(f"{args.pdus} malformed PDUs: {answers}")
-    crashes = sum(output.count(marker) for marker in CRASH_MARKERS)
-    print(f"listener alive {alive}, C-ECHO after {echo}, crashes logged {crashes}")
-    print(f"open associations {health.get('active')}, waiting {health.get('pending')}")
-    print(f"store problems: {problems or 'none'}")
-    failed = (
-        not alive
-        or not echo
-        or "Traceback" in output
-        or problems
-        or stores["A700"]
-        or stores["no_answer"]
-        or health.get("active")
-        or health.get("pending")
-    )
+    failed = report(args, stores, answers, output, alive=alive, echo=echo, health=health)
     sys.exit(1 if failed else 0)
 
 

@@ -89,6 +89,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Linking images to an exam: a radiologist or technologist confirms identity (issue 15).
     "dicom:link": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
     "dicom:upload": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
+    # Dose from devices: accepting a device's value and clearing a dose flag (issue 16).
+    "dicom:dose": frozenset({R.RADIOLOGIST}),
+    "dicom:dose-accept": frozenset({R.RADIOLOGIST}),
+    "dicom:dose-clear": frozenset({R.RADIOLOGIST}),
     # --- end DICOM ---
     # --- Patient portal and follow-up (issue 3) ---
     # Patients reach only their own exams (nephro.exams.access); staff may print the

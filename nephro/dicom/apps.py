@@ -6,6 +6,6 @@ class DicomConfig(AppConfig):
     label = "dicom"
     verbose_name = "DICOM"
 
-    def ready(self):
+    def ready(self) -> None:
         # Register the background job handlers (thumbnails, dose reports).
         from nephro.dicom import tasks  # noqa: F401

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -86,7 +86,7 @@ class AuditBatch:
 def audit_pending(
     *,
     pks: list[int] | None = None,
-    received_before=None,
+    received_before: datetime | None = None,
     peer: str | None = None,
     chunk: int = 500,
 ) -> int:

@@ -116,7 +116,7 @@ def apply_device_dose(
         if exam.state not in RECORDING_STATES:
             why = f"exam is {exam.state}"
             detail = {"source": source, "why": why, "reference": reference}
-            record(actor, "procedure.dose", exam, outcome=Outcome.FAILED, detail=detail)
+            record(actor, "procedure.dose", exam, outcome=Outcome.FAILED, detail=detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
             return None
         procedure, _ = Procedure.objects.get_or_create(exam=exam)
         before = _recorded(procedure)
@@ -180,7 +180,7 @@ def _raise_alerts(
     disagree = [
         f"{LABEL[name]}: device {value}, recorded {recorded[name]}"
         for name, value in values.items()
-        if recorded[name] is not None and differs(recorded[name], value)
+        if (before := recorded[name]) is not None and differs(before, value)
     ]
     if disagree:
         mismatch = DoseAlert.objects.create(

@@ -10,6 +10,9 @@ listener's server (``GuardedServer``) therefore hands pynetdicom a ``GuardedSock
 - PDU lengths are checked as the header arrives: a P-DATA-TF over the maximum PDU
   length we announce (or any other PDU over ``OTHER_PDU_MAX``) is answered with an
   A-ABORT and the connection closed, before anything is read into memory;
+- message sizes are counted as the P-DATA arrives (meter.py): a data set passing its cap
+  (``NEPHRO_DICOM_MAX_FILE_BYTES`` for a C-STORE) is aborted the same way, there and
+  then, not after the whole file was written;
 - connections not yet associated are capped in all and per peer address: a new one over
   a cap closes the oldest waiting one, so a flood cannot keep a modality out;
 - ``handle_requested`` (EVT_REQUESTED) rejects a calling AE not allowed from its peer
@@ -29,13 +32,14 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from pynetdicom import AE
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.transport import ThreadedAssociationServer
 
 from nephro.dicom import peers
+from nephro.dicom.meter import MessageTooLong, Meter
 from nephro.dicom.status import Health
 
 log = logging.getLogger("nephro.dicom")
@@ -58,6 +62,7 @@ class Limits:
     max_associations: int
     max_pending: int
     max_pending_per_peer: int
+    max_file_bytes: int  # a C-STORE data set, counted as it arrives (meter.py)
 
 
 class PduTooLong(ConnectionAbortedError):
@@ -74,6 +79,8 @@ class GuardedSocket(socket.socket):
         self._head = bytearray()  # the current PDU header, while it arrives
         self._left = 0  # bytes of the current PDU body still to come
         self._pdu_deadline: float | None = None
+        self._kind = 0  # the current PDU's type
+        self.meter = Meter(gate.limits.max_file_bytes)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         self._arm()
@@ -111,6 +118,11 @@ class GuardedSocket(socket.socket):
         while position < end:
             if self._left:
                 taken = min(self._left, end - position)
+                if self._kind == P_DATA_TF:
+                    try:
+                        self.meter.feed(data[position : position + taken])
+                    except MessageTooLong as exc:
+                        self._abort(f"{exc} from {self.peer}", exc)
                 self._left -= taken
                 position += taken
                 if not self._left:
@@ -127,14 +139,20 @@ class GuardedSocket(socket.socket):
         limit = self.gate.limits.max_pdu if kind == P_DATA_TF else OTHER_PDU_MAX
         if length > limit:
             why = f"PDU of {length} bytes from {self.peer} (type {kind}, limit {limit})"
-            self.gate.health.refused(why)
-            log.warning("aborting a connection: %s", why)
-            with contextlib.suppress(OSError):
-                super().send(ABORT_INVALID_PDU)
-            raise PduTooLong(why)
-        self._left = length
+            self._abort(why, PduTooLong(why))
+        self._kind, self._left = kind, length
+        self.meter.new_pdu()
         if length:
             self._pdu_deadline = time.monotonic() + self.gate.limits.network_timeout
+
+    def _abort(self, why: str, exc: ConnectionAbortedError) -> NoReturn:
+        """Tell the peer (A-ABORT) and end the connection: raised into pynetdicom's read,
+        which then ends the association as for a lost connection."""
+        self.gate.health.refused(why)
+        log.warning("aborting a connection: %s", why)
+        with contextlib.suppress(OSError):
+            super().send(ABORT_INVALID_PDU)
+        raise exc
 
 
 class Gate:

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,7 +67,7 @@ _MAP_ABOVE = 4 << 20
 
 
 @contextmanager
-def _contents(handle: BinaryIO, size: int) -> Iterator[memoryview]:
+def _contents(handle: BufferedReader, size: int) -> Iterator[memoryview]:
     """The whole file as a memoryview (mapped when large: a run is never copied)."""
     if size > _MAP_ABOVE:
         with (
@@ -161,7 +162,9 @@ def store_file(
     return Stored(instance, duplicate=False)
 
 
-def _quarantine(path: Path, sop_instance: str, size: int, calling_ae: str, peer) -> None:
+def _quarantine(
+    path: Path, sop_instance: str, size: int, calling_ae: str, peer: str | None
+) -> None:
     """Keep a conflicting file for review (publish.py) and refuse it."""
     reason = "an instance with this SOP Instance UID is stored with different content"
     kept = publish.quarantine(path, sop_instance)
@@ -208,7 +211,7 @@ def _index(
     relative: str,
     size: int,
     calling_ae: str,
-    peer,
+    peer: str | None,
     exam_cache: dict | None,
     batch: AuditBatch | None = None,
 ) -> Instance:

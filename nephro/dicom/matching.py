@@ -14,10 +14,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
 from nephro.patients.models import Patient
+
+if TYPE_CHECKING:
+    from nephro.dicom.models import Instance
+    from nephro.dicom.storage import Header
 
 NO_EXAM = "no exam with this accession number or study UID"
 
@@ -38,7 +43,7 @@ class ImageIdentity:
     birth_date: str = ""  # DICOM DA, YYYYMMDD
 
     @classmethod
-    def of(cls, header) -> ImageIdentity:
+    def of(cls, header: Header | Instance) -> ImageIdentity:
         """From a parsed header, or an index row (Instance) that keeps its fields."""
         return cls(
             accession=header.accession_number,

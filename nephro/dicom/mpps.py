@@ -33,7 +33,7 @@ def _text(ds: Dataset, keyword: str, limit: int = 64) -> str:
     return str(value if value is not None else "").strip()[:limit]
 
 
-def _decimal(value) -> Decimal | None:
+def _decimal(value: object) -> Decimal | None:
     if value in (None, ""):
         return None
     try:
@@ -216,19 +216,19 @@ def _follow_step(actor: Actor, exam_id: int, step: PerformedStep) -> None:
                         actor,
                         "exam.start",
                         exam,
-                        outcome=Outcome.FAILED,
+                        outcome=Outcome.FAILED,  # type: ignore[arg-type]  # TextChoices (no Django stubs)
                         detail={**detail, "why": f"modality started, but {exc}"},
                     )
         elif step.status == PpsStatus.COMPLETED:
             if exam.state == State.IN_PROGRESS:
                 exam.completed_at = timezone.now()
-                exam_services.advance(actor, exam, State.COMPLETED, "exam.complete", **detail)
+                exam_services.advance(actor, exam, State.COMPLETED, "exam.complete", **detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
             elif exam.state != State.COMPLETED:
                 record(
                     actor,
                     "exam.complete",
                     exam,
-                    outcome=Outcome.FAILED,
+                    outcome=Outcome.FAILED,  # type: ignore[arg-type]  # TextChoices (no Django stubs)
                     detail={
                         **detail,
                         "why": f"modality completed while the exam is {exam.state}",

@@ -9,6 +9,7 @@ responses are built from one ``values()`` query, so it stays fast with 100,000 e
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -20,7 +21,7 @@ from nephro.dicom.patches.identifiers import PreEncoded
 __all__ = ["BadQuery", "Identifier", "find", "responses"]
 _CHARSET = 0x00080005  # Specific Character Set
 # (tag, VR, value); a sequence's value is a list of items, each a list of elements.
-Element = tuple[int, str, object]
+Element = tuple[int, str, Any]
 _PREGNANCY = {  # screening answer -> Pregnancy Status (0010,21C0)
     "not_applicable": 1,
     "attested_not": 1,

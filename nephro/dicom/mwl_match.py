@@ -11,8 +11,9 @@ Keys and their matching types:
   single value or wildcard (C.2.2.2.1, C.2.2.2.4);
 - Study Instance UID: single value or a list of UIDs (C.2.2.2.2);
 - an empty value or ``*``: universal matching (C.2.2.2.3).
-Wildcards run in linear time (wildcard.py); the database narrows by each literal prefix
-first, using the (state, scheduled_at) index.
+Wildcards run in linear time (wildcard.py); the database narrows first by each literal
+prefix and last piece (what every match starts and ends with), using the (state,
+scheduled_at) index and the family name index.
 """
 
 from __future__ import annotations
@@ -105,49 +106,51 @@ def _text_key(exams: QuerySet, field: str, pattern: str, checks: list[Check]) ->
         return exams  # universal matching
     if not has_wildcards(pattern):
         return exams.filter(**{field: pattern})
-    prefix = literal_prefix(pattern)
-    if prefix:
-        exams = exams.filter(**{f"{field}__startswith": prefix})
     matcher = Wildcard.of(pattern)
     if matcher.fixed > _LONGEST_TEXT:
         return exams.none()
+    # What every match starts and ends with, in SQL; the rest in Python (checks).
+    prefix = literal_prefix(pattern)
+    if prefix:
+        exams = exams.filter(**{f"{field}__startswith": prefix})
+    if matcher.starred and matcher.last and not has_wildcards(matcher.last):
+        exams = exams.filter(**{f"{field}__endswith": matcher.last})
     checks.append(lambda row: matcher.matches(row[field] or ""))
     return exams
 
 
 def _apply_name(exams: QuerySet, pattern: str, checks: list[Check]) -> QuerySet:
-    """Narrow in SQL by the literal prefix; the full pattern is checked in Python.
+    """Narrow in SQL by what every match starts and ends with; the full pattern is then
+    checked in Python, on those exams only.
 
-    The matching patients come from a subquery on the family name index
-    (patients/migrations/0003); the worklist index (state, scheduled_at, patient) then
-    lets the database check each scheduled exam's patient against them without reading
-    the exam row, let alone looking its patient up. A family name alone matches any
-    given name."""
+    One subquery finds the patients: by the literal prefix (family name, then given name,
+    on the family name index: patients/migrations/0003) and by a literal last piece (a
+    name ends with its given name: LIKE '%x', checked on the prefix's patients only, or
+    on all when the pattern starts with a wildcard). The worklist index (state,
+    scheduled_at, patient) then checks each scheduled exam's patient against them. A
+    family name alone matches any given name."""
     pattern = pattern.rstrip("^")
     if not pattern or pattern == "*":
         return exams
     prefix = literal_prefix(pattern)
     wild = prefix != pattern
+    matcher = Wildcard.of(pattern if "^" in pattern or wild else pattern + "^*", ignore_case=True)
+    if matcher.fixed > _LONGEST_NAME:
+        return exams.none()  # longer than any name we hold: nothing to scan
     family, _, given = prefix.partition("^")
-    patients = None
+    patients = Patient.objects.all()
     if "^" in prefix:
-        patients = Patient.objects.filter(family_name__iexact=family)
+        patients = patients.filter(family_name__iexact=family)
         if given:
             patients = patients.filter(given_name__istartswith=given)
     elif family:
         lookup = "family_name__istartswith" if wild else "family_name__iexact"
-        patients = Patient.objects.filter(**{lookup: family})
-    if patients is not None:
-        exams = exams.filter(patient__in=patients.values("pk"))
-    matcher = Wildcard.of(pattern if "^" in pattern or wild else pattern + "^*", ignore_case=True)
-    if matcher.fixed > _LONGEST_NAME:
-        return exams.none()  # longer than any name we hold: nothing to scan
+        patients = patients.filter(**{lookup: family})
     last = matcher.last
     if matcher.starred and last and not has_wildcards(last) and "^" not in last:
-        # A name ends with its given name: narrow by that too (SQL LIKE '%x', linear).
-        exams = exams.filter(
-            patient__in=Patient.objects.filter(given_name__iendswith=last).values("pk")
-        )
+        patients = patients.filter(given_name__iendswith=last)
+    if patients.query.where:
+        exams = exams.filter(patient__in=patients.values("pk"))
     checks.append(
         lambda row: matcher.matches(f"{row['patient__family_name']}^{row['patient__given_name']}")
     )
@@ -180,11 +183,15 @@ def _dates(exams: QuerySet, step: Dataset) -> QuerySet:
     return exams
 
 
+def _made_up_check(matcher: Wildcard, answer: Callable[[dict], str]) -> Check:
+    return lambda row: matcher.matches(answer(row))
+
+
 def candidates(identifier: Dataset) -> tuple[QuerySet, list[Check]]:
     """The exams the database narrows to, and the checks each row must still pass."""
     exams = Exam.objects.filter(state__in=ON_WORKLIST, scheduled_at__isnull=False)
-    step = identifier.get(SPS)
-    step = step[0] if step else Dataset()
+    steps = identifier.get("ScheduledProcedureStepSequence")
+    step: Dataset = steps[0] if steps else Dataset()
     levels = {"top": identifier, "step": step}
     checks: list[Check] = []
     exams = _dates(exams, step)
@@ -193,8 +200,7 @@ def candidates(identifier: Dataset) -> tuple[QuerySet, list[Check]]:
     for keyword, level, answer in _MADE_UP_KEYS:
         pattern = _single(levels[level], keyword)
         if pattern and pattern != "*":
-            matcher = Wildcard.of(pattern)
-            checks.append(lambda row, m=matcher, a=answer: m.matches(a(row)))
+            checks.append(_made_up_check(Wildcard.of(pattern), answer))
     # List of UID matching (PS3.4 C.2.2.2.2): any of the UIDs given.
     uids = [uid for uid in _values_of(identifier, "StudyInstanceUID") if uid != "*"]
     if uids:

@@ -19,6 +19,7 @@ guessed. Values are normalised: KAP to Gy.cm2, Ka,r to mGy, time to s.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -37,6 +38,8 @@ KAR_TOTAL = "113725"
 KAR_PARTS = ("113728", "113729")
 EVENT_KAP = "122130"
 EVENT_KAR = "113738"
+# A value and its unit, to the unit the procedure stores (_seconds, _kap, _kar).
+Convert = Callable[[Decimal, str], Decimal]
 _SECONDS = {"s": Decimal(1), "min": Decimal(60), "ms": Decimal("0.001"), "h": Decimal(3600)}
 _PREFIX = {"": Decimal(1), "d": Decimal("0.1"), "c": Decimal("0.01"), "m": Decimal("0.001")}
 _PREFIX["u"] = Decimal("0.000001")
@@ -80,7 +83,7 @@ def _num(item: Dataset) -> tuple[Decimal, str]:
     return value, unit
 
 
-def _walk(items, code: str):
+def _walk(items: Iterable[Dataset] | None, code: str) -> Iterator[Dataset]:
     for item in items or []:
         if _code(item) == code:
             yield item
@@ -114,17 +117,19 @@ def _kar(value: Decimal, unit: str) -> Decimal:
     return value * _PREFIX[match[1]] * 1000
 
 
-def _first(container: Dataset, code: str, convert) -> Decimal | None:
+def _first(container: Dataset, code: str, convert: Convert) -> Decimal | None:
     found = next(_walk(container.get("ContentSequence"), code), None)
     return None if found is None else convert(*_num(found))
 
 
-def _sum(values) -> Decimal | None:
+def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
     present = [value for value in values if value is not None]
     return sum(present, Decimal(0)) if present else None
 
 
-def _either(container: Dataset, total: str, parts: tuple[str, ...], convert) -> Decimal | None:
+def _either(
+    container: Dataset, total: str, parts: tuple[str, ...], convert: Convert
+) -> Decimal | None:
     """The total, or else the sum of its parts (some units report only the parts)."""
     value = _first(container, total, convert)
     if value is None:

@@ -9,7 +9,10 @@ an exam with a final report start no new analysis: the report is changed by an a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from django.core.files.uploadedfile import UploadedFile
 
 from nephro.accounts.roles import Role
 from nephro.audit.actor import Actor
@@ -28,7 +31,6 @@ from nephro.dicom.matching import (
 )
 from nephro.dicom.models import Instance
 from nephro.dicom.signals import images_linked
-from nephro.dicom.sop import RDSR_CLASS
 from nephro.exams import services as exam_services
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
@@ -154,8 +156,9 @@ def _attach(
         },
     )
     for instance in instances:
-        # A marked instance gets its job when its batch is audited.
-        if instance.sop_class_uid == RDSR_CLASS and not instance.audit_pending:
+        # Any class that may carry a dose report (RDSR, Enhanced or Comprehensive SR);
+        # a marked instance gets its job when its batch is audited.
+        if instance.is_dose_report and not instance.audit_pending:
             enqueue("dicom.rdsr", instance_id=instance.pk)
     # A final report is changed only by an addendum: no analysis starts behind it.
     if not check.report_final and any(instance.has_pixels for instance in instances):
@@ -173,7 +176,7 @@ class UploadResult:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def upload_to_exam(actor: Actor, exam: Exam, files) -> UploadResult:
+def upload_to_exam(actor: Actor, exam: Exam, files: Iterable[UploadedFile]) -> UploadResult:
     """Store uploaded files. They join this exam only when they name its patient and the
     exam's report is not final; others wait for reconciliation, saying why."""
     result = UploadResult()
@@ -228,7 +231,7 @@ def _audit_upload(actor: Actor, exam: Exam, result: UploadResult) -> None:
             actor,
             "dicom.upload",
             exam,
-            outcome=Outcome.FAILED,
+            outcome=Outcome.FAILED,  # type: ignore[arg-type]  # TextChoices (no Django stubs)
             detail={"file": name, "why": why},
         )
     stored = len(result.added) + len(result.already) + len(result.waiting) + len(result.elsewhere)

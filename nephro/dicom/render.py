@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import pixel_array
 
@@ -26,7 +28,7 @@ class Window:
     width: float
 
 
-def _first(value) -> float | None:
+def _first(value: Any) -> float | None:
     """A window value may be multi-valued (several presets): take the first."""
     if isinstance(value, MultiValue | list | tuple):
         value = value[0] if len(value) else None
@@ -36,11 +38,11 @@ def _first(value) -> float | None:
         return None
 
 
-def header(path: Path):
+def header(path: Path) -> Dataset:
     return dcmread(path, stop_before_pixels=True)
 
 
-def frame(path: Path, index: int, ds=None) -> np.ndarray:
+def frame(path: Path, index: int, ds: Dataset | None = None) -> np.ndarray:
     """One frame as float32 modality values (rescale applied), 2-D grey or 3-D colour."""
     ds = ds if ds is not None else header(path)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
@@ -56,7 +58,7 @@ def frame(path: Path, index: int, ds=None) -> np.ndarray:
     return data
 
 
-def default_window(ds, data: np.ndarray) -> Window:
+def default_window(ds: Dataset, data: np.ndarray) -> Window:
     center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
     if center is not None and width is not None and width > 0:
         return Window(center, width)
@@ -64,7 +66,7 @@ def default_window(ds, data: np.ndarray) -> Window:
     return Window((low + high) / 2, max(float(high - low), 1.0))
 
 
-def to_png(data: np.ndarray, window: Window, ds, *, size: int | None = None) -> bytes:
+def to_png(data: np.ndarray, window: Window, ds: Dataset, *, size: int | None = None) -> bytes:
     if data.ndim == 3:  # colour (secondary capture): show as stored
         image = Image.fromarray(np.clip(data, 0, 255).astype(np.uint8))
     else:

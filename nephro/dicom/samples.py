@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from nephro.dicom.sop import RDSR_CLASS
 
@@ -27,20 +28,20 @@ SC_CLASS = "1.2.840.10008.5.1.4.1.1.7"
 def _base(
     sop_class: str,
     *,
-    study_uid,
-    series_uid,
-    sop_uid,
-    accession,
-    patient_id,
-    patient_name,
-    modality,
-    series_number,
-    instance_number,
+    study_uid: str | None,
+    series_uid: str | None,
+    sop_uid: str | None,
+    accession: str,
+    patient_id: str,
+    patient_name: str,
+    modality: str,
+    series_number: int,
+    instance_number: int,
 ) -> Dataset:
     ds = Dataset()
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_uid or generate_uid()
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid) if sop_uid else generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     now = dt.datetime.now()
@@ -160,7 +161,7 @@ STEP_KEYS = (
 )
 
 
-def worklist_query(**keys) -> Dataset:
+def worklist_query(**keys: Any) -> Dataset:
     """A modality's worklist C-FIND identifier: every key it expects back, empty (return
     it) unless given (match on it). ``PatientName`` goes on the top level, the rest
     into the Scheduled Procedure Step item."""
@@ -180,7 +181,7 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return item
 
 
-def _num(code: str, meaning: str, value, unit: str, unit_meaning: str) -> Dataset:
+def _num(code: str, meaning: str, value: float, unit: str, unit_meaning: str) -> Dataset:
     item = Dataset()
     item.RelationshipType = "CONTAINS"
     item.ValueType = "NUM"

@@ -4,17 +4,25 @@ outcome into a DIMSE status; none lets an exception reach pynetdicom (PS3.7 stat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 from django.db import close_old_connections, connections
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from pynetdicom import AE, evt
+from pynetdicom.dimse_primitives import C_STORE, N_CREATE, N_SET
+from pynetdicom.events import Event
 from pynetdicom.pdu_primitives import A_RELEASE
-from pynetdicom.sop_class import (
+
+# pynetdicom makes its SOP class names at import time (sop_class._generate_sop_classes):
+# mypy cannot see them.
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     ModalityPerformedProcedureStep,
     ModalityWorklistInformationFind,
     Verification,
@@ -36,16 +44,17 @@ FIND_FAILED = 0xC001
 PENDING = 0xFF00
 
 
-def _who(event) -> tuple[str, str | None]:
+def _who(event: Event) -> tuple[str, str | None]:
     requestor = event.assoc.requestor
     return str(requestor.ae_title).strip(), requestor.address
 
 
-def _refused(event, action: str, why: str) -> None:
+def _refused(event: Event, action: str, why: str) -> None:
     ae, address = _who(event)
     log.warning("%s from %s at %s refused: %s", action, ae, address, why)
     try:
-        record(Actor.device(ae, address), action, outcome=Outcome.FAILED, detail={"why": why[:300]})
+        detail = {"why": why[:300]}
+        record(Actor.device(ae, address), action, outcome=Outcome.FAILED, detail=detail)  # type: ignore[arg-type]  # TextChoices (no Django stubs)
     except Exception:  # the audit must not turn a refusal into a crash
         log.exception("could not audit a refused %s", action)
 
@@ -58,28 +67,34 @@ def _failure(status: int, why: str) -> Dataset:
     return answer
 
 
-def handle_echo(event) -> int:
+def handle_echo(event: Event) -> int:
     return SUCCESS
 
 
-def _association_cache(event) -> dict:
+def _association_cache(event: Event) -> dict:
     """Exam matches for this association only (it lasts seconds; one study at a time)."""
-    cache = getattr(event.assoc, "_nephro_exams", None)
+    cache: dict | None = getattr(event.assoc, "_nephro_exams", None)
     if cache is None:
-        cache = event.assoc._nephro_exams = {}
+        cache = {}
+        setattr(event.assoc, "_nephro_exams", cache)  # noqa: B010 (pynetdicom's object)
     return cache
 
 
-def _audit_batch(event, create: bool = True) -> audit_batch.AuditBatch | None:
+def _started_batch(event: Event) -> audit_batch.AuditBatch | None:
     """This association's instances awaiting their dicom.store event (audit_batch.AuditBatch)."""
-    batch = getattr(event.assoc, "_nephro_batch", None)
-    if batch is None and create:
-        batch = event.assoc._nephro_batch = audit_batch.AuditBatch(*_who(event))
+    return getattr(event.assoc, "_nephro_batch", None)
+
+
+def _audit_batch(event: Event) -> audit_batch.AuditBatch:
+    batch = _started_batch(event)
+    if batch is None:
+        batch = audit_batch.AuditBatch(*_who(event))
+        setattr(event.assoc, "_nephro_batch", batch)  # noqa: B010 (pynetdicom's object)
     return batch
 
 
-def _flush(event) -> None:
-    batch = _audit_batch(event, create=False)
+def _flush(event: Event) -> None:
+    batch = _started_batch(event)
     if batch is None:
         return
     try:
@@ -88,9 +103,9 @@ def _flush(event) -> None:
         log.exception("could not write the audit event of %d stored instances", len(batch))
 
 
-def handle_store(event) -> int:
+def handle_store(event: Event) -> int | Dataset:
     ae, address = _who(event)
-    request = event.request
+    request = cast(C_STORE, event.request)  # (EVT_C_STORE carries a C-STORE request)
     batch = _audit_batch(event)
     try:
         # pynetdicom has already written the data set to a file as it arrived.
@@ -123,7 +138,7 @@ def handle_store(event) -> int:
     return SUCCESS
 
 
-def handle_find(event):
+def handle_find(event: Event) -> Iterator[tuple[int, Dataset | mwl.Identifier | None]]:
     ae, address = _who(event)
     try:
         identifier = event.identifier
@@ -146,15 +161,15 @@ def handle_find(event):
         yield PENDING, result if patches.applied("identifiers") else result.dataset()
 
 
-def _mpps(event, create: bool):
+def _mpps(event: Event, create: bool) -> tuple[int, Dataset | None]:
     ae, address = _who(event)
-    request = event.request
     try:
         if create:
-            uid = str(request.AffectedSOPInstanceUID or generate_uid())
+            created = cast(N_CREATE, event.request)
+            uid = str(created.AffectedSOPInstanceUID or generate_uid())
             attributes = event.attribute_list
         else:
-            uid = str(request.RequestedSOPInstanceUID)
+            uid = str(cast(N_SET, event.request).RequestedSOPInstanceUID)
             attributes = event.modification_list
         step = mpps.read_step(attributes)
         if create:
@@ -170,31 +185,45 @@ def _mpps(event, create: bool):
     return SUCCESS, attributes
 
 
-def handle_n_create(event):
+def handle_n_create(event: Event) -> tuple[int, Dataset | None]:
     return _mpps(event, create=True)
 
 
-def handle_n_set(event):
+def handle_n_set(event: Event) -> tuple[int, Dataset | None]:
     return _mpps(event, create=False)
 
 
-def handle_rejected(event) -> None:
+def handle_rejected(event: Event) -> None:
     ae, address = _who(event)
     HEALTH.refused(f"association from {ae} at {address} rejected by pynetdicom")
     log.warning("association from AE %r at %s rejected", ae, address)
 
 
-def handle_acse(event) -> None:
+def handle_acse(event: Event) -> None:
     # The peer asks to release: audit what it sent before we answer (pynetdicom sends
     # the A-RELEASE response right after this, on this thread), so a sender that saw the
     # release complete finds every instance audited and its jobs queued.
-    primitive = event.primitive
+    primitive = getattr(event, "primitive", None)  # (set for this event only)
     if isinstance(primitive, A_RELEASE) and primitive.result is None:
         _flush(event)
 
 
-def handle_finished(event) -> None:
+def _discard_partial(event: Event) -> None:
+    """Delete the data set an ended association was still sending (pynetdicom leaves the
+    file it was streaming into behind: aborted by the peer, by our caps, or timed out)."""
+    message = getattr(getattr(event.assoc, "dimse", None), "message", None)
+    partial = getattr(message, "_data_set_file", None)
+    path = getattr(message, "_data_set_path", None)
+    with contextlib.suppress(OSError):
+        if partial is not None:
+            partial.close()
+        if path is not None:
+            Path(path).unlink(missing_ok=True)
+
+
+def handle_finished(event: Event) -> None:
     _flush(event)  # aborted, timed out, or released
+    _discard_partial(event)
     # Instances a dead listener indexed but never audited (see audit_batch.AuditBatch); a
     # live association flushes its own well within this.
     max_age_s = 4 * settings.NEPHRO_DICOM_TIMEOUT
@@ -237,6 +266,7 @@ def limits() -> gate.Limits:
         max_associations=settings.NEPHRO_DICOM_MAX_ASSOCIATIONS,
         max_pending=settings.NEPHRO_DICOM_MAX_PENDING,
         max_pending_per_peer=settings.NEPHRO_DICOM_MAX_PENDING_PER_PEER,
+        max_file_bytes=settings.NEPHRO_DICOM_MAX_FILE_BYTES,
     )
 
 
@@ -268,7 +298,9 @@ def build_ae(ae_title: str | None = None, allowed: list[str] | None = None) -> A
 HEALTH = status.Health()
 
 
-def start(host: str, port: int, ae_title: str | None = None, allowed: list[str] | None = None):
+def start(
+    host: str, port: int, ae_title: str | None = None, allowed: list[str] | None = None
+) -> gate.GuardedServer:
     """Start the listener in background threads; return the server (call .shutdown())."""
     close_old_connections()
     pynetdicom_log = logging.getLogger("pynetdicom")

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from nephro.dicom import ingest, render
 from nephro.dicom.models import Instance
+from nephro.exams.models import Exam
 
 
 def thumbnail_png(instance: Instance) -> bytes:
@@ -16,7 +17,7 @@ def thumbnail_png(instance: Instance) -> bytes:
     return render.thumbnail(ingest.stored_path(instance))
 
 
-def key_images(exam, most: int) -> list[Instance]:
+def key_images(exam: Exam, most: int) -> list[Instance]:
     """Up to ``most`` of the exam's images, spread over the study in order."""
     images = list(exam.instances.filter(has_pixels=True))
     if len(images) <= most:

@@ -1,41 +1,50 @@
-"""Image pages: the viewer, rendered frames and thumbnails, and reconciliation."""
+"""Image pages: the viewer, rendered frames and thumbnails, reconciliation, and the
+radiologist's review of dose from devices."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.dicom import ingest, thumbs
+from nephro.dicom import dose, ingest, thumbs
 from nephro.dicom import reconcile as reconciliation
 from nephro.dicom import render as rendering
-from nephro.dicom.models import Instance
+from nephro.dicom.models import DeviceDose, DoseAlert, Instance
 from nephro.exams.access import visible_exams
+from nephro.exams.models import Exam, Procedure
 from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam
 
+Number = TypeVar("Number", int, float)
+Model = TypeVar("Model", DeviceDose, DoseAlert)
 
-def _number(request, name: str, default=None, kind=float):
+
+def _number(values: Mapping[str, str], name: str, kind: Callable[[str], Number]) -> Number | None:
+    """A number from the query string or a form, or None when missing or not a number."""
     try:
-        return kind(request.GET[name])
+        return kind(values[name])
     except (KeyError, ValueError):
-        return default
+        return None
 
 
-def _instance(request, exam) -> Instance:
-    instance_pk = _number(request, "instance", kind=int)
+def _instance(request: HttpRequest, exam: Exam) -> Instance:
+    instance_pk = _number(request.GET, "instance", int)
     if instance_pk is None:
         raise Http404("no image chosen")
     return get_object_or_404(Instance, pk=instance_pk, exam=exam, has_pixels=True)
 
 
-def _audit_image_read(request, exam, instance: Instance) -> None:
+def _audit_image_read(request: HttpRequest, exam: Exam, instance: Instance) -> None:
     """One audit row per image per session, not one per frame of a playing cine loop."""
     seen = request.session.get("dicom_read", [])
     if instance.pk not in seen:
@@ -45,34 +54,38 @@ def _audit_image_read(request, exam, instance: Instance) -> None:
         request.session["dicom_read"] = [*seen[-200:], instance.pk]
 
 
-def viewer(request, pk: int):
+def viewer(request: HttpRequest, pk: int) -> HttpResponse:
     exam = get_exam(request, pk, action="dicom.viewer.read")
     images = list(exam.instances.filter(has_pixels=True))
-    chosen = _number(request, "instance", kind=int)
+    chosen = _number(request.GET, "instance", int)
     current = next((i for i in images if i.pk == chosen), images[0] if images else None)
     frame = max(
-        0, min(_number(request, "frame", 0, int), (current.number_of_frames - 1) if current else 0)
+        0,
+        min(
+            _number(request.GET, "frame", int) or 0,
+            (current.number_of_frames - 1) if current else 0,
+        ),
     )
     context = {
         "exam": exam,
         "images": images,
         "current": current,
         "frame": frame,
-        "wc": _number(request, "wc"),
-        "ww": _number(request, "ww"),
+        "wc": _number(request.GET, "wc", float),
+        "ww": _number(request.GET, "ww", float),
     }
     return render(request, "dicom/viewer.html", context)
 
 
-def frame_png(request, pk: int):
+def frame_png(request: HttpRequest, pk: int) -> HttpResponse:
     exam = get_object_or_404(visible_exams(request.user), pk=pk)
     instance = _instance(request, exam)
     _audit_image_read(request, exam, instance)
     png, window, _frames = rendering.render(
         ingest.stored_path(instance),
-        _number(request, "frame", 0, int),
-        _number(request, "wc"),
-        _number(request, "ww"),
+        _number(request.GET, "frame", int) or 0,
+        _number(request.GET, "wc", float),
+        _number(request.GET, "ww", float),
     )
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
@@ -80,7 +93,7 @@ def frame_png(request, pk: int):
     return response
 
 
-def thumbnail_png(request, pk: int):
+def thumbnail_png(request: HttpRequest, pk: int) -> HttpResponse:
     exam = get_object_or_404(visible_exams(request.user), pk=pk)
     instance = _instance(request, exam)
     _audit_image_read(request, exam, instance)
@@ -89,7 +102,7 @@ def thumbnail_png(request, pk: int):
     return response
 
 
-def reconcile(request):
+def reconcile(request: HttpRequest) -> HttpResponse:
     studies = reconciliation.unmatched_studies()
     record(Actor.of(request), "dicom.unmatched.read", detail={"studies": len(studies)})
     exams = visible_exams(request.user).exclude(state="cancelled")
@@ -104,7 +117,7 @@ def reconcile(request):
 
 
 @require_POST
-def link(request):
+def link(request: HttpRequest) -> HttpResponse:
     """Link a waiting study to an exam; a link the images' identity does not support is
     shown for confirmation first, and needs a reason."""
     study_uid = request.POST.get("study_uid", "")
@@ -140,7 +153,7 @@ def _plural(count: int, word: str = "file") -> str:
 
 
 @require_POST
-def upload(request, pk: int):
+def upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Images brought on media or exported from a unit without DICOM networking."""
     exam = get_exam(request, pk)
     limit = int(settings.NEPHRO_UPLOAD_MAX_MB * 1024 * 1024)
@@ -156,7 +169,7 @@ def upload(request, pk: int):
     return redirect("exams:detail", pk=pk)
 
 
-def _tell_upload(request, result) -> None:
+def _tell_upload(request: HttpRequest, result: reconciliation.UploadResult) -> None:
     """One message per outcome, each naming exactly the files it is about."""
     if result.added:
         messages.success(
@@ -181,3 +194,63 @@ def _tell_upload(request, result) -> None:
         )
     for name, why in result.refused:
         messages.error(request, f"Not stored: {name}: {why}.")
+
+
+# --- The radiologist's review of dose from devices (dose.py: a person's decisions) ---
+
+
+def _dose_page(
+    request: HttpRequest, exam: Exam, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    context = {
+        "exam": exam,
+        "procedure": Procedure.objects.filter(exam=exam).first(),
+        "evidence": list(exam.device_doses.all()),
+        "alerts": dose.active_alerts(exam),
+        "error": error,
+    }
+    return render(request, "dicom/dose.html", context, status=status)
+
+
+def dose_review(request: HttpRequest, pk: int) -> HttpResponse:
+    return _dose_page(request, get_exam(request, pk, action="dicom.dose.read"))
+
+
+def _decide(request: HttpRequest, pk: int, decide: Callable[[Actor, str], object]) -> HttpResponse:
+    """Run a person's dose decision; without a reason nothing changes (400)."""
+    exam = get_object_or_404(visible_exams(request.user), pk=pk)
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        error = "Nothing changed: say why (the reason goes into the audit trail)."
+        return _dose_page(request, exam, error=error, status=400)
+    decide(Actor.of(request), reason[:300])
+    return redirect("dicom:dose", pk=pk)
+
+
+def _chosen(request: HttpRequest, pk: int, model: type[Model], field: str) -> Model:
+    """The exam's device value or dose flag the form names (404 for anything else)."""
+    return get_object_or_404(model, pk=_number(request.POST, field, int), exam_id=pk)
+
+
+@require_POST
+def dose_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    """The procedure takes this device's values (an audited correction)."""
+    chosen = _chosen(request, pk, DeviceDose, "evidence")
+    response = _decide(
+        request, pk, lambda actor, why: dose.accept_device_dose(actor, chosen.pk, reason=why)
+    )
+    if response.status_code == 302:
+        messages.success(request, "The device's values are now the procedure's dose.")
+    return response
+
+
+@require_POST
+def dose_clear(request: HttpRequest, pk: int) -> HttpResponse:
+    """A dose flag is dealt with (an audited decision)."""
+    chosen = _chosen(request, pk, DoseAlert, "alert")
+    response = _decide(
+        request, pk, lambda actor, why: dose.clear_alert(actor, chosen.pk, reason=why)
+    )
+    if response.status_code == 302:
+        messages.success(request, "The dose flag is cleared.")
+    return response

@@ -62,3 +62,43 @@ def test_the_mutator_is_seeded_and_bounded():
     assert first == [fuzz.mutate(random.Random(3), data) for _ in range(5)]
     rng = random.Random(4)
     assert all(len(fuzz.mutate(rng, data)) <= 2 * len(data) + 4096 for _ in range(500))
+
+
+def test_a_reply_later_than_the_harness_timeout_is_counted_as_that_not_as_a_failure(
+    start_listener, tmp_path, monkeypatch
+):
+    """The full run once failed on "a late C-STORE reply under load": a reply delayed
+    past the harness's own DIMSE timeout is the harness giving up, reported by cause."""
+    from nephro.dicom import ingest
+
+    port = start_listener()
+    store = ingest.store_file
+
+    def slow_store(*args, **kwargs):
+        time.sleep(2.0)  # a loaded machine
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "store_file", slow_store)
+    fuzz = _fuzz()
+    sop_class, base = fuzz.seed_datasets(tmp_path)[0]
+    late = (sop_class, *fuzz.fresh(random.Random(1), base))
+    counts = fuzz.fuzz_store(port, [late], tmp_path, timeout=0.5)
+    assert counts["harness_timeout"] == 1 and counts["sent"] == 1
+    assert not any(counts[cause] for cause in fuzz.FAILURES)
+    in_time = (sop_class, *fuzz.fresh(random.Random(2), base))
+    counts = fuzz.fuzz_store(port, [in_time], tmp_path)
+    assert counts["stored"] == 1 and counts["slowest_reply_s"] >= 2.0  # in time: stored
+
+
+def test_how_an_unanswered_attempt_ended():
+    fuzz = _fuzz()
+
+    class Attempt:
+        def __init__(self, **state):
+            self.is_rejected = self.is_aborted = self.is_established = False
+            self.__dict__.update(state)
+
+    assert fuzz._ended(10.0, Attempt(is_aborted=True), timeout=10) == "harness_timeout"
+    assert fuzz._ended(0.1, Attempt(is_rejected=True), timeout=10) == "association_rejected"
+    assert fuzz._ended(0.1, Attempt(is_aborted=True), timeout=10) == "aborted_by_listener"
+    assert fuzz._ended(0.1, Attempt(is_established=True), timeout=10) == "no_answer"

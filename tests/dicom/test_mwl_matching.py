@@ -124,3 +124,52 @@ def test_runs_of_stars_compile_to_one_and_impossible_lengths_to_nothing(two):
     # Needs 5,000 characters: longer than any name held, so the database is not even asked.
     exams, _ = mwl_match.candidates(_query({"PatientName": "*?" * 5000}))
     assert not exams.exists()
+
+
+def _named(exam, family: str, given: str):
+    exam.patient.family_name, exam.patient.given_name = family, given
+    exam.patient.save()
+    return exam
+
+
+def test_a_literal_prefix_and_last_piece_narrow_in_the_database(two, make_exam):
+    """'G' + 9,998 '*' + '1': the database returns only patients whose family name starts
+    with G and whose given name ends with 1; Python checks the pattern on those alone."""
+    first, second = two
+    match = _named(first, "Gable", "Ann1")
+    _named(second, "Gable", "Ann")  # the prefix only
+    suffix_only = _named(make_exam(State.SCHEDULED), "Hart", "Bob1")
+    pattern = "G" + "*" * 9998 + "1"
+    exams, checks = mwl_match.candidates(_query({"PatientName": pattern}))
+    assert set(exams.values_list("pk", flat=True)) == {match.pk}
+    assert _accessions(_query({"PatientName": pattern})) == [match.accession_number]
+    assert _accessions(_query({"PatientName": "g*1"})) == [match.accession_number]  # any case
+    assert suffix_only.accession_number in _accessions(_query({"PatientName": "*1"}))
+
+
+def test_a_text_keys_literal_last_piece_narrows_in_the_database(two):
+    first, second = two
+    pattern = "*" * 9999 + first.patient.mrn[-3:]
+    exams, _ = mwl_match.candidates(_query({"PatientID": pattern}))
+    assert set(exams.values_list("pk", flat=True)) == {first.pk}
+    assert _accessions(_query({"PatientID": pattern})) == [first.accession_number]
+
+
+def test_the_family_name_prefix_is_looked_up_in_an_index():
+    """patients/0003's index, made again by dicom/0006 where a table rebuild lost it."""
+    from django.db import connection
+
+    from nephro.patients.models import Patient
+
+    query = Patient.objects.filter(family_name__istartswith="Gar").values("pk")
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "patients_patient_family_name_search" in plan, plan
+        else:  # a tiny table is scanned whatever the indexes: check the index is there
+            cursor.execute(
+                "SELECT 1 FROM pg_indexes WHERE indexname = 'patients_patient_family_name_search'"
+            )
+            assert cursor.fetchone()

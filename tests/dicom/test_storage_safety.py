@@ -88,7 +88,6 @@ def test_bad_header_values_are_refused_with_a_failure_status_and_leave_nothing(
     [
         ("NEPHRO_DICOM_MAX_FRAME_PIXELS", 16 * 16 - 1),
         ("NEPHRO_DICOM_MAX_PIXELS", 16 * 16 * 2 - 1),
-        ("NEPHRO_DICOM_MAX_FILE_BYTES", 1000),
     ],
 )
 def test_instances_over_the_limits_are_refused(start_listener, tmp_path, limit, value):
@@ -96,6 +95,28 @@ def test_instances_over_the_limits_are_refused(start_listener, tmp_path, limit, 
     sender = Sender(port)
     assert sender.send(_image(tmp_path / "big.dcm")) == OVER_LIMIT
     sender.close()
+    assert not Instance.objects.exists()
+    assert stored_files(Path(settings.NEPHRO_DICOM_DIR)) == []
+
+
+def test_a_file_over_the_byte_limit_is_refused_once_in_or_aborted_as_it_arrives(
+    start_listener, tmp_path
+):
+    path = _image(tmp_path / "big.dcm")
+    whole = path.read_bytes()
+    data_set = len(whole) - 144 - int.from_bytes(whole[140:144], "little")
+    # The data set fits the limit, the file with its meta header does not: refused.
+    sender = Sender(start_listener(NEPHRO_DICOM_MAX_FILE_BYTES=data_set))
+    assert sender.send(path) == OVER_LIMIT
+    sender.close()
+    # The data set itself passes the limit: aborted while it arrives (meter.py).
+    sender = Sender(start_listener(NEPHRO_DICOM_MAX_FILE_BYTES=data_set - 1))
+    _config.STORE_SEND_CHUNKED_DATASET = True
+    try:
+        assert "Status" not in sender.assoc.send_c_store(str(path))
+    finally:
+        _config.STORE_SEND_CHUNKED_DATASET = False
+    assert sender.assoc.is_aborted or not sender.assoc.is_established
     assert not Instance.objects.exists()
     assert stored_files(Path(settings.NEPHRO_DICOM_DIR)) == []
 

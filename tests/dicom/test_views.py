@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from nephro.audit.actor import Actor
 from nephro.audit.models import AuditEvent
 from nephro.dicom import ingest, samples
 from nephro.dicom.models import Instance
@@ -142,3 +143,34 @@ def test_patients_and_admins_cannot_reach_reconciliation(people, login, client):
     for who in ("patient", "admin", "referrer"):
         client.force_login(people[who])
         assert client.get(reverse("dicom:reconcile")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "sop_class",
+    ["1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.88.33"],
+    ids=["enhanced-sr", "comprehensive-sr"],
+)
+def test_linking_a_dose_report_in_an_enhanced_or_comprehensive_sr_reads_its_dose(
+    sop_class, make_exam, people, tmp_path, settings
+):
+    """Vendors send the dose report (TID 10001) in these classes too (sop.py)."""
+    from pydicom import dcmread
+
+    from nephro.dicom import reconcile
+    from nephro.jobs import queue
+
+    settings.NEPHRO_DICOM_DIR = tmp_path / "dicom"
+    exam = make_exam(State.IN_PROGRESS)
+    samples.dose_report(tmp_path / "sr.dcm", accession="WRONG", patient_id=exam.patient.mrn)
+    ds = dcmread(tmp_path / "sr.dcm")
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.save_as(tmp_path / "sr.dcm", enforce_file_format=True)
+    report = _store(tmp_path / "sr.dcm")
+    assert report.exam is None and not report.audit_pending
+    queued = len(queue.jobs(kind="dicom.rdsr"))  # read at once: no exam to fill yet
+    reconcile.link(Actor(user=people["tech"]), study_uid=report.study_instance_uid, exam=exam)
+    assert len(queue.jobs(kind="dicom.rdsr")) == queued + 1  # and again, on the exam
+    run_pending()
+    exam.procedure.refresh_from_db()
+    assert exam.procedure.dose_source == "rdsr"
+    assert exam.procedure.fluoro_time_s == 95

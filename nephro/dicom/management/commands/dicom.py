@@ -3,6 +3,8 @@
 import logging
 import signal
 import threading
+from argparse import ArgumentParser
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -13,12 +15,12 @@ from nephro.dicom import scp
 class Command(BaseCommand):
     help = "Run the DICOM listener: echo, worklist, MPPS and storage."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default=None, help="address to bind")
         parser.add_argument("--port", type=int, default=None)
         parser.add_argument("--ae-title", default=None)
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: object, **opts: Any) -> None:
         level = logging.DEBUG if opts["verbosity"] >= 3 else logging.WARNING
         logging.getLogger("pynetdicom").setLevel(level)
         host = opts["host"] or settings.NEPHRO_DICOM_HOST
