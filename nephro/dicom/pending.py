@@ -1,0 +1,69 @@
+"""Publishing the images the object store could not take when they arrived.
+
+The listener keeps such an image in ``.pending/`` (publish.keep) and answers Success;
+nothing is indexed yet. ``publish_pending`` runs each one through ``ingest.store_file``
+again (the same checks, the same no-overwrite publish, then the index, its audit event
+and its jobs), in the listener's own thread every NEPHRO_IMAGE_STORE_RETRY_SECONDS and
+when it starts: the files are on this host's disk, so this host publishes them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from nephro.dicom import checks, ingest, objectstore, publish, storage
+
+log = logging.getLogger("nephro.dicom")
+
+
+def publish_pending() -> int:
+    """Publish and index what waits in ``.pending/``; return how many were published.
+    Stops at the first image the store still cannot take (they wait for the next run)."""
+    done = 0
+    for sidecar in publish.pending():
+        data = sidecar.with_suffix(".dcm")
+        try:
+            parameters = json.loads(sidecar.read_text())
+            temp = storage.incoming_dir() / f"{os.getpid()}-{uuid.uuid4().hex}.part"
+            os.link(data, temp)  # store_file consumes the file it is given
+        except FileNotFoundError:
+            continue  # published by another run in the meantime
+        try:
+            ingest.store_file(temp, **parameters)
+        except objectstore.Unavailable:
+            break
+        except checks.Rejected as exc:  # a conflict: quarantined and listed (ingest.py)
+            log.warning("waiting image %s refused: %s", parameters["sop_instance"], exc)
+        done += 1
+        data.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+    if done:
+        log.info("published %d images that waited for the object store", done)
+    return done
+
+
+def keep_publishing(stopped: threading.Event) -> threading.Thread:
+    """Run ``publish_pending`` now and then every NEPHRO_IMAGE_STORE_RETRY_SECONDS until
+    ``stopped`` is set (the listener's own thread)."""
+
+    def run() -> None:
+        while True:
+            try:
+                publish_pending()
+            except Exception:  # the database down too: try again next time
+                log.exception("publishing the waiting images failed")
+            finally:
+                close_old_connections()
+            if stopped.wait(settings.NEPHRO_IMAGE_STORE_RETRY_SECONDS):
+                return
+
+    thread = threading.Thread(target=run, name="nephro-pending", daemon=True)
+    thread.start()
+    return thread
