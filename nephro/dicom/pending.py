@@ -18,7 +18,7 @@ import uuid
 from django.conf import settings
 from django.db import close_old_connections
 
-from nephro.dicom import checks, ingest, objectstore, publish, storage
+from nephro.dicom import audit_batch, checks, ingest, objectstore, publish, storage
 
 log = logging.getLogger("nephro.dicom")
 
@@ -51,12 +51,15 @@ def publish_pending() -> int:
 
 def keep_publishing(stopped: threading.Event) -> threading.Thread:
     """Run ``publish_pending`` now and then every NEPHRO_IMAGE_STORE_RETRY_SECONDS until
-    ``stopped`` is set (the listener's own thread)."""
+    ``stopped`` is set (the listener's own thread). Each round also audits, and queues
+    the jobs of, what a listener that died (another host's too) had indexed but not
+    audited, so a survivor finishes that work without waiting for its next association."""
 
     def run() -> None:
         while True:
             try:
                 publish_pending()
+                audit_batch.audit_orphans(max_age_s=4 * settings.NEPHRO_DICOM_TIMEOUT)
             except Exception:  # the database down too: try again next time
                 log.exception("publishing the waiting images failed")
             finally:

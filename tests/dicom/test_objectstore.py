@@ -82,7 +82,7 @@ def test_an_image_is_published_to_the_store_and_read_back_through_it(s3, tmp_pat
 
     key = _key(source)
     assert stored.instance.path == key
-    assert s3.keys() == [key]
+    assert s3.object_keys() == [key]
     assert s3.read(key) == source.read_bytes()  # exactly the bytes received
     assert stored_files(dicom_dirs) == []  # nothing published on the local disk
     assert list((dicom_dirs / ".incoming").iterdir()) == []
@@ -118,7 +118,7 @@ def test_the_same_image_again_is_a_duplicate_and_other_content_is_quarantined(s3
     assert s3.read(key) == source.read_bytes()  # the stored one is kept
     kept = Quarantined.objects.get()
     assert kept.path.startswith(".quarantine/")
-    assert s3.keys(".quarantine/") == [kept.path]
+    assert s3.object_keys(".quarantine/") == [kept.path]
     assert s3.read(kept.path) == other.read_bytes()
     assert Instance.objects.count() == 1
 
@@ -178,7 +178,7 @@ def test_the_listener_keeps_answering_while_the_store_is_down_and_publishes_late
     sender.close()
     assert statuses == [SUCCESS] * 12
     assert _wait(lambda: Instance.objects.count() == 12 and not publish.pending())
-    assert s3.keys() == sorted(_key(path) for path in files)
+    assert s3.object_keys() == sorted(_key(path) for path in files)
     for path in files:  # the data set exactly as sent (the listener writes its file meta)
         assert _dataset(s3.read(_key(path))) == _dataset(path.read_bytes())
     # Each published once, audited, its jobs queued (ingest without a batch).
