@@ -21,6 +21,7 @@ import base64
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +31,9 @@ from django.conf import settings
 from nephro.dicom import publish, storage
 
 QUARANTINE = publish.QUARANTINE
+# After the object store failed to answer, calls fail at once for this long instead of
+# each waiting for its own timeout (a unit's run must not crawl through an outage).
+DOWN_FOR_S = 5.0
 
 
 class Unavailable(Exception):
@@ -43,6 +47,7 @@ class Store(Protocol):
     def quarantine(self, path: Path, sop_instance_uid: str) -> str: ...
     def quarantine_key(self, key: str, sop_instance_uid: str) -> str: ...
     def delete(self, key: str) -> None: ...
+    def recheck(self) -> None: ...
 
 
 class FileStore:
@@ -65,6 +70,9 @@ class FileStore:
 
     def delete(self, key: str) -> None:
         storage.absolute(key).unlink(missing_ok=True)
+
+    def recheck(self) -> None:
+        pass
 
 
 def _digests(path: Path) -> tuple[str, str]:
@@ -93,6 +101,7 @@ class S3Store:
         from botocore.config import Config
 
         self.bucket = bucket
+        self._down_until = 0.0
         self.client: Any = boto3.client(
             "s3",
             endpoint_url=endpoint_url or None,
@@ -105,17 +114,25 @@ class S3Store:
             ),
         )
 
+    def recheck(self) -> None:
+        """Try the store on the next call even if it failed a moment ago."""
+        self._down_until = 0.0
+
     def _call(self, name: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        if time.monotonic() < self._down_until:
+            raise Unavailable("object store: did not answer a moment ago")
         try:
             return getattr(self.client, name)(Bucket=self.bucket, **kwargs)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if status >= 500 or exc.response.get("Error", {}).get("Code") == "SlowDown":
+                self._down_until = time.monotonic() + DOWN_FOR_S
                 raise Unavailable(f"object store: {exc}") from exc
             raise
         except BotoCoreError as exc:  # cannot connect, timed out, bad response
+            self._down_until = time.monotonic() + DOWN_FOR_S
             raise Unavailable(f"object store: {exc}") from exc
 
     def put(self, temp: Path, key: str, *, fsync: bool = False) -> bool:
@@ -149,7 +166,7 @@ class S3Store:
             raise Unavailable(f"object store kept {key} with a different size or checksum")
         return True
 
-    def _chunks(self, key: str):
+    def _chunks(self, key: str) -> Iterator[bytes]:
         body = self._call("get_object", Key=key)["Body"]
         try:
             yield from body.iter_chunks(1 << 20)
@@ -157,16 +174,33 @@ class S3Store:
             body.close()
 
     def same_content(self, key: str, dataset: memoryview) -> bool:
+        """Compared as it streams in (a run may be a gigabyte): file meta aside, as
+        publish.same_content does for files."""
         from botocore.exceptions import ClientError
 
+        head = b""
+        skip: int | None = None  # bytes of preamble and file meta still to pass over
+        position = 0
         try:
-            stored = b"".join(self._chunks(key))
+            for part in self._chunks(key):
+                chunk = part
+                if skip is None:
+                    head += part
+                    if len(head) < 144:
+                        continue
+                    if head[128:132] != b"DICM":
+                        return False
+                    skip = 144 + int.from_bytes(head[140:144], "little")
+                    chunk = head
+                if skip:
+                    passed = min(skip, len(chunk))
+                    chunk, skip = chunk[passed:], skip - passed
+                if dataset[position : position + len(chunk)] != chunk:
+                    return False
+                position += len(chunk)
         except ClientError:
             return False
-        if len(stored) < 144 or stored[128:132] != b"DICM":
-            return False
-        offset = 144 + int.from_bytes(stored[140:144], "little")
-        return stored[offset:] == dataset
+        return skip == 0 and position == len(dataset)
 
     def local_path(self, key: str) -> Path:
         path = Path(settings.NEPHRO_DICOM_CACHE_DIR) / "objects" / key

@@ -27,6 +27,7 @@ def publish_pending() -> int:
     """Publish and index what waits in ``.pending/``; return how many were published.
     Stops at the first image the store still cannot take (they wait for the next run)."""
     done = 0
+    objectstore.current().recheck()
     for sidecar in publish.pending():
         data = sidecar.with_suffix(".dcm")
         try:

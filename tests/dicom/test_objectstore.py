@@ -18,11 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from pydicom import dcmread
 
 from nephro.dicom import ingest, objectstore, pending, publish, samples, tasks, thumbs
 from nephro.dicom.checks import Conflict
 from nephro.dicom.models import Instance, Quarantined
+from nephro.exams.lifecycle import State
 from tests.deploy.s3 import KEYS, S3Server
 from tests.dicom.conftest import stored_files
 from tests.dicom.test_storage_safety import Sender
@@ -156,6 +158,21 @@ def test_with_the_store_down_an_upload_is_refused_and_nothing_is_kept(s3, tmp_pa
     assert publish.pending() == []
 
 
+def test_an_upload_on_the_page_while_the_store_is_down_says_so(
+    s3, tmp_path, make_exam, people, login
+):
+    exam = make_exam(State.IN_PROGRESS)
+    path = _image(tmp_path / "a.dcm", 1, accession=exam.accession_number)
+    s3.stop()
+    with path.open("rb") as handle:
+        response = login(people["tech"]).post(
+            reverse("dicom:upload", args=[exam.pk]), {"files": [handle]}, follow=True
+        )
+    assert response.status_code == 200
+    assert "the image store cannot be reached just now" in response.content.decode()
+    assert not Instance.objects.exists() and publish.pending() == []
+
+
 def test_the_listener_keeps_answering_while_the_store_is_down_and_publishes_later(
     s3, tmp_path, start_listener
 ):
@@ -183,6 +200,26 @@ def test_the_listener_keeps_answering_while_the_store_is_down_and_publishes_late
         assert _dataset(s3.read(_key(path))) == _dataset(path.read_bytes())
     # Each published once, audited, its jobs queued (ingest without a batch).
     assert _wait(lambda: not Instance.objects.filter(audit_pending=True).exists())
+    # The sender's own file (other file meta) is the same image: a duplicate.
+    assert ingest.import_part10(files[0].open("rb"), calling_ae="UPLOAD").duplicate
+
+
+def test_after_the_store_failed_calls_fail_at_once_until_rechecked(s3, tmp_path, monkeypatch):
+    monkeypatch.setattr(objectstore, "DOWN_FOR_S", 600.0)
+    store = objectstore.current()
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"x" * 100)
+    s3.stop()
+    with pytest.raises(objectstore.Unavailable):
+        store.put(path, "k1")
+    s3.start()
+    # Up again, but not asked: a run during an outage does not wait on every image.
+    with pytest.raises(objectstore.Unavailable, match="a moment ago"):
+        store.put(path, "k1")
+    assert s3.object_keys() == []
+    store.recheck()  # what the retry of the waiting images does first
+    assert store.put(path, "k1")
+    assert s3.object_keys() == ["k1"]
 
 
 def test_publishing_waiting_images_stops_while_the_store_is_still_down(s3, tmp_path):
