@@ -9,10 +9,12 @@ when it starts: the files are on this host's disk, so this host publishes them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
+import time
 import uuid
 
 from django.conf import settings
@@ -26,6 +28,7 @@ log = logging.getLogger("nephro.dicom")
 def publish_pending() -> int:
     """Publish and index what waits in ``.pending/``; return how many were published.
     Stops at the first image the store still cannot take (they wait for the next run)."""
+    _sweep()
     done = 0
     objectstore.current().recheck()
     for sidecar in publish.pending():
@@ -48,6 +51,17 @@ def publish_pending() -> int:
     if done:
         log.info("published %d images that waited for the object store", done)
     return done
+
+
+def _sweep(max_age_s: float = 3600) -> None:
+    """Delete what a crash left between a file and its sidecar (never acknowledged)."""
+    cutoff = time.time() - max_age_s
+    for path in publish.pending_dir().iterdir():
+        if path.suffix == ".json" or path.with_suffix(".json").exists():
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def keep_publishing(stopped: threading.Event) -> threading.Thread:

@@ -222,7 +222,7 @@ def test_after_the_store_failed_calls_fail_at_once_until_rechecked(s3, tmp_path,
     assert s3.object_keys() == ["k1"]
 
 
-def test_publishing_waiting_images_stops_while_the_store_is_still_down(s3, tmp_path):
+def test_publishing_waiting_images_stops_while_the_store_is_still_down(s3, tmp_path, people, login):
     source = _image(tmp_path / "a.dcm", 1)
     temp = tmp_path / "copy.dcm"
     temp.write_bytes(source.read_bytes())
@@ -236,11 +236,20 @@ def test_publishing_waiting_images_stops_while_the_store_is_still_down(s3, tmp_p
             calling_ae="FLUORO1",
             defer=True,
         )
+    # What a crash left before a sidecar was written (never acknowledged), long ago.
+    leftover = publish.pending_dir() / "1.2.3.4.5.dcm"
+    leftover.write_bytes(b"partial")
+    os.utime(leftover, (time.time() - 7200, time.time() - 7200))
     assert pending.publish_pending() == 0
     assert len(publish.pending()) == 1 and not Instance.objects.exists()
+    assert not leftover.exists()
+    page = login(people["admin"]).get(reverse("dicom:health")).content.decode()
+    assert "1 image received here waits for the image store" in page
     s3.start()
     assert pending.publish_pending() == 1
     assert publish.pending() == [] and Instance.objects.count() == 1
+    page = login(people["admin"]).get(reverse("dicom:health")).content.decode()
+    assert "wait for the image store" not in page and "waits for" not in page
 
 
 @pytest.mark.parametrize(
