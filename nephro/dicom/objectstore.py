@@ -48,6 +48,7 @@ class Store(Protocol):
     def quarantine_key(self, key: str, sop_instance_uid: str) -> str: ...
     def delete(self, key: str) -> None: ...
     def recheck(self) -> None: ...
+    def check(self) -> None: ...
 
 
 class FileStore:
@@ -72,6 +73,9 @@ class FileStore:
         storage.absolute(key).unlink(missing_ok=True)
 
     def recheck(self) -> None:
+        pass
+
+    def check(self) -> None:
         pass
 
 
@@ -117,6 +121,28 @@ class S3Store:
     def recheck(self) -> None:
         """Try the store on the next call even if it failed a moment ago."""
         self._down_until = 0.0
+
+    def check(self) -> None:
+        """Refuse a server that ignores ``If-None-Match: *`` (it would let one host
+        overwrite another's image): put a probe twice, the second must be refused.
+        Raises Unavailable when the store does not answer (the probe runs next time)."""
+        from botocore.exceptions import ClientError
+        from django.core.exceptions import ImproperlyConfigured
+
+        key = f".probe/{os.getpid()}-{time.time_ns()}"
+        self._call("put_object", Key=key, Body=b"1", IfNoneMatch="*")
+        try:
+            self._call("put_object", Key=key, Body=b"2", IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                raise
+        else:
+            raise ImproperlyConfigured(
+                "the object store ignores If-None-Match: * (conditional writes); Nephro "
+                "needs them so that no host overwrites another's image"
+            )
+        finally:
+            self._call("delete_object", Key=key)
 
     def _call(self, name: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -68,7 +68,12 @@ def keep_publishing(stopped: threading.Event) -> threading.Thread:
     """Run ``publish_pending`` now and then every NEPHRO_IMAGE_STORE_RETRY_SECONDS until
     ``stopped`` is set (the listener's own thread). Each round also audits, and queues
     the jobs of, what a listener that died (another host's too) had indexed but not
-    audited, so a survivor finishes that work without waiting for its next association."""
+    audited, so a survivor finishes that work without waiting for its next association.
+
+    First it checks that the image store refuses overwrites (objectstore.S3Store.check):
+    a store that does not stops the listener from starting."""
+    with contextlib.suppress(objectstore.Unavailable):  # down now: what comes waits
+        objectstore.current().check()
 
     def run() -> None:
         while True:

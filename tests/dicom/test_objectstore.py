@@ -9,15 +9,18 @@ the images on its disk and publishes them when the store is back.
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from pydicom import dcmread
 
@@ -250,6 +253,56 @@ def test_publishing_waiting_images_stops_while_the_store_is_still_down(s3, tmp_p
     assert publish.pending() == [] and Instance.objects.count() == 1
     page = login(people["admin"]).get(reverse("dicom:health")).content.decode()
     assert "wait for the image store" not in page and "waits for" not in page
+
+
+class ForgetfulProxy:
+    """A real HTTP server in front of the S3 server that drops If-None-Match: an object
+    store without conditional writes."""
+
+    def __init__(self, upstream_port: int):
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "if-none-match"}
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=10)
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_store_that_would_let_one_host_overwrite_another_is_refused(s3, settings):
+    objectstore.current().check()  # the real server honours If-None-Match
+    proxy = ForgetfulProxy(s3.port)
+    settings.NEPHRO_S3_ENDPOINT_URL = proxy.url
+    try:
+        with pytest.raises(ImproperlyConfigured, match="If-None-Match"):
+            objectstore.current().check()
+    finally:
+        proxy.stop()
+    assert s3.object_keys() == []  # the probe is taken back
 
 
 @pytest.mark.parametrize(
