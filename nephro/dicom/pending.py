@@ -18,7 +18,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from nephro.dicom import audit_batch, checks, ingest, objectstore, publish, storage
 
@@ -39,12 +39,20 @@ def publish_pending() -> int:
             os.link(data, temp)  # store_file consumes the file it is given
         except FileNotFoundError:
             continue  # published by another run in the meantime
+        except ValueError:  # written atomically, so a person changed it: theirs to fix
+            log.error("unreadable sidecar %s: the image waits for a person", sidecar)
+            continue
         try:
             ingest.store_file(temp, **parameters)
         except objectstore.Unavailable:
             break
         except checks.Rejected as exc:  # a conflict: quarantined and listed (ingest.py)
             log.warning("waiting image %s refused: %s", parameters["sop_instance"], exc)
+        except DatabaseError:
+            raise  # the database is down: all of them wait for the next round
+        except Exception:  # this one fails (kept for the next round); the others go on
+            log.exception("publishing the waiting image %s failed", sidecar.name)
+            continue
         done += 1
         data.unlink(missing_ok=True)
         sidecar.unlink(missing_ok=True)

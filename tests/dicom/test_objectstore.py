@@ -249,8 +249,12 @@ def test_publishing_waiting_images_stops_while_the_store_is_still_down(s3, tmp_p
     page = login(people["admin"]).get(reverse("dicom:health")).content.decode()
     assert "1 image received here waits for the image store" in page
     s3.start()
-    assert pending.publish_pending() == 1
-    assert publish.pending() == [] and Instance.objects.count() == 1
+    broken = publish.pending_dir() / "1.2.3.json"  # edited by hand: not valid JSON
+    broken.write_text("{not json")
+    (publish.pending_dir() / "1.2.3.dcm").write_bytes(b"kept")
+    assert pending.publish_pending() == 1  # the broken record does not hold up the rest
+    assert publish.pending() == [broken] and Instance.objects.count() == 1
+    broken.unlink()
     page = login(people["admin"]).get(reverse("dicom:health")).content.decode()
     assert "wait for the image store" not in page and "waits for" not in page
 
