@@ -18,7 +18,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, connections
 
 from nephro.dicom import audit_batch, checks, ingest, objectstore, publish, storage
 
@@ -91,7 +91,7 @@ def keep_publishing(stopped: threading.Event) -> threading.Thread:
             except Exception:  # the database down too: try again next time
                 log.exception("publishing the waiting images failed")
             finally:
-                close_old_connections()
+                connections.close_all()  # this thread's own: none held between rounds
             if stopped.wait(settings.NEPHRO_IMAGE_STORE_RETRY_SECONDS):
                 return
 
