@@ -307,6 +307,21 @@ NEPHRO_DICOM_SPEED_PATCHES = env_str("NEPHRO_DICOM_SPEED_PATCHES", "all")
 # fsync each stored file before it is published (survives power loss; slower).
 NEPHRO_DICOM_FSYNC = env_bool("NEPHRO_DICOM_FSYNC", False)
 NEPHRO_DICOM_MWL_LIMIT = env_int("NEPHRO_DICOM_MWL_LIMIT", 500)
+# Where published images live (issue 18; docs/deploy.md): "file" (NEPHRO_DICOM_DIR on
+# this machine) or "s3" (an S3-compatible object store shared by every host; the keys
+# come from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables). The listener
+# always receives into NEPHRO_DICOM_DIR first; with "s3" an image the store cannot take
+# yet waits in NEPHRO_DICOM_DIR/.pending and is published every
+# NEPHRO_IMAGE_STORE_RETRY_SECONDS.
+NEPHRO_IMAGE_STORE = env_str("NEPHRO_IMAGE_STORE", "file")
+if NEPHRO_IMAGE_STORE not in ("file", "s3"):
+    raise ImproperlyConfigured(f"NEPHRO_IMAGE_STORE must be file or s3, not {NEPHRO_IMAGE_STORE!r}")
+NEPHRO_S3_ENDPOINT_URL = env_str("NEPHRO_S3_ENDPOINT_URL", "")  # empty: AWS itself
+NEPHRO_S3_BUCKET = env_str("NEPHRO_S3_BUCKET", "")
+NEPHRO_S3_REGION = env_str("NEPHRO_S3_REGION", "us-east-1")
+if NEPHRO_IMAGE_STORE == "s3" and not NEPHRO_S3_BUCKET:
+    raise ImproperlyConfigured("NEPHRO_IMAGE_STORE=s3 needs NEPHRO_S3_BUCKET")
+NEPHRO_IMAGE_STORE_RETRY_SECONDS = env_int("NEPHRO_IMAGE_STORE_RETRY_SECONDS", 30)
 # The department's standard agent, sent as Requested Contrast Agent on the worklist.
 NEPHRO_DICOM_CONTRAST_AGENT = env_str(
     "NEPHRO_DICOM_CONTRAST_AGENT", "Iodinated contrast (e.g. iopamidol 300 mgI/mL)"

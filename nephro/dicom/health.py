@@ -5,7 +5,7 @@ refused because their SOP Instance UID is stored with other content). No patient
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from nephro.dicom import status
+from nephro.dicom import publish, status
 from nephro.dicom.models import Quarantined
 
 
@@ -13,6 +13,7 @@ def health(request: HttpRequest) -> HttpResponse:
     context = {
         "health": status.read(),
         "quarantined": Quarantined.objects.count(),
+        "waiting": len(publish.pending()),  # on this host's disk, for the object store
         "recent": Quarantined.objects.all()[:20],
     }
     return render(request, "dicom/health.html", context)

@@ -22,7 +22,7 @@ from pydicom.filereader import read_file_meta_info
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.dicom import checks, publish, storage
+from nephro.dicom import checks, objectstore, publish, storage
 from nephro.dicom.audit_batch import AuditBatch, job_for
 from nephro.dicom.matching import ImageIdentity, match_exam
 from nephro.dicom.models import Instance, Quarantined
@@ -94,6 +94,7 @@ def store_file(
     fsync: bool = False,
     exam_cache: dict | None = None,
     batch: AuditBatch | None = None,
+    defer: bool = False,
 ) -> Stored:
     """Check, publish and index a received Part 10 file in .incoming/.
 
@@ -109,7 +110,23 @@ def store_file(
     the index row is written alone, marked ``audit_pending``, and joins the batch, whose
     single audit event and jobs are written later (AuditBatch): the instance is indexed
     and durable when this returns either way.
+
+    Published to the image store (objectstore.py). When an object store cannot take it
+    now this raises objectstore.Unavailable (nothing indexed), or with ``defer`` keeps
+    the file in ``.pending/`` and raises publish.Deferred (pending.py publishes it later).
     """
+    deferral = (
+        {
+            "sop_class": sop_class,
+            "sop_instance": sop_instance,
+            "syntax": syntax,
+            "calling_ae": calling_ae,
+            "peer": peer,
+        }
+        if defer
+        else None
+    )
+    store = objectstore.current()
     try:
         if not checks.valid_uid(sop_instance):
             raise checks.Invalid("invalid SOP Instance UID")
@@ -134,11 +151,10 @@ def store_file(
                         header.series_instance_uid,
                         header.sop_instance_uid,
                     )
-                    created = publish.link(temp, relative, fsync=fsync)
-                    if not created and not publish.same_content(
-                        storage.absolute(relative), dataset
-                    ):
-                        _quarantine(temp, sop_instance, size, calling_ae, peer)
+                    created = _publish(store, temp, relative, dataset, fsync, deferral)
+                    if created is None:
+                        kept = store.quarantine(temp, sop_instance)
+                        _quarantine(kept, sop_instance, size, calling_ae, peer)
     finally:
         temp.unlink(missing_ok=True)
     try:
@@ -149,7 +165,8 @@ def store_file(
         existing = Instance.objects.get(sop_instance_uid=sop_instance)
         if existing.path != relative:
             if created:
-                _quarantine(storage.absolute(relative), sop_instance, size, calling_ae, peer)
+                kept = store.quarantine_key(relative, sop_instance)
+                _quarantine(kept, sop_instance, size, calling_ae, peer)
             raise checks.Conflict(
                 "an instance with this SOP Instance UID is already stored in another "
                 "series; the stored one is kept"
@@ -157,17 +174,35 @@ def store_file(
         return Stored(existing, duplicate=True)
     except BaseException:
         if created and not Instance.objects.filter(path=relative).exists():
-            storage.absolute(relative).unlink(missing_ok=True)
+            store.delete(relative)
         raise
     return Stored(instance, duplicate=False)
 
 
-def _quarantine(
-    path: Path, sop_instance: str, size: int, calling_ae: str, peer: str | None
-) -> None:
-    """Keep a conflicting file for review (publish.py) and refuse it."""
+def _publish(
+    store: objectstore.Store,
+    temp: Path,
+    relative: str,
+    dataset: memoryview,
+    fsync: bool,
+    deferral: dict | None,
+) -> bool | None:
+    """Publish without overwrite. True: published; False: already stored with the same
+    content; None: stored with different content (the caller quarantines ours)."""
+    try:
+        if store.put(temp, relative, fsync=fsync):
+            return True
+        return False if store.same_content(relative, dataset) else None
+    except objectstore.Unavailable:
+        if deferral is None:
+            raise
+        publish.keep(temp, deferral)
+        raise publish.Deferred(f"{deferral['sop_instance']} waits for the image store") from None
+
+
+def _quarantine(kept: str, sop_instance: str, size: int, calling_ae: str, peer: str | None) -> None:
+    """Record a conflicting file kept for review (``kept``, in the store) and refuse it."""
     reason = "an instance with this SOP Instance UID is stored with different content"
-    kept = publish.quarantine(path, sop_instance)
     Quarantined.objects.create(
         sop_instance_uid=sop_instance,
         path=kept,
@@ -317,4 +352,5 @@ def set_thumbnail(instance: Instance, relative: str) -> None:
 
 
 def stored_path(instance: Instance) -> Path:
-    return storage.absolute(instance.path)
+    """A file on this machine holding the instance's bytes, whichever store runs."""
+    return objectstore.current().local_path(instance.path)

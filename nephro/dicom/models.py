@@ -10,9 +10,10 @@ from nephro.patients.models import Patient
 class Instance(models.Model):
     """One stored DICOM instance (PS3.3 C.12.1 SOP Common), indexed from its header.
 
-    The file holds the bytes exactly as the sender encoded them; the path is relative to
-    NEPHRO_DICOM_DIR. An instance whose accession number and study UID match no exam
-    waits with ``exam`` empty until staff reconcile it.
+    The file holds the bytes exactly as the sender encoded them; the path is its key in
+    the image store (objectstore.py; relative to NEPHRO_DICOM_DIR for files). An
+    instance whose accession number and study UID match no exam waits with ``exam``
+    empty until staff reconcile it.
     """
 
     sop_instance_uid = models.CharField(max_length=64, unique=True)

@@ -9,6 +9,7 @@ the same UID and different content is never indexed: it is moved to ``.quarantin
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -62,3 +63,53 @@ def same_content(path: Path, dataset: memoryview) -> bool:
                 return False
             position += len(chunk)
         return position == len(dataset)
+
+
+# --- Waiting for the object store ------------------------------------------------------
+# An image the object store could not take is kept here (same file system) with a
+# sidecar naming its C-STORE parameters, before the listener answers Success; pending.py
+# publishes and indexes it when the store answers again. The sidecar is written last
+# (atomically), so a record without one was never acknowledged.
+PENDING = ".pending"
+
+
+class Deferred(Exception):
+    """Kept locally until the object store takes it (not indexed yet)."""
+
+
+def pending_dir() -> Path:
+    path = storage.root() / PENDING
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _fsync(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def keep(temp: Path, parameters: dict) -> Path:
+    """Keep a checked file for a later publish (durably: file, sidecar and folder are
+    synced to disk); return the sidecar's path."""
+    folder = pending_dir()
+    stem = f"{parameters['sop_instance']}.{time.time_ns()}.{os.getpid()}"
+    data = folder / f"{stem}.dcm"
+    os.link(temp, data)
+    _fsync(data)
+    sidecar = folder / f"{stem}.json"
+    part = folder / f"{stem}.json.part"
+    with part.open("w") as out:
+        json.dump(parameters, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(part, sidecar)
+    _fsync(folder)
+    return sidecar
+
+
+def pending() -> list[Path]:
+    """The sidecars of the images waiting for the object store."""
+    return sorted(pending_dir().glob("*.json"))

@@ -18,7 +18,7 @@ from nephro.accounts.roles import Role
 from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
-from nephro.dicom import storage
+from nephro.dicom import objectstore, storage
 from nephro.dicom.ingest import import_part10
 from nephro.dicom.matching import (
     NO_EXAM,
@@ -176,6 +176,9 @@ class UploadResult:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
+STORE_DOWN = "the image store cannot be reached just now; please try again in a few minutes"
+
+
 def upload_to_exam(actor: Actor, exam: Exam, files: Iterable[UploadedFile]) -> UploadResult:
     """Store uploaded files. They join this exam only when they name its patient and the
     exam's report is not final; others wait for reconciliation, saying why."""
@@ -186,6 +189,9 @@ def upload_to_exam(actor: Actor, exam: Exam, files: Iterable[UploadedFile]) -> U
             stored = import_part10(upload, calling_ae="UPLOAD")
         except storage.Rejected as exc:
             result.refused.append((upload.name, str(exc)))
+            continue
+        except objectstore.Unavailable:
+            result.refused.append((upload.name, STORE_DOWN))
             continue
         instance = stored.instance
         if instance.exam_id == exam.pk:

@@ -31,7 +31,19 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from nephro.audit.actor import Actor
 from nephro.audit.models import Outcome
 from nephro.audit.services import record
-from nephro.dicom import audit_batch, gate, ingest, mpps, mwl, patches, peers, status, storage
+from nephro.dicom import (
+    audit_batch,
+    gate,
+    ingest,
+    mpps,
+    mwl,
+    patches,
+    peers,
+    pending,
+    publish,
+    status,
+    storage,
+)
 from nephro.dicom.sop import SERVICE_SYNTAXES, STORAGE_CLASSES, TRANSFER_SYNTAXES
 
 log = logging.getLogger("nephro.dicom")
@@ -119,7 +131,11 @@ def handle_store(event: Event) -> int | Dataset:
             fsync=settings.NEPHRO_DICOM_FSYNC,
             exam_cache=_association_cache(event),
             batch=batch,
+            defer=True,
         )
+    except publish.Deferred as exc:  # safe on this disk; published later (pending.py)
+        log.warning("%s", exc)
+        return SUCCESS
     except storage.Rejected as exc:
         _refused(event, "dicom.store", f"{request.AffectedSOPInstanceUID}: {exc}")
         return _failure(exc.status, str(exc))
@@ -315,6 +331,7 @@ def start(
     guard = gate.Gate(limits(), allowed_aes, ae.ae_title, HEALTH)
     server = gate.serve(ae, (host, port), handlers(), guard)
     status.keep_writing(HEALTH, guard.stopped)
+    pending.keep_publishing(guard.stopped)
     log.info(
         "DICOM listener %s on %s:%d (calling AEs allowed: %s)",
         ae.ae_title,
