@@ -23,6 +23,7 @@ from nephro.analysis.metrics import (
     measure_clearance,
     retention,
 )
+from nephro.analysis.outlines import Outlines, export_outlines
 from nephro.analysis.reasons import explain
 from nephro.analysis.register import register_pauses
 from nephro.analysis.result import AnalysisResult, Evidence, NoContrast
@@ -41,8 +42,13 @@ _UNCERTAIN_INPUT = (
 )
 
 
-def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
+def analyze_series(
+    series: Series, side: str | None = None, outlines: Outlines | None = None
+) -> AnalysisResult:
     """Analyse a loaded series; never raises for data problems (see reasons).
+
+    ``outlines``: the radiologist's corrected regions; they replace the segmentation's
+    own (2.) and every later stage runs unchanged (:mod:`nephro.analysis.outlines`).
 
     1. Register frames after a pause for patient shift; subtract every frame from the
        scout (the mean of the frames before contrast), with per-frame noise.
@@ -65,8 +71,14 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         sub = subtract_scout(log, times, px)
         kidney = find_kidney(sub, times, px)
         bladder = find_bladder(sub, kidney, times, px)
+        if outlines is not None:
+            kidney, bladder = outlines.correct_organs(kidney, bladder, series.bin_factor)
         tract = segment_tract(sub, kidney, bladder, px)
         leaks = search_leaks(sub, kidney, bladder, tract, times, px)
+        if outlines is not None:
+            tract, leaks = outlines.correct_tract(
+                tract, leaks, kidney, bladder, sub, series.bin_factor, px
+            )
         leak_if_blocked = leaks.regions(tract.ureter_wide, blocked=True)
         contrast = kidney.zone | tract.ureter_band | bladder.roi | tract.tube | leak_if_blocked
         log_scale_known = "log_encoded_pixels" not in quality
@@ -159,6 +171,7 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
             "tube": [float(x) for x in curves.tube],
         },
         evidence=evidence,
+        outlines=export_outlines(evidence, series.bin_factor, series.source_shape),
     )
 
 

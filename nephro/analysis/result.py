@@ -71,6 +71,8 @@ class AnalysisResult:
     curves: dict[str, list[float]] = field(default_factory=dict)
     input_info: dict[str, Any] = field(default_factory=dict)
     evidence: Evidence | None = None
+    outlines: dict[str, Any] = field(default_factory=dict)
+    """The regions as polygons in the original frames' pixels (:mod:`.outlines`)."""
 
     def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
         """JSON-ready dictionary (no NaN, no numpy types)."""
@@ -96,6 +98,7 @@ class AnalysisResult:
             "quality": list(self.quality),
             "error": self.error,
             "input": dict(self.input_info),
+            "outlines": dict(self.outlines),
         }
         if curves:
             d["curves"] = {k: [_num(v, 4) for v in vals] for k, vals in self.curves.items()}
