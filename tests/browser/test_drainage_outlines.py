@@ -1,0 +1,99 @@
+"""The radiologist sees the analysis's outlines over the images, corrects them and
+recomputes; the findings page then says the suggestion used corrected outlines."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from nephro.analysis import generate_case
+from nephro.audit.actor import WORKER
+from nephro.dicom import ingest
+from nephro.drainage.models import DrainageAnalysis
+from nephro.drainage.services import request_analysis
+from nephro.exams.lifecycle import State
+from nephro.jobs.queue import run_pending
+from tests.browser.conftest import shot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def analysed_exam(make_exam, settings, tmp_path):
+    settings.NEPHRO_DICOM_DIR = tmp_path / "dicom"
+    settings.NEPHRO_DICOM_CACHE_DIR = tmp_path / "cache"
+    exam = make_exam(State.COMPLETED)
+    generate_case(
+        "patent",
+        3,
+        tmp_path / "case",
+        size=128,
+        max_run_frames=20,
+        layout="multiframe",
+        patient_id=exam.patient.mrn,
+        patient_name=exam.patient.dicom_name,
+        accession_number=exam.accession_number,
+        study_instance_uid=exam.study_instance_uid,
+    )
+    for path in sorted((tmp_path / "case").rglob("*.dcm")):
+        with path.open("rb") as source:
+            ingest.import_part10(source, calling_ae="FLUORO1")
+    run_pending()
+    request_analysis(WORKER, exam, source="upload", delay_s=0)
+    run_pending()
+    analysis = exam.drainage_analyses.first()
+    assert analysis.state == "done" and analysis.verdict == "drains", analysis.error
+    return exam
+
+
+def test_a_radiologist_corrects_the_bladder_and_recomputes(page, people, analysed_exam):
+    exam = analysed_exam
+    sign_in(page, people["radiologist"].username)
+    page.goto(f"/dicom/exams/{exam.pk}/images/")
+    layer = page.locator("#outline-layer")
+    expect(page.locator("#outline-controls")).to_be_visible()
+    expect(layer.locator(".ol-collecting_system polygon")).to_have_count(1)
+    bladder = layer.locator(".ol-bladder polygon")
+    expect(bladder).to_have_count(1)
+    expect(page.locator("#outline-status")).to_contain_text("Outlines as found by the analysis")
+
+    # Each outline can be hidden; the legend names it (not colour alone).
+    page.get_by_label("Ureter (U, dashed)").uncheck()
+    expect(layer.locator(".ol-ureter")).to_have_count(0)
+    page.get_by_label("Ureter (U, dashed)").check()
+
+    # Drag one of the bladder's points: its outline moves.
+    before = bladder.get_attribute("points")
+    handle = layer.locator(".ol-bladder .handle").first.bounding_box()
+    assert handle is not None
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y + 25, steps=5)
+    page.mouse.up()
+    assert layer.locator(".ol-bladder polygon").get_attribute("points") != before
+
+    # The bladder is in fact below the field: say so and recompute.
+    page.get_by_label("Bladder not in field").check()
+    expect(layer.locator(".ol-bladder")).to_have_count(0)
+    page.get_by_label("Why (optional)").fill("bladder below the field")
+    page.get_by_role("button", name="Recompute").click()
+    result = page.locator("#outline-result")
+    expect(result).to_contain_text("New verdict:", timeout=30_000)
+    expect(result).not_to_contain_text("New verdict: Drains")
+    expect(page.locator("#outline-status")).to_contain_text("Outlines corrected by")
+    shot(page, "drainage-outlines-corrected")
+
+    corrected = DrainageAnalysis.objects.filter(exam=exam).first()
+    assert corrected.corrects is not None and corrected.outlines == {"bladder_in_field": False}
+    page.goto(f"/exams/{exam.pk}/findings/")
+    used = page.locator("#outlines-used")
+    expect(used).to_contain_text("Outlines corrected by")
+    expect(used).to_contain_text("the analysis's own outlines gave Drains")
+
+
+def test_a_technologist_sees_the_outlines_but_cannot_correct_them(page, people, analysed_exam):
+    sign_in(page, people["tech"].username)
+    page.goto(f"/dicom/exams/{analysed_exam.pk}/images/")
+    expect(page.locator("#outline-layer .ol-bladder polygon")).to_have_count(1)
+    expect(page.get_by_role("button", name="Recompute")).to_have_count(0)
