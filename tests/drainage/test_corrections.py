@@ -3,8 +3,10 @@ both versions are kept and audited, and bad outlines are refused with nothing st
 
 import json
 
+import numpy as np
 import pytest
 from django.urls import reverse
+from PIL import Image
 
 from nephro.audit.models import AuditEvent
 from nephro.drainage.models import DrainageAnalysis
@@ -23,6 +25,11 @@ def analysed(people, make_exam, login, phantom):  # noqa: F811
     original = DrainageAnalysis.objects.get(exam=exam)
     assert original.state == "done", original.error
     return exam, original
+
+
+def _caption_band(picture: str):
+    with Image.open(picture) as image:
+        return np.asarray(image.convert("L"))[:34]
 
 
 def _post(client, exam, body):
@@ -70,6 +77,9 @@ def test_a_correction_keeps_both_versions_and_is_audited(people, login, analysed
     )
     original.refresh_from_db()
     assert original.result == before  # the analysis's own version is unchanged
+    # Each evidence picture is captioned with whose outlines it used: different words.
+    bands = [_caption_band(a.picture) for a in (original, corrected)]
+    assert all((band < 128).any() for band in bands) and (bands[0] != bands[1]).any()
     event = AuditEvent.objects.get(action="drainage.correct")
     assert event.detail["corrects"] == original.pk and event.detail["bladder_in_field"] is False
     # The current suggestion is the corrected one, and it says so, beside the original.

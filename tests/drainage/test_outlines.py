@@ -113,3 +113,24 @@ def test_outlines_drawn_on_other_images_are_refused(patent):
     square = [[10, 10], [50, 10], [50, 50]]
     with pytest.raises(OutlineError, match="drawn on 512x512 images"):
         analyze_paths([patent], outlines=parse_outlines({"bladder": [square]}, (512, 512)))
+
+
+def test_a_collecting_system_outline_on_empty_film_is_indeterminate(patent):
+    corner = [[100, 4], [124, 4], [124, 28], [100, 28]]
+    result = analyze_paths(
+        [patent], outlines=parse_outlines({"collecting_system": [corner]}, (128, 128))
+    )
+    assert result.verdict == "indeterminate"
+    assert "no contrast seen in the collecting system" in result.reasons
+
+
+def test_a_leak_outline_removed_or_redrawn_is_what_the_leak_tests_judge(tmp_path):
+    generate_case("leak", 2, tmp_path, size=128, max_run_frames=20, layout="multiframe")
+    first = analyze_paths([tmp_path])
+    assert first.leak and first.to_dict()["outlines"]["leak"]
+    removed = analyze_paths([tmp_path], outlines=parse_outlines({"leak": []}, (128, 128)))
+    assert not removed.leak and removed.to_dict()["outlines"]["leak"] == []
+    own = parse_outlines({"leak": first.to_dict()["outlines"]["leak"]}, (128, 128))
+    redrawn = analyze_paths([tmp_path], outlines=own)
+    assert redrawn.leak
+    assert redrawn.leak_area_cm2 == pytest.approx(first.leak_area_cm2, rel=0.15)
