@@ -166,12 +166,11 @@ def _polygons(name: str, value: Any, shape: tuple[int, int]) -> tuple[Polygon, .
     return tuple(polys)
 
 
-def export_outlines(
-    evidence: Evidence, bin_factor: int, source_shape: tuple[int, int]
-) -> dict[str, Any]:
+def export_outlines(evidence: Evidence) -> dict[str, Any]:
     """The analysis's outlines for the result (``AnalysisResult.outlines``)."""
+    bin_factor = evidence.bin_factor
     return {
-        "source_shape": list(source_shape),
+        "source_shape": list(evidence.source_shape),
         "collecting_system": mask_polygons(evidence.collecting_system, bin_factor),
         "ureter": mask_polygons(evidence.ureter, bin_factor),
         "bladder": mask_polygons(evidence.bladder, bin_factor),
@@ -184,15 +183,28 @@ def mask_polygons(mask: Mask, bin_factor: int) -> list[list[list[float]]]:
     (JSON-ready, 0.1 px; the first point is not repeated)."""
     if not mask.any():
         return []
-    z = np.pad(mask, 1).astype(np.float64)
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    y0, x0 = int(rows[0]), int(cols[0])
+    z = np.pad(mask[y0 : rows[-1] + 1, x0 : cols[-1] + 1], 1).astype(np.float64)
     gen = contourpy.contour_generator(z=z, line_type=contourpy.LineType.Separate)
     out: list[list[list[float]]] = []
     for line in gen.lines(0.5):
-        pts = _thin(np.asarray(line, dtype=np.float64)[:-1], 0.5)
+        pts = _thin(_corners(np.asarray(line, dtype=np.float64)[:-1]), 0.5)
         if len(pts) >= 3:
-            src = (pts - 1.0 + 0.5) * bin_factor  # unpad; grid pixel centres at i + 0.5
+            # Back to the whole grid (less the padding), then to original pixels, whose
+            # grid pixel centres lie at (i + 0.5) * bin_factor.
+            src = (pts + [x0 - 0.5, y0 - 0.5]) * bin_factor
             out.append([[round(float(x), 1), round(float(y), 1)] for x, y in src])
     return out
+
+
+def _corners(ring: np.ndarray) -> np.ndarray:
+    """The points of a closed ring where its direction changes (marching squares on a
+    mask puts many along each straight run)."""
+    step = np.diff(ring, axis=0, append=ring[:1])
+    back = np.roll(step, 1, axis=0)
+    turn = np.abs(step[:, 0] * back[:, 1] - step[:, 1] * back[:, 0]) > 1e-9
+    return ring[turn] if turn.sum() >= 3 else ring
 
 
 def polygons_mask(polys: tuple[Polygon, ...], grid: tuple[int, int], bin_factor: int) -> Mask:

@@ -7,6 +7,8 @@ small frozen dataclasses carry what one stage hands the next.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -23,7 +25,7 @@ from nephro.analysis.metrics import (
     measure_clearance,
     retention,
 )
-from nephro.analysis.outlines import Outlines, export_outlines
+from nephro.analysis.outlines import Outlines
 from nephro.analysis.reasons import explain
 from nephro.analysis.register import register_pauses
 from nephro.analysis.result import AnalysisResult, Evidence, NoContrast
@@ -133,7 +135,11 @@ def analyze_series(
     conf = rule_conf * max(0.5, 1.0 - 0.1 * len(uncertain))
     level = metrics.column_level if decision.verdict == "obstructed" else None
 
-    evidence = _evidence(log, times, sub, kidney, bladder, tract, leak)
+    evidence = replace(
+        _evidence(log, times, sub, kidney, bladder, tract, leak),
+        bin_factor=series.bin_factor,
+        source_shape=series.source_shape,
+    )
     side_out, side_src = _side(side, kidney, series)
     return AnalysisResult(
         verdict=decision.verdict,
@@ -171,7 +177,6 @@ def analyze_series(
             "tube": [float(x) for x in curves.tube],
         },
         evidence=evidence,
-        outlines=export_outlines(evidence, series.bin_factor, series.source_shape),
     )
 
 

@@ -71,7 +71,11 @@ def test_a_radiologist_corrects_the_bladder_and_recomputes(page, people, analyse
     page.mouse.down()
     page.mouse.move(x + 40, y + 25, steps=5)
     page.mouse.up()
-    assert layer.locator(".ol-bladder polygon").get_attribute("points") != before
+    dragged = layer.locator(".ol-bladder polygon").get_attribute("points")
+    assert dragged != before
+    # Or, without a mouse, move the whole outline by buttons.
+    page.get_by_role("button", name="Move down").click()
+    assert layer.locator(".ol-bladder polygon").get_attribute("points") != dragged
 
     # The bladder is in fact below the field: say so and recompute.
     page.get_by_label("Bladder not in field").check()

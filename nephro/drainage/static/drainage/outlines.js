@@ -86,14 +86,23 @@
     const p = point(e), poly = polys[drag.region][drag.i];
     if (drag.j !== null) { poly[drag.j] = p; }
     else {
-      const dx = p[0] - drag.from[0], dy = p[1] - drag.from[1];
-      poly.forEach(q => { q[0] = Math.round(Math.min(Math.max(q[0] + dx, 0), cols) * 10) / 10; q[1] = Math.round(Math.min(Math.max(q[1] + dy, 0), rows) * 10) / 10; });
+      clampMove(poly, p[0] - drag.from[0], p[1] - drag.from[1]);
       drag.from = p;
     }
     edited[drag.region] = true;
     render();
   });
   svg.addEventListener("pointerup", () => { drag = null; });
+  function clampMove(poly, dx, dy) {
+    poly.forEach(q => { q[0] = Math.round(Math.min(Math.max(q[0] + dx, 0), cols) * 10) / 10; q[1] = Math.round(Math.min(Math.max(q[1] + dy, 0), rows) * 10) / 10; });
+  }
+  // Without a mouse: move the whole outline by 2 % of the image per press.
+  root.querySelectorAll("[data-nudge]").forEach(button => button.addEventListener("click", () => {
+    const [dx, dy] = button.dataset.nudge.split(",").map(Number), step = Math.max(cols, rows) / 50;
+    polys[active()].forEach(poly => clampMove(poly, dx * step, dy * step));
+    edited[active()] = true;
+    render();
+  }));
   document.getElementById("outline-redraw").addEventListener("click", () => {
     drawing = []; status.textContent = "Click around the " + active().replace("_", " ") + ", then press Finish outline.";
     render();
