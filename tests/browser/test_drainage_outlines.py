@@ -62,6 +62,38 @@ def test_a_radiologist_corrects_the_bladder_and_recomputes(page, people, analyse
     expect(layer.locator(".ol-ureter")).to_have_count(0)
     page.get_by_label("Ureter (U, dashed)").check()
 
+    _move_the_bladder(page, layer)
+    _draw_a_leak(page, layer)
+
+    # The bladder is in fact below the field: say so and recompute.
+    page.get_by_label("Bladder not in field").check()
+    expect(layer.locator(".ol-bladder")).to_have_count(0)
+    page.get_by_label("Why (optional)").fill("bladder below the field")
+    page.get_by_role("button", name="Recompute").click()
+    result = page.locator("#outline-result")
+    expect(result).to_contain_text("New verdict:", timeout=30_000)
+    expect(result).not_to_contain_text("New verdict: Drains")
+    expect(page.locator("#outline-status")).to_contain_text("Outlines corrected by")
+    shot(page, "drainage-outlines-corrected")
+
+    corrected = DrainageAnalysis.objects.filter(exam=exam).first()
+    assert corrected.corrects is not None and corrected.outlines["bladder_in_field"] is False
+    assert "bladder" not in corrected.outlines and len(corrected.outlines["leak"]) == 1
+    page.goto(f"/exams/{exam.pk}/findings/")
+    used = page.locator("#outlines-used")
+    expect(used).to_contain_text("Outlines corrected by")
+    expect(used).to_contain_text("the analysis's own outlines gave Drains")
+
+
+def test_a_technologist_sees_the_outlines_but_cannot_correct_them(page, people, analysed_exam):
+    sign_in(page, people["tech"].username)
+    page.goto(f"/dicom/exams/{analysed_exam.pk}/images/")
+    expect(page.locator("#outline-layer .ol-bladder polygon")).to_have_count(1)
+    expect(page.get_by_role("button", name="Recompute")).to_have_count(0)
+
+
+def _move_the_bladder(page, layer) -> None:
+    bladder = layer.locator(".ol-bladder polygon")
     # Drag one of the bladder's points: its outline moves.
     before = bladder.get_attribute("points")
     handle = layer.locator(".ol-bladder .handle").first.bounding_box()
@@ -77,27 +109,23 @@ def test_a_radiologist_corrects_the_bladder_and_recomputes(page, people, analyse
     page.get_by_role("button", name="Move down").click()
     assert layer.locator(".ol-bladder polygon").get_attribute("points") != dragged
 
-    # The bladder is in fact below the field: say so and recompute.
-    page.get_by_label("Bladder not in field").check()
-    expect(layer.locator(".ol-bladder")).to_have_count(0)
-    page.get_by_label("Why (optional)").fill("bladder below the field")
-    page.get_by_role("button", name="Recompute").click()
-    result = page.locator("#outline-result")
-    expect(result).to_contain_text("New verdict:", timeout=30_000)
-    expect(result).not_to_contain_text("New verdict: Drains")
-    expect(page.locator("#outline-status")).to_contain_text("Outlines corrected by")
-    shot(page, "drainage-outlines-corrected")
 
-    corrected = DrainageAnalysis.objects.filter(exam=exam).first()
-    assert corrected.corrects is not None and corrected.outlines == {"bladder_in_field": False}
-    page.goto(f"/exams/{exam.pk}/findings/")
-    used = page.locator("#outlines-used")
-    expect(used).to_contain_text("Outlines corrected by")
-    expect(used).to_contain_text("the analysis's own outlines gave Drains")
+def _draw_a_leak(page, layer) -> None:
+    # A new outline is drawn point by point; fewer than 3 points is not an outline.
+    page.get_by_label("Leak", exact=True).check()
+    page.get_by_role("button", name="Redraw").click()
+    box = layer.bounding_box()
+    assert box is not None
 
+    def click_at(fx: float, fy: float) -> None:
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
-def test_a_technologist_sees_the_outlines_but_cannot_correct_them(page, people, analysed_exam):
-    sign_in(page, people["tech"].username)
-    page.goto(f"/dicom/exams/{analysed_exam.pk}/images/")
-    expect(page.locator("#outline-layer .ol-bladder polygon")).to_have_count(1)
-    expect(page.get_by_role("button", name="Recompute")).to_have_count(0)
+    click_at(0.7, 0.2)
+    click_at(0.85, 0.2)
+    page.get_by_role("button", name="Finish outline").click()
+    expect(page.locator("#outline-status")).to_contain_text("at least 3 points")
+    click_at(0.85, 0.35)
+    click_at(0.7, 0.35)
+    page.get_by_role("button", name="Finish outline").click()
+    expect(layer.locator(".ol-leak polygon")).to_have_count(1)
+    assert len(layer.locator(".ol-leak polygon").get_attribute("points").split()) == 4
