@@ -134,3 +134,11 @@ def test_a_leak_outline_removed_or_redrawn_is_what_the_leak_tests_judge(tmp_path
     redrawn = analyze_paths([tmp_path], outlines=own)
     assert redrawn.leak
     assert redrawn.leak_area_cm2 == pytest.approx(first.leak_area_cm2, rel=0.15)
+
+
+def test_a_ureter_outline_removed_leaves_no_ureteric_contrast(patent):
+    first = analyze_paths([patent])
+    assert max(first.curves["ureter"]) > 0
+    removed = analyze_paths([patent], outlines=parse_outlines({"ureter": []}, (128, 128)))
+    assert max(removed.curves["ureter"]) == 0 and removed.to_dict()["outlines"]["ureter"] == []
+    assert removed.bladder_arrival_s == first.bladder_arrival_s
