@@ -33,6 +33,10 @@
     root.hidden = false;
     if (!data.analysis) { status.textContent = "No finished analysis yet: no outlines to show."; return; }
     const shape = (data.outlines || {}).source_shape || [];
+    if (!shape.length) {
+      status.textContent = "This analysis ran before outlines were kept: analyse again (exam page) to see them.";
+      return;
+    }
     if (shape[0] !== rows || shape[1] !== cols) {
       status.textContent = "The analysis outlines belong to the " + shape[1] + "×" + shape[0] + " images of the analysed series.";
       return;
