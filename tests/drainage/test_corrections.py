@@ -121,3 +121,13 @@ def test_only_a_radiologist_may_correct(people, login, analysed):
     response = _post(login(people["tech"]), exam, {"analysis": original.pk, "outlines": {}})
     assert response.status_code == 403
     assert DrainageAnalysis.objects.filter(exam=exam).count() == 1
+
+
+def test_an_analysis_stored_before_outlines_were_kept_cannot_be_corrected(people, login, analysed):
+    exam, original = analysed
+    original.result.pop("outlines")
+    original.save()
+    client = login(people["radiologist"])
+    assert client.get(reverse("drainage:outlines", args=[exam.pk])).json()["outlines"] == {}
+    response = _post(client, exam, {"analysis": original.pk, "outlines": {}})
+    assert response.status_code == 400 and "no analysis with outlines" in response.json()["error"]
