@@ -116,3 +116,5 @@ _.cancel_reason  # unused attribute (nephro/screening/services.py:102)
 _.hold_reason  # unused attribute (nephro/screening/services.py:142)
 _.failure_labels  # unused method (nephro/tubes/models.py:120)
 updated  # unused variable (nephro/tubes/services.py:71)
+corrects  # model field: the analysis a correction replaces (nephro/drainage/models.py; templates)
+correction_reason  # model field, shown in the drainage templates

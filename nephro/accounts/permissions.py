@@ -81,6 +81,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "drainage:picture": CLINICAL,
     "drainage:run": frozenset({R.TECHNOLOGIST, R.RADIOLOGIST}),
     "drainage:review": frozenset({R.RADIOLOGIST}),
+    # Issue 14: the viewer's outline overlays (anyone who sees the images); correcting
+    # them and recomputing is the radiologist's.
+    "drainage:outlines": CLINICAL,
+    "drainage:correct": frozenset({R.RADIOLOGIST}),
     # --- DICOM: images, reconciliation, viewer (issue 4) ---
     "dicom:viewer": CLINICAL,
     "dicom:frame": CLINICAL,

@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 from nephro.analysis.generate import GroundTruth, generate_case
+from nephro.analysis.outlines import OutlineError, Outlines, parse_outlines
 from nephro.analysis.phantom import SCENARIOS
 from nephro.analysis.pipeline import analyze_series
 from nephro.analysis.result import VERDICTS, AnalysisResult
@@ -28,17 +29,22 @@ __all__ = [
     "VERDICTS",
     "AnalysisResult",
     "GroundTruth",
+    "OutlineError",
+    "Outlines",
     "Series",
     "SeriesError",
     "analyze_paths",
     "analyze_series",
     "generate_case",
     "load_series",
+    "parse_outlines",
     "render_png",
 ]
 
 
-def analyze_paths(paths: list[Path] | list[str], side: str | None = None) -> AnalysisResult:
+def analyze_paths(
+    paths: list[Path] | list[str], side: str | None = None, outlines: Outlines | None = None
+) -> AnalysisResult:
     """Load and analyse a series; never raises for bad input.
 
     Parameters
@@ -47,6 +53,13 @@ def analyze_paths(paths: list[Path] | list[str], side: str | None = None) -> Ana
         DICOM files and/or folders (searched recursively) of one series.
     side
         ``"left"`` or ``"right"`` if known; only reported, the kidney is found anyway.
+    outlines
+        The radiologist's corrected regions (:mod:`nephro.analysis.outlines`), if any.
+
+    Raises
+    ------
+    OutlineError
+        When ``outlines`` cannot be used on this series.
 
     Returns
     -------
@@ -61,7 +74,9 @@ def analyze_paths(paths: list[Path] | list[str], side: str | None = None) -> Ana
     except SeriesError as exc:
         return _error_result(str(exc))
     try:
-        result = analyze_series(series, side=side)
+        result = analyze_series(series, side=side, outlines=outlines)
+    except OutlineError:
+        raise
     except Exception as exc:  # a bug must not lose the exam; report it as such
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return _error_result(f"internal error while analysing: {detail}")

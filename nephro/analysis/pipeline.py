@@ -7,6 +7,8 @@ small frozen dataclasses carry what one stage hands the next.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -23,6 +25,7 @@ from nephro.analysis.metrics import (
     measure_clearance,
     retention,
 )
+from nephro.analysis.outlines import Outlines
 from nephro.analysis.reasons import explain
 from nephro.analysis.register import register_pauses
 from nephro.analysis.result import AnalysisResult, Evidence, NoContrast
@@ -41,8 +44,13 @@ _UNCERTAIN_INPUT = (
 )
 
 
-def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
+def analyze_series(
+    series: Series, side: str | None = None, outlines: Outlines | None = None
+) -> AnalysisResult:
     """Analyse a loaded series; never raises for data problems (see reasons).
+
+    ``outlines``: the radiologist's corrected regions; they replace the segmentation's
+    own (2.) and every later stage runs unchanged (:mod:`nephro.analysis.outlines`).
 
     1. Register frames after a pause for patient shift; subtract every frame from the
        scout (the mean of the frames before contrast), with per-frame noise.
@@ -65,8 +73,14 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
         sub = subtract_scout(log, times, px)
         kidney = find_kidney(sub, times, px)
         bladder = find_bladder(sub, kidney, times, px)
+        if outlines is not None:
+            kidney, bladder = outlines.correct_organs(kidney, bladder, series.bin_factor)
         tract = segment_tract(sub, kidney, bladder, px)
         leaks = search_leaks(sub, kidney, bladder, tract, times, px)
+        if outlines is not None:
+            tract, leaks = outlines.correct_tract(
+                tract, leaks, kidney, bladder, sub, series.bin_factor, px
+            )
         leak_if_blocked = leaks.regions(tract.ureter_wide, blocked=True)
         contrast = kidney.zone | tract.ureter_band | bladder.roi | tract.tube | leak_if_blocked
         log_scale_known = "log_encoded_pixels" not in quality
@@ -121,7 +135,11 @@ def analyze_series(series: Series, side: str | None = None) -> AnalysisResult:
     conf = rule_conf * max(0.5, 1.0 - 0.1 * len(uncertain))
     level = metrics.column_level if decision.verdict == "obstructed" else None
 
-    evidence = _evidence(log, times, sub, kidney, bladder, tract, leak)
+    evidence = replace(
+        _evidence(log, times, sub, kidney, bladder, tract, leak),
+        bin_factor=series.bin_factor,
+        source_shape=series.source_shape,
+    )
     side_out, side_src = _side(side, kidney, series)
     return AnalysisResult(
         verdict=decision.verdict,

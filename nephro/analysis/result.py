@@ -37,6 +37,9 @@ class Evidence:
     bladder: NDArray[np.bool_]
     leak: NDArray[np.bool_]
     tube: NDArray[np.bool_]
+    bin_factor: int = 1
+    """Original pixels per grid pixel, and the original frames' (rows, columns)."""
+    source_shape: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -71,9 +74,16 @@ class AnalysisResult:
     curves: dict[str, list[float]] = field(default_factory=dict)
     input_info: dict[str, Any] = field(default_factory=dict)
     evidence: Evidence | None = None
+    outlines: dict[str, Any] = field(default_factory=dict)
+    """The regions as polygons in the original frames' pixels (:mod:`.outlines`),
+    traced from the evidence by ``to_dict()`` (not timed with the analysis)."""
 
     def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
         """JSON-ready dictionary (no NaN, no numpy types)."""
+        if not self.outlines and self.evidence is not None:
+            from nephro.analysis.outlines import export_outlines
+
+            self.outlines = export_outlines(self.evidence)
         d: dict[str, Any] = {
             "verdict": self.verdict,
             "confidence": _num(self.confidence, 3),
@@ -96,6 +106,7 @@ class AnalysisResult:
             "quality": list(self.quality),
             "error": self.error,
             "input": dict(self.input_info),
+            "outlines": dict(self.outlines),
         }
         if curves:
             d["curves"] = {k: [_num(v, 4) for v in vals] for k, vals in self.curves.items()}

@@ -35,9 +35,26 @@ class DrainageAnalysis(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A radiologist's correction: the analysis run again on corrected outlines. The
+    # analysis it corrects is kept unchanged; the latest one is the current suggestion.
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
+    )
+    outlines = models.JSONField(default=dict, blank=True)  # Outlines.to_json()
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    correction_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+
+    def used_outlines(self) -> str:
+        """Which outlines the verdict rests on, for the evidence picture and the pages."""
+        if self.corrected_by_id is None:
+            return "Outlines as found by the analysis"
+        when = self.created_at.date().isoformat() if self.created_at else "today"
+        return f"Outlines corrected by {self.corrected_by} on {when}"
 
     @property
     def audit_patient(self) -> Patient:
