@@ -74,7 +74,13 @@ class Outlines:
     def mask(self, name: str, grid: tuple[int, int], bin_factor: int) -> Mask | None:
         """Region ``name`` on the analysis grid, or None when not corrected."""
         polys = getattr(self, name)
-        return None if polys is None else polygons_mask(polys, grid, bin_factor)
+        if polys is None:
+            return None
+        mask = polygons_mask(polys, grid, bin_factor)
+        if polys and not mask.any():
+            label = name.replace("_", " ")
+            raise OutlineError(f"the {label} outline is too small: it holds no analysed pixel")
+        return mask
 
     def correct_organs(
         self, kidney: Kidney, bladder: Bladder, bin_factor: int

@@ -142,3 +142,9 @@ def test_a_ureter_outline_removed_leaves_no_ureteric_contrast(patent):
     removed = analyze_paths([patent], outlines=parse_outlines({"ureter": []}, (128, 128)))
     assert max(removed.curves["ureter"]) == 0 and removed.to_dict()["outlines"]["ureter"] == []
     assert removed.bladder_arrival_s == first.bladder_arrival_s
+
+
+def test_an_outline_too_small_to_hold_a_pixel_is_refused(patent):
+    speck = [[10.1, 10.1], [10.3, 10.1], [10.2, 10.3]]
+    with pytest.raises(OutlineError, match="bladder outline is too small"):
+        analyze_paths([patent], outlines=parse_outlines({"bladder": [speck]}, (128, 128)))
