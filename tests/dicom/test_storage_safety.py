@@ -116,6 +116,8 @@ def test_a_file_over_the_byte_limit_is_refused_once_in_or_aborted_as_it_arrives(
         assert "Status" not in sender.assoc.send_c_store(str(path))
     finally:
         _config.STORE_SEND_CHUNKED_DATASET = False
+    # The requestor's association notices the closed connection on its own thread.
+    sender.assoc.join(timeout=10)
     assert sender.assoc.is_aborted or not sender.assoc.is_established
     assert not Instance.objects.exists()
     assert stored_files(Path(settings.NEPHRO_DICOM_DIR)) == []
