@@ -281,7 +281,14 @@ def cancel(request, pk: int):
 
 @workflow_action
 def checklist(request, pk: int):
-    exam = services.tick_checklist(Actor.of(request), pk, request.POST.get("item", ""))
+    item = request.POST.get("item", "")
+    if item not in ChecklistItem.values:
+        # Bad input, not a refused step: the exam page again, with the message, as 400.
+        messages.error(request, "Not done: choose a step of the checklist.")
+        response = detail(request, pk)
+        response.status_code = 400
+        return response
+    exam = services.tick_checklist(Actor.of(request), pk, item)
     if request.headers.get("HX-Request") and exam.state == State.ARRIVED:
         # Only the checklist changes: swap it in place.
         return render(

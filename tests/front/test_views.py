@@ -228,3 +228,12 @@ def test_it_rejects_a_bad_procedure_value(people, make_exam, login):
     assert response.status_code == 400
     exam.procedure.refresh_from_db()
     assert exam.procedure.contrast_agent == ""
+
+
+def test_it_answers_an_unknown_checklist_step_with_400_and_a_message(people, make_exam, login):
+    exam = make_exam(State.ARRIVED)
+    client = login(people["tech"])
+    response = client.post(reverse("exams:checklist", args=[exam.pk]), {"item": "juggling"})
+    assert response.status_code == 400
+    assert "Not done: choose a step of the checklist." in response.content.decode()
+    assert not exam.checklist.exists()
