@@ -101,4 +101,4 @@ def test_how_an_unanswered_attempt_ended():
     assert fuzz._ended(10.0, Attempt(is_aborted=True), timeout=10) == "harness_timeout"
     assert fuzz._ended(0.1, Attempt(is_rejected=True), timeout=10) == "association_rejected"
     assert fuzz._ended(0.1, Attempt(is_aborted=True), timeout=10) == "aborted_by_listener"
-    assert fuzz._ended(0.1, Attempt(is_established=True), timeout=10) == "no_answer"
+    assert fuzz._ended(0.1, Attempt(is_established=True), 10, settle=0.1) == "no_answer"
