@@ -24,6 +24,7 @@ from nephro.exams.access import visible_exams
 from nephro.exams.models import Exam, Procedure
 from nephro.exams.services import WorkflowError
 from nephro.exams.views import get_exam
+from nephro.lib.paging import page_of
 
 Number = TypeVar("Number", int, float)
 Model = TypeVar("Model", DeviceDose, DoseAlert)
@@ -103,17 +104,21 @@ def thumbnail_png(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def reconcile(request: HttpRequest) -> HttpResponse:
-    studies = reconciliation.unmatched_studies()
-    record(Actor.of(request), "dicom.unmatched.read", detail={"studies": len(studies)})
+    page, keep = page_of(request, reconciliation.unmatched_studies())
+    record(
+        Actor.of(request),
+        "dicom.unmatched.read",
+        detail={"studies": page.paginator.count, "page": page.number},
+    )
     exams = visible_exams(request.user).exclude(state="cancelled")
-    for study in studies:
+    for study in page:
         mrns = [who.patient_id for who in study["patients"] if who.patient_id]
         study["candidates"] = list(
             exams.filter(Q(patient__mrn__in=mrns) | Q(accession_number__in=study["accessions"]))
             .select_related("patient")
             .order_by("-scheduled_at")[:10]
         )
-    return render(request, "dicom/reconcile.html", {"studies": studies})
+    return render(request, "dicom/reconcile.html", {"page": page, "keep": keep})
 
 
 @require_POST

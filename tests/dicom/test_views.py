@@ -174,3 +174,26 @@ def test_linking_a_dose_report_in_an_enhanced_or_comprehensive_sr_reads_its_dose
     exam.procedure.refresh_from_db()
     assert exam.procedure.dose_source == "rdsr"
     assert exam.procedure.fluoro_time_s == 95
+
+
+def test_the_unmatched_list_pages_and_keeps_dicom_identifiers_from_nurses(
+    people, login, tmp_path, settings, monkeypatch
+):
+    from nephro.lib import paging
+
+    monkeypatch.setattr(paging, "PER_PAGE", 2)
+    settings.NEPHRO_DICOM_DIR = tmp_path / "dicom"
+    for n in range(3):
+        samples.image(tmp_path / f"{n}.dcm", rows=16, cols=16, accession=f"NONE{n}")
+        _store(tmp_path / f"{n}.dcm")
+    uids = set(Instance.objects.values_list("study_instance_uid", flat=True))
+    assert len(uids) == 3
+    nurse = login(people["nurse"]).get(reverse("dicom:reconcile")).content.decode()
+    assert "3 studies · page 1 of 2" in nurse
+    assert "?page=2" in nurse
+    assert not any(uid in nurse for uid in uids) and "FLUORO1" not in nurse
+    tech = login(people["tech"])
+    pages = [tech.get(reverse("dicom:reconcile"), {"page": n}).content.decode() for n in (1, 2)]
+    shown = {uid for uid in uids if any(uid in page for page in pages)}
+    assert shown == uids  # every study on one of the pages, in the folded identifiers
+    assert "DICOM identifiers" in pages[0] and "FLUORO1" in pages[0]
