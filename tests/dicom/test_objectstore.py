@@ -27,6 +27,7 @@ from pydicom import dcmread
 from nephro.dicom import ingest, objectstore, pending, publish, samples, tasks, thumbs
 from nephro.dicom.checks import Conflict
 from nephro.dicom.models import Instance, Quarantined
+from nephro.drainage.services import image_paths
 from nephro.exams.lifecycle import State
 from tests.deploy.s3 import KEYS, S3Server
 from tests.dicom.conftest import stored_files
@@ -107,6 +108,23 @@ def test_a_reader_on_another_host_fetches_the_object(s3, tmp_path, settings):
     assert ingest.stored_path(stored.instance).read_bytes() == source.read_bytes()
     png = thumbs.thumbnail_png(stored.instance)  # no cached thumbnail there either
     assert png.startswith(b"\x89PNG")
+
+
+def test_the_analysis_reads_an_exams_images_through_the_store(s3, tmp_path, settings, make_exam):
+    exam = make_exam(State.IN_PROGRESS)
+    identity = {
+        "accession": exam.accession_number,
+        "patient_id": exam.patient.mrn,
+        "patient_name": exam.patient.dicom_name,
+    }
+    sources = [_image(tmp_path / f"{n}.dcm", n, **identity) for n in (1, 2)]
+    for source in sources:
+        ingest.import_part10(source.open("rb"), calling_ae="UPLOAD")
+    assert exam.instances.count() == 2
+    settings.NEPHRO_DICOM_CACHE_DIR = tmp_path / "worker-host-cache"  # another host
+    paths = image_paths(exam)
+    assert [path.read_bytes() for path in paths] == [source.read_bytes() for source in sources]
+    assert all(settings.NEPHRO_DICOM_CACHE_DIR in path.parents for path in paths)
 
 
 def test_the_same_image_again_is_a_duplicate_and_other_content_is_quarantined(s3, tmp_path):
