@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "patients:detail": CLINICAL,
     # Two records of one person made one: identity only, no clinical record (issue 15).
     "patients:merge": frozenset({R.ADMIN}),
+    "patients:unmerge": frozenset({R.ADMIN}),
     "tubes:registry": STAFF,
     "tubes:create": frozenset({R.NURSE, R.RADIOLOGIST}),
     "tubes:edit": frozenset({R.NURSE, R.RADIOLOGIST}),

@@ -113,7 +113,7 @@ def search(grant: Grant, resource_type: str, params: dict[str, list[str]]) -> di
     count, offset = _count(params)
     rows = _filtered(resource, grant, params).order_by(*resource.kind.order)
     total = rows.count()
-    page = list(rows[offset : offset + count])
+    page = _page(resource, grant, rows, offset, count)
     matches = [r for row in page for r in resource.render(row)]
     included = _included(grant, resource, page, params.get("_include", []))
     links = [{"relation": "self", "url": _link(resource_type, params, offset)}]
@@ -132,6 +132,16 @@ def search(grant: Grant, resource_type: str, params: dict[str, list[str]]) -> di
     # Each entry was validated by its fhir.resources model when it was built; validating
     # the whole Bundle again would double the cost of a page (bench/fhir_search.py).
     return bundle
+
+
+def _page(resource: Resource, grant: Grant, rows, offset: int, count: int) -> list:
+    """The page's keys first (the filter and order on the narrow rows, often an index
+    alone), then those rows with their joins: sorting every match with its joined rows
+    first cost 200 ms for a status search over 100,000 exams (bench/fhir_search.py)."""
+    keys = list(rows.values_list("pk", flat=True)[offset : offset + count])
+    if not keys:
+        return []
+    return list(resource.kind.rows(grant).filter(pk__in=keys).order_by(*resource.kind.order))
 
 
 def _entry(resource, mode: str) -> dict:

@@ -16,6 +16,7 @@ from nephro.fhir.resources import (
     audit_event,
     device,
     diagnostic_report,
+    encounter,
     imaging_study,
     observation,
     patient,
@@ -57,6 +58,10 @@ def _exam_states(code: str) -> list[str]:
     return mapped
 
 
+ENCOUNTER_STATUS = {
+    code: [s for s in State.values if encounter.STATUS.get(s, "planned") == code]
+    for code in ("planned", "arrived", "in-progress", "finished", "cancelled")
+}
 SERVICE_REQUEST_STATUS = {
     code: _exam_states(code) for code in ("active", "on-hold", "revoked", "completed")
 }
@@ -146,6 +151,23 @@ RESOURCES: dict[str, Resource] = {
         row_key=_exam_row,
         many=True,
         id_field="exam_id",
+        last_updated="updated_at",
+    ),
+    "Encounter": Resource(
+        Kind(
+            "Encounter",
+            search.exams,
+            {
+                "_id": token_filter("pk"),
+                "patient": reference_filter("patient_id", "Patient"),
+                "subject": reference_filter("patient_id", "Patient"),
+                "status": choice_filter("state", ENCOUNTER_STATUS),
+                "date": date_filter("arrived_at"),
+                "based-on": reference_filter("pk", "ServiceRequest"),
+            },
+        ),
+        lambda e: [encounter.to_fhir(e)],
+        "patient_id",
         last_updated="updated_at",
     ),
     "ImagingStudy": Resource(

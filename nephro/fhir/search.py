@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -44,18 +44,46 @@ def _moment(text: str) -> datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
+def _span(text: str) -> tuple[datetime, datetime | None]:
+    """The search value as [start, end): a year, a month or a day is the whole of it;
+    a date and time is a moment (end None)."""
+    start = _moment(text)
+    if "T" in text:
+        return start, None
+    if len(text) == 4:
+        naive = datetime(start.year + 1, 1, 1)
+    elif len(text) == 7:
+        naive = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+    else:
+        return start, start + timedelta(days=1)
+    return start, timezone.make_aware(naive)
+
+
 def date_filter(path: str) -> Callable[[QuerySet, str], QuerySet]:
+    """FHIR date prefixes as plain comparisons on the column, never a function of it
+    (`__date` would hide the column from its index): eq2026-12 is the whole month."""
+
     def apply(rows: QuerySet, value: str) -> QuerySet:
         match = DATE_PREFIX.match(value)
         if match is None:
             raise FhirError(400, "invalid", f"not a FHIR date search value: {value!r}")
-        prefix, moment = match.group(1) or "eq", _moment(match.group(2))
-        if prefix in LOOKUP:
-            return rows.filter(**{f"{path}__{LOOKUP[prefix]}": moment})
-        if len(match.group(2)) == 10:  # a day: the whole day
-            same = Q(**{f"{path}__date": moment.date()})
+        prefix = match.group(1) or "eq"
+        start, end = _span(match.group(2))
+        if end is None:  # a moment
+            if prefix in LOOKUP:
+                return rows.filter(**{f"{path}__{LOOKUP[prefix]}": start})
+            same = Q(**{path: start})
         else:
-            same = Q(**{path: moment})
+            bounds = {
+                "gt": ("gte", end),
+                "ge": ("gte", start),
+                "lt": ("lt", start),
+                "le": ("lt", end),
+            }
+            if prefix in bounds:
+                lookup, moment = bounds[prefix]
+                return rows.filter(**{f"{path}__{lookup}": moment})
+            same = Q(**{f"{path}__gte": start, f"{path}__lt": end})
         return rows.exclude(same) if prefix == "ne" else rows.filter(same)
 
     return apply
@@ -99,9 +127,16 @@ class Kind:
     order: tuple[str, ...] = ("pk",)
 
 
+def _of_visible_exams(rows: QuerySet, grant: Grant) -> QuerySet:
+    """Rows whose exam the grant reaches. A grant reaching every exam (a system, staff)
+    needs no `exam IN (all exams)` subquery, which made SQLite look up each row's exam."""
+    scoped = exams(grant)
+    return rows.filter(exam__in=scoped) if scoped.query.has_filters() else rows
+
+
 def report_rows(grant: Grant) -> QuerySet:
     return (
-        Report.objects.filter(exam__in=exams(grant), status__in=["preliminary", "final"])
+        _of_visible_exams(Report.objects.filter(status__in=["preliminary", "final"]), grant)
         .select_related(
             "exam",
             "exam__patient",
@@ -116,7 +151,7 @@ def report_rows(grant: Grant) -> QuerySet:
 
 
 def procedure_rows(grant: Grant) -> QuerySet:
-    return Procedure.objects.filter(exam__in=exams(grant)).select_related("exam")
+    return _of_visible_exams(Procedure.objects.all(), grant).select_related("exam")
 
 
 def tube_rows(grant: Grant) -> QuerySet:

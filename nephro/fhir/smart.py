@@ -15,6 +15,7 @@ from dataclasses import dataclass
 RESOURCE_TYPES = (
     "Patient",
     "ServiceRequest",
+    "Encounter",
     "DiagnosticReport",
     "Observation",
     "ImagingStudy",

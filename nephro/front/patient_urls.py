@@ -8,4 +8,5 @@ urlpatterns = [
     path("new/", views.create, name="create"),
     path("<int:pk>/", views.detail, name="detail"),
     path("merge/", views.merge_records, name="merge"),
+    path("merge/<int:pk>/undo/", views.unmerge, name="unmerge"),
 ]

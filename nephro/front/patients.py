@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.db.models import Count
 from django.db.models.functions import Upper
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
@@ -14,7 +15,7 @@ from nephro.lib.paging import page_of
 from nephro.patients import merge, services
 from nephro.patients.access import visible_patients
 from nephro.patients.forms import MergeForm, PatientForm
-from nephro.patients.models import Patient
+from nephro.patients.models import Patient, PatientMerge
 from nephro.patients.search import matching
 
 
@@ -72,7 +73,7 @@ def detail(request, pk: int):
         "patient": patient,
         "exams": exams,
         "tubes": patient.tubes.all(),
-        "merges": patient.merges_in.select_related("merged", "merged_by"),
+        "merges": patient.merges_in.filter(reversed_at=None).select_related("merged", "merged_by"),
     }
     return render(request, "patients/detail.html", context)
 
@@ -99,8 +100,25 @@ def merge_records(request):
         elif pair:
             form.add_error("confirm", "Check both records below, then tick to confirm.")
     record(Actor.of(request), "patient.merge.read", detail={"pair": [p.mrn for p in pair or []]})
-    context = {"form": form, "pair": pair, "candidates": _duplicate_groups()}
+    context = {
+        "form": form,
+        "pair": pair,
+        "candidates": _duplicate_groups(),
+        "merges": PatientMerge.objects.select_related("kept", "merged", "merged_by")[:50],
+    }
     return render(request, "patients/merge.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def unmerge(request, pk: int):
+    """An administrator reverses a merge: what moved goes back (patients.merge.unmerge)."""
+    try:
+        done = merge.unmerge(Actor.of(request), pk)
+    except services.PatientError as exc:
+        messages.error(request, f"Not reversed: {exc}.")
+    else:
+        messages.success(request, f"MRN {done.merged.mrn} is a record of its own again.")
+    return redirect("patients:merge")
 
 
 def _pair(form: MergeForm) -> tuple[Patient, Patient] | None:

@@ -32,6 +32,7 @@ HANDLERS = {
     "OMG^O19": orders.handle,
     "ADT^A08": adt.update,
     "ADT^A31": adt.update,
+    "ADT^A40": adt.merge,
 }
 VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
 

@@ -129,19 +129,49 @@ class Allergy(models.Model):
 
 
 class PatientMerge(models.Model):
-    """Two records of one person made one by an administrator, with what moved where.
+    """Two records of one person made one, with what moved where.
 
-    `moved` lists the ids of every row moved from `merged` to `kept`, and `snapshot`
-    the merged record as it was, so the merge can be understood and undone by hand.
+    Made by an administrator on the merge page or by the hospital's ADT^A40 (then
+    `merged_by` is empty and `merged_by_component` names the HL7 sender). `moved` lists the
+    ids of every row moved from `merged` to `kept`, and `snapshot` the merged record as it
+    was, so an administrator can reverse the merge (patients.merge.unmerge); a reversed
+    merge keeps its row, marked `reversed_at`, and the record may be merged again.
     """
 
     kept = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="merges_in")
-    merged = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="merge_out")
+    merged = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="merges_out")
     reason = models.TextField()
     moved = models.JSONField(default=dict)
     snapshot = models.JSONField(default=dict)
-    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    merged_by_component = models.CharField(max_length=200, blank=True)
     merged_at = models.DateTimeField(auto_now_add=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-merged_at", "-pk"]
+        constraints = [
+            # A record is merged away at most once at a time.
+            models.UniqueConstraint(
+                fields=["merged"],
+                condition=models.Q(reversed_at__isnull=True),
+                name="patient_merged_once",
+            ),
+        ]
+
+    @property
+    def merged_by_name(self) -> str:
+        """Who merged: the person, or the system component (``hl7:EHR``)."""
+        return self.merged_by.get_username() if self.merged_by else self.merged_by_component
 
     @property
     def audit_patient(self) -> Patient:

@@ -71,6 +71,7 @@ def to_fhir(report, *, pdf: bytes | None = None) -> DiagnosticReport:
             "category": [RADIOLOGY],
             "code": NEPHROSTOGRAM,
             "subject": ref("Patient", exam.patient_id),
+            "encounter": ref("Encounter", exam.pk),
             "effectiveDateTime": instant(exam.completed_at or exam.started_at),
             "issued": instant(report.signed_at or report.preliminary_at),
             "resultsInterpreter": [{"display": str(signer)}] if signer else [],

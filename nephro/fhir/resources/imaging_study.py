@@ -67,6 +67,7 @@ def to_fhir(exam, instances: list) -> ImagingStudy:
             "status": status_of(exam, bool(instances)),
             "modality": [_coding(exam.modality)],
             "subject": ref("Patient", exam.patient_id),
+            "encounter": ref("Encounter", exam.pk),
             "basedOn": [ref("ServiceRequest", exam.pk)],
             "started": instant(exam.started_at),
             "numberOfSeries": len(series),

@@ -38,6 +38,7 @@ def to_fhir(procedure) -> Procedure:
             "status": status,
             "code": NEPHROSTOGRAM,
             "subject": ref("Patient", exam.patient_id),
+            "encounter": ref("Encounter", exam.pk),
             "performedPeriod": {
                 k: v
                 for k, v in (
