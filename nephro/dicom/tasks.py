@@ -37,11 +37,13 @@ def _checksum(instance: Instance) -> None:
 
 @job("dicom.checksum")
 def checksum(instance_id: int) -> None:
+    """Record a stored image's checksum."""
     _checksum(_instance(instance_id))
 
 
 @job("dicom.thumbnail")
 def thumbnail(instance_id: int) -> None:
+    """Draw a stored image's thumbnail (and record its checksum)."""
     instance = _instance(instance_id)
     _checksum(instance)
     try:

@@ -7,6 +7,7 @@ from nephro.jobs.queue import PermanentError, job
 
 @job("drainage.analyze", max_attempts=2)
 def analyze(analysis_id: int) -> None:
+    """Run the drainage analysis on an exam's images."""
     analysis = DrainageAnalysis.objects.select_related("exam").filter(pk=analysis_id).first()
     if analysis is None or analysis.state == AnalysisState.DONE:
         return

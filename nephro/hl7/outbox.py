@@ -125,6 +125,7 @@ def deliver(row: OutboundMessage) -> bool:
 
 @job("hl7.send", max_attempts=1)
 def send(outbound_id: int) -> None:
+    """Send one HL7 result message to the hospital's receiver."""
     row = OutboundMessage.objects.filter(pk=outbound_id).select_related("exam").first()
     if row is not None:
         deliver(row)
@@ -132,6 +133,7 @@ def send(outbound_id: int) -> None:
 
 @periodic("hl7.outbox", every=timedelta(minutes=1))
 def retry_pending() -> None:
+    """Send again the HL7 result messages whose retry is due."""
     due = OutboundMessage.objects.filter(
         state=OutboxState.PENDING, next_attempt_at__lte=timezone.now()
     ).select_related("exam")

@@ -164,6 +164,13 @@ def jobs(
     return backend().jobs(kind=kind, states=list(states or []), limit=limit)
 
 
+def describe(kind: str) -> str:
+    """A job kind in words: the first line of its handler's docstring (else the kind)."""
+    spec = _SPECS.get(kind)
+    doc = (spec.func.__doc__ or "").strip() if spec else ""
+    return doc.splitlines()[0] if doc else kind
+
+
 def cancel(job_id: int) -> bool:
     """Cancel a job that has not started; False if there is no such waiting job."""
     return backend().cancel(job_id)

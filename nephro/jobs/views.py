@@ -5,6 +5,10 @@ from django.shortcuts import redirect, render
 
 from nephro.audit.actor import Actor
 from nephro.jobs import admin_actions, queue
+from nephro.lib.paging import page_of
+
+# The page lists the newest this many jobs of each state, fifty a page.
+LISTED = 1000
 
 
 def job_list(request):
@@ -24,9 +28,17 @@ def job_list(request):
 
 def _page(request, *, error: str = "", status: int = 200):
     context = {
-        "failed": queue.jobs(states=["failed"]),
-        "waiting": queue.jobs(states=["queued"], limit=50),
+        **_listed(request, "failed"),
+        **_listed(request, "waiting", state="queued"),
         "engine": queue.backend().__name__.rsplit(".", 1)[-1],
         "error": error,
     }
     return render(request, "jobs/list.html", context, status=status)
+
+
+def _listed(request, name: str, *, state: str = "") -> dict:
+    """One list of jobs, paged: its page, the other query parameters, and whether it
+    stops at LISTED; each job with its kind in words."""
+    rows = [(j, queue.describe(j.kind)) for j in queue.jobs(states=[state or name], limit=LISTED)]
+    page, keep = page_of(request, rows, param=name)
+    return {name: page, f"{name}_keep": keep, f"{name}_capped": len(rows) == LISTED}

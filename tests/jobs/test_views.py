@@ -69,3 +69,20 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(admin, handlers, dat
 def test_only_the_administrator_may_see_it(client, people, role):
     client.force_login(people[role])
     assert client.get(URL).status_code == 403
+
+
+def test_each_list_pages_with_its_count_and_says_what_a_job_does(admin, handlers, monkeypatch):
+    from nephro.lib import paging
+
+    monkeypatch.setattr(paging, "PER_PAGE", 2)
+    for n in range(3):
+        queue.enqueue("test.ok", delay_s=600, n=n)
+    queue.enqueue("test.bad")
+    queue.run_pending(["test.bad"])
+    page = admin.get(URL).content.decode()
+    assert "3 waiting jobs · page 1 of 2" in page and "1 failed job" in page
+    assert "?waiting=2#waiting" in page
+    assert "Run the drainage analysis" not in page  # only kinds listed are described
+    assert queue.describe("drainage.analyze") == "Run the drainage analysis on an exam's images."
+    second = admin.get(URL, {"waiting": 2}).content.decode()
+    assert "3 waiting jobs · page 2 of 2" in second and "1 failed job" in second
