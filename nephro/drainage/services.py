@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFont
 
@@ -178,13 +178,17 @@ def review(
         raise WorkflowError("an override needs a reason")
     if verdict == analysis.verdict and decision == ReviewDecision.OVERRIDE:
         raise WorkflowError("an override must choose a different verdict")
-    item = AnalysisReview.objects.create(
-        analysis=analysis,
-        decision=decision,
-        verdict=verdict,
-        reason=reason,
-        reviewed_by=actor.user,
-    )
+    try:
+        with transaction.atomic():  # the one-to-one row is the natural key: one review
+            item = AnalysisReview.objects.create(
+                analysis=analysis,
+                decision=decision,
+                verdict=verdict,
+                reason=reason,
+                reviewed_by=actor.user,
+            )
+    except IntegrityError:
+        raise WorkflowError("this suggestion was already reviewed") from None
     record(
         actor,
         "drainage.review",

@@ -123,3 +123,22 @@ def test_it_links_uploaded_images_from_another_study_to_this_exam(
     _upload(client, exam, loose)
     assert Instance.objects.filter(exam=exam).count() == len(loose)
     assert paths  # the other exam's files exist but were not uploaded
+
+
+def test_two_reviews_at_the_same_moment_keep_one_and_refuse_the_other(
+    people, make_exam, login, phantom
+):
+    from nephro.audit.actor import Actor
+    from nephro.drainage import services
+    from nephro.exams.services import WorkflowError
+
+    exam = make_exam(State.COMPLETED)
+    _upload(login(people["radiologist"]), exam, phantom(exam))
+    run_pending()
+    first, second = (DrainageAnalysis.objects.get(exam=exam) for _ in range(2))
+    assert not hasattr(second, "review")  # read before the first review was saved
+    actor = Actor(user=people["radiologist"])
+    services.review(actor, first, decision="confirm", verdict="", reason="")
+    with pytest.raises(WorkflowError, match="already reviewed"):
+        services.review(actor, second, decision="confirm", verdict="", reason="")
+    assert AnalysisReview.objects.count() == 1
