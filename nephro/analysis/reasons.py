@@ -86,6 +86,11 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
             "what left it (most likely the tube was open to drainage, or the bladder lies "
             "outside the field), so drainage cannot be judged"
         ]
+    if rule == vd.BEYOND_FIELD:
+        return [
+            "contrast passes down the ureter beyond the edge of the field and the bladder "
+            "is not in view, so whether it reaches the bladder cannot be judged"
+        ]
     if rule in (vd.PROMPT_DRAINAGE, vd.SLOW_CLEARANCE):
         assert arrival is not None
         when = fmt_t(arrival, th.DRAINS_MAX_ARRIVAL_S, at_most=True)
