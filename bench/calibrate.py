@@ -5,6 +5,12 @@ Usage::
     python bench/analysis_accuracy.py --dev --cases 60 --json /tmp/phantom.json
     python bench/analysis_independent.py --dev --cases 60 --json /tmp/indsim.json
     python bench/calibrate.py /tmp/phantom.json /tmp/indsim.json [--write]
+    python bench/calibrate.py --evaluate ROWS.json   # any rows, held-out included
+
+``--evaluate`` maps each row's (rule, verdict, score) through the stored map, exactly
+as ``verdict.confidence`` does, and prints the reliability table, the expected
+calibration error and the mean confidence on wrong answers: rows recorded before the
+map was stored are judged as the code with the map answers.
 
 Each row holds the analysis's verdict, its uncalibrated score (the margin to the limits
 that decided, ``pred.score``), the branch of the rule that decided (``pred.rule``) and
@@ -40,12 +46,12 @@ HELD_OUT_SEED_BASE = 100_000
 MIN_CASES = 20
 
 
-def cases(path: Path) -> list[tuple[str, str, float, bool, float]]:
+def cases(path: Path, *, held_out_ok: bool = False) -> list[tuple[str, str, float, bool, float]]:
     """(rule, verdict, score, right, weight) of every row in a bench's JSON file."""
     rows = json.loads(path.read_text())
     out = []
     for r in rows:
-        if r["seed"] >= HELD_OUT_SEED_BASE:
+        if r["seed"] >= HELD_OUT_SEED_BASE and not held_out_ok:
             raise SystemExit(f"{path}: seed {r['seed']} is held out; calibrate on --dev rows")
         pred = r["pred"]
         expected = r["expected"] if "expected" in r else r["gt"]["verdict"]
@@ -65,13 +71,14 @@ def isotonic(
     Returns breakpoints (score, accuracy) at both ends of each pooled block, for
     linear interpolation; block accuracies are Laplace-smoothed by case count.
     """
-    order = np.argsort(score, kind="stable")
-    s = np.asarray(score, float)[order]
-    y = np.asarray(right, float)[order]
-    w = np.asarray(weight, float)[order]
+    # Equal scores are one point (their pooled accuracy), so the map is a function.
+    s, inverse = np.unique(np.asarray(score, float), return_inverse=True)
+    w = np.bincount(inverse, weights=np.asarray(weight, float))
+    y = np.bincount(inverse, weights=np.asarray(right, float) * weight) / w
+    counts = np.bincount(inverse)
     blocks: list[list[float]] = []  # [weighted right, weight, cases, first score, last score]
-    for si, yi, wi in zip(s, y, w, strict=True):
-        blocks.append([yi * wi, wi, 1.0, si, si])
+    for si, yi, wi, ni in zip(s, y, w, counts, strict=True):
+        blocks.append([yi * wi, wi, float(ni), si, si])
         while len(blocks) > 1 and _mean(blocks[-2]) >= _mean(blocks[-1]):
             b = blocks.pop()
             a = blocks[-1]
@@ -115,13 +122,30 @@ def apply(maps: dict[str, Any], rule: str, verdict: str, score: float) -> float:
     return float(np.interp(score, m["score"], m["accuracy"]))
 
 
+def evaluate(paths: list[Path]) -> int:
+    maps = json.loads(CALIBRATION_FILE.read_text())["maps"]
+    for path in paths:
+        pairs = [(apply(maps, r, v, s), ok) for r, v, s, ok, _ in cases(path, held_out_ok=True)]
+        table, ece = reliability(pairs)
+        wrong = [c for c, ok in pairs if not ok]
+        mean_wrong = sum(wrong) / len(wrong) if wrong else 0.0
+        print(
+            f"{path}: {len(pairs)} cases, ECE {ece:.3f},"
+            f" mean confidence when wrong {mean_wrong:.2f}"
+        )
+        for lo, hi, n, c, acc in table:
+            print(f"  {lo:.1f}-{hi:.1f}: {n}, {c:.2f}, {acc:.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", type=Path, nargs="+", help="JSON rows of --dev bench runs")
-    parser.add_argument(
-        "--write", action="store_true", help=f"store the maps in {CALIBRATION_FILE}"
-    )
+    parser.add_argument("--write", action="store_true", help="store the maps (see above)")
+    parser.add_argument("--evaluate", action="store_true", help="judge rows with the stored map")
     args = parser.parse_args(argv)
+    if args.evaluate:
+        return evaluate(args.rows)
     all_cases = [c for path in args.rows for c in cases(path)]
     maps = fit(all_cases)
     # In sample, and two-fold cross-fitted (fit on one half, judged on the other).

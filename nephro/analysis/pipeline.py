@@ -34,7 +34,7 @@ from nephro.analysis.subtract import Subtraction, subtract_scout
 from nephro.analysis.tract import Tract, segment_tract
 from nephro.analysis.verdict import calibrated, confidence, decide, margin_score
 
-# Input flags that make the measurements less certain (each costs 10 % confidence).
+# Input flags that make the measurements less certain (each costs 10 % of the score).
 _UNCERTAIN_INPUT = (
     "pixel_spacing_assumed",
     "frame_time_from_cine_rate",

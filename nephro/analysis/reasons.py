@@ -61,6 +61,8 @@ def explain(
             why.append("the measurements lie close to the limits that decided")
         if uncertain_input:
             why.append("the input is uncertain (" + ", ".join(_words(uncertain_input)) + ")")
+        if not why:
+            why.append("calls made this way were often wrong on the validation series")
         shown = _shown(confidence, th.CONFIDENCE_MIN_DECISIVE, 2, at_most=False, keep_nonzero=False)
         reasons.append(f"low confidence ({shown}): " + " and ".join(why))
     return reasons

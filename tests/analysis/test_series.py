@@ -144,4 +144,6 @@ def test_display_encoded_pixels_are_flagged_and_lower_the_confidence(make_case, 
     assert "display_encoded_pixels" in series.quality
     lin, disp = analyze_paths([src]), analyze_paths([tmp_path / "disp.dcm"])
     assert disp.verdict == lin.verdict
-    assert disp.confidence < lin.confidence
+    assert disp.score is not None and lin.score is not None
+    assert disp.score < lin.score
+    assert disp.confidence <= lin.confidence
