@@ -74,6 +74,25 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
     return p, max(0.0, c - h), min(1.0, c + h)
 
 
+def reliability(pairs: list[tuple[float, bool]], bins: int = 5) -> tuple[list[tuple], float]:
+    """Reliability table of (confidence, right) pairs and the expected calibration error.
+
+    Rows: (bin low, bin high, cases, mean confidence, accuracy); the ECE is the
+    case-weighted mean of |confidence - accuracy| over the bins.
+    """
+    table, ece = [], 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [(c, ok) for c, ok in pairs if low <= c < high or (b == bins - 1 and c == high)]
+        if not members:
+            continue
+        confidence = statistics.fmean(c for c, _ in members)
+        accuracy = statistics.fmean(ok for _, ok in members)
+        table.append((low, high, len(members), confidence, accuracy))
+        ece += len(members) / len(pairs) * abs(confidence - accuracy)
+    return table, ece
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"cases": len(rows)}
     pos = [r for r in rows if r["gt"]["obstructed"]]
@@ -157,12 +176,39 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         sum(r["pred"]["obstruction_level"] == r["gt"]["obstruction_level"] for r in lv), len(lv)
     )
     out["confusion"] = Counter((r["gt"]["verdict"], r["pred"]["verdict"]) for r in rows)
+    out["per_scenario"] = {
+        name: wilson(
+            sum(r["pred"]["verdict"] == r["gt"]["verdict"] for r in rows if r["scenario"] == name),
+            sum(r["scenario"] == name for r in rows),
+        )
+        for name in sorted({r["scenario"] for r in rows})
+    }
+    pairs = [(r["pred"]["confidence"], r["pred"]["verdict"] == r["gt"]["verdict"]) for r in rows]
+    out["reliability"], out["ece"] = reliability(pairs)
+    wrong = [c for c, ok in pairs if not ok]
+    out["mean_confidence_wrong"] = statistics.fmean(wrong) if wrong else None
     out["errors"] = sum(r["pred"]["error"] is not None for r in rows)
     return out
 
 
 def _ci(x: tuple[float, float, float]) -> str:
     return f"{x[0]:.3f} (95% CI {x[1]:.3f}-{x[2]:.3f})"
+
+
+def _calibration_and_scenarios(s: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"  expected calibration error {s['ece']:.3f} (target <= 0.10); mean confidence"
+            f" when wrong {s['mean_confidence_wrong'] or 0:.2f} (target <= 0.6)",
+            "  verdict accuracy per scenario:",
+            *(f"    {name:18s} {_ci(x)}" for name, x in s["per_scenario"].items()),
+            "  reliability (confidence bin: cases, mean confidence, accuracy):",
+            *(
+                f"    {lo:.1f}-{hi:.1f}: {n}, {c:.2f}, {a:.2f}"
+                for lo, hi, n, c, a in s["reliability"]
+            ),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "    " + f"{g:14s}" + "".join(f"{s['confusion'].get((g, p), 0):14d}" for p in classes)
         )
+    print(_calibration_and_scenarios(s))
     if args.show_errors:
         for r in rows:
             bad = r["pred"]["verdict"] != r["gt"]["verdict"] or r["pred"]["leak"] != r["gt"]["leak"]

@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.analysis_accuracy import wilson  # noqa: E402
+from bench.analysis_accuracy import reliability, wilson  # noqa: E402
 from bench.indsim import SCENARIOS, simulate  # noqa: E402
 from nephro.analysis import analyze_paths  # noqa: E402
 from nephro.analysis.verdict import Drainage, decide  # noqa: E402
@@ -99,11 +99,23 @@ def expected(truth: dict[str, Any]) -> str:
     ).verdict
 
 
-def run_case(job: tuple[str, int]) -> dict[str, Any]:
-    scenario, seed = job
+def _simulated(scenario: str, seed: int, cache: Path | None, tmp: Path) -> tuple[dict, Path]:
+    """The case's truth and folder: from ``cache`` when it was simulated before."""
+    if cache is None:
+        return simulate(scenario, seed, tmp), tmp
+    folder = cache / f"{scenario}-{seed}"
+    truth_file = folder / "truth-bench.json"
+    if not truth_file.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        truth_file.write_text(json.dumps(simulate(scenario, seed, folder), default=str))
+    return json.loads(truth_file.read_text()), folder
+
+
+def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
+    scenario, seed, cache = job
     with tempfile.TemporaryDirectory(prefix="nephro-indsim-") as tmp:
-        truth = simulate(scenario, seed, Path(tmp))
-        paths = [p for p in Path(tmp).iterdir() if p.suffix == ".dcm"]
+        truth, folder = _simulated(scenario, seed, cache, Path(tmp))
+        paths = [p for p in folder.iterdir() if p.suffix == ".dcm"]
         result = analyze_paths([str(p) for p in paths], side=truth.get("side"))
     pred = result.to_dict(curves=False)
     first = min(image["t_s"] for image in truth["images"])
@@ -115,32 +127,11 @@ def run_case(job: tuple[str, int]) -> dict[str, Any]:
         "leak": bool(truth["leak"]),
         "arrival_s": None if arrival is None else arrival - first,
         "arrival_during_run": truth.get("bladder_arrival_during") == "run",
-        "pred": {k: pred.get(k) for k in ("verdict", "confidence", "reasons", "leak")}
+        "pred": {
+            k: pred.get(k) for k in ("verdict", "confidence", "rule", "score", "reasons", "leak")
+        }
         | {"bladder_arrival_s": pred.get("bladder_arrival_s")},
     }
-
-
-def reliability(rows: list[dict[str, Any]], bins: int = 5) -> tuple[list[tuple], float]:
-    """(bin low, bin high, cases, mean confidence, accuracy) per bin, and the ECE."""
-    table, ece = [], 0.0
-    for b in range(bins):
-        low, high = b / bins, (b + 1) / bins
-        members = [
-            r
-            for r in rows
-            if r["pred"]["confidence"] is not None
-            and (
-                low <= r["pred"]["confidence"] < high
-                or (b == bins - 1 and r["pred"]["confidence"] == 1)
-            )
-        ]
-        if not members:
-            continue
-        confidence = statistics.fmean(r["pred"]["confidence"] for r in members)
-        accuracy = statistics.fmean(r["pred"]["verdict"] == r["expected"] for r in members)
-        table.append((low, high, len(members), confidence, accuracy))
-        ece += len(members) / len(rows) * abs(confidence - accuracy)
-    return table, ece
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -156,7 +147,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if r["arrival_during_run"] and r["pred"]["bladder_arrival_s"] is not None
     ]
     ood = [r for r in rows if r["scenario"] in UNDECIDABLE]
-    table, ece = reliability(rows)
+    table, ece = reliability(
+        [(r["pred"]["confidence"], r["pred"]["verdict"] == r["expected"]) for r in rows]
+    )
     by_scenario = defaultdict(list)
     for r in rows:
         by_scenario[r["scenario"]].append(r)
@@ -217,14 +210,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dev", action="store_true", help="development seeds 0-9999")
     parser.add_argument("--json", type=Path, help="write every case's row here")
+    parser.add_argument(
+        "--cache", type=Path, help="keep simulated dev cases in this folder (development only)"
+    )
+    parser.add_argument("--show-errors", action="store_true", help="list wrong verdicts")
     args = parser.parse_args(argv)
     base = DEV_SEED_BASE if args.dev else TEST_SEED_BASE
-    jobs = [(SCENARIOS[i % len(SCENARIOS)], base + i) for i in range(args.cases)]
+    cache = args.cache if args.dev else None
+    jobs = [(SCENARIOS[i % len(SCENARIOS)], base + i, cache) for i in range(args.cases)]
     with mp.Pool(args.workers) as pool:
         rows = pool.map(run_case, jobs, chunksize=1)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
     print(report(summarise(rows)))
+    if args.show_errors:
+        for r in rows:
+            if r["pred"]["verdict"] != r["expected"]:
+                print(
+                    f"{r['scenario']:18s} {r['seed']:6d} expected {r['expected']:13s}"
+                    f" got {r['pred']['verdict']} ({r['pred']['confidence']:.2f}):"
+                    f" {'; '.join(r['pred']['reasons'] or [])[:220]}"
+                )
     return 0
 
 

@@ -198,7 +198,7 @@ def _common(
     ds.BitsStored = p.bits_stored
     ds.HighBit = p.bits_stored - 1
     ds.PixelRepresentation = 0
-    ds.PixelIntensityRelationship = p.intensity_relationship
+    ds.PixelIntensityRelationship = "DISP" if p.response != "linear" else p.intensity_relationship
     ds.PixelIntensityRelationshipSign = -1 if photometric == "MONOCHROME1" else 1
     ds.LossyImageCompression = "00"
     ds.KVP = "75"

@@ -75,6 +75,8 @@ class Metrics:
     column_level: str
     """Where the contrast column stops (``upj`` when no column is seen)."""
     frames_realigned: int
+    beyond_field: bool = False
+    """Ureteric contrast reaches the lower edge of the field."""
 
     def drainage(self, *, timing_known: bool) -> Drainage:
         """The verdict rule's inputs."""
@@ -86,6 +88,7 @@ class Metrics:
             span_s=self.span_s,
             tube_open=self.tube_open,
             timing_known=timing_known,
+            beyond_field=self.beyond_field,
         )
 
 
@@ -152,9 +155,23 @@ def retention(clearance: Clearance, leak: Leak, *, arrived: bool, tube_open: boo
     an unexplained shortfall does not.
     """
     up_last, u_peak = clearance.upper_residual_last, clearance.upper_peak
+    if up_last is not None and up_last < th.DRAINED_MAX_RESIDUAL:
+        # The kidney and ureter emptied: drainage is evidence on its own, even when the
+        # bladder was not found (issue 14).
+        return up_last
     if not arrived and not tube_open and up_last is not None and u_peak > 0:
         return max(up_last, 1.0 - max(float(leak.curve[-1]), 0.0) / u_peak)
     return up_last
+
+
+def leaves_field(sub: Subtraction, tract: Tract, px: float) -> bool:
+    """The ureter's course reaches the lower edge of the seen field on some film: the
+    ureter runs on out of the field, where the bladder (if any) is not seen."""
+    rows = np.flatnonzero(sub.valid.any(axis=1))
+    if rows.size == 0 or not tract.course.any():
+        return False
+    edge = max(1, int(round(th.FIELD_EDGE_MM / px)))
+    return bool(tract.course[rows[-1] - edge + 1 : rows[-1] + 1].any())
 
 
 def column_level(sub: Subtraction, kidney: Kidney, tract: Tract, px: float) -> str:

@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
+from nephro.analysis import verdict as vd
 from nephro.analysis.arrays import F32, shift_mask
 from nephro.analysis.arrival import find_arrival
 from nephro.analysis.bladder import Bladder, find_bladder
@@ -22,6 +23,7 @@ from nephro.analysis.metrics import (
     Metrics,
     column_level,
     contrast_lost,
+    leaves_field,
     measure_clearance,
     retention,
 )
@@ -33,9 +35,9 @@ from nephro.analysis.scatter import fit_scatter_around
 from nephro.analysis.series import Series
 from nephro.analysis.subtract import Subtraction, subtract_scout
 from nephro.analysis.tract import Tract, segment_tract
-from nephro.analysis.verdict import confidence, decide
+from nephro.analysis.verdict import calibrated, confidence, decide, margin_score
 
-# Input flags that make the measurements less certain (each costs 10 % confidence).
+# Input flags that make the measurements less certain (each costs 10 % of the score).
 _UNCERTAIN_INPUT = (
     "pixel_spacing_assumed",
     "frame_time_from_cine_rate",
@@ -66,7 +68,10 @@ def analyze_series(
     times, px = series.times_s, series.pixel_mm
     if series.log_frames.shape[0] < 2:
         reason = "only one frame: drainage needs a scout and later frames"
-        return _indeterminate(series, reason, list(series.quality), 0.0)
+        return _indeterminate(series, reason, list(series.quality), 0.0, vd.ONE_FRAME)
+    if float(np.ptp(series.log_frames)) <= 1e-6:
+        reason = "the images are blank (every pixel of every frame has the same value)"
+        return _indeterminate(series, reason, list(series.quality), 1.0, vd.BLANK)
     log, moved = register_pauses(series.log_frames, times)
     quality = list(series.quality) + (["patient_motion_corrected"] if moved else [])
     try:
@@ -88,7 +93,9 @@ def analyze_series(
         curves = measure_curves(sub, kidney, bladder, tract, leak_if_blocked, lin, px)
         require_filling(curves, kidney)
     except NoContrast as stop:
-        return _indeterminate(series, stop.reason, [*quality, "no_contrast"], stop.confidence)
+        return _indeterminate(
+            series, stop.reason, [*quality, "no_contrast"], stop.confidence, vd.NO_CONTRAST
+        )
 
     clearance = measure_clearance(curves, times)
     arrival = find_arrival(bladder, curves, sub, times, tract.occupied, lin, px)
@@ -126,13 +133,14 @@ def analyze_series(
         leak_area_cm2=leak.area_cm2,
         column_level=column_level(sub, kidney, tract, px),
         frames_realigned=len(moved),
+        beyond_field=leaves_field(sub, tract, px) and arrival.time_s is None,
     )
 
     drainage = metrics.drainage(timing_known="timing_missing" not in quality)
     decision = decide(drainage)
     uncertain = [q for q in _UNCERTAIN_INPUT if q in quality]
-    rule_conf = confidence(decision, drainage)
-    conf = rule_conf * max(0.5, 1.0 - 0.1 * len(uncertain))
+    rule_conf = margin_score(decision, drainage)
+    conf, score = confidence(decision, drainage, len(uncertain))
     level = metrics.column_level if decision.verdict == "obstructed" else None
 
     evidence = replace(
@@ -144,6 +152,8 @@ def analyze_series(
     return AnalysisResult(
         verdict=decision.verdict,
         confidence=float(min(max(conf, 0.0), 1.0)),
+        rule=decision.rule,
+        score=score,
         reasons=explain(
             decision,
             metrics,
@@ -209,11 +219,15 @@ def _evidence(
     )
 
 
-def _indeterminate(series: Series, reason: str, quality: list[str], conf: float) -> AnalysisResult:
+def _indeterminate(
+    series: Series, reason: str, quality: list[str], score: float, rule: str
+) -> AnalysisResult:
     span = float(series.times_s[-1] - series.times_s[0]) if series.times_s.size else 0.0
     return AnalysisResult(
         verdict="indeterminate",
-        confidence=conf,
+        confidence=calibrated(rule, "indeterminate", score),
+        rule=rule,
+        score=score,
         reasons=[reason],
         frames=int(series.log_frames.shape[0]),
         span_s=span,

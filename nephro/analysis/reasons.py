@@ -61,6 +61,8 @@ def explain(
             why.append("the measurements lie close to the limits that decided")
         if uncertain_input:
             why.append("the input is uncertain (" + ", ".join(_words(uncertain_input)) + ")")
+        if not why:
+            why.append("calls made this way were often wrong on the validation series")
         shown = _shown(confidence, th.CONFIDENCE_MIN_DECISIVE, 2, at_most=False, keep_nonzero=False)
         reasons.append(f"low confidence ({shown}): " + " and ".join(why))
     return reasons
@@ -85,6 +87,11 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
             f"bladder, ureter and any leak show less than {percent(th.MASS_LOSS_FRACTION)} of "
             "what left it (most likely the tube was open to drainage, or the bladder lies "
             "outside the field), so drainage cannot be judged"
+        ]
+    if rule == vd.BEYOND_FIELD:
+        return [
+            "contrast passes down the ureter beyond the edge of the field and the bladder "
+            "is not in view, so whether it reaches the bladder cannot be judged"
         ]
     if rule in (vd.PROMPT_DRAINAGE, vd.SLOW_CLEARANCE):
         assert arrival is not None

@@ -54,6 +54,10 @@ class AnalysisResult:
     verdict: str
     confidence: float
     reasons: list[str]
+    rule: str | None = None
+    """The branch of the verdict rule (or the stage's stop) that decided."""
+    score: float | None = None
+    """The confidence before calibration (margin to the deciding limits)."""
     leak: bool = False
     leak_onset_s: float | None = None
     leak_area_cm2: float | None = None
@@ -88,6 +92,8 @@ class AnalysisResult:
             "verdict": self.verdict,
             "confidence": _num(self.confidence, 3),
             "reasons": list(self.reasons),
+            "rule": self.rule,
+            "score": _num(self.score, 3),
             "leak": bool(self.leak),
             "leak_onset_s": _num(self.leak_onset_s, 1),
             "leak_area_cm2": _num(self.leak_area_cm2, 1),

@@ -9,7 +9,6 @@ decoded frame, never the whole series at full resolution.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,9 +20,8 @@ import pydicom
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import iter_pixels
 
-from nephro.analysis import thresholds as th
+from nephro.analysis.pixels import Encoding, bin_factor_for, log_frames, pixel_mm, read_film
 
 FloatArray = NDArray[np.float32]
 
@@ -204,82 +202,6 @@ def _has_pixel_data(path: Path) -> bool:
     return "PixelData" in ds
 
 
-def bin_factor_for(rows: int, cols: int) -> int:
-    """Binning that brings the longer side near :data:`thresholds.ANALYSIS_GRID_PX`."""
-    return max(1, int(round(max(rows, cols) / th.ANALYSIS_GRID_PX)))
-
-
-def _binner(rows: int, cols: int, b: int) -> Any:
-    h, w = rows // b, cols // b
-    rows_sum = np.empty((h, w * b), np.float32)
-    rows_int: dict[np.dtype[Any], NDArray[Any]] = {}
-
-    def fn(frame: NDArray[Any], out: FloatArray, bits: int = 16) -> None:
-        # ``bits``: the integer pixels fit in that many bits (two's complement if signed).
-        a = frame[: h * b, : w * b]
-        if a.dtype.kind in "ui" and a.dtype.itemsize <= 2 and b * b * 65536 <= 2**24:
-            # Integer pixels: every partial sum is an integer below 2**24, exact in
-            # float32 in any order; adding whole rows first (contiguous) and then the
-            # columns of the 1/b-sized result is several times faster.
-            if b == 1:
-                np.copyto(out, a, casting="unsafe")
-            elif a.dtype.itemsize == 2 and b << bits <= 1 << 16:
-                # The row sums fit the pixels' own type: add them there (no casts),
-                # convert once, then add the columns as below.
-                ri = rows_int.get(a.dtype)
-                if ri is None:
-                    ri = rows_int[a.dtype] = np.empty((h, w * b), a.dtype)
-                np.add(a[0::b], a[1::b], out=ri)
-                for k in range(2, b):
-                    ri += a[k::b]
-                np.copyto(rows_sum, ri, casting="unsafe")
-                np.add(rows_sum[:, 0::b], rows_sum[:, 1::b], out=out)
-                for k in range(2, b):
-                    out += rows_sum[:, k::b]
-            else:
-                np.add(a[0::b], a[1::b], out=rows_sum, dtype=np.float32)
-                for k in range(2, b):
-                    np.add(rows_sum, a[k::b], out=rows_sum)
-                np.add(rows_sum[:, 0::b], rows_sum[:, 1::b], out=out)
-                for k in range(2, b):
-                    out += rows_sum[:, k::b]
-        else:
-            # Summing strided views is several times faster than reshape().mean() here.
-            x = a[:, 0::b].astype(np.float32)
-            for k in range(1, b):
-                x += a[:, k::b]
-            out[...] = x[0::b]
-            for k in range(1, b):
-                out += x[k::b]
-        out *= 1.0 / (b * b)
-
-    return fn
-
-
-class _StoredBits:
-    """Frame with the unused high bits handled as pydicom's ``correct_unused_bits`` does.
-
-    Shifting left and back clears them (sign-extends signed pixels). Skipped for an
-    unsigned frame whose top bits are all zero (the usual case): there it changes nothing.
-    Either way an integer frame then fits in its item size in bits minus ``shift``.
-    """
-
-    def __init__(self, allocated: int, stored: int) -> None:
-        self.shift = allocated - stored
-        self.buf: NDArray[Any] | None = None
-
-    def __call__(self, frame: NDArray[Any]) -> NDArray[Any]:
-        if self.shift <= 0 or frame.dtype.kind not in "ui":
-            return frame
-        if frame.dtype.kind == "u" and int(frame.max()) >> (8 * frame.itemsize - self.shift) == 0:
-            return frame
-        if self.buf is None or self.buf.shape != frame.shape or self.buf.dtype != frame.dtype:
-            self.buf = np.empty_like(frame)
-        np.left_shift(frame, self.shift, out=self.buf)
-        np.right_shift(self.buf, self.shift, out=self.buf)
-        return self.buf
-
-
 def load_series(paths: list[Path]) -> Series:
     """Read files/folders into a :class:`Series`.
 
@@ -310,10 +232,10 @@ def load_series(paths: list[Path]) -> Series:
     for i in with_pixels:
         frames_by_shape[(i.rows, i.cols)] += i.n_frames
     shape = frames_by_shape.most_common(1)[0][0]
-    usable = [i for i in with_pixels if (i.rows, i.cols) == shape]
+    usable = list(with_pixels)
     quality: list[str] = []
-    if len(usable) < len(with_pixels):
-        quality.append("files_of_other_size_ignored")
+    if len(frames_by_shape) > 1:
+        quality.append("films_resampled_onto_run_grid")
     if skipped:
         quality.append("non_image_files_ignored")
 
@@ -349,48 +271,29 @@ def load_series(paths: list[Path]) -> Series:
     n_total = len(entries)
 
     b = bin_factor_for(*shape)
-    binner = _binner(shape[0], shape[1], b)
     h, w = shape[0] // b, shape[1] // b
     out = np.empty((n_total, h, w), np.float32)
     slot = {(fi, k): pos for pos, (_, fi, k) in enumerate(entries)}
     infos_meta: dict[str, Any] = {}
-    for fi, info in enumerate(usable):
+    grid_mm = _grid_mm(usable, shape)
+    # The run's grid first: spot films and a separate scout of another matrix or field
+    # are then resampled onto it in the patient's plane and matched to its scale.
+    order = sorted(range(len(usable)), key=lambda fi: (usable[fi].rows, usable[fi].cols) != shape)
+    ref_slot = min(slot[(fi, 0)] for fi in order if (usable[fi].rows, usable[fi].cols) == shape)
+    dst_mm = grid_mm[fi_ref(usable, shape)] * b
+    for fi in order:
+        info = usable[fi]
         ds = info.ds
-        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-        bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)))
-        sign_el = ds.get("PixelIntensityRelationshipSign")
-        sign = int(sign_el) if sign_el in (1, -1) else (-1 if photometric == "MONOCHROME1" else 1)
-        relationship = str(ds.get("PixelIntensityRelationship", "LIN")).upper()
-        slope = float(ds.get("RescaleSlope", 1) or 1)
-        intercept = float(ds.get("RescaleIntercept", 0) or 0)
-        maxval = float(2**bits - 1)
-        signed = int(ds.get("PixelRepresentation", 0)) == 1
-        stored = _StoredBits(int(ds.get("BitsAllocated", 16)), bits)
+        own_grid = (info.rows, info.cols) == shape
         k = -1
         try:
-            # Unused high bits are cleared here (as pydicom's correct_unused_bits does),
-            # and native frames are read as views: pydicom copies every frame first.
-            frames = iter_pixels(info.path, view_only=True, correct_unused_bits=False)
-            for k, raw in enumerate(frames):
-                if k >= info.n_frames:
-                    break
-                frame = stored(raw)
-                # Bin straight into the frame's slot and convert in place there.
-                y = out[slot[(fi, k)]]
-                binner(frame, y, 8 * frame.itemsize - max(stored.shift, 0))
-                if slope != 1 or intercept != 0:
-                    y *= slope
-                    y += intercept
-                if signed:
-                    y += maxval / 2
-                    y += 0.5
-                if sign < 0:
-                    np.subtract(maxval, y, out=y)
-                if relationship != "LOG":
-                    # LOG data is already logarithmic: only the direction matters
-                    # (scale cancels in every ratio and in sigma units).
-                    np.maximum(y, 0.5, out=y)
-                    np.log(y, out=y)
+            if own_grid:
+                for k, y in enumerate(log_frames(info.path, ds, info.n_frames)):
+                    out[slot[(fi, k)]] = y
+            else:
+                src_mm = grid_mm[fi] * bin_factor_for(info.rows, info.cols)
+                slots = [slot[(fi, j)] for j in range(info.n_frames)]
+                k = read_film(info.path, ds, out, slots, ref_slot, (src_mm, dst_mm))
         except SeriesError:
             raise
         except Exception as exc:
@@ -402,6 +305,8 @@ def load_series(paths: list[Path]) -> Series:
             raise SeriesError(
                 f"{info.path.name}: pixel data is truncated ({k + 1} of {info.n_frames} frames)"
             )
+        enc = Encoding.of(ds)
+        photometric, bits, relationship = enc.photometric, enc.bits, enc.relationship
         infos_meta.setdefault("modality", str(ds.get("Modality", "")))
         infos_meta.setdefault("photometric", photometric)
         infos_meta.setdefault("bits_stored", bits)
@@ -419,8 +324,8 @@ def load_series(paths: list[Path]) -> Series:
             # Values after a display LUT (window, sigmoid, gamma): their log is not
             # proportional to attenuation, so iodine sums are only approximate.
             infos_meta["display_encoded"] = True
-        infos_meta.setdefault("pixel_mm_source", _pixel_mm(ds)[1])
-        infos_meta.setdefault("_pixel_mm", _pixel_mm(ds)[0])
+        infos_meta.setdefault("pixel_mm_source", pixel_mm(ds)[1])
+        infos_meta.setdefault("_pixel_mm", pixel_mm(ds)[0])
     if infos_meta.pop("log_encoded", False):
         quality.append("log_encoded_pixels")
     if infos_meta.pop("display_encoded", False):
@@ -444,18 +349,19 @@ def load_series(paths: list[Path]) -> Series:
     )
 
 
-def _pixel_mm(ds: Dataset) -> tuple[float, str]:
-    """Pixel size at the patient (mm) and where it came from."""
-    for tag in ("PixelSpacing",):
-        v = ds.get(tag)
-        if v and float(v[0]) > 0:
-            return float(v[0]), "PixelSpacing"
-    v = ds.get("ImagerPixelSpacing")
-    if v and float(v[0]) > 0:
-        sid = ds.get("DistanceSourceToDetector")
-        sod = ds.get("DistanceSourceToPatient")
-        mag = float(sid) / float(sod) if sid and sod and float(sod) > 0 else 1.0
-        if not math.isfinite(mag) or mag <= 0:
-            mag = 1.0
-        return float(v[0]) / mag, "ImagerPixelSpacing"
-    return 0.0, "assumed"
+def fi_ref(usable: list[_FileInfo], shape: tuple[int, int]) -> int:
+    """Index of the first file on the run's grid."""
+    return next(fi for fi, i in enumerate(usable) if (i.rows, i.cols) == shape)
+
+
+def _grid_mm(usable: list[_FileInfo], shape: tuple[int, int]) -> list[float]:
+    """Each file's pixel size at the patient (mm); a file without one is taken to
+    span the same field as the run."""
+    ref_mm, ref_src = pixel_mm(usable[fi_ref(usable, shape)].ds)
+    if ref_src == "assumed":
+        ref_mm = 400.0 / max(shape)
+    out = []
+    for info in usable:
+        mm, src = pixel_mm(info.ds)
+        out.append(mm if src != "assumed" else ref_mm * max(shape) / max(info.rows, info.cols))
+    return out

@@ -63,6 +63,21 @@ analysis.md section 6(a): "a span under 10 min with no arrival" is indeterminate
 SPAN_TOLERANCE_S: float = 120.0
 """Spot films are taken "at about" 5/10/20 min; accept 2 min early (engineering)."""
 
+DRAINED_MAX_RESIDUAL: float = 0.5
+"""Kidney and ureter holding less than half their peak at the last film have drained.
+
+Engineering (issue 14: "a kidney that empties is not obstructed because the bladder
+was not found"): the mass-balance retention, which counts contrast not seen elsewhere
+as retained, is used only above this level; half is the T1/2 definition.
+"""
+
+FIELD_EDGE_MM: float = 15.0
+"""Ureteric contrast this close to the lower edge of the valid field leaves it.
+
+Engineering: the 3x3 smoothing and the border left out of the valid pixels keep
+significant contrast about 12 mm from the edge on our phantom's 128 px grid.
+"""
+
 MIN_POINTS_AFTER_PEAK: int = 3
 """At least 3 time points after filling are needed to fit a clearance (analysis.md)."""
 

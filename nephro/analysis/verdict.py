@@ -8,14 +8,20 @@ ground truth), so the benchmark compares like with like. Every limit is in
 |---|---|
 | drains | bladder arrival <= 10 min and (T1/2 <= 10 min or residual at 20 min <= 0.5) |
 | obstructed | no arrival, a film at >= 20 min (2 min tolerance), kidney + ureter hold >= 80 % |
-| indeterminate | no times, no contrast, contrast lost from the field, < 10 min and no arrival |
+| indeterminate | no times, no contrast, contrast lost from the field, no arrival while the |
+| | ureter leaves the field, < 10 min and no arrival |
 | delayed | everything in between |
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
 
 from nephro.analysis import thresholds as th
 
@@ -29,6 +35,13 @@ SHORT_SERIES = "short_series"
 RETAINED = "retained"
 NOT_RETAINED = "not_retained"
 LATE_ARRIVAL = "late_arrival"
+BEYOND_FIELD = "beyond_field"
+# Stops before the rule could be applied (a stage found nothing to measure).
+ONE_FRAME = "one_frame"
+BLANK = "blank"
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+"""Calibration maps fitted by ``bench/calibrate.py`` on development seeds (see there)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ class Drainage:
     tube_open: bool = False
     contrast_seen: bool = True
     timing_known: bool = True
+    beyond_field: bool = False
+    """Contrast runs down the ureter out of the field (and the bladder is not seen)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,8 @@ def decide(d: Drainage) -> Decision:
         return Decision("indeterminate", TIMING_MISSING)
     if not d.contrast_seen:
         return Decision("indeterminate", NO_CONTRAST)
+    if d.arrival_s is None and d.beyond_field:
+        return Decision("indeterminate", BEYOND_FIELD)
     if d.tube_open:
         return Decision("indeterminate", CONTRAST_LOST)
     if d.arrival_s is not None and d.arrival_s <= th.DRAINS_MAX_ARRIVAL_S:
@@ -95,15 +112,48 @@ def retained(upper_residual_last: float | None) -> bool:
     return upper_residual_last is not None and upper_residual_last >= th.OBSTRUCTED_MIN_RESIDUAL
 
 
-# Confidence: the margin to the deciding limit, in these units, through a sigmoid.
-# Heuristic, not calibrated (engineering).
+# Score: the margin to the deciding limit, in these units, through a sigmoid.
+# Heuristic (engineering); :func:`calibrated` maps it to an observed accuracy.
 _ARRIVAL_SCALE_S = 60.0
 _T_HALF_SCALE_S = 120.0
 _RESIDUAL_SCALE = 0.1
 _RETENTION_SCALE = 0.04
 
 
-def confidence(decision: Decision, d: Drainage) -> float:
+def confidence(decision: Decision, d: Drainage, uncertain_inputs: int = 0) -> tuple[float, float]:
+    """(calibrated confidence, score) of ``decision`` on ``d``.
+
+    The score is how clearly ``d`` lies on its side of the limits that decided (0-1),
+    lowered by 10 % per uncertain input flag (at most by half); the confidence is the
+    accuracy that score had on development cases (:func:`calibrated`).
+    """
+    score = margin_score(decision, d) * max(0.5, 1.0 - 0.1 * uncertain_inputs)
+    return calibrated(decision.rule, decision.verdict, score), score
+
+
+def calibrated(rule: str, verdict: str, score: float) -> float:
+    """The share of development cases that were right at this ``score``.
+
+    Maps fitted per branch of the rule (or per verdict, or over all cases, where a
+    branch had too few cases) by isotonic regression; the score itself if no map
+    was fitted.
+    """
+    maps = _calibration_maps()
+    table = maps.get(f"rule:{rule}") or maps.get(f"verdict:{verdict}") or maps.get("all")
+    if table is None:
+        return float(min(max(score, 0.0), 1.0))
+    return float(np.interp(score, table[0], table[1]))
+
+
+@cache
+def _calibration_maps() -> dict[str, tuple[list[float], list[float]]]:
+    if not CALIBRATION_FILE.exists():
+        return {}
+    data = json.loads(CALIBRATION_FILE.read_text())
+    return {key: (m["score"], m["accuracy"]) for key, m in data["maps"].items()}
+
+
+def margin_score(decision: Decision, d: Drainage) -> float:
     """How clearly ``d`` lies on its side of the limits that decided (0-1, before the
     input-quality factor); 0 when nothing could be judged."""
     rule = decision.rule
@@ -122,7 +172,7 @@ def confidence(decision: Decision, d: Drainage) -> float:
         return _sigmoid((d.arrival_s - th.DRAINS_MAX_ARRIVAL_S) / _ARRIVAL_SCALE_S + 1.0)
     if rule == NOT_RETAINED:
         return 0.5
-    if rule == CONTRAST_LOST:
+    if rule in (CONTRAST_LOST, BEYOND_FIELD):
         return 0.6
     if rule == NO_CONTRAST:
         return 1.0

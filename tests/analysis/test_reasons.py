@@ -11,7 +11,7 @@ from nephro.analysis import thresholds as th
 from nephro.analysis import verdict as vd
 from nephro.analysis.metrics import Metrics
 from nephro.analysis.reasons import explain, fmt_t, minutes, percent
-from nephro.analysis.verdict import confidence, decide
+from nephro.analysis.verdict import confidence, decide, margin_score
 
 FLAGS = (
     "pixel_spacing_assumed",
@@ -70,8 +70,8 @@ def metrics(draw: st.DrawFn) -> Metrics:
 def _reasons(m: Metrics, timing_known: bool, flags: list[str]) -> tuple[str, list[str]]:
     drainage = m.drainage(timing_known=timing_known)
     decision = decide(drainage)
-    rule_conf = confidence(decision, drainage)
-    conf = rule_conf * max(0.5, 1.0 - 0.1 * len(flags))
+    rule_conf = margin_score(decision, drainage)
+    conf, _ = confidence(decision, drainage, len(flags))
     level = m.column_level if decision.verdict == "obstructed" else None
     reasons = explain(
         decision,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import shutil
 
 import numpy as np
 import pydicom
+import pytest
 from pydicom.dataset import Dataset
 
 from nephro.analysis import analyze_paths
@@ -80,8 +82,54 @@ def test_it_keeps_the_run_when_more_files_are_spot_films_of_another_size(make_ca
         film.PixelData = np.full((film.Rows, film.Columns), 100, dtype).tobytes()
         film.save_as(tmp_path / f"film_{k}.dcm")
     series = load_series([tmp_path])
-    assert series.log_frames.shape[0] == len(truth.data["curves"]["t_s"])
-    assert "files_of_other_size_ignored" in series.quality
+    assert series.log_frames.shape[0] == len(truth.data["curves"]["t_s"]) + 3
+    assert "films_resampled_onto_run_grid" in series.quality
+
+
+def _film_of(
+    run: pydicom.Dataset, frame: int, *, zoom: int, flip: bool, when: str
+) -> pydicom.Dataset:
+    """Frame ``frame`` of ``run`` as a single film at ``zoom`` x the matrix (same field,
+    finer pixels), optionally stored in the opposite polarity, taken at ``when``."""
+    pixels = run.pixel_array[frame].astype(np.int64)
+    big = np.kron(pixels, np.ones((zoom, zoom), np.int64))
+    if flip:
+        big = (2 ** int(run.BitsStored) - 1) - big
+    film = copy.deepcopy(run)
+    for tag in ("NumberOfFrames", "FrameIncrementPointer", "FrameTime", "FrameTimeVector"):
+        if tag in film:
+            delattr(film, tag)
+    film.Rows, film.Columns = big.shape
+    film.ImagerPixelSpacing = [f"{float(run.ImagerPixelSpacing[0]) / zoom:.6f}"] * 2
+    film.PixelData = big.astype(run.pixel_array.dtype).tobytes()
+    film.AcquisitionDateTime = when
+    film.SOPInstanceUID = pydicom.uid.generate_uid()
+    return film
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_a_film_of_another_matrix_and_polarity_lands_on_the_run_grid(make_case, tmp_path, flip):
+    # Spot films have their own matrix, field and sometimes the opposite polarity:
+    # resampled in the patient's plane and matched in scale, a film of what the run
+    # showed reads as that run frame (issue 14, independent validation).
+    folder, _ = make_case("patent", 4)
+    src = next(folder.glob("*.dcm"))
+    run = pydicom.dcmread(src)
+    run.save_as(tmp_path / "run.dcm")
+    start = load_series([tmp_path / "run.dcm"])
+    last = start.log_frames.shape[0] - 1
+    start_dt = _parse_datetime(str(run.AcquisitionDateTime))
+    assert start_dt is not None
+    later = (start_dt + dt.timedelta(minutes=30)).strftime("%Y%m%d%H%M%S")
+    _film_of(run, last, zoom=2, flip=flip, when=later).save_as(tmp_path / "film.dcm")
+    series = load_series([tmp_path])
+    assert series.log_frames.shape[0] == last + 2
+    assert "films_resampled_onto_run_grid" in series.quality
+    film, frame = series.log_frames[-1], start.log_frames[last]
+    inner = (slice(8, -8), slice(8, -8))
+    spread = float(np.std(frame[inner]))
+    assert float(np.median(np.abs(film[inner] - frame[inner]))) < 0.05 * spread
+    assert np.corrcoef(film[inner].ravel(), frame[inner].ravel())[0, 1] > 0.95
 
 
 def test_display_encoded_pixels_are_flagged_and_lower_the_confidence(make_case, tmp_path):
@@ -96,4 +144,6 @@ def test_display_encoded_pixels_are_flagged_and_lower_the_confidence(make_case, 
     assert "display_encoded_pixels" in series.quality
     lin, disp = analyze_paths([src]), analyze_paths([tmp_path / "disp.dcm"])
     assert disp.verdict == lin.verdict
-    assert disp.confidence < lin.confidence
+    assert disp.score is not None and lin.score is not None
+    assert disp.score < lin.score
+    assert disp.confidence <= lin.confidence

@@ -7,7 +7,7 @@ import pytest
 from nephro.analysis import thresholds as th
 from nephro.analysis import verdict as vd
 from nephro.analysis.phantom import simulate
-from nephro.analysis.verdict import Drainage, confidence, decide
+from nephro.analysis.verdict import Drainage, confidence, decide, margin_score
 
 FULL = 1500.0  # a series reaching the 20-min film
 
@@ -45,12 +45,13 @@ def _d(**kw: object) -> Drainage:
 def test_it_applies_the_rule_table(drainage, verdict, rule):
     decision = decide(drainage)
     assert (decision.verdict, decision.rule) == (verdict, rule)
-    assert 0.0 <= confidence(decision, drainage) <= 1.0
+    conf, score = confidence(decision, drainage)
+    assert 0.0 <= conf <= 1.0 and 0.0 <= score <= 1.0
 
 
 def test_it_is_more_confident_further_from_the_limits():
     def conf(d: Drainage) -> float:
-        return confidence(decide(d), d)
+        return margin_score(decide(d), d)
 
     assert conf(_d(upper_residual_last=0.99)) > conf(_d(upper_residual_last=0.81))
     assert conf(_d(arrival_s=30.0, t_half_s=60.0)) > conf(_d(arrival_s=580.0, t_half_s=60.0))

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from nephro.analysis.phantom import variations
 from nephro.analysis.phantom.anatomy import build_anatomy, ellipsoid, grid
 from nephro.analysis.phantom.params import (
     FloatArray,
@@ -251,6 +252,10 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
             v = x * (target / ref) * (1 + 0.5 * drift[k])
         out[k] = np.clip(np.round(v), 0, maxval).astype(np.uint16)
 
+    if variations.changes_anything(p):
+        b_mm, b_r = anat.bladder_center[0], anat.bladder_radii[0]
+        rows = ((b_mm - b_r) / px - pad, (b_mm + b_r) / px - pad)
+        out = variations.apply(out, is_spot, p, px, rows)
     if p.mirror:
         out = out[:, :, ::-1].copy()
         masks = {k: v[:, ::-1].copy() for k, v in masks.items()}

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nephro.analysis.phantom.variations import draw as variations_draw
+
 FloatArray = NDArray[np.float32]
 
 
@@ -87,6 +89,20 @@ class PhantomParams:
     # storage
     bits_stored: int = 12
     intensity_relationship: str = "LIN"
+    # image-chain and acquisition variations (see variations.py; all off by default)
+    variations: bool = False
+    response: str = "linear"
+    gamma: float = 1.0
+    unsharp_gain: float = 0.0
+    unsharp_sigma_px: float = 4.0
+    recursive_alpha: float = 0.0
+    ii_circle: bool = False
+    collimator_frac: float = 0.0
+    table_pan_mm: float = 0.0
+    bladder_in_field: str = "full"
+    hold_frames: int = 0
+    spot_inverted: bool = False
+    spot_gain: float = 1.0
 
 
 @dataclass
@@ -196,6 +212,8 @@ def sample_params(scenario: str, seed: int, **overrides: Any) -> PhantomParams:
         base["tube_open"] = True
     elif scenario == "no_contrast":
         base["injected_ml"] = 0.0
+    if overrides.get("variations"):
+        base.update(variations_draw(seeded_rng(seed, "variations")))
     base.update(overrides)
     return PhantomParams(**base)
 

@@ -9,6 +9,7 @@ register = template.Library()
 # The analysis's quality notes (nephro.analysis: series.py, pipeline.py, cli.py).
 QUALITY = {
     "files_of_other_size_ignored": "files of another image size were left out",
+    "films_resampled_onto_run_grid": "films of another size or field were fitted to the run",
     "non_image_files_ignored": "files without images were left out",
     "timing_missing": "the films carry no times",
     "log_encoded_pixels": "pixel values are log-encoded",

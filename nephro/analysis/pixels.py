@@ -1,0 +1,279 @@
+"""Pixels of one file onto the analysis grid: decode, bin, convert to log transmission.
+
+Frames are decoded one at a time with pydicom's pixel plugins (``iter_pixels``),
+binned straight away and turned into "log transmission" (higher = more x-rays reached
+the detector). Files of another matrix or field (spot films, a separate scout) are
+resampled onto the run's grid in the patient's plane by their pixel spacing at the
+patient, and their intensity scale and polarity are matched to the run's
+(:func:`match_to`), since films carry their own dose, processing and display polarity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
+from pydicom.pixels import iter_pixels
+from scipy import ndimage
+
+from nephro.analysis import thresholds as th
+
+FloatArray = NDArray[np.float32]
+
+
+def bin_factor_for(rows: int, cols: int) -> int:
+    """Binning that brings the longer side near :data:`thresholds.ANALYSIS_GRID_PX`."""
+    return max(1, int(round(max(rows, cols) / th.ANALYSIS_GRID_PX)))
+
+
+def _binner(rows: int, cols: int, b: int) -> Any:
+    h, w = rows // b, cols // b
+    rows_sum = np.empty((h, w * b), np.float32)
+    rows_int: dict[np.dtype[Any], NDArray[Any]] = {}
+
+    def fn(frame: NDArray[Any], out: FloatArray, bits: int = 16) -> None:
+        # ``bits``: the integer pixels fit in that many bits (two's complement if signed).
+        a = frame[: h * b, : w * b]
+        if a.dtype.kind in "ui" and a.dtype.itemsize <= 2 and b * b * 65536 <= 2**24:
+            # Integer pixels: every partial sum is an integer below 2**24, exact in
+            # float32 in any order; adding whole rows first (contiguous) and then the
+            # columns of the 1/b-sized result is several times faster.
+            if b == 1:
+                np.copyto(out, a, casting="unsafe")
+            elif a.dtype.itemsize == 2 and b << bits <= 1 << 16:
+                # The row sums fit the pixels' own type: add them there (no casts),
+                # convert once, then add the columns as below.
+                ri = rows_int.get(a.dtype)
+                if ri is None:
+                    ri = rows_int[a.dtype] = np.empty((h, w * b), a.dtype)
+                np.add(a[0::b], a[1::b], out=ri)
+                for k in range(2, b):
+                    ri += a[k::b]
+                np.copyto(rows_sum, ri, casting="unsafe")
+                np.add(rows_sum[:, 0::b], rows_sum[:, 1::b], out=out)
+                for k in range(2, b):
+                    out += rows_sum[:, k::b]
+            else:
+                np.add(a[0::b], a[1::b], out=rows_sum, dtype=np.float32)
+                for k in range(2, b):
+                    np.add(rows_sum, a[k::b], out=rows_sum)
+                np.add(rows_sum[:, 0::b], rows_sum[:, 1::b], out=out)
+                for k in range(2, b):
+                    out += rows_sum[:, k::b]
+        else:
+            # Summing strided views is several times faster than reshape().mean() here.
+            x = a[:, 0::b].astype(np.float32)
+            for k in range(1, b):
+                x += a[:, k::b]
+            out[...] = x[0::b]
+            for k in range(1, b):
+                out += x[k::b]
+        out *= 1.0 / (b * b)
+
+    return fn
+
+
+class _StoredBits:
+    """Frame with the unused high bits handled as pydicom's ``correct_unused_bits`` does.
+
+    Shifting left and back clears them (sign-extends signed pixels). Skipped for an
+    unsigned frame whose top bits are all zero (the usual case): there it changes nothing.
+    Either way an integer frame then fits in its item size in bits minus ``shift``.
+    """
+
+    def __init__(self, allocated: int, stored: int) -> None:
+        self.shift = allocated - stored
+        self.buf: NDArray[Any] | None = None
+
+    def __call__(self, frame: NDArray[Any]) -> NDArray[Any]:
+        if self.shift <= 0 or frame.dtype.kind not in "ui":
+            return frame
+        if frame.dtype.kind == "u" and int(frame.max()) >> (8 * frame.itemsize - self.shift) == 0:
+            return frame
+        if self.buf is None or self.buf.shape != frame.shape or self.buf.dtype != frame.dtype:
+            self.buf = np.empty_like(frame)
+        np.left_shift(frame, self.shift, out=self.buf)
+        np.right_shift(self.buf, self.shift, out=self.buf)
+        return self.buf
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a file's stored values relate to the x-rays detected."""
+
+    photometric: str
+    bits: int
+    sign: int
+    """+1 when higher stored values mean more x-rays (after Photometric Interpretation)."""
+    relationship: str
+    """Pixel Intensity Relationship: LIN, LOG or DISP."""
+    slope: float
+    intercept: float
+    signed: bool
+    allocated: int
+
+    @classmethod
+    def of(cls, ds: Dataset) -> Encoding:
+        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+        sign_el = ds.get("PixelIntensityRelationshipSign")
+        sign = int(sign_el) if sign_el in (1, -1) else (-1 if photometric == "MONOCHROME1" else 1)
+        return cls(
+            photometric=photometric,
+            bits=int(ds.get("BitsStored", ds.get("BitsAllocated", 16))),
+            sign=sign,
+            relationship=str(ds.get("PixelIntensityRelationship", "LIN")).upper(),
+            slope=float(ds.get("RescaleSlope", 1) or 1),
+            intercept=float(ds.get("RescaleIntercept", 0) or 0),
+            signed=int(ds.get("PixelRepresentation", 0)) == 1,
+            allocated=int(ds.get("BitsAllocated", 16)),
+        )
+
+
+def log_frames(
+    path: Path, ds: Dataset, n_frames: int, *, inverted: bool = False
+) -> Iterator[FloatArray]:
+    """Every frame of the file binned to about the analysis grid, as log transmission
+    (``inverted``: read in the opposite polarity to what the tags say).
+
+    The yielded array is reused for the next frame: copy what you keep.
+    """
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    b = bin_factor_for(rows, cols)
+    binner = _binner(rows, cols, b)
+    y = np.empty((rows // b, cols // b), np.float32)
+    enc = Encoding.of(ds)
+    maxval = float(2**enc.bits - 1)
+    stored = _StoredBits(enc.allocated, enc.bits)
+    # Unused high bits are cleared here (as pydicom's correct_unused_bits does), and
+    # native frames are read as views: pydicom copies every frame first.
+    frames = iter_pixels(path, view_only=True, correct_unused_bits=False)
+    for k, raw in enumerate(frames):
+        if k >= n_frames:
+            break
+        frame = stored(raw)
+        binner(frame, y, 8 * frame.itemsize - max(stored.shift, 0))
+        if enc.slope != 1 or enc.intercept != 0:
+            y *= enc.slope
+            y += enc.intercept
+        if enc.signed:
+            y += maxval / 2
+            y += 0.5
+        if (enc.sign < 0) != inverted:
+            np.subtract(maxval, y, out=y)
+        if enc.relationship != "LOG":
+            # LOG data is already logarithmic: only the direction matters
+            # (scale cancels in every ratio and in sigma units).
+            np.maximum(y, 0.5, out=y)
+            np.log(y, out=y)
+        yield y
+
+
+def resample(
+    frame: FloatArray, src_mm: float, shape: tuple[int, int], dst_mm: float
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """``frame`` (pixels of ``src_mm``) on a grid of ``shape`` and ``dst_mm`` pixels,
+    both centred on the beam axis; and where the frame covers that grid.
+
+    Pixels outside the frame's field are NaN (not seen).
+    """
+    h, w = shape
+    scale = dst_mm / src_mm
+    yy = (np.arange(h) + 0.5 - h / 2) * scale + frame.shape[0] / 2 - 0.5
+    xx = (np.arange(w) + 0.5 - w / 2) * scale + frame.shape[1] / 2 - 0.5
+    src = frame
+    if scale > 1.5:
+        # Average over the output pixel's footprint first (no aliasing of noise).
+        src = ndimage.uniform_filter(frame, int(round(scale)), mode="nearest")
+    out = ndimage.map_coordinates(
+        src, np.meshgrid(yy, xx, indexing="ij"), order=1, mode="constant", cval=np.nan
+    ).astype(np.float32)
+    seen = np.isfinite(out)
+    return out, seen
+
+
+def correlation(film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_]) -> float:
+    """Correlation of the large-scale structure (body outline, bones) of two images
+    where both are seen: negative when one is stored in the opposite polarity."""
+    ok = seen & np.isfinite(ref)
+    if ok.sum() < 0.1 * ok.size:
+        return 0.0
+    f_s = ndimage.uniform_filter(np.where(seen, film, 0.0), 5)[ok]
+    r_s = ndimage.uniform_filter(np.where(ok, ref, 0.0), 5)[ok]
+    f_s = f_s - f_s.mean()
+    r_s = r_s - r_s.mean()
+    return float((f_s * r_s).sum() / max(float(np.sqrt((f_s**2).sum() * (r_s**2).sum())), 1e-12))
+
+
+def match_to(film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_]) -> FloatArray:
+    """``film`` on ``ref``'s intensity scale, from where both are seen.
+
+    A film has its own dose (an offset of log transmission) and processing (a gain).
+    Anatomy is most of both images, so the film's quantiles are mapped linearly onto
+    the reference's.
+    """
+    ok = seen & np.isfinite(ref)
+    if ok.sum() < 0.1 * ok.size:
+        return film
+    q = np.linspace(5, 95, 19)
+    fq = np.percentile(film[ok], q)
+    rq = np.percentile(ref[ok], q)
+    if float(np.std(fq)) <= 0:
+        return film
+    gain, offset = np.polyfit(fq, rq, 1)
+    if gain <= 0:
+        return film
+    return (film * np.float32(gain) + np.float32(offset)).astype(np.float32)
+
+
+def read_film(
+    path: Path,
+    ds: Dataset,
+    out: FloatArray,
+    slots: list[int],
+    ref_slot: int,
+    mm: tuple[float, float],
+) -> int:
+    """Decode a file of another matrix or field onto the run's grid (``out[slots]``);
+    returns the index of the last frame read.
+
+    Resampled in the patient's plane, read in the polarity whose anatomy correlates
+    with the run's (films are sometimes stored in the opposite one) and matched to the
+    run's intensity scale. Where the film does not reach, the run's first frame is
+    kept: nothing changed there as far as the analysis can tell.
+    """
+    src_mm, dst_mm = mm
+    ref = out[ref_slot]
+    shape = (out.shape[1], out.shape[2])
+    flip = False
+    first = next(log_frames(path, ds, 1))
+    film, seen = resample(first, src_mm, shape, dst_mm)
+    if correlation(film, ref, seen) < 0:
+        flip = True
+    k = -1
+    for k, y in enumerate(log_frames(path, ds, len(slots), inverted=flip)):
+        film, seen = resample(y, src_mm, shape, dst_mm)
+        out[slots[k]] = np.where(seen, match_to(film, ref, seen), ref)
+    return k
+
+
+def pixel_mm(ds: Dataset) -> tuple[float, str]:
+    """Pixel size at the patient (mm) and where it came from."""
+    for tag in ("PixelSpacing",):
+        v = ds.get(tag)
+        if v and float(v[0]) > 0:
+            return float(v[0]), "PixelSpacing"
+    v = ds.get("ImagerPixelSpacing")
+    if v and float(v[0]) > 0:
+        sid = ds.get("DistanceSourceToDetector")
+        sod = ds.get("DistanceSourceToPatient")
+        mag = float(sid) / float(sod) if sid and sod and float(sod) > 0 else 1.0
+        if not math.isfinite(mag) or mag <= 0:
+            mag = 1.0
+        return float(v[0]) / mag, "ImagerPixelSpacing"
+    return 0.0, "assumed"

@@ -1,0 +1,124 @@
+"""Inputs unlike a nephrostogram get ``indeterminate`` with a reason (issue 14, item 4).
+
+Built from small synthetic arrays or from our phantom (never from bench/indsim).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nephro.analysis import analyze_series, load_series
+from nephro.analysis import verdict as vd
+from nephro.analysis.metrics import Clearance, retention
+from nephro.analysis.series import Series
+
+
+def _series(frames: np.ndarray, step_s: float = 2.0) -> Series:
+    n, h, w = frames.shape
+    return Series(
+        log_frames=frames.astype(np.float32),
+        times_s=np.arange(n, dtype=np.float64) * step_s,
+        pixel_mm=3.0,
+        bin_factor=1,
+        source_shape=(h, w),
+    )
+
+
+def test_a_constant_series_is_blank():
+    result = analyze_series(_series(np.full((12, 64, 64), 7.0)))
+    assert result.verdict == "indeterminate"
+    assert result.rule == vd.BLANK
+    assert "blank" in result.reasons[0]
+
+
+def test_flat_noise_shows_no_contrast():
+    rng = np.random.default_rng(1)
+    result = analyze_series(_series(7.0 + 0.01 * rng.standard_normal((20, 64, 64))))
+    assert result.verdict == "indeterminate"
+    assert result.rule == vd.NO_CONTRAST
+
+
+def test_a_breathing_chest_film_without_contrast_is_indeterminate():
+    # Ribs (bands), two lucent lungs and the mediastinum moving 1-2 cm with breathing.
+    rng = np.random.default_rng(2)
+    h, w = 96, 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = []
+    for t in range(40):
+        dy = 4.0 * np.sin(2 * np.pi * t / 8.0)
+        lung = (((xx - 26) / 16.0) ** 2 + ((yy - 44 - dy) / 30.0) ** 2 < 1) | (
+            ((xx - 70) / 16.0) ** 2 + ((yy - 44 - dy) / 30.0) ** 2 < 1
+        )
+        ribs = 0.25 * (np.sin((yy - dy) / 3.0) > 0.6)
+        log_t = 6.0 + 1.2 * lung - ribs - 0.8 * (np.abs(xx - 48) < 8)
+        frames.append(log_t + 0.02 * rng.standard_normal((h, w)))
+    result = analyze_series(_series(np.asarray(frames)))
+    assert result.verdict == "indeterminate"
+
+
+def test_contrast_leaving_the_field_down_the_ureter_without_a_bladder_is_indeterminate(
+    make_case,
+):
+    # The field covers kidney and upper ureter only: the bladder is never in view and
+    # contrast runs out of the field's lower edge, so drainage to the bladder cannot be
+    # judged. Before, such a kidney was called by the bladder's absence.
+    folder, truth = make_case("patent", 4)
+    series = load_series([folder])
+    top = series.log_frames.shape[1] * 55 // 100
+    cropped = Series(
+        log_frames=np.ascontiguousarray(series.log_frames[:, :top]),
+        times_s=series.times_s,
+        pixel_mm=series.pixel_mm,
+        bin_factor=series.bin_factor,
+        source_shape=series.source_shape,
+    )
+    assert truth.data["verdict"] == "drains"
+    whole = analyze_series(series)
+    assert whole.verdict == "drains"
+    result = analyze_series(cropped)
+    assert result.verdict == "indeterminate"
+    assert result.rule == vd.BEYOND_FIELD
+    assert "beyond the edge of the field" in " ".join(result.reasons)
+
+
+@pytest.mark.parametrize("upper_last", [0.05, 0.3, 0.49])
+def test_a_kidney_that_empties_is_not_retaining_when_the_bladder_was_not_found(upper_last):
+    # Drainage counts as evidence on its own: the mass balance (contrast not seen
+    # elsewhere counts as retained) applies only to a kidney that did not empty.
+    clearance = Clearance(
+        peak=100.0,
+        t_half_s=None,
+        t_half_note=None,
+        t20_s=1200.0,
+        residual_20min=upper_last,
+        residual_last=upper_last,
+        upper_peak=100.0,
+        upper_residual_last=upper_last,
+    )
+
+    class _NoLeak:
+        curve = np.zeros(3)
+
+    kept = retention(clearance, _NoLeak(), arrived=False, tube_open=False)  # type: ignore[arg-type]
+    assert kept == upper_last
+    assert not vd.retained(kept)
+
+
+def test_a_kidney_that_keeps_its_contrast_still_uses_the_mass_balance():
+    clearance = Clearance(
+        peak=100.0,
+        t_half_s=None,
+        t_half_note=None,
+        t20_s=1200.0,
+        residual_20min=0.9,
+        residual_last=0.7,
+        upper_peak=100.0,
+        upper_residual_last=0.7,
+    )
+
+    class _NoLeak:
+        curve = np.zeros(3)
+
+    kept = retention(clearance, _NoLeak(), arrived=False, tube_open=False)  # type: ignore[arg-type]
+    assert kept == 1.0
