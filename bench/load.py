@@ -188,8 +188,21 @@ def lag(url: str, until: float, out: dict) -> None:
             time.sleep(2)
 
 
+def listener_refusals(since) -> list[str]:
+    """Why the listener refused images (its audit events): what storescu's exit status
+    only hints at (storescu exits with the high byte of the last failure status: 192 is
+    0xC0xx, 167 0xA7xx)."""
+    from nephro.audit.models import AuditEvent, Outcome
+
+    failed = AuditEvent.objects.filter(action="dicom.store", outcome=Outcome.FAILED, at__gte=since)
+    return [str(event.detail.get("why", ""))[:160] for event in failed.order_by("seq")]
+
+
 def run(base: str, ids: dict, users: int, seconds: float, think: float, extra=()) -> dict:
+    from django.utils import timezone
+
     out = {"times": [], "errors": [], "lag": [0.0], "series": 0, "lock": threading.Lock()}
+    out["began"] = timezone.now()
     until = time.monotonic() + seconds
     threads = [
         threading.Thread(target=walk, args=(base, ids, ROLES[i % len(ROLES)], until, think, out))
@@ -241,11 +254,12 @@ def main() -> None:
     }
     os.environ.update(env)
     ids = prepare(args.database_url, env, args.exams)
+    server_log = (var / "serve.log").open("wb")  # kept: the listener's side of a failure
     server = subprocess.Popen(
         [BIN / "nephro", "serve", "--port", str(web)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{web}"
@@ -260,6 +274,8 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
     report(args, alone, load)
+    refused = listener_refusals(load["began"])
+    print(f"images the listener refused: {len(refused)} {refused[:5]} (log: {var / 'serve.log'})")
     if args.drop:
         from bench import scale
 
