@@ -146,7 +146,10 @@ def unit(port: int, exam: tuple[str, str], folder: Path, until: float, out: dict
 
     from nephro.dicom import samples
 
-    frame = samples.pixels(1, 256, 256, 12, seed=2)
+    # The header must announce the frame's size: a 256 x 256 frame under the default
+    # 512 x 512 header was refused, rightly (0xC000: storescu's exit 192, last session).
+    size = 256
+    frame = samples.pixels(1, size, size, 12, seed=2)
     while time.monotonic() < until:
         study, series = generate_uid(), generate_uid()
         files = []
@@ -159,6 +162,8 @@ def unit(port: int, exam: tuple[str, str], folder: Path, until: float, out: dict
                 study_uid=study,
                 series_uid=series,
                 instance_number=i + 1,
+                rows=size,
+                cols=size,
                 data=frame,
             )
             files.append(str(path))
