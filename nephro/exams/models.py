@@ -85,7 +85,12 @@ class Exam(models.Model):
         ordering = ["scheduled_at", "pk"]
         # The worklist (dicom/mwl.py) walks this index; with the patient in it, a
         # Patient Name query checks each entry's patient without reading the exam row.
-        indexes = [models.Index(fields=["state", "scheduled_at", "patient"])]
+        # The worklist and dashboard pages read the schedule in order, or one day of
+        # it (a range on scheduled_at), through the second (bench/scale.py).
+        indexes = [
+            models.Index(fields=["state", "scheduled_at", "patient"]),
+            models.Index(fields=["scheduled_at", "id"], name="exam_schedule_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.accession_number} {self.get_side_display().lower()} nephrostogram"

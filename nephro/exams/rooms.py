@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from nephro.exams.lifecycle import NOT_BOOKED, State
 from nephro.exams.models import Exam
+from nephro.exams.selectors import scheduled_on
 from nephro.lib.steps import Refused
 
 
@@ -49,7 +50,7 @@ def clashes(exam_id: int | None, *, when: datetime, room: str) -> list[Exam]:
 def day_by_room(day: date) -> dict[str, list[tuple[Exam, bool]]]:
     """Each room's bookings on `day` in time order, each with whether it clashes."""
     exams = (
-        Exam.objects.filter(scheduled_at__date=day)
+        Exam.objects.filter(scheduled_on(day))
         .exclude(state=State.CANCELLED)
         .select_related("patient", "order")
         .order_by("room", "scheduled_at", "pk")

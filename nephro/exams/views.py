@@ -3,7 +3,6 @@
 from functools import wraps
 
 from django.contrib import messages
-from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
-from nephro.exams import rooms, services
+from nephro.exams import rooms, selectors, services
 from nephro.exams.access import visible_exams
 from nephro.exams.dose import dose_flags
 from nephro.exams.forms import (
@@ -71,23 +70,16 @@ def _checklist(exam) -> list[tuple[str, str, object]]:
     return [(item, label, done.get(item)) for item, label in ChecklistItem.choices]
 
 
-# A flag that blocks the exam: an active hold without a radiologist's go-ahead (as
-# screening.models.Flag.blocking); the worklist's HOLD tag counts only these.
-OPEN_HOLD = Q(flags__active=True, flags__severity="hold") & ~Q(
-    flags__decision__in=("proceed", "premedicate")
-)
-
-
 def worklist(request):
-    exams = visible_exams(request.user).annotate(open_flags=Count("flags", filter=OPEN_HOLD))
+    exams = selectors.worklist(request.user)
     state, day = request.GET.get("state", ""), request.GET.get("day", "")
     query = request.GET.get("q", "").strip()
     if state in State.values:
         exams = exams.filter(state=state)
     if day == "today":
-        exams = exams.filter(scheduled_at__date=timezone.localdate())
+        exams = exams.filter(selectors.scheduled_on(timezone.localdate()))
     if query:
-        exams = exams.filter(matching(query, patient="patient__", accession="accession_number"))
+        exams = matching(exams, query, patient="patient__", accession="accession_number")
     page, keep = page_of(request, exams.order_by("scheduled_at", "pk"))
     record(
         Actor.of(request),

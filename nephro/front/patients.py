@@ -23,7 +23,7 @@ def patient_list(request):
     query = request.GET.get("q", "").strip()
     patients = visible_patients(request.user).filter(merged_into__isnull=True)
     if query:
-        patients = patients.filter(matching(query, accession="exams__accession_number"))
+        patients = matching(patients, query, accession="exams__accession_number")
     page, keep = page_of(request, patients.distinct().order_by("family_name", "given_name", "pk"))
     record(Actor.of(request), "patient.search", detail={"q": query, "found": page.paginator.count})
     return render(request, "patients/list.html", {"page": page, "keep": keep, "q": query})

@@ -11,6 +11,7 @@ from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.access import visible_exams
 from nephro.exams.lifecycle import FINISHED, State
+from nephro.exams.selectors import scheduled_on
 from nephro.followup.selectors import open_alerts
 from nephro.lib.paging import page_of
 from nephro.portal import views as portal_views
@@ -28,7 +29,7 @@ def _lists(user) -> list[tuple[str, str, QuerySet]]:
     """(title, empty text, rows) for each worklist this role sees."""
     exams = visible_exams(user)
     today = timezone.localdate()
-    todays = exams.filter(scheduled_at__date=today).exclude(state__in=FINISHED)
+    todays = exams.filter(scheduled_on(today)).exclude(state__in=FINISHED)
     role = user.role
     if role == Role.REFERRER:
         return [

@@ -115,6 +115,15 @@ class Flag(models.Model):
 
     class Meta:
         ordering = ["-severity", "raised_at"]
+        # The worklist's HOLD tag asks, for each exam shown, whether an active hold
+        # exists (exams.selectors.worklist): a small index of the active holds only.
+        indexes = [
+            models.Index(
+                fields=["exam"],
+                condition=models.Q(active=True, severity=Severity.HOLD),
+                name="flag_active_holds",
+            )
+        ]
 
     @property
     def audit_patient(self) -> Patient:

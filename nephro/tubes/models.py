@@ -48,6 +48,15 @@ class Tube(models.Model):
 
     class Meta:
         ordering = ["exchange_due_on"]
+        # The due list (services.tubes_due) reads the tubes still in, by due date: an
+        # index of those only (most tubes of a group's history are out).
+        indexes = [
+            models.Index(
+                fields=["exchange_due_on"],
+                condition=~models.Q(status=TubeStatus.REMOVED),
+                name="tube_due_in_place",
+            )
+        ]
 
     def __str__(self) -> str:
         kind = self.get_kind_display()  # lower-case the first letter only: "(PCN)" stays

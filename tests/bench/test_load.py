@@ -1,7 +1,8 @@
 """bench/load.py for a few seconds with three users, so the benchmark cannot rot.
 
 PostgreSQL only (it samples Procrastinate's queue for the job lag). The figures are the
-benchmark's business; here every page must answer and a series must be sent.
+benchmark's business; here every page must answer and a series must be sent, and
+every image be stored (not refused by the listener).
 """
 
 import os
@@ -38,3 +39,4 @@ def test_the_load_benchmark_runs_briefly_end_to_end():
     assert re.search(r"3 users for 25 s .*, [1-9]\d* series sent: [1-9]\d* pages", out), out
     assert not re.search(r"HTTP Error|URLError", out), out  # every page answered
     assert "job lag: max" in out and "targets (0 errors" in out
+    assert "storescu exit" not in out and "images the listener refused: 0 " in out, out

@@ -1,9 +1,13 @@
 """The worklist: HOLD tags for open blocking flags only; search, paging and counts."""
 
+from datetime import datetime, time, timedelta
+
 import pytest
+from django.utils import timezone
 
 from nephro.audit.actor import Actor
 from nephro.exams.lifecycle import State
+from nephro.exams.models import Exam
 from nephro.screening import services as screening
 from tests.conftest import make_patient
 
@@ -46,3 +50,38 @@ def test_the_worklist_pages_and_counts(people, make_exam, login):
     client = login(people["nurse"])
     text = client.get("/exams/").content.decode()
     assert "3 exams" in text
+
+
+def test_an_undecided_hold_keeps_the_tag_beside_a_decided_one(people, make_exam, login):
+    exam = make_exam(State.SCREENED)
+    exam.flags.create(code="FEVER", severity="hold", text="Fever", source="t", decision="proceed")
+    exam.flags.create(code="BLEED", severity="hold", text="Bleeding", source="t")
+    exam.flags.create(code="INR", severity="warn", text="INR high", source="t")
+    assert HOLD_TAG in login(people["nurse"]).get("/exams/").content.decode()
+
+
+def test_today_runs_from_local_midnight_to_midnight(people, make_exam, login, settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # far from UTC: the day is not UTC's
+    today = timezone.localdate()
+    midnight = timezone.make_aware(datetime.combine(today, time.min))
+    times = {
+        "first": midnight,
+        "last": midnight + timedelta(days=1) - timedelta(microseconds=1),
+        "tomorrow": midnight + timedelta(days=1),
+        "yesterday": midnight - timedelta(microseconds=1),
+    }
+    exams = {}
+    for label, when in times.items():
+        exams[label] = make_exam(State.SCHEDULED)
+        Exam.objects.filter(pk=exams[label].pk).update(scheduled_at=when)
+    text = login(people["nurse"]).get("/exams/", {"day": "today"}).content.decode()
+    shown = {label for label, exam in exams.items() if exam.accession_number in text}
+    assert shown == {"first", "last"}
+
+
+def test_a_query_found_both_by_name_and_by_mrn_is_one_row(people, make_exam, login):
+    patient = make_patient(family_name="Kowal", given_name="Jan", mrn="KOWAL7")
+    make_exam(patient=patient)
+    client = login(people["nurse"])
+    assert "1 exams" in client.get("/exams/", {"q": "kowal"}).content.decode()
+    assert "1 patients" in client.get("/patients/", {"q": "kowal"}).content.decode()

@@ -5,7 +5,8 @@ Worklist Patient Name wildcards narrow by the family name's literal prefix
 made in raw SQL. On SQLite, patients/migrations/0004 rebuilds the patients table
 (Django's way of altering a column there) and keeps only the indexes the models declare:
 the family-name index was gone and every worklist name query scanned all patients.
-Made again here, only where missing (IF NOT EXISTS), under its own name;
+Made again here, after the last migration of this app that alters the table, only where
+missing (IF NOT EXISTS), under its own name;
 tests/dicom/test_mwl_matching.py checks the database uses it.
 """
 
@@ -32,8 +33,7 @@ def create(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dicom", "0005_device_dose_evidence"),
-        ("patients", "0004_mrn_any_case_allergies_merges"),
+        ("patients", "0006_scale_trigram_search"),
     ]
 
     # Reversing leaves the index: 0003 owns it.
