@@ -38,7 +38,7 @@ def test_it_expects_indeterminate_for_inputs_that_cannot_be_decided():
 
 
 def test_one_simulated_case_runs_through_the_analysis_and_is_summarised():
-    row = run_case(("obstructed_upj", 7))
+    row = run_case(("obstructed_upj", 7, None))
     assert row["expected"] in {"obstructed", "indeterminate", "delayed"}
     assert row["pred"]["verdict"] in {"drains", "delayed", "obstructed", "indeterminate"}
     summary = summarise([row])
