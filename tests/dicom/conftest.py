@@ -78,6 +78,13 @@ def dcmtk(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Com
     return result
 
 
+def echoscu(port: int, aet: str = "FLUORO1", aec: str = "NEPHRO") -> subprocess.CompletedProcess:
+    """A C-ECHO from dcmtk's echoscu; the caller reads the return code."""
+    return dcmtk(
+        "echoscu", *DCMTK_TIMEOUT, "-aet", aet, "-aec", aec, "127.0.0.1", str(port), check=False
+    )
+
+
 def storescu(port: int, *files, aet: str = "FLUORO1", extra=(), check=True):
     return dcmtk(
         "storescu",

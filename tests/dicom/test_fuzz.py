@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from nephro.dicom import scp
-from tests.dicom.conftest import DCMTK_TIMEOUT, dcmtk
+from tests.dicom.conftest import echoscu
 
 pytestmark = [pytest.mark.dicom, pytest.mark.django_db(transaction=True)]
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "fuzz_dicom.py"
@@ -41,18 +41,7 @@ def test_mutated_data_sets_and_malformed_pdus_break_nothing(start_listener, tmp_
     assert (scp.HEALTH.active, scp.HEALTH.pending) == (0, 0)  # nothing stuck
     assert escaped == []  # no thread died
     assert fuzz.check_store(Path(settings.NEPHRO_DICOM_DIR)) == []
-    echo = dcmtk(
-        "echoscu",
-        *DCMTK_TIMEOUT,
-        "-aet",
-        "FLUORO1",
-        "-aec",
-        "NEPHRO",
-        "127.0.0.1",
-        str(port),
-        check=False,
-    )
-    assert echo.returncode == 0
+    assert echoscu(port).returncode == 0
 
 
 def test_the_mutator_is_seeded_and_bounded():

@@ -10,7 +10,7 @@ from pynetdicom import AE
 
 from nephro.dicom import gate, peers, samples
 from nephro.dicom.patches import recv
-from tests.dicom.conftest import DCMTK_TIMEOUT, dcmtk, storescu
+from tests.dicom.conftest import echoscu, storescu
 
 pytestmark = [pytest.mark.dicom, pytest.mark.django_db(transaction=True)]
 
@@ -30,12 +30,6 @@ def _answer(sock: socket.socket) -> bytes:
     while chunk := sock.recv(4096):
         data += chunk
     return data
-
-
-def _echo(port: int, aet: str = "FLUORO1", aec: str = "NEPHRO"):
-    return dcmtk(
-        "echoscu", *DCMTK_TIMEOUT, "-aet", aet, "-aec", aec, "127.0.0.1", str(port), check=False
-    )
 
 
 def test_fluoro1_stores_while_100_idle_and_20_oversized_connections_are_open(
@@ -66,7 +60,7 @@ def test_a_pdu_over_our_maximum_is_aborted(start_listener):
     sock.sendall(_pdu_header(0x04, 16385))
     assert _answer(sock) == gate.ABORT_INVALID_PDU
     sock.close()
-    assert _echo(port).returncode == 0
+    assert echoscu(port).returncode == 0
 
 
 def test_a_connection_that_never_asks_is_closed_after_the_acse_timeout(start_listener):
@@ -79,33 +73,33 @@ def test_a_connection_that_never_asks_is_closed_after_the_acse_timeout(start_lis
 
 def test_an_ae_listed_with_an_address_is_only_let_in_from_there(start_listener):
     port = start_listener(NEPHRO_DICOM_ALLOWED_AES=["FLUORO1@10.9.9.9"])
-    refused = _echo(port)
+    refused = echoscu(port)
     assert refused.returncode != 0 and "Rejected" in refused.stderr + refused.stdout
 
 
 def test_an_ae_listed_with_a_network_is_let_in_from_it(start_listener):
     port = start_listener(NEPHRO_DICOM_ALLOWED_AES=["FLUORO1@10.9.9.9", "FLUORO1@127.0.0.0/8"])
-    assert _echo(port).returncode == 0
+    assert echoscu(port).returncode == 0
 
 
 def test_the_called_ae_title_is_checked(start_listener):
     port = start_listener()
-    refused = _echo(port, aec="SOMEONE")
+    refused = echoscu(port, aec="SOMEONE")
     assert refused.returncode != 0 and "Rejected" in refused.stderr + refused.stdout
-    assert _echo(port).returncode == 0
+    assert echoscu(port).returncode == 0
 
 
 def test_only_associations_count_against_the_maximum(start_listener):
     port = start_listener(NEPHRO_DICOM_MAX_ASSOCIATIONS=1)
     waiting = [_connect(port) for _ in range(5)]  # not associations: they do not count
-    assert _echo(port).returncode == 0
+    assert echoscu(port).returncode == 0
     ae = AE("FLUORO1")
     ae.add_requested_context("1.2.840.10008.1.1")
     assoc = ae.associate("127.0.0.1", port, ae_title="NEPHRO")
     assert assoc.is_established
-    assert _echo(port).returncode != 0  # the one association is taken
+    assert echoscu(port).returncode != 0  # the one association is taken
     assoc.release()
-    assert _echo(port).returncode == 0
+    assert echoscu(port).returncode == 0
     for sock in waiting:
         sock.close()
 

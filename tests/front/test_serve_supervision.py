@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dicom.conftest import DCMTK_TIMEOUT, dcmtk, free_port
+from tests.dicom.conftest import echoscu, free_port
 from tests.dicom.test_fault import ROOT, _database_url
 
 pytestmark = [pytest.mark.dicom, pytest.mark.django_db(transaction=True)]
@@ -51,18 +51,7 @@ def _web_answers(port: int) -> bool:
 
 
 def _echo(port: int) -> bool:
-    result = dcmtk(
-        "echoscu",
-        *DCMTK_TIMEOUT,
-        "-aet",
-        "FLUORO1",
-        "-aec",
-        "NEPHRO",
-        "127.0.0.1",
-        str(port),
-        check=False,
-    )
-    return result.returncode == 0
+    return echoscu(port).returncode == 0
 
 
 def _until(condition, timeout: float = 60) -> bool:
