@@ -26,6 +26,9 @@ def test_the_happy_path_from_order_to_tube_removal(page, people):
     page.get_by_label("Sex").select_option("M")
     page.get_by_role("button", name="Register").click()
     patient = people["referrer"].registered_patients.get(mrn="HP-001")
+    # The row exists once the POST is handled, but the browser may still be following
+    # the redirect; reloading mid-navigation detaches the page (a flake seen in CI).
+    page.wait_for_url(f"**/patients/{patient.pk}/")
     Tube.objects.create(
         patient=patient,
         side="right",
