@@ -80,11 +80,11 @@ def worklist(request):
         exams = exams.filter(selectors.scheduled_on(timezone.localdate()))
     if query:
         exams = matching(exams, query, patient="patient__", accession="accession_number")
-    page, keep = page_of(request, exams.order_by("scheduled_at", "pk"))
+    page, keep = page_of(request, exams.order_by("scheduled_at", "pk"), bounded=True)
     record(
         Actor.of(request),
         "worklist.read",
-        detail={"state": state, "day": day, "q": query, "found": page.paginator.count},
+        detail={"state": state, "day": day, "q": query, "found": page.paginator.total},
     )
     context = {"page": page, "keep": keep, "states": State.choices, "state": state, "day": day}
     return render(request, "exams/worklist.html", {**context, "q": query})

@@ -114,7 +114,7 @@ def home(request):
         (
             title,
             empty,
-            *page_of(request, rows, param=f"list{n}"),
+            *page_of(request, rows, param=f"list{n}", bounded=True),
             f"list{n}",
         )
         for n, (title, empty, rows) in enumerate(_lists(request.user), start=1)

@@ -173,3 +173,28 @@ def test_a_count_of_one_reads_in_the_singular(people, login):
     make_tubes(1, due_in_days=40)
     html = login(people["nurse"]).get("/tubes/").content.decode()
     assert ">1 tube</p>" in html
+
+
+def test_the_worklist_beyond_the_bound_says_more_than_and_pages_to_the_end(
+    people, login, make_exam, monkeypatch
+):
+    """A million exams are not counted on every page: past COUNT_UP_TO (3 here) the
+    page says "more than", never a wrong exact number, and Next still leads to the end."""
+    monkeypatch.setattr(paging, "COUNT_UP_TO", 3)
+    exams = [make_exam(State.SCHEDULED) for _ in range(5)]
+    client = login(people["nurse"])
+    first, second = paged(client, "/exams/", "more than 3 exams · page 1", state="scheduled")
+    assert "page 1 of" not in first  # the number of pages is not known either
+    assert "more than 4 exams · page 2" in second and "page=3" in second and "page=1" in second
+    last = client.get("/exams/", {"state": "scheduled", "page": 3}).content.decode()
+    assert "5 exams · page 3 of 3" in last and exams[4].accession_number in last
+    assert "page=4" not in last
+
+
+def test_a_dashboard_list_beyond_the_bound_says_more_than(people, login, make_exam, monkeypatch):
+    monkeypatch.setattr(paging, "COUNT_UP_TO", 3)
+    for _ in range(5):
+        make_exam(State.ORDERED)
+    html = login(people["nurse"]).get("/").content.decode()
+    assert '<span class="count">more than 3</span>' in html
+    assert "more than 3 exams · page 1" in html
