@@ -86,10 +86,13 @@ class Exam(models.Model):
         # The worklist (dicom/mwl.py) walks this index; with the patient in it, a
         # Patient Name query checks each entry's patient without reading the exam row.
         # The worklist and dashboard pages read the schedule in order, or one day of
-        # it (a range on scheduled_at), through the second (bench/scale.py).
+        # it (a range on scheduled_at), through the second (bench/scale.py). The nurse's
+        # queues (to screen, to schedule: one state, oldest order first) read the third
+        # in order, without sorting a state's every exam for a page of them.
         indexes = [
             models.Index(fields=["state", "scheduled_at", "patient"]),
             models.Index(fields=["scheduled_at", "id"], name="exam_schedule_order"),
+            models.Index(fields=["state", "created_at", "id"], name="exam_state_arrival"),
         ]
 
     def __str__(self) -> str:

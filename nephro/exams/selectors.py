@@ -22,6 +22,13 @@ def scheduled_on(day: date) -> Q:
     return Q(scheduled_at__gte=start, scheduled_at__lt=end)
 
 
+def listed(exams: QuerySet[Exam]) -> QuerySet[Exam]:
+    """Exams as a list shows them (_exam_rows.html): with their patient and order only,
+    not the referrer's account and the tube that visible_exams joins for one exam's page
+    (two fewer joins and objects a row, for every row of the worklist and dashboards)."""
+    return exams.select_related(None).select_related("patient", "order")
+
+
 def worklist(user) -> QuerySet[Exam]:
     """The exams this user may see, each with ``open_flags``: whether an active hold
     flag waits for a radiologist's go-ahead (screening.models.Flag.blocking; the
@@ -30,4 +37,4 @@ def worklist(user) -> QuerySet[Exam]:
     flag = Exam._meta.get_field("flags").related_model
     holds = flag._default_manager.filter(exam=OuterRef("pk"), active=True, severity="hold")
     undecided = holds.exclude(decision__in=("proceed", "premedicate"))
-    return visible_exams(user).annotate(open_flags=Exists(undecided))
+    return listed(visible_exams(user)).annotate(open_flags=Exists(undecided))

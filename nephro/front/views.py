@@ -11,8 +11,9 @@ from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams.access import visible_exams
 from nephro.exams.lifecycle import FINISHED, State
-from nephro.exams.selectors import scheduled_on
+from nephro.exams.selectors import listed, scheduled_on
 from nephro.followup.selectors import open_alerts
+from nephro.lib import paging
 from nephro.lib.paging import page_of
 from nephro.portal import views as portal_views
 from nephro.reports.models import ReportStatus
@@ -27,7 +28,7 @@ def health(request):
 
 def _lists(user) -> list[tuple[str, str, QuerySet]]:
     """(title, empty text, rows) for each worklist this role sees."""
-    exams = visible_exams(user)
+    exams = listed(visible_exams(user))
     today = timezone.localdate()
     todays = exams.filter(scheduled_on(today)).exclude(state__in=FINISHED)
     role = user.role
@@ -109,23 +110,24 @@ def home(request):
         return redirect("accounts:list")
     if role == Role.PATIENT:
         return portal_views.landing(request)
-    # Each list is paged on its own (?list1=2 ...), so paging one keeps the others.
+    # Each list is a card paged on its own (?list1=2 ...), so paging one keeps the others.
+    card = paging.PER_CARD
     lists = [
         (
             title,
             empty,
-            *page_of(request, rows, param=f"list{n}", bounded=True),
+            *page_of(request, rows, card, param=f"list{n}", bounded=True),
             f"list{n}",
         )
         for n, (title, empty, rows) in enumerate(_lists(request.user), start=1)
     ]
     context: dict = {"lists": lists}
     if role in (Role.NURSE, Role.RADIOLOGIST):
-        context["triage_alerts"] = page_of(request, open_alerts(), param="alerts")
+        context["triage_alerts"] = page_of(request, open_alerts(), card, param="alerts")
     if role in (Role.NURSE, Role.RADIOLOGIST, Role.TECHNOLOGIST):
         today = timezone.localdate()
         tubes, keep = page_of(
-            request, tubes_due(today).order_by("exchange_due_on", "pk"), param="tubes"
+            request, tubes_due(today).order_by("exchange_due_on", "pk"), card, param="tubes"
         )
         context["tubes_due"] = (tubes, keep, [(t, t.due_state(today)) for t in tubes])
     record(Actor.of(request), "dashboard.read", detail={"role": role})

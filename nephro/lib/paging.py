@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 PER_PAGE = 50
+PER_CARD = 20  # a dashboard card: one of several lists on one page, each paged on its own
 COUNT_UP_TO = 1000  # for lists that can be huge: an exact count up to here, then "more than"
 
 

@@ -98,6 +98,12 @@ def test_the_worklist_and_dashboard_read_the_schedule_by_a_range(nurse, make_exa
     assert_indexed(ok(nurse, "/"), "exam_schedule_order", "tube_due_in_place")
 
 
+def test_the_nurse_queues_read_a_state_in_order_of_arrival(nurse, make_exam):
+    make_exam(State.ORDERED)
+    make_exam(State.SCREENED)
+    assert_indexed(ok(nurse, "/"), "exam_state_arrival")
+
+
 def test_the_tube_due_list_reads_the_tubes_in_place_only(nurse, make_exam):
     make_exam(State.SCHEDULED)
     assert_indexed(ok(nurse, "/tubes/due/"), "tube_due_in_place")

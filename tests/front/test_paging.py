@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def two_a_page(monkeypatch):
     monkeypatch.setattr(paging, "PER_PAGE", 2)
+    monkeypatch.setattr(paging, "PER_CARD", 2)
 
 
 def links(html: str) -> list[str]:
