@@ -389,6 +389,7 @@ def cases(exams: int) -> list[tuple[str, str, object]]:
         return c
 
     nurse, referrer, admin = client("nurse"), client("referrer"), client("admin")
+    radiologist = client("radiologist")
     middle = exams // 2
     patient = 1 + (middle - 1) % max(1, exams * 7 // 10)
     today = timezone.localdate()
@@ -423,8 +424,11 @@ def cases(exams: int) -> list[tuple[str, str, object]]:
     return [
         ("worklist page (nurse)", "page", get(nurse, "/exams/")),
         ("worklist page, today (nurse)", "page", get(nurse, "/exams/?day=today")),
+        # Past the pager's exact count (nephro.lib.paging.COUNT_UP_TO): counted to there.
+        ("worklist page 40 (nurse)", "page", get(nurse, "/exams/?page=40")),
         ("dashboard (nurse)", "page", get(nurse, "/")),
         ("dashboard (referrer)", "page", get(referrer, "/")),
+        ("dashboard (radiologist)", "page", get(radiologist, "/")),
         (
             "patient search by name",
             "search",
