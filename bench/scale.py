@@ -388,9 +388,9 @@ def cases(exams: int) -> list[tuple[str, str, object]]:
         c.force_login(User.objects.filter(role=role).order_by("pk").first())
         return c
 
-    nurse, referrer, admin = client("nurse"), client("referrer"), client("admin")
-    radiologist = client("radiologist")
+    nurse, referrer, admin, radiologist = map(client, ["nurse", "referrer", "admin", "radiologist"])
     middle = exams // 2
+    name = f"{FAMILY[3]}{middle % 997}"  # a family name the fill gave (see Patient)
     patient = 1 + (middle - 1) % max(1, exams * 7 // 10)
     today = timezone.localdate()
 
@@ -429,14 +429,10 @@ def cases(exams: int) -> list[tuple[str, str, object]]:
         ("dashboard (nurse)", "page", get(nurse, "/")),
         ("dashboard (referrer)", "page", get(referrer, "/")),
         ("dashboard (radiologist)", "page", get(radiologist, "/")),
-        (
-            "patient search by name",
-            "search",
-            get(nurse, f"/patients/?q={FAMILY[3]}{middle % 997}+{GIVEN[2]}"),
-        ),
+        ("patient search by name", "search", get(nurse, f"/patients/?q={name}+{GIVEN[2]}")),
         ("patient search by MRN", "search", get(nurse, f"/patients/?q=S{patient:09d}")),
         ("accession search", "search", get(nurse, f"/patients/?q=A{middle:09d}")),
-        ("worklist search by name", "search", get(nurse, f"/exams/?q={FAMILY[3]}{middle % 997}")),
+        ("worklist search by name", "search", get(nurse, f"/exams/?q={name}")),
         ("worklist search by accession", "search", get(nurse, f"/exams/?q=A{middle:09d}")),
         ("MWL C-FIND today, one room", "mwl", mwl_today),
         ("tube due list", "tubes", get(nurse, "/tubes/due/")),
