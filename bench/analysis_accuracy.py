@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/analysis_accuracy.py [--cases 210] [--workers 2] [--dev] [--variations]
+    python bench/analysis_accuracy.py [--cases 210] [--workers 2] [--dev] [--variations | --alone]
 
 Test seeds start at 100000 and were never used while tuning thresholds; development
 (tuning) used seeds 0-9999 only (``--dev`` runs on those, for tuning). Scenarios
@@ -13,7 +13,9 @@ scatter, motion, timing, bit depth, intensity encoding, layout, transfer syntax
 With ``--variations`` every case also draws the phantom's variations (issue 14, item 2:
 image chain, field, devices, stones, moving gas, bursts, spot films; see
 ``nephro/analysis/phantom/variations.py``), and the accuracy is reported per variation
-(the cases with it on, beside those with it off).
+(the cases with it on, beside those with it off). With ``--alone`` the cases run
+without variations and then once with each variation alone (its seeded value), and
+each variation's accuracy and the verdicts it changed are listed.
 
 Reported: obstruction sensitivity and specificity with Wilson 95% intervals,
 leak accuracy, bladder arrival and T1/2 errors, indeterminate rate and a confusion
@@ -46,10 +48,13 @@ TEST_SEED_BASE = 100_000
 DEV_SEED_BASE = 0
 
 
-def run_case(job: tuple[int, str, int, int, bool, bool]) -> dict[str, Any]:
+def run_case(job: tuple[int, str, int, int, bool, bool | str]) -> dict[str, Any]:
+    """One case; ``varied``: all variations drawn (True), none, or only the named one."""
     index, scenario, seed, size, jpeg, varied = job
     with tempfile.TemporaryDirectory(prefix="nephro-bench-") as tmp:
-        opts: dict[str, Any] = {"size": size, "variations": varied}
+        opts: dict[str, Any] = {"size": size}
+        opts.update(variations.alone(varied, seed) if isinstance(varied, str) else {})
+        opts["variations"] = varied is True
         if jpeg and index % 10 == 9:
             opts["syntax"] = "jpeg-lossless"
         t0 = time.perf_counter()
@@ -63,6 +68,7 @@ def run_case(job: tuple[int, str, int, int, bool, bool]) -> dict[str, Any]:
         "seed": seed,
         "gt": {k: v for k, v in gt.items() if k not in ("curves", "params")},
         "variations": variations.active(gt["params"]),
+        "alone": varied if isinstance(varied, str) else None,
         "pred": result.to_dict(curves=False),
         "t_generate": t1 - t0,
         "t_analyse": t2 - t1,
@@ -232,6 +238,23 @@ def _variation_lines(rows: list[dict[str, Any]], show: bool) -> list[str]:
     return lines
 
 
+def _alone_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Per variation alone: verdict accuracy, and the cases whose verdict or leak call it
+    changed from the same case without variations."""
+    plain = {r["seed"]: r["pred"] for r in rows if r["alone"] is None}
+    out = ["Each variation alone (same seeds; accuracy, verdict/leak changed from plain):"]
+    for name in (None, *variations.DEFAULTS):
+        mine = [r for r in rows if r["alone"] == name]
+        moved = [r for r in mine if r["pred"]["verdict"] != plain[r["seed"]]["verdict"]]
+        leak = sum(r["pred"]["leak"] != plain[r["seed"]]["leak"] for r in mine)
+        out.append(
+            f"  {name or 'none':20s} {_ci(wilson(sum(map(_right, mine)), len(mine)))}; "
+            f"verdict changed {len(moved)}, leak changed {leak}: "
+            + ", ".join(f"{r['scenario']}/{r['seed']}->{r['pred']['verdict']}" for r in moved)
+        )
+    return out
+
+
 def _n(rows: list[dict[str, Any]], name: str) -> int:
     return sum(name in r["variations"] for r in rows)
 
@@ -256,7 +279,7 @@ def _calibration_and_scenarios(s: dict[str, Any]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--cases", type=int, default=210)
     ap.add_argument("--workers", type=int, default=2)
@@ -269,7 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--variations", action="store_true", help="draw the phantom's variations per case"
     )
-    args = ap.parse_args(argv)
+    ap.add_argument(
+        "--alone",
+        action="store_true",
+        help="the same cases without variations, then with each variation alone",
+    )
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     base = (
         args.seed_base
         if args.seed_base is not None
@@ -280,10 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.cases):
         sc = args.scenario or SCENARIOS[i % len(SCENARIOS)]
         jobs.append((i, sc, base + i, args.size, jpeg, args.variations))
+        if args.alone:
+            jobs += [(i, sc, base + i, args.size, jpeg, v) for v in variations.DEFAULTS]
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(args.workers) as pool:
         rows = pool.map(run_case, jobs, chunksize=1)
     wall = time.perf_counter() - t0
+    if args.alone:
+        print("\n".join(_alone_lines(rows)))
+        rows = [r for r in rows if r["alone"] is None]
     s = summarise(rows)
     kind = "development" if base < TEST_SEED_BASE else "held-out test"
     print(

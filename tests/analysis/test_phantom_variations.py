@@ -15,7 +15,7 @@ from nephro.analysis import generate_case
 from nephro.analysis.phantom import sample_params, simulate
 from nephro.analysis.phantom.anatomy import build_anatomy
 from nephro.analysis.phantom.params import SimulatedSeries
-from nephro.analysis.phantom.variations import DEFAULTS, active
+from nephro.analysis.phantom.variations import DEFAULTS, active, alone
 
 # Nearly noise-free, so that one frame shows what a variation added.
 CLEAN: dict[str, Any] = {
@@ -231,3 +231,10 @@ def test_every_variation_is_drawn_from_the_seed_and_named():
     assert seen == set(DEFAULTS)
     assert active(sample_params("patent", 1)) == []
     assert active(drawn[0]) == active(sample_params("patent", 0, variations=True))
+    # One at a time (the accuracy bench's --alone), at the value the seed draws if on.
+    for name in DEFAULTS:
+        for seed in (0, 1):
+            p = sample_params("patent", seed, **alone(name, seed))
+            assert active(p) == [name]
+            if name in active(drawn[seed]):
+                assert getattr(p, name) == getattr(drawn[seed], name)

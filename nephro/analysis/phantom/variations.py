@@ -34,6 +34,7 @@ technologist's choices do:
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,37 @@ DEFAULTS: dict[str, Any] = {
     "spot_monochrome_flip": False,
 }
 """Each variation's "off" value (its name, for :func:`active`, the accuracy bench)."""
+
+ON: dict[str, Any] = {
+    "response": "log",
+    "unsharp_gain": 1.0,
+    "recursive_alpha": 0.5,
+    "ii_circle": True,
+    "collimator_frac": 0.1,
+    "table_pan_mm": 50.0,
+    "bladder_in_field": "partial",
+    "hold_frames": 3,
+    "spot_inverted": True,
+    "spot_gain": 1.4,
+    "double_j": True,
+    "second_tube": True,
+    "stones": 2,
+    "gas_motion_mm": 15.0,
+    "bursts": 3,
+    "lih_duplicates": True,
+    "spot_field_frac": 0.75,
+    "spot_matrix_scale": 1.5,
+    "spot_monochrome_flip": True,
+}
+"""A typical "on" value of each variation, for :func:`alone` when the seed drew it off."""
+
+
+def alone(name: str, seed: int) -> dict[str, Any]:
+    """Overrides that turn on variation ``name`` only, at the value ``seed`` draws for
+    it (or its typical :data:`ON` value when the seed draws it off)."""
+    value = draw(np.random.default_rng([seed, zlib.crc32(b"variations")]))[name]
+    return {name: ON[name] if value == DEFAULTS[name] else value}
+
 
 _CHAIN = (
     "response",
