@@ -52,25 +52,33 @@ def _read(path: Path, monkeypatch: pytest.MonkeyPatch | None = None) -> np.ndarr
 
 
 @pytest.mark.parametrize(
-    ("syntax", "bits", "signed"),
+    ("syntax", "bits", "signed", "size"),
     [
-        (ExplicitVRLittleEndian, 12, False),
-        (ImplicitVRLittleEndian, 16, False),
-        (ExplicitVRLittleEndian, 8, False),
-        (ExplicitVRLittleEndian, 14, True),
+        (ExplicitVRLittleEndian, 12, False, 512),  # binned 4 x 4 in 16-bit integers
+        (ExplicitVRLittleEndian, 12, False, 600),  # 5 x 5: rows in integers, then floats
+        (ImplicitVRLittleEndian, 16, False, 512),
+        (ExplicitVRLittleEndian, 8, False, 600),
+        (ExplicitVRLittleEndian, 14, True, 600),
     ],
 )
 def test_uncompressed_frames_read_directly_equal_pydicoms(
-    tmp_path, monkeypatch, syntax, bits, signed
+    tmp_path, monkeypatch, syntax, bits, signed, size
 ):
     # 30 frames: several chunks of the direct read plus a partial one.
-    path = _file(tmp_path, syntax, bits, signed, frames=30, size=600)
+    path = _file(tmp_path, syntax, bits, signed, frames=30, size=size)
     ds = pydicom.dcmread(path, stop_before_pixels=True)
     assert pixels._native_pixels(path, ds) is not None
-    assert 1 < pixels.chunk_frames((600, 600), 2) < 30
+    assert 1 < pixels.chunk_frames((size, size), 2) < 30
     direct = _read(path)
-    assert direct.shape == (30, 120, 120)
+    b = pixels.bin_factor_for(size, size)
+    assert direct.shape == (30, size // b, size // b)
     assert np.array_equal(direct, _read(path, monkeypatch))
+    if not signed:
+        # The bins are the plain means of the stored values (MONOCHROME2, linear: log).
+        values = pydicom.dcmread(path).pixel_array.astype(np.float64)
+        h = size // b
+        means = values[:, : h * b, : h * b].reshape(30, h, b, h, b).mean(axis=(2, 4))
+        assert np.allclose(direct, np.log(np.maximum(means, 0.5)), atol=1e-5)
 
 
 def test_compressed_files_go_through_pydicom(tmp_path):
