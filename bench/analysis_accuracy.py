@@ -6,10 +6,11 @@ Usage::
 
 Test seeds start at 100000 and were never used while tuning thresholds; development
 (tuning) used seeds 0-9999 only (``--dev`` runs on those, for tuning). Scenarios
-rotate through patent, delayed, three obstruction levels, leak and tube-left-open, so
-the default 210 cases give 30 of each. Every case draws its own anatomy, dose, noise,
-scatter, motion, timing, bit depth, intensity encoding, layout, transfer syntax
-(uncompressed, RLE; JPEG lossless for 1 in 10 when dcmtk is installed) and polarity.
+rotate through patent, delayed, three obstruction levels, leak, leak above a block, tube
+left open and tube displaced (210 cases: 23-24 of each). Every case draws its own
+anatomy, dose, noise, scatter, motion, timing, bit depth, intensity encoding, layout,
+transfer syntax (uncompressed, RLE; JPEG lossless for 1 in 10 when dcmtk is installed)
+and polarity.
 With ``--variations`` every case also draws the phantom's variations (issue 14, item 2:
 image chain, field, devices, stones, moving gas, bursts, spot films; see
 ``nephro/analysis/phantom/variations.py``), and the accuracy is reported per variation
@@ -239,8 +240,7 @@ def _variation_lines(rows: list[dict[str, Any]], show: bool) -> list[str]:
 
 
 def _alone_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """Per variation alone: verdict accuracy, and the cases whose verdict or leak call it
-    changed from the same case without variations."""
+    """Per variation alone: accuracy, and the verdicts it changed from the plain case."""
     plain = {r["seed"]: r["pred"] for r in rows if r["alone"] is None}
     out = ["Each variation alone (same seeds; accuracy, verdict/leak changed from plain):"]
     for name in (None, *variations.DEFAULTS):
