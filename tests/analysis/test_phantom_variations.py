@@ -238,3 +238,27 @@ def test_every_variation_is_drawn_from_the_seed_and_named():
             assert active(p) == [name]
             if name in active(drawn[seed]):
                 assert getattr(p, name) == getattr(drawn[seed], name)
+
+
+def test_the_accuracy_bench_reports_each_variation_against_the_plain_cases():
+    from bench.analysis_accuracy import _alone_lines, per_variation
+
+    def row(seed: int, verdict: str, alone: str | None, on: list[str]) -> dict[str, Any]:
+        pred = {"verdict": verdict, "leak": False, "error": None}
+        gt = {"verdict": "drains", "leak": False}
+        return {"scenario": "patent", "seed": seed, "gt": gt, "pred": pred, "alone": alone,
+                "variations": on}  # fmt: skip
+
+    rows = [
+        row(1, "drains", None, []),
+        row(2, "drains", None, []),
+        row(1, "obstructed", "stones", ["stones"]),
+        row(2, "drains", "stones", ["stones"]),
+    ]
+    stats = per_variation(rows)
+    assert list(stats) == ["stones"]
+    assert stats["stones"]["verdict_on"][0] == 0.5 and stats["stones"]["verdict_off"][0] == 1.0
+    assert stats["stones"]["wrong"] == ["patent/1"]
+    lines = {line.split()[0]: line for line in _alone_lines(rows)[1:]}
+    assert "verdict changed 1" in lines["stones"] and "patent/1->obstructed" in lines["stones"]
+    assert "verdict changed 0" in lines["none"] and "verdict changed 0" in lines["double_j"]
