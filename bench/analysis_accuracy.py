@@ -2,14 +2,21 @@
 
 Usage::
 
-    python bench/analysis_accuracy.py [--cases 210] [--workers 2] [--dev]
+    python bench/analysis_accuracy.py [--cases 210] [--workers 2] [--dev] [--variations | --alone]
 
 Test seeds start at 100000 and were never used while tuning thresholds; development
 (tuning) used seeds 0-9999 only (``--dev`` runs on those, for tuning). Scenarios
-rotate through patent, delayed, three obstruction levels, leak and tube-left-open, so
-the default 210 cases give 30 of each. Every case draws its own anatomy, dose, noise,
-scatter, motion, timing, bit depth, intensity encoding, layout, transfer syntax
-(uncompressed, RLE; JPEG lossless for 1 in 10 when dcmtk is installed) and polarity.
+rotate through patent, delayed, three obstruction levels, leak, leak above a block, tube
+left open and tube displaced (210 cases: 23-24 of each). Every case draws its own
+anatomy, dose, noise, scatter, motion, timing, bit depth, intensity encoding, layout,
+transfer syntax (uncompressed, RLE; JPEG lossless for 1 in 10 when dcmtk is installed)
+and polarity.
+With ``--variations`` every case also draws the phantom's variations (issue 14, item 2:
+image chain, field, devices, stones, moving gas, bursts, spot films; see
+``nephro/analysis/phantom/variations.py``), and the accuracy is reported per variation
+(the cases with it on, beside those with it off). With ``--alone`` the cases run
+without variations and then once with each variation alone (its seeded value), and
+each variation's accuracy and the verdicts it changed are listed.
 
 Reported: obstruction sensitivity and specificity with Wilson 95% intervals,
 leak accuracy, bladder arrival and T1/2 errors, indeterminate rate and a confusion
@@ -34,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nephro.analysis import analyze_paths, generate_case, phantom  # noqa: E402
 from nephro.analysis.dicomio import jpeg_lossless_available  # noqa: E402
+from nephro.analysis.phantom import variations  # noqa: E402
 
 # Every phantom scenario but the failed injection (a bad-input case, tested on its own).
 SCENARIOS = tuple(s for s in phantom.SCENARIOS if s != "no_contrast")
@@ -41,10 +49,13 @@ TEST_SEED_BASE = 100_000
 DEV_SEED_BASE = 0
 
 
-def run_case(job: tuple[int, str, int, int, bool]) -> dict[str, Any]:
-    index, scenario, seed, size, jpeg = job
+def run_case(job: tuple[int, str, int, int, bool, bool | str]) -> dict[str, Any]:
+    """One case; ``varied``: all variations drawn (True), none, or only the named one."""
+    index, scenario, seed, size, jpeg, varied = job
     with tempfile.TemporaryDirectory(prefix="nephro-bench-") as tmp:
         opts: dict[str, Any] = {"size": size}
+        opts.update(variations.alone(varied, seed) if isinstance(varied, str) else {})
+        opts["variations"] = varied is True
         if jpeg and index % 10 == 9:
             opts["syntax"] = "jpeg-lossless"
         t0 = time.perf_counter()
@@ -57,6 +68,8 @@ def run_case(job: tuple[int, str, int, int, bool]) -> dict[str, Any]:
         "scenario": scenario,
         "seed": seed,
         "gt": {k: v for k, v in gt.items() if k not in ("curves", "params")},
+        "variations": variations.active(gt["params"]),
+        "alone": varied if isinstance(varied, str) else None,
         "pred": result.to_dict(curves=False),
         "t_generate": t1 - t0,
         "t_analyse": t2 - t1,
@@ -191,6 +204,61 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def per_variation(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per variation: verdict and leak accuracy of the cases with it on, and with it off."""
+    out = {}
+    for name in variations.DEFAULTS:
+        on = [r for r in rows if name in r["variations"]]
+        off = [r for r in rows if name not in r["variations"]]
+        if not on:
+            continue
+        out[name] = {
+            "verdict_on": wilson(sum(_right(r) for r in on), len(on)),
+            "verdict_off": wilson(sum(_right(r) for r in off), len(off)),
+            "leak_on": wilson(sum(r["pred"]["leak"] == r["gt"]["leak"] for r in on), len(on)),
+            "errors_on": sum(r["pred"]["error"] is not None for r in on),
+            "wrong": [f"{r['scenario']}/{r['seed']}" for r in on if not _right(r)],
+        }
+    return out
+
+
+def _right(r: dict[str, Any]) -> bool:
+    return bool(r["pred"]["verdict"] == r["gt"]["verdict"])
+
+
+def _variation_lines(rows: list[dict[str, Any]], show: bool) -> list[str]:
+    lines = ["  verdict accuracy per variation (cases with it on | off; leak accuracy on):"]
+    for name, v in per_variation(rows).items():
+        lines.append(
+            f"    {name:20s} {len(v['wrong']):3d} wrong of {_n(rows, name):3d}: "
+            f"{_ci(v['verdict_on'])} | {_ci(v['verdict_off'])}; "
+            f"leak {v['leak_on'][0]:.2f}; analysis errors {v['errors_on']}"
+        )
+        if show and v["wrong"]:
+            lines.append(f"      wrong: {', '.join(v['wrong'])}")
+    return lines
+
+
+def _alone_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Per variation alone: accuracy, and the verdicts it changed from the plain case."""
+    plain = {r["seed"]: r["pred"] for r in rows if r["alone"] is None}
+    out = ["Each variation alone (same seeds; accuracy, verdict/leak changed from plain):"]
+    for name in (None, *variations.DEFAULTS):
+        mine = [r for r in rows if r["alone"] == name]
+        moved = [r for r in mine if r["pred"]["verdict"] != plain[r["seed"]]["verdict"]]
+        leak = sum(r["pred"]["leak"] != plain[r["seed"]]["leak"] for r in mine)
+        out.append(
+            f"  {name or 'none':20s} {_ci(wilson(sum(map(_right, mine)), len(mine)))}; "
+            f"verdict changed {len(moved)}, leak changed {leak}: "
+            + ", ".join(f"{r['scenario']}/{r['seed']}->{r['pred']['verdict']}" for r in moved)
+        )
+    return out
+
+
+def _n(rows: list[dict[str, Any]], name: str) -> int:
+    return sum(name in r["variations"] for r in rows)
+
+
 def _ci(x: tuple[float, float, float]) -> str:
     return f"{x[0]:.3f} (95% CI {x[1]:.3f}-{x[2]:.3f})"
 
@@ -211,7 +279,7 @@ def _calibration_and_scenarios(s: dict[str, Any]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--cases", type=int, default=210)
     ap.add_argument("--workers", type=int, default=2)
@@ -221,7 +289,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", choices=SCENARIOS, default=None, help="only this scenario")
     ap.add_argument("--json", type=Path, default=None, help="write per-case rows here")
     ap.add_argument("--show-errors", action="store_true", help="list misclassified cases")
-    args = ap.parse_args(argv)
+    ap.add_argument(
+        "--variations", action="store_true", help="draw the phantom's variations per case"
+    )
+    ap.add_argument(
+        "--alone",
+        action="store_true",
+        help="the same cases without variations, then with each variation alone",
+    )
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     base = (
         args.seed_base
         if args.seed_base is not None
@@ -231,17 +311,23 @@ def main(argv: list[str] | None = None) -> int:
     jobs = []
     for i in range(args.cases):
         sc = args.scenario or SCENARIOS[i % len(SCENARIOS)]
-        jobs.append((i, sc, base + i, args.size, jpeg))
+        jobs.append((i, sc, base + i, args.size, jpeg, args.variations))
+        if args.alone:
+            jobs += [(i, sc, base + i, args.size, jpeg, v) for v in variations.DEFAULTS]
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(args.workers) as pool:
         rows = pool.map(run_case, jobs, chunksize=1)
     wall = time.perf_counter() - t0
+    if args.alone:
+        print("\n".join(_alone_lines(rows)))
+        rows = [r for r in rows if r["alone"] is None]
     s = summarise(rows)
     kind = "development" if base < TEST_SEED_BASE else "held-out test"
     print(
         f"Nephro drainage analysis accuracy: {len(rows)} synthetic cases, {kind} seeds "
         f"{base}-{base + args.cases - 1}, {args.size}x{args.size} px, "
-        f"JPEG lossless {'included' if jpeg else 'skipped (no dcmtk)'}"
+        f"JPEG lossless {'included' if jpeg else 'skipped (no dcmtk)'}, "
+        f"variations {'on' if args.variations else 'off'}"
     )
     print(
         f"  wall time {wall:.0f} s on {args.workers} workers; mean generate "
@@ -291,13 +377,16 @@ def main(argv: list[str] | None = None) -> int:
             "    " + f"{g:14s}" + "".join(f"{s['confusion'].get((g, p), 0):14d}" for p in classes)
         )
     print(_calibration_and_scenarios(s))
+    if args.variations:
+        print("\n".join(_variation_lines(rows, args.show_errors)))
     if args.show_errors:
         for r in rows:
             bad = r["pred"]["verdict"] != r["gt"]["verdict"] or r["pred"]["leak"] != r["gt"]["leak"]
             if bad:
                 g, p = r["gt"], r["pred"]
                 print(
-                    f"    {r['scenario']:18s} seed {r['seed']}: truth {g['verdict']}/leak "
+                    f"    {r['scenario']:18s} seed {r['seed']} {','.join(r['variations'])}: "
+                    f"truth {g['verdict']}/leak "
                     f"{g['leak']} arr {g['bladder_arrival_observed_s']} -> {p['verdict']}/leak "
                     f"{p['leak']} arr {p['bladder_arrival_s']} up {p['upper_tract_residual_last']}"
                     f" t½ {p['collecting_system_t_half_s']} ra20 {p['residual_fraction_20min']}"

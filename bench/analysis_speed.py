@@ -9,7 +9,8 @@ For a 150-frame 512x512 series stored uncompressed and as RLE, prints:
 * baseline: ``pydicom.dcmread(path).pixel_array`` (read and decode the pixel data
   alone, pylibjpeg-rle for RLE);
 * analysis: ``analyze_paths([path])`` end to end (read, decode, bin, register,
-  segment, measure, verdict);
+  segment, measure, verdict), and of it the loading alone (``load_series``: read,
+  decode, bin, log), so the stages' share is the difference;
 * their ratio (target <= 1.5) and the analysis's peak traced memory over the size of
   the decoded pixel data (target < 3);
 * the time to generate the small demo case (``generate_case("patent", 7, ...,
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pydicom  # noqa: E402
 
 from nephro.analysis import analyze_paths, generate_case  # noqa: E402
+from nephro.analysis.series import load_series  # noqa: E402
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> float:
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
             t_base = best_of(baseline, args.repeat)
             t_ana = best_of(analysis, args.repeat)
+            t_load = best_of(lambda p=path: load_series([p]), args.repeat)
             mem = peak_memory(analysis)
             mem_base = peak_memory(baseline)
             verdict = analysis().verdict
@@ -108,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"    analysis             {t_ana:.3f} s ({1000 * t_ana / n:.2f} ms/frame), "
                 f"peak memory {mem / 1e6:.1f} MB = {mem / pixel_bytes:.2f}x pixel data "
                 f"(target < 3)"
+            )
+            print(
+                f"    of which loading     {t_load:.3f} s ({t_load / t_base:.2f}x baseline); "
+                f"the stages after it {t_ana - t_load:.3f} s"
             )
             print(
                 f"    ratio analysis/baseline {t_ana / t_base:.2f} (target <= 1.5); "

@@ -5,6 +5,10 @@ single-frame files (each with its own Acquisition DateTime, named in random orde
 that readers must sort by time), or ``mixed``: the fluoroscopic run as one
 multi-frame file plus one file per delayed spot film, as most units export.
 
+Spot films of their own field and matrix (the phantom's ``films``), or written with the
+opposite Photometric Interpretation (``spot_monochrome_flip``), are files of their
+own, so a ``multiframe`` layout then becomes ``mixed``.
+
 Transfer syntaxes: ``explicit`` and ``implicit`` little endian, ``rle`` (pydicom with
 pylibjpeg-rle) and ``jpeg-lossless`` (JPEG lossless SV1 via dcmtk's ``dcmcjpeg``,
 only when it is installed).
@@ -17,6 +21,7 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -93,13 +98,13 @@ def write_series(
     study_uid = study_instance_uid or generate_uid()
     series_uid = series_instance_uid or generate_uid()
     start = study_datetime or dt.datetime(2024, 3, 5, 9, 30, 0)
-    bits = sim.params.bits_stored
-    maxval = 2**bits - 1
-    pixels: NDArray[np.integer] = sim.pixels
-    if photometric == "MONOCHROME1":
-        pixels = (maxval - pixels.astype(np.int64)).astype(np.uint16)
-    dtype = np.uint8 if bits <= 8 else np.uint16
-    pixels = pixels.astype(dtype)
+    p = sim.params
+    own_files = bool(sim.films) or p.spot_monochrome_flip
+    if own_files and layout == "multiframe":
+        layout = "mixed"
+    spot_photometric = photometric
+    if p.spot_monochrome_flip:
+        spot_photometric = "MONOCHROME2" if photometric == "MONOCHROME1" else "MONOCHROME1"
 
     common = _common(
         sim,
@@ -141,15 +146,35 @@ def write_series(
                 ds.FrameIncrementPointer = _FRAME_TIME_VECTOR
             ds.StartTrim = 1
             ds.StopTrim = len(idx)
-        ds.PixelData = np.ascontiguousarray(pixels[idx]).tobytes()
+        frames = _frames(sim, idx, ds, spot_photometric if sim.is_spot[idx[0]] else photometric)
+        ds.PixelData = frames.tobytes()
         if layout == "single":
             name = f"IM_{uuid.uuid4().hex[:12].upper()}.dcm"
         else:
             name = f"{'RUN' if len(idx) > 1 else 'SPOT'}_{number:03d}.dcm"
         path = out_dir / name
-        _save(ds, path, syntax, pixels[idx])
+        _save(ds, path, syntax, frames)
         paths.append(path)
     return paths
+
+
+def _frames(sim: SimulatedSeries, idx: list[int], ds: Dataset, photometric: str) -> NDArray[Any]:
+    """The stored pixels of frames ``idx`` (setting ``ds``'s matrix, spacing and
+    photometric tags where the file differs from the run)."""
+    bits = sim.params.bits_stored
+    if len(idx) == 1 and idx[0] in sim.films:
+        film = sim.films[idx[0]][None]
+        ds.Rows, ds.Columns = film.shape[1], film.shape[2]
+        spacing = f"{sim.film_spacing_mm * _SID_MM / _SOD_MM:.5f}"
+        ds.ImagerPixelSpacing = [spacing, spacing]
+        pixels: NDArray[Any] = film
+    else:
+        pixels = sim.pixels[idx]
+    if photometric == "MONOCHROME1":
+        pixels = (2**bits - 1 - pixels.astype(np.int64)).astype(np.uint16)
+    ds.PhotometricInterpretation = photometric
+    ds.PixelIntensityRelationshipSign = -1 if photometric == "MONOCHROME1" else 1
+    return np.ascontiguousarray(pixels.astype(np.uint8 if bits <= 8 else np.uint16))
 
 
 def _common(

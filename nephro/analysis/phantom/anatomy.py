@@ -6,7 +6,7 @@ Everything in mm on a canvas whose pixel pitch is ``px`` mm.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,7 +56,7 @@ def _capsule(
     return chord
 
 
-def _polyline(points: list[tuple[float, float]], step: float) -> NDArray[np.float64]:
+def polyline(points: list[tuple[float, float]], step: float) -> NDArray[np.float64]:
     """Resample a smooth spline through ``points`` (y, x) at ``step`` mm arc length."""
     pts = np.asarray(points, dtype=np.float64)
     seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
@@ -92,6 +92,14 @@ class Anatomy:
     upj: tuple[float, float]
     bladder_center: tuple[float, float]
     bladder_radii: tuple[float, float]
+    # Added by :func:`nephro.analysis.phantom.devices.add_devices`: radiopaque lines
+    # (points in canvas mm, breathing weights, wall cross-section in mm^2 and its
+    # attenuation relative to water) and
+    # stones (bone-equivalent thickness in the kidney window, mm).
+    devices: list[tuple[NDArray[np.float64], NDArray[np.float64], float, float]] = field(
+        default_factory=list
+    )
+    k_stone: FloatArray | None = None
 
 
 def build_anatomy(p: PhantomParams) -> Anatomy:
@@ -164,18 +172,6 @@ def build_anatomy(p: PhantomParams) -> Anatomy:
     dist = np.hypot(kyy - pcy, kxx - pcx)
     k_dist = np.where(cs_mask, dist / max(float(dist[cs_mask].max()), 1.0), 2.0)
 
-    # Leak: a smooth random field next to the kidney, outside the collecting system.
-    lr = seeded_rng(p.seed, "leak-shape")
-    site_ang = lr.uniform(0, 2 * math.pi)
-    sy = pcy + math.sin(site_ang) * (0.4 * klen)
-    sx = pcx + math.cos(site_ang) * (0.45 * kwid)
-    noise = ndimage.gaussian_filter(lr.normal(size=(kw, kw)), 7.0 / px)
-    noise /= noise.std() + 1e-9
-    field_ = noise - np.hypot(kyy - sy, kxx - sx) / 18.0
-    excl = ndimage.binary_dilation(cs_mask, iterations=max(1, int(4.0 / px)))
-    field_[excl] = -np.inf
-    leak_sorted = np.sort(field_[np.isfinite(field_)].ravel())[::-1].astype(np.float32)
-
     # Ureter: UPJ -> along the psoas -> pelvic brim -> into the bladder base.
     upj = (pcy + 0.8 * rp, pcx + med * 0.5 * rp)
     upj_c = (upj[0] + ko[0] * px, upj[1] + ko[1] * px)
@@ -189,7 +185,7 @@ def build_anatomy(p: PhantomParams) -> Anatomy:
         (off + fov * 0.66, x0 + lat * a.uniform(40, 55)),
         (by - 0.2 * bry, bx + lat * a.uniform(18, 26)),
     ]
-    ureter = _polyline(pts, 1.0)
+    ureter = polyline(pts, 1.0)
     s = np.arange(len(ureter), dtype=np.float64)
     ureter_w = np.clip(1.0 - s / (0.4 * len(ureter)), 0.0, 1.0)
 
@@ -210,11 +206,34 @@ def build_anatomy(p: PhantomParams) -> Anatomy:
         for q in np.linspace(0, 1.8 * math.pi, 8)
     ]
     tube_pts = [entry, ((entry[0] + via[0]) / 2, (entry[1] + via[1]) / 2), via, *loop]
-    tube = _polyline(tube_pts, 1.0)
+    tube = polyline(tube_pts, 1.0)
     # Inside the kidney the tube moves with it; outside, less and less towards the skin.
     d_skin = np.hypot(tube[:, 0] - entry[0], tube[:, 1] - entry[1])
     d_via = math.hypot(via[0] - entry[0], via[1] - entry[1])
     tube_w = np.clip(d_skin / max(d_via, 1.0), 0.0, 1.0)
+    tip = None
+    if p.tube_displaced:
+        # The pigtail has slipped back out of the kidney: the tube ends in the tract,
+        # ``tube_retract_mm`` short of where it entered the kidney.
+        i_via = int(np.argmin(np.hypot(tube[:, 0] - via[0], tube[:, 1] - via[1])))
+        end = max(i_via - int(p.tube_retract_mm), 5)
+        tube, tube_w = tube[:end], tube_w[:end]
+        tip = (float(tube[-1, 0]) - ko[0] * px, float(tube[-1, 1]) - ko[1] * px)
+
+    # Leak: a smooth random field next to the kidney (or around a displaced tube's tip),
+    # outside the collecting system.
+    lr = seeded_rng(p.seed, "leak-shape")
+    site_ang = lr.uniform(0, 2 * math.pi)
+    sy = pcy + math.sin(site_ang) * (0.4 * klen)
+    sx = pcx + math.cos(site_ang) * (0.45 * kwid)
+    if tip is not None:
+        sy, sx = tip
+    noise = ndimage.gaussian_filter(lr.normal(size=(kw, kw)), 7.0 / px)
+    noise /= noise.std() + 1e-9
+    field_ = noise - np.hypot(kyy - sy, kxx - sx) / 18.0
+    excl = ndimage.binary_dilation(cs_mask, iterations=max(1, int(4.0 / px)))
+    field_[excl] = -np.inf
+    leak_sorted = np.sort(field_[np.isfinite(field_)].ravel())[::-1].astype(np.float32)
 
     # Bowel gas: a few pockets in the mid and lower abdomen that drift slowly.
     gas = []

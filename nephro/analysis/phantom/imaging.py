@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from nephro.analysis.phantom import variations
+from nephro.analysis.phantom import devices, variations
 from nephro.analysis.phantom.anatomy import build_anatomy, ellipsoid, grid
 from nephro.analysis.phantom.params import (
     FloatArray,
@@ -35,11 +35,22 @@ def frame_schedule(p: PhantomParams) -> tuple[NDArray[np.float64], NDArray[np.bo
     """Frame times (s from the first frame) and which frames are delayed spot films.
 
     The run is recorded at ``fps`` but capped to ``max_run_frames`` frames, as a unit
-    storing a long low-rate run would; spot films follow at ``spot_times_s``.
+    storing a long low-rate run would; spot films follow at ``spot_times_s``. With
+    ``bursts``, the run's frames come in that many bursts spread over the run, each at
+    four times the rate (at least 7.5, at most 30 frames/s), with pauses between.
     """
     fps = min(p.fps, (p.max_run_frames - 1) / p.run_duration_s)
     n_run = max(2, min(p.max_run_frames, int(p.run_duration_s * fps) + 1))
     run = np.arange(n_run, dtype=np.float64) / fps
+    if p.bursts > 1 and n_run >= 2 * p.bursts:
+        rate = min(max(4.0 * fps, 7.5), 30.0)
+        starts = np.arange(p.bursts) * (run[-1] / p.bursts)
+        run = np.concatenate(
+            [
+                starts[b] + np.arange(len(part)) / rate
+                for b, part in enumerate(np.array_split(run, p.bursts))
+            ]
+        )
     spots = np.array([s for s in sorted(p.spot_times_s) if s > run[-1] + 5.0])
     times = np.concatenate([run, spots])
     return times, np.concatenate([np.zeros(n_run, bool), np.ones(spots.size, bool)])
@@ -103,6 +114,8 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
     if p.size < 64 or p.size > 2048:
         raise ValueError("size must be between 64 and 2048 pixels")
     anat = build_anatomy(p)
+    devices.add_devices(anat, p)
+    gas_motion = devices.gas_motion(p, len(anat.gas))
     times, is_spot = frame_schedule(p)
     ureter_mm = float(len(anat.ureter) - 1)
     block_mm = None if p.block_fraction is None else p.block_fraction * ureter_mm
@@ -153,6 +166,8 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
         bx = int(round(0.1 * lat * breath[k] / px))
         kyo, kxo = anat.k_origin[0] + by - oy, anat.k_origin[1] + bx - ox
         _paste(mu, mu_w * anat.k_water, kyo, kxo)
+        if anat.k_stone is not None:
+            _paste(mu, mu_b * anat.k_stone, kyo, kxo)
         kio = np.zeros_like(anat.k_cs)
         if tr.cs[j] > 0:
             w = np.where(anat.k_dist <= max(tr.fill[j], 0.05), anat.k_cs, 0.0)
@@ -210,11 +225,18 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
         lumen = np.full(ty.size, tr.tube[j] / 1000.0 * math.pi * ri**2 / (px * px))
         tub = _splat(n, ty, tx, wall / mu_i + lumen, max(0.6 / px, 0.4))
         iod += tub  # wall expressed as iodine-equivalent so one splat serves both
+        for pts, wts, area, rel in anat.devices:  # stent, second tube: wall only
+            dy = pts[:, 0] / px - oy + wts * breath[k] / px - 0.5
+            dx = pts[:, 1] / px - ox + wts * 0.1 * lat * breath[k] / px - 0.5
+            d_wall = np.full(dy.size, rel * mu_w * area / (px * px))
+            iod += _splat(n, dy, dx, d_wall / mu_i, max(0.6 / px, 0.4))
 
         # Bowel gas displaces soft tissue.
-        for gy, gx, ry, rx, depth, vy, vx in anat.gas:
-            cy = gy + vy * t / 60.0 - oy * px
-            cx = gx + vx * t / 60.0 - ox * px
+        for g, (gy, gx, ry, rx, depth, vy, vx) in enumerate(anat.gas):
+            wy, wx, swell = devices.gas_at(gas_motion, g, float(t))
+            depth *= swell
+            cy = gy + wy + vy * t / 60.0 - oy * px
+            cx = gx + wx + vx * t / 60.0 - ox * px
             y0, y1 = max(int((cy - ry) / px), 0), min(int((cy + ry) / px) + 2, n)
             x0, x1 = max(int((cx - rx) / px), 0), min(int((cx + rx) / px) + 2, n)
             if y1 <= y0 or x1 <= x0:
@@ -256,11 +278,18 @@ def simulate(scenario: str, seed: int, **overrides: Any) -> SimulatedSeries:
         b_mm, b_r = anat.bladder_center[0], anat.bladder_radii[0]
         rows = ((b_mm - b_r) / px - pad, (b_mm + b_r) / px - pad)
         out = variations.apply(out, is_spot, p, px, rows)
+    shown = times
+    if p.lih_duplicates:
+        order, times = variations.lih_duplicates(times, is_spot, p)
+        out, is_spot, shown = out[order], is_spot[order], shown[order]
+        truth_ureter = truth_ureter[order]
+    films, film_mm = variations.spot_films(out, is_spot, p, px)
     if p.mirror:
         out = out[:, :, ::-1].copy()
         masks = {k: v[:, ::-1].copy() for k, v in masks.items()}
-    truth = ground_truth(p, times, tr, truth_ureter)
-    return SimulatedSeries(out, times, is_spot, p, px, truth, masks)
+        films = {k: v[:, ::-1].copy() for k, v in films.items()}
+    truth = ground_truth(p, times, tr, truth_ureter, shown)
+    return SimulatedSeries(out, times, is_spot, p, px, truth, masks, films, film_mm)
 
 
 def _o(origin: tuple[int, int], oy: int, ox: int) -> tuple[int, int]:

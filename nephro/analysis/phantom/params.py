@@ -22,16 +22,29 @@ SCENARIOS: tuple[str, ...] = (
     "obstructed_ureter",
     "obstructed_uvj",
     "leak",
+    "leak_obstructed",
     "tube_open",
+    "tube_displaced",
     "no_contrast",
 )
-"""Scenario names. ``no_contrast`` (failed injection) exists for bad-input tests."""
+"""Scenario names. ``leak_obstructed``: a block at a drawn level and a leak above it
+that seals once 5-15 % of the contrast has escaped (a pressure rupture of a fornix);
+``tube_displaced``: the pigtail has slipped back into the tract, so the contrast pools
+along it and never reaches the collecting system; ``no_contrast`` (failed injection)
+exists for bad-input tests."""
 
 OBSTRUCTION_LEVEL = {
     "obstructed_upj": "upj",
     "obstructed_ureter": "ureter",
     "obstructed_uvj": "uvj",
 }
+
+
+def obstruction_level(block_fraction: float | None) -> str | None:
+    """The level of a block at ``block_fraction`` of the ureter's length (None: no block)."""
+    if block_fraction is None:
+        return None
+    return "upj" if block_fraction <= 0.0 else "uvj" if block_fraction >= 1.0 else "ureter"
 
 
 @dataclass(frozen=True)
@@ -63,8 +76,11 @@ class PhantomParams:
     leak_rate_per_min: float = 0.0
     leak_onset_s: float = 0.0
     leak_area_mm2: float = 1500.0
+    leak_max_fraction: float = 1.0
     tube_open: bool = False
     tube_t_half_s: float = 120.0
+    tube_displaced: bool = False
+    tube_retract_mm: float = 25.0
     block_fraction: float | None = None
     # anatomy
     body_thickness_mm: float = 240.0
@@ -103,6 +119,15 @@ class PhantomParams:
     hold_frames: int = 0
     spot_inverted: bool = False
     spot_gain: float = 1.0
+    double_j: bool = False
+    second_tube: bool = False
+    stones: int = 0
+    gas_motion_mm: float = 0.0
+    bursts: int = 0
+    lih_duplicates: bool = False
+    spot_field_frac: float = 1.0
+    spot_matrix_scale: float = 1.0
+    spot_monochrome_flip: bool = False
 
 
 @dataclass
@@ -116,6 +141,10 @@ class SimulatedSeries:
     pixel_spacing_mm: float
     truth: dict[str, Any]
     masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+    films: dict[int, NDArray[np.uint16]] = field(default_factory=dict)
+    """Frames stored at their own field and matrix (``spot_field_frac``,
+    ``spot_matrix_scale``), by index; ``pixels`` holds them on the run's grid."""
+    film_spacing_mm: float = 0.0
 
 
 def seeded_rng(seed: int, stream: str) -> np.random.Generator:
@@ -198,24 +227,39 @@ def sample_params(scenario: str, seed: int, **overrides: Any) -> PhantomParams:
         bits_stored=int(p.choice([8, 10, 12, 14, 16], p=[0.15, 0.15, 0.4, 0.15, 0.15])),
         intensity_relationship="LOG" if p.random() < 0.3 else "LIN",
     )
-    if scenario == "delayed":
-        base["t_half_outflow_s"] = float(x.uniform(900, 2400))
-        base["outflow_delay_s"] = float(x.uniform(60, 600)) if x.random() < 0.5 else 0.0
-    elif scenario in OBSTRUCTION_LEVEL:
-        level = OBSTRUCTION_LEVEL[scenario]
-        base["block_fraction"] = {"upj": 0.0, "ureter": float(x.uniform(0.3, 0.7)), "uvj": 1.0}[
-            level
-        ]
-    elif scenario == "leak":
-        base["leak"] = True
-    elif scenario == "tube_open":
-        base["tube_open"] = True
-    elif scenario == "no_contrast":
-        base["injected_ml"] = 0.0
+    base.update(_scenario_params(scenario, x))
     if overrides.get("variations"):
         base.update(variations_draw(seeded_rng(seed, "variations")))
     base.update(overrides)
     return PhantomParams(**base)
+
+
+def _scenario_params(scenario: str, x: np.random.Generator) -> dict[str, Any]:
+    """What ``scenario`` changes, drawn from the case's ``transport`` stream ``x``
+    after everything else (so the rest match the seed's other scenarios)."""
+    out: dict[str, Any] = {}
+    if scenario == "delayed":
+        out["t_half_outflow_s"] = float(x.uniform(900, 2400))
+        out["outflow_delay_s"] = float(x.uniform(60, 600)) if x.random() < 0.5 else 0.0
+    elif scenario in OBSTRUCTION_LEVEL:
+        level = OBSTRUCTION_LEVEL[scenario]
+        out["block_fraction"] = {"upj": 0.0, "ureter": float(x.uniform(0.3, 0.7)), "uvj": 1.0}[
+            level
+        ]
+    elif scenario == "leak":
+        out["leak"] = True
+    elif scenario == "leak_obstructed":
+        out["leak"] = True
+        out["block_fraction"] = float(x.choice([0.0, x.uniform(0.3, 0.7), 1.0]))
+        out["leak_max_fraction"] = float(x.uniform(0.05, 0.15))
+    elif scenario == "tube_open":
+        out["tube_open"] = True
+    elif scenario == "tube_displaced":
+        out["tube_displaced"] = True
+        out["tube_retract_mm"] = float(x.uniform(15, 40))
+    elif scenario == "no_contrast":
+        out["injected_ml"] = 0.0
+    return out
 
 
 def with_params(params: PhantomParams, **changes: Any) -> PhantomParams:

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.phantom.params import OBSTRUCTION_LEVEL, PhantomParams, seeded_rng
+from nephro.analysis.phantom.params import PhantomParams, obstruction_level, seeded_rng
 from nephro.analysis.verdict import Drainage, decide
 
 
@@ -66,7 +66,11 @@ def simulate_transport(
     c_tube = 0.0
     for i in range(n):
         ti = t[i]
-        if inj_mg > 0 and t_inj0 <= ti < t_inj1:
+        if inj_mg > 0 and t_inj0 <= ti < t_inj1 and p.tube_displaced:
+            # The tip lies in the tract: the contrast pools there (the "leak" compartment).
+            lk_m += rate * dt
+            c_tube = p.concentration_mg_ml
+        elif inj_mg > 0 and t_inj0 <= ti < t_inj1:
             m += rate * dt
             c_tube = p.concentration_mg_ml
         elif p.tube_open and ti >= t_inj1:
@@ -77,6 +81,7 @@ def simulate_transport(
         if block_mm is not None:
             d_out = min(d_out, max(capacity - released - buffer, 0.0))
         d_leak = k_leak * m * dt if ti >= t_inj0 + p.leak_onset_s else 0.0
+        d_leak = min(d_leak, max(p.leak_max_fraction * inj_mg - lk_m, 0.0))
         d_tube = k_tube * m * dt if ti >= t_inj1 else 0.0
         m -= d_out + d_leak + d_tube
         buffer += d_out
@@ -109,10 +114,19 @@ def column_density(p: PhantomParams) -> float:
 
 
 def ground_truth(
-    p: PhantomParams, times: NDArray[np.float64], tr: Transport, ureter: NDArray[np.float64]
+    p: PhantomParams,
+    times: NDArray[np.float64],
+    tr: Transport,
+    ureter: NDArray[np.float64],
+    shown_s: NDArray[np.float64] | None = None,
 ) -> dict[str, Any]:
-    """Ground-truth quantities, defined exactly as the analysis reports them."""
-    j = np.minimum(np.round(times / 0.25).astype(int), tr.t.size - 1)
+    """Ground-truth quantities, defined exactly as the analysis reports them.
+
+    ``shown_s``: the time each frame's content was acquired, where it differs from
+    its time stamp (a last-image-hold copy shows an earlier moment); default ``times``.
+    """
+    shown = times if shown_s is None else shown_s
+    j = np.minimum(np.round(shown / 0.25).astype(int), tr.t.size - 1)
     inj = tr.injected_mg
     last = int(j[-1])
     cs = tr.cs[: last + 1]
@@ -123,7 +137,8 @@ def ground_truth(
         hit = np.flatnonzero(tr.bladder[: last + 1] >= th.GT_ARRIVAL_MASS_FRACTION * inj)
         if hit.size:
             arrival = float(tr.t[hit[0]])
-            observed = float(times[np.searchsorted(times, arrival - 1e-9)])
+            seen = np.flatnonzero(shown >= arrival - 1e-9)
+            observed = float(times[seen[0]]) if seen.size else None
     t_half: float | None = None
     peak = float(cs.max()) if cs.size else 0.0
     if peak > 0:
@@ -139,7 +154,7 @@ def ground_truth(
     up_peak = float(upper.max()) if upper.size else 0.0
     up_resid = float(upper[-1] / up_peak) if up_peak > 0 else 1.0
     leak_onset: float | None = None
-    if p.leak and inj > 0:
+    if (p.leak or p.tube_displaced) and inj > 0:
         hit = np.flatnonzero(tr.leak[: last + 1] >= th.GT_ARRIVAL_MASS_FRACTION * inj)
         if hit.size:
             leak_onset = float(tr.t[hit[0]])
@@ -153,10 +168,11 @@ def ground_truth(
             upper_residual_last=up_resid,
             span_s=span,
             tube_open=p.tube_open,
-            contrast_seen=inj > 0,
+            # A displaced tube fills the tract, never the collecting system.
+            contrast_seen=inj > 0 and not p.tube_displaced,
         )
     ).verdict
-    level = OBSTRUCTION_LEVEL.get(p.scenario)
+    level = obstruction_level(p.block_fraction)
     on_left = (p.side == "right") != p.mirror
     return {
         "scenario": p.scenario,
@@ -166,6 +182,7 @@ def ground_truth(
         "obstruction_level": level,
         "leak": leak,
         "leak_onset_s": leak_onset,
+        "tube_displaced": p.tube_displaced,
         "bladder_arrival_s": arrival,
         "bladder_arrival_observed_s": observed,
         "collecting_system_t_half_s": t_half,

@@ -18,12 +18,23 @@ technologist's choices do:
   (cut off on the run, seen on the spot films) or ``never``;
 * ``hold_frames``: that many run frames repeat the previous one (last-image hold);
 * ``spot_inverted``: the spot films stored in the opposite polarity (tags unchanged);
-* ``spot_gain``: the spot films' own processing gain around mid-grey.
+* ``spot_gain``: the spot films' own processing gain around mid-grey;
+* ``spot_field_frac``, ``spot_matrix_scale``: the spot films cover that share of the
+  run's field (centred, collimated or magnified) on a matrix of that multiple of the
+  run's, written as files of their own matrix and pixel spacing (``films``);
+* ``spot_monochrome_flip``: the spot films written with the opposite Photometric
+  Interpretation to the run's (tags honest; see ``dicomio``);
+* ``bursts``: the run stored as that many bursts (``imaging.frame_schedule``);
+* ``lih_duplicates``: after each burst (or the run) its last image is stored again,
+  a moment later (last-image-hold copy); the ground truth follows what it shows.
+
+``devices.py`` holds the stent, the second tube, stones and moving gas.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any
 
 import numpy as np
@@ -49,7 +60,92 @@ def draw(rng: np.random.Generator) -> dict[str, Any]:
         "hold_frames": int(rng.integers(0, 6)) if rng.random() < 0.4 else 0,
         "spot_inverted": bool(rng.random() < 0.15),
         "spot_gain": float(rng.uniform(0.6, 1.6)) if rng.random() < 0.5 else 1.0,
+        # Drawn after the ones above, so adding them left those unchanged per seed.
+        "double_j": bool(rng.random() < 0.15),
+        "second_tube": bool(rng.random() < 0.1),
+        "stones": int(rng.integers(1, 4)) if rng.random() < 0.2 else 0,
+        "gas_motion_mm": float(rng.uniform(5.0, 25.0)) if rng.random() < 0.4 else 0.0,
+        "bursts": int(rng.integers(2, 6)) if rng.random() < 0.25 else 0,
+        "lih_duplicates": bool(rng.random() < 0.25),
+        "spot_field_frac": float(rng.uniform(0.6, 0.95)) if rng.random() < 0.3 else 1.0,
+        "spot_matrix_scale": float(rng.choice([0.75, 1.5, 2.0])) if rng.random() < 0.3 else 1.0,
+        "spot_monochrome_flip": bool(rng.random() < 0.15),
     }
+
+
+DEFAULTS: dict[str, Any] = {
+    "response": "linear",
+    "unsharp_gain": 0.0,
+    "recursive_alpha": 0.0,
+    "ii_circle": False,
+    "collimator_frac": 0.0,
+    "table_pan_mm": 0.0,
+    "bladder_in_field": "full",
+    "hold_frames": 0,
+    "spot_inverted": False,
+    "spot_gain": 1.0,
+    "double_j": False,
+    "second_tube": False,
+    "stones": 0,
+    "gas_motion_mm": 0.0,
+    "bursts": 0,
+    "lih_duplicates": False,
+    "spot_field_frac": 1.0,
+    "spot_matrix_scale": 1.0,
+    "spot_monochrome_flip": False,
+}
+"""Each variation's "off" value (its name, for :func:`active`, the accuracy bench)."""
+
+ON: dict[str, Any] = {
+    "response": "log",
+    "unsharp_gain": 1.0,
+    "recursive_alpha": 0.5,
+    "ii_circle": True,
+    "collimator_frac": 0.1,
+    "table_pan_mm": 50.0,
+    "bladder_in_field": "partial",
+    "hold_frames": 3,
+    "spot_inverted": True,
+    "spot_gain": 1.4,
+    "double_j": True,
+    "second_tube": True,
+    "stones": 2,
+    "gas_motion_mm": 15.0,
+    "bursts": 3,
+    "lih_duplicates": True,
+    "spot_field_frac": 0.75,
+    "spot_matrix_scale": 1.5,
+    "spot_monochrome_flip": True,
+}
+"""A typical "on" value of each variation, for :func:`alone` when the seed drew it off."""
+
+
+def alone(name: str, seed: int) -> dict[str, Any]:
+    """Overrides that turn on variation ``name`` only, at the value ``seed`` draws for
+    it (or its typical :data:`ON` value when the seed draws it off)."""
+    value = draw(np.random.default_rng([seed, zlib.crc32(b"variations")]))[name]
+    return {name: ON[name] if value == DEFAULTS[name] else value}
+
+
+_CHAIN = (
+    "response",
+    "unsharp_gain",
+    "recursive_alpha",
+    "ii_circle",
+    "collimator_frac",
+    "table_pan_mm",
+    "bladder_in_field",
+    "hold_frames",
+    "spot_inverted",
+    "spot_gain",
+)
+"""The variations :func:`apply` makes on the stored values."""
+
+
+def active(params: Any) -> list[str]:
+    """Names of the variations ``params`` (a PhantomParams or its dict) has on."""
+    get = params.get if isinstance(params, dict) else lambda k: getattr(params, k)
+    return [name for name, off in DEFAULTS.items() if get(name) != off]
 
 
 def apply(
@@ -122,16 +218,53 @@ def _field(
 
 
 def changes_anything(p: Any) -> bool:
-    """Whether ``p`` asks for any variation."""
-    return bool(
-        p.response != "linear"
-        or p.unsharp_gain > 0
-        or p.recursive_alpha > 0
-        or p.ii_circle
-        or p.collimator_frac > 0
-        or p.table_pan_mm > 0
-        or p.bladder_in_field != "full"
-        or p.hold_frames > 0
-        or p.spot_inverted
-        or p.spot_gain != 1.0
-    )
+    """Whether ``p`` asks for any variation that :func:`apply` makes."""
+    return any(name in _CHAIN for name in active(p))
+
+
+def lih_duplicates(
+    times: NDArray[np.float64], is_spot: NDArray[np.bool_], p: Any
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Which rendered frame each stored frame is, and its time stamp.
+
+    The last frame of each burst (of the run without bursts) is stored again (the
+    ``lih_duplicates`` variation), half-way to the next frame but at most 1 s later.
+    """
+    order = np.arange(times.size)
+    run = np.flatnonzero(~is_spot)
+    gaps = np.diff(times[run])
+    ends = [*run[:-1][gaps > 2.0 * np.median(gaps)], run[-1]] if run.size > 1 else list(run)
+    stamps = list(times)
+    for src in sorted(ends, reverse=True):
+        following = times[src + 1] if src + 1 < times.size else times[src] + 2.0
+        order = np.insert(order, src + 1, src)
+        stamps.insert(src + 1, float(times[src] + min(1.0, 0.5 * (following - times[src]))))
+    return order, np.asarray(stamps)
+
+
+def spot_films(
+    out: NDArray[np.uint16], is_spot: NDArray[np.bool_], p: Any, px: float
+) -> tuple[dict[int, NDArray[np.uint16]], float]:
+    """The spot films at their own field and matrix, and their pixel size (mm).
+
+    ``out``'s spot frames keep only what the film covers (dark outside), on the run's
+    grid.
+    """
+    if p.spot_field_frac >= 1.0 and p.spot_matrix_scale == 1.0:
+        return {}, 0.0
+    n = out.shape[1]
+    ns = n - 2 * int(round(n * (1.0 - min(p.spot_field_frac, 1.0)) / 2))  # centred
+    m = max(16, int(round(n * p.spot_matrix_scale)))
+    c0 = (n - ns) // 2
+    maxval = float(2**p.bits_stored - 1)
+    films = {}
+    for k in np.flatnonzero(is_spot):
+        crop = out[k, c0 : c0 + ns, c0 : c0 + ns].astype(np.float32)
+        if m < ns:
+            crop = ndimage.uniform_filter(crop, max(int(round(ns / m)), 1), mode="nearest")
+        film = ndimage.zoom(crop, m / ns, order=1, mode="nearest", grid_mode=True)
+        films[int(k)] = np.clip(np.round(film), 0, maxval).astype(np.uint16)
+        seen = np.zeros((n, n), bool)
+        seen[c0 : c0 + ns, c0 : c0 + ns] = True
+        out[k][~seen] = 0
+    return films, px * ns / m
