@@ -27,6 +27,7 @@ from nephro.analysis.metrics import (
     measure_clearance,
     retention,
 )
+from nephro.analysis.normalise import match_frames
 from nephro.analysis.outlines import Outlines
 from nephro.analysis.reasons import explain
 from nephro.analysis.register import register_pauses
@@ -73,6 +74,8 @@ def analyze_series(
         reason = "the images are blank (every pixel of every frame has the same value)"
         return _indeterminate(series, reason, list(series.quality), 1.0, vd.BLANK)
     log, moved = register_pauses(series.log_frames, times)
+    if "display_encoded_pixels" in series.quality:
+        log = match_frames(log)
     quality = list(series.quality) + (["patient_motion_corrected"] if moved else [])
     try:
         sub = subtract_scout(log, times, px)
