@@ -27,6 +27,7 @@ from nephro.analysis.metrics import (
     measure_clearance,
     retention,
 )
+from nephro.analysis.normalise import match_frames
 from nephro.analysis.outlines import Outlines
 from nephro.analysis.reasons import explain
 from nephro.analysis.register import register_pauses
@@ -54,8 +55,10 @@ def analyze_series(
     ``outlines``: the radiologist's corrected regions; they replace the segmentation's
     own (2.) and every later stage runs unchanged (:mod:`nephro.analysis.outlines`).
 
-    1. Register frames after a pause for patient shift; subtract every frame from the
-       scout (the mean of the frames before contrast), with per-frame noise.
+    1. Register frames outside the run for patient shift, leaving out views at another
+       table position; put display-encoded frames on the scout's intensity scale;
+       subtract every frame from the scout (the mean of the frames before contrast),
+       with per-frame noise.
     2. Segment: the collecting system (first dense blob; template at its fullest;
        breathing tracked), bladder (a large blob far below on the last film), tube,
        ureter, and candidate leaks (contrast near the kidney that grew).
@@ -72,8 +75,16 @@ def analyze_series(
     if float(np.ptp(series.log_frames)) <= 1e-6:
         reason = "the images are blank (every pixel of every frame has the same value)"
         return _indeterminate(series, reason, list(series.quality), 1.0, vd.BLANK)
-    log, moved = register_pauses(series.log_frames, times)
+    reg = register_pauses(series.log_frames, times)
+    log, moved = reg.log, reg.moved
     quality = list(series.quality) + (["patient_motion_corrected"] if moved else [])
+    if reg.elsewhere and len(reg.elsewhere) < log.shape[0] - 1:
+        # Views at another table position share no field with the run: left out.
+        keep = np.setdiff1d(np.arange(log.shape[0]), reg.elsewhere)
+        log, times = log[keep], times[keep]
+        quality.append("views_elsewhere_left_out")
+    if "display_encoded_pixels" in series.quality:
+        log = match_frames(log)
     try:
         sub = subtract_scout(log, times, px)
         kidney = find_kidney(sub, times, px)

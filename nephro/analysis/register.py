@@ -66,31 +66,64 @@ def _phase_shift(
     return float(iy - h // 2 + oy), float(ix - w // 2 + ox)
 
 
-def register_pauses(log: F32, times: NDArray[np.float64]) -> tuple[F32, list[int]]:
-    """Register every frame that follows a pause (> SPOT_GAP_S) to the first frame.
+@dataclass(frozen=True)
+class Registration:
+    """Frames moved onto the run's position, and those taken elsewhere."""
+
+    log: F32
+    moved: list[int]
+    """Frames shifted for patient motion."""
+    elsewhere: list[int]
+    """Frames at another table position (shifted beyond a quarter of the image, or not
+    matched at all): a field over the pelvis, or a scout taken before panning."""
+
+
+def run_block(times: NDArray[np.float64]) -> tuple[int, int]:
+    """(first, end) frame indices of the run's first stretch without a pause.
+
+    The run starts with the injection, over the kidney; a first frame followed by a
+    pause is a scout taken on its own (perhaps elsewhere), and the run starts after it.
+    """
+    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
+    starts = np.concatenate([[0], gaps])
+    ends = np.concatenate([gaps, [times.size]])
+    k = 1 if starts.size > 1 and ends[0] - starts[0] == 1 else 0
+    return int(starts[k]), int(ends[k])
+
+
+def register_pauses(log: F32, times: NDArray[np.float64]) -> Registration:
+    """Register every frame outside the run (the longest stretch without a pause) to the
+    run's first frame.
 
     The patient lies still during a run but may move between spot films; a rigid
     translation of the whole image (spine, pelvis, body outline) is estimated by phase
-    correlation and undone with bilinear interpolation.
+    correlation and undone with bilinear interpolation. A frame that would need more
+    than a quarter of the image is a view at another table position (the bladder's
+    field, a scout taken elsewhere): it is listed in ``elsewhere``, not moved.
     """
-    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
+    first, end = run_block(times)
     moved: list[int] = []
-    if gaps.size == 0:
-        return log, moved
+    elsewhere: list[int] = []
+    if log.shape[0] < 2:
+        return Registration(log, moved, elsewhere)
     out = log
-    first = gaps[0]
-    ref = log[0]
+    ref = log[first]
     ref_ft: dict[str, NDArray[Any]] = {}
-    for i in range(first, log.shape[0]):
+    for i in range(log.shape[0]):
+        if i == first:
+            continue
         dy, dx = _phase_shift(ref, log[i], ref_ft)
         if abs(dy) > log.shape[1] / 4 or abs(dx) > log.shape[2] / 4:
-            continue  # implausible; keep the frame as it is
+            elsewhere.append(i)
+            continue
+        if first <= i < end:
+            continue  # the run itself: the patient lies still; breathing is tracked later
         if abs(dy) > 0.2 or abs(dx) > 0.2:
             if out is log:
                 out = log.copy()
             out[i] = ndimage.shift(log[i], (dy, dx), order=1, mode="nearest")
             moved.append(i)
-    return out, moved
+    return Registration(out, moved, elsewhere)
 
 
 def _bound_spot_shifts(

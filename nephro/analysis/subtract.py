@@ -100,7 +100,7 @@ def subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtracti
     g = 2 * int(round(25.0 / px)) + 1
     tophat = scout - ndimage.grey_opening(scout, size=(g, g))
     sig_pix = float(np.median(sig_hf[1 : max(onset, 2)])) / math.sqrt(2.0)
-    gas_thr = 6.0 * sig_pix + 0.02 * robust_range(scout)
+    gas_thr = gas_threshold(tophat, valid, 6.0 * sig_pix + 0.02 * robust_range(scout))
     gas = ndimage.binary_dilation(tophat > gas_thr, disk(1))
     signif &= (~gas & valid)[None]
     onset_idx = contrast_frames(sm, sig_m, signif)
@@ -120,6 +120,21 @@ def subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtracti
         gas=gas,
         gas_threshold=gas_thr,
     )
+
+
+def gas_threshold(tophat: F32, valid: Mask, level: float) -> float:
+    """The lucency level above which a scout pixel counts as gas: ``level``, raised so
+    that at most GAS_MAX_FRACTION of the valid pixels are gas.
+
+    On a display-processed scout (edge enhancement, a window that clips) every edge and
+    flat stretch is a local bump, and the level from the pixel noise took up to half
+    the field, the kidney included, so its contrast was never seen (issue 14).
+    """
+    vals = tophat[valid]
+    if vals.size == 0:
+        return level
+    cap = float(np.percentile(vals, 100.0 * (1.0 - th.GAS_MAX_FRACTION)))
+    return max(level, cap)
 
 
 def valid_pixels(log0: F32) -> Mask:

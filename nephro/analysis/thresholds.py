@@ -168,6 +168,13 @@ below the sacrum, where the bladder lies) unless it lies within this distance of
 clearly lucent pixels: the tapering rim of a gas pocket; engineering, dev seeds
 0-2099 (round 8)."""
 
+GAS_MAX_FRACTION: float = 0.1
+"""At most this share of the scout's valid pixels is taken as bowel gas: bowel gas
+over a kidney-to-bladder field is a few pockets; more means the scout was
+display-processed (edge enhancement, a clipping window) and the lucency test is marking
+anatomy. Engineering, independent-simulator dev seeds 0-64: the mask took 15-57 % of
+the field on the cases read as "no contrast"."""
+
 GAP_MAX_BONE_RING: float = 0.6
 """A scout lucency at the soft-tissue level is still taken as gas when more than this
 fraction of the ring 6-15 mm around its piece is bone: a gas pocket over the sacrum
@@ -344,3 +351,9 @@ rest are summed as they are (linear for thin layers). Engineering."""
 
 CONFIDENCE_MIN_DECISIVE: float = 0.5
 """Below this confidence the reasons say the call is borderline."""
+
+# --- Encoding (engineering) ----------------------------------------------------------
+
+NORMALISE_MIN_PIXELS: int = 500
+"""Pixels both images expose below which a frame is not matched to the reference
+(a map from fewer would follow the contrast, not the anatomy); engineering."""

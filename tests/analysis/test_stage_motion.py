@@ -41,7 +41,8 @@ def test_frames_after_a_pause_are_registered_to_the_first():
     moved = ndimage.shift(ref, (3.0, -2.0), order=1, mode="nearest")
     log = np.stack([ref, ref, moved]).astype(np.float32)
     times = np.array([0.0, 1.0, 300.0])
-    out, shifted = register_pauses(log, times)
+    reg = register_pauses(log, times)
+    out, shifted = reg.log, reg.moved
     assert shifted == [2]
     inner = (slice(10, -10), slice(10, -10))
     assert np.abs(out[2][inner] - ref[inner]).max() < 0.1 * np.abs(ref).max()
@@ -49,7 +50,8 @@ def test_frames_after_a_pause_are_registered_to_the_first():
 
 def test_a_run_without_pauses_is_left_alone():
     log = np.stack([_texture(seed=i) for i in range(3)])
-    out, shifted = register_pauses(log, np.array([0.0, 1.0, 2.0]))
+    reg = register_pauses(log, np.array([0.0, 1.0, 2.0]))
+    out, shifted = reg.log, reg.moved
     assert out is log and shifted == []
 
 
@@ -64,3 +66,19 @@ def test_the_kidney_is_tracked_through_breathing():
     tracks, _ = track_kidney(sm, sig, 0, (48, 40), px=3.0)
     assert list(zip(tracks.dy.tolist(), tracks.dx.tolist(), strict=True)) == offsets
     assert tracks.reliable.all()
+
+
+def test_views_at_another_table_position_are_listed_not_moved():
+    # A scout taken over the pelvis before the run, and a delayed film there too: the
+    # field moved by half the image, so neither shares the run's field (issue 14).
+    anatomy = _texture((192, 96), seed=4)
+    kidney_field, pelvis_field = anatomy[:96], anatomy[50:146]
+    shifted_film = np.roll(kidney_field, (2, 1), axis=(0, 1))
+    log = np.stack(
+        [pelvis_field, kidney_field, kidney_field, kidney_field, shifted_film, pelvis_field]
+    ).astype(np.float32)
+    times = np.array([0.0, 60.0, 61.0, 62.0, 300.0, 1200.0])
+    reg = register_pauses(log, times)
+    assert reg.elsewhere == [0, 5]
+    assert reg.moved == [4]  # the film over the kidney is registered to the run
+    assert np.array_equal(reg.log[0], log[0]) and np.array_equal(reg.log[5], log[5])

@@ -61,7 +61,7 @@ def staged(make_case, small):
         folder, truth = make_case(scenario, seed)
         series = load_series([folder])
         times, px = series.times_s, series.pixel_mm
-        log, _ = register_pauses(series.log_frames, times)
+        log = register_pauses(series.log_frames, times).log
         sub = subtract_scout(log, times, px)
         kidney = find_kidney(sub, times, px)
         bladder = find_bladder(sub, kidney, times, px)
