@@ -54,7 +54,7 @@ def run_case(job: tuple[int, str, int, int, bool, bool | str]) -> dict[str, Any]
     index, scenario, seed, size, jpeg, varied = job
     with tempfile.TemporaryDirectory(prefix="nephro-bench-") as tmp:
         opts: dict[str, Any] = {"size": size}
-        opts.update(variations.alone(varied, seed) if isinstance(varied, str) else {})
+        opts.update(phantom.alone(varied, seed) if isinstance(varied, str) else {})
         opts["variations"] = varied is True
         if jpeg and index % 10 == 9:
             opts["syntax"] = "jpeg-lossless"

@@ -14,8 +14,8 @@ import pytest
 from nephro.analysis import generate_case
 from nephro.analysis.phantom import sample_params, simulate
 from nephro.analysis.phantom.anatomy import build_anatomy
-from nephro.analysis.phantom.params import SimulatedSeries
-from nephro.analysis.phantom.variations import DEFAULTS, active, alone
+from nephro.analysis.phantom.params import SimulatedSeries, alone
+from nephro.analysis.phantom.variations import DEFAULTS, active
 
 # Nearly noise-free, so that one frame shows what a variation added.
 CLEAN: dict[str, Any] = {

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nephro.analysis.phantom.variations import DEFAULTS as VARIATIONS_OFF
+from nephro.analysis.phantom.variations import ON as VARIATIONS_ON
 from nephro.analysis.phantom.variations import draw as variations_draw
 
 FloatArray = NDArray[np.float32]
@@ -260,6 +262,13 @@ def _scenario_params(scenario: str, x: np.random.Generator) -> dict[str, Any]:
     elif scenario == "no_contrast":
         out["injected_ml"] = 0.0
     return out
+
+
+def alone(name: str, seed: int) -> dict[str, Any]:
+    """Overrides that turn on variation ``name`` only, at the value ``seed`` draws for
+    it (or its typical ``variations.ON`` value when the seed draws it off)."""
+    value = variations_draw(seeded_rng(seed, "variations"))[name]
+    return {name: VARIATIONS_ON[name] if value == VARIATIONS_OFF[name] else value}
 
 
 def with_params(params: PhantomParams, **changes: Any) -> PhantomParams:

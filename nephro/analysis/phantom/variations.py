@@ -34,7 +34,6 @@ technologist's choices do:
 from __future__ import annotations
 
 import math
-import zlib
 from typing import Any
 
 import numpy as np
@@ -117,14 +116,7 @@ ON: dict[str, Any] = {
     "spot_matrix_scale": 1.5,
     "spot_monochrome_flip": True,
 }
-"""A typical "on" value of each variation, for :func:`alone` when the seed drew it off."""
-
-
-def alone(name: str, seed: int) -> dict[str, Any]:
-    """Overrides that turn on variation ``name`` only, at the value ``seed`` draws for
-    it (or its typical :data:`ON` value when the seed draws it off)."""
-    value = draw(np.random.default_rng([seed, zlib.crc32(b"variations")]))[name]
-    return {name: ON[name] if value == DEFAULTS[name] else value}
+"""A typical "on" value of each variation (``params.alone`` when the seed drew it off)."""
 
 
 _CHAIN = (
