@@ -392,6 +392,7 @@ def cases(exams: int) -> list[tuple[str, str, object]]:
     middle = exams // 2
     name = f"{FAMILY[3]}{middle % 997}"  # a family name the fill gave (see Patient)
     patient = 1 + (middle - 1) % max(1, exams * 7 // 10)
+    mrn = f"S{patient:09d}"
     today = timezone.localdate()
 
     def get(c: Client, url: str):
@@ -410,14 +411,10 @@ def cases(exams: int) -> list[tuple[str, str, object]]:
         return [r.encode(implicit=True) for r in mwl.responses(query)]
 
     def audit_by_patient_and_date():
-        at = (
-            AuditEvent.objects.filter(patient_mrn=f"S{patient:09d}")
-            .values_list("at", flat=True)
-            .first()
-        )
+        at = AuditEvent.objects.filter(patient_mrn=mrn).values_list("at", flat=True).first()
         since = (at or timezone.now()) - timedelta(days=30)
         found = AuditEvent.objects.filter(
-            patient_mrn=f"S{patient:09d}", at__range=(since, since + timedelta(days=60))
+            patient_mrn=mrn, at__range=(since, since + timedelta(days=60))
         )
         return list(found.order_by("-seq")[:200])
 
@@ -430,13 +427,15 @@ def cases(exams: int) -> list[tuple[str, str, object]]:
         ("dashboard (referrer)", "page", get(referrer, "/")),
         ("dashboard (radiologist)", "page", get(radiologist, "/")),
         ("patient search by name", "search", get(nurse, f"/patients/?q={name}+{GIVEN[2]}")),
-        ("patient search by MRN", "search", get(nurse, f"/patients/?q=S{patient:09d}")),
+        ("patient search by MRN", "search", get(nurse, f"/patients/?q={mrn}")),
         ("accession search", "search", get(nurse, f"/patients/?q=A{middle:09d}")),
         ("worklist search by name", "search", get(nurse, f"/exams/?q={name}")),
         ("worklist search by accession", "search", get(nurse, f"/exams/?q=A{middle:09d}")),
         ("MWL C-FIND today, one room", "mwl", mwl_today),
         ("tube due list", "tubes", get(nurse, "/tubes/due/")),
-        ("audit page by patient (admin)", "audit", get(admin, f"/audit/?mrn=S{patient:09d}")),
+        ("patient list, unfiltered (nurse)", "page", get(nurse, "/patients/")),
+        ("audit page by patient (admin)", "audit", get(admin, f"/audit/?mrn={mrn}")),
+        ("audit page, unfiltered (admin)", "audit", get(admin, "/audit/")),
         ("audit by patient and date (query)", "audit", audit_by_patient_and_date),
     ]
 

@@ -35,8 +35,10 @@ class CountingPaginator(Paginator):
         rows = self.object_list
         if self.limit is None or not isinstance(rows, QuerySet):
             return super().count  # a list in memory: its length costs nothing
-        # Only the key: the row's annotations (the worklist's hold flag) are not counted.
-        return rows.values("pk")[: self.limit + 1].count()
+        # Only the key (the rows' annotations, the worklist's hold flag, are not counted)
+        # and in no order: how many rows there are up to the bound does not depend on
+        # which come first, and the planner may take the cheapest path to them.
+        return rows.values("pk").order_by()[: self.limit + 1].count()
 
     @property
     def exact(self) -> bool:

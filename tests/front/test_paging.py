@@ -199,3 +199,16 @@ def test_a_dashboard_list_beyond_the_bound_says_more_than(people, login, make_ex
     html = login(people["nurse"]).get("/").content.decode()
     assert '<span class="count">more than 3</span>' in html
     assert "more than 3 exams · page 1" in html
+
+
+def test_the_patient_list_and_the_audit_trail_beyond_the_bound_say_more_than(
+    people, login, monkeypatch
+):
+    """Both grow without end (700,000 patients, 10,000,000 events at a group's size)."""
+    monkeypatch.setattr(paging, "COUNT_UP_TO", 2)
+    for _ in range(4):
+        make_patient()
+        record(Actor(user=people["nurse"]), "exam.read")
+    paged(login(people["nurse"]), "/patients/", "more than 2 patients · page 1")
+    _, second = paged(login(people["admin"]), "/audit/", "more than 2 events · page 1")
+    assert "more than 4 events · page 2" in second
