@@ -24,7 +24,9 @@ def patient_list(request):
     patients = visible_patients(request.user).filter(merged_into__isnull=True)
     if query:
         patients = matching(patients, query, accession="exams__accession_number")
-    patients = patients.distinct().order_by("family_name", "given_name", "pk")
+    # No DISTINCT here: the search is a pk IN (...) and a referrer's patients come
+    # distinct already; DISTINCT would sort every row before the page is read.
+    patients = patients.order_by("family_name", "given_name", "pk")
     page, keep = page_of(request, patients, bounded=True)
     record(Actor.of(request), "patient.search", detail={"q": query, "found": page.paginator.total})
     return render(request, "patients/list.html", {"page": page, "keep": keep, "q": query})

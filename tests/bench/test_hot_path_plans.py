@@ -115,3 +115,8 @@ def test_a_patients_audit_trail_is_read_by_patient_and_time(people, login):
     since = timezone.now() - timedelta(days=30)
     by_time = AuditEvent.objects.filter(patient_mrn="S000123", at__gte=since).order_by("-seq")
     assert_indexed(lambda: list(by_time[:200]), "audit_patient_time")
+
+
+def test_the_patient_list_reads_a_page_in_its_order(nurse):
+    make_patient(family_name="Kowalski", given_name="Jan", mrn="S000123")
+    assert_indexed(ok(nurse, "/patients/"), "patient_list_order")
