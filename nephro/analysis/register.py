@@ -109,21 +109,51 @@ def register_pauses(log: F32, times: NDArray[np.float64]) -> Registration:
     out = log
     ref = log[first]
     ref_ft: dict[str, NDArray[Any]] = {}
+    # The run itself is only checked for panning (it is never moved: the patient lies
+    # still and breathing is tracked later), all its frames at once at half resolution.
+    panned = _far_from(ref, log[first + 1 : end])
     for i in range(log.shape[0]):
-        if i == first:
+        if first <= i < end:
+            if i > first and panned[i - first - 1]:
+                elsewhere.append(i)
             continue
         dy, dx = _phase_shift(ref, log[i], ref_ft)
         if abs(dy) > log.shape[1] / 4 or abs(dx) > log.shape[2] / 4:
             elsewhere.append(i)
             continue
-        if first <= i < end:
-            continue  # the run itself: the patient lies still; breathing is tracked later
         if abs(dy) > 0.2 or abs(dx) > 0.2:
             if out is log:
                 out = log.copy()
             out[i] = ndimage.shift(log[i], (dy, dx), order=1, mode="nearest")
             moved.append(i)
     return Registration(out, moved, elsewhere)
+
+
+def _far_from(ref: F32, stack: F32) -> NDArray[np.bool_]:
+    """Which frames of ``stack`` lie more than a quarter of the image away from ``ref``:
+    ``_phase_shift``'s test, done for many frames in one batch on 2x2-binned images
+    (a quarter of the image is tens of pixels, so half resolution decides it alike)."""
+    if stack.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    h, w = (ref.shape[0] // 2) * 2, (ref.shape[1] // 2) * 2
+
+    def half(a: F32) -> F32:
+        binned: F32 = a[..., 0:h:2, 0:w:2] + a[..., 1:h:2, 0:w:2]
+        binned += a[..., 0:h:2, 1:w:2]
+        binned += a[..., 1:h:2, 1:w:2]
+        return binned  # the sum of four: the scale does not matter to the phases
+
+    small, ref_small = half(stack), half(ref)
+    hh, ww = ref_small.shape
+    win = np.outer(np.hanning(hh), np.hanning(ww)).astype(np.float32)
+    size = (1,) * (small.ndim - 2) + (5, 5)  # _phase_shift's 9-pixel high-pass, halved
+    fa = sfft.rfft2((ref_small - ndimage.uniform_filter(ref_small, 5, mode="nearest")) * win)
+    fb = sfft.rfft2((small - ndimage.uniform_filter(small, size, mode="nearest")) * win)
+    r = fa[None] * np.conj(fb)
+    r /= np.abs(r) + 1e-9
+    c = sfft.fftshift(sfft.irfft2(r, s=(hh, ww)), axes=(-2, -1))
+    iy, ix = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), (hh, ww))
+    return (np.abs(iy - hh // 2) > hh / 4) | (np.abs(ix - ww // 2) > ww / 4)
 
 
 def _bound_spot_shifts(

@@ -82,3 +82,16 @@ def test_views_at_another_table_position_are_listed_not_moved():
     assert reg.elsewhere == [0, 5]
     assert reg.moved == [4]  # the film over the kidney is registered to the run
     assert np.array_equal(reg.log[0], log[0]) and np.array_equal(reg.log[5], log[5])
+
+
+def test_a_panned_part_of_the_run_is_listed_not_moved():
+    # The technologist pans to follow the contrast down: the run's last frames show the
+    # pelvis (half the image away); the frames over the kidney stay in the run.
+    anatomy = _texture((192, 96), seed=5)
+    kidney_field, pelvis_field = anatomy[:96], anatomy[50:146]
+    log = np.stack([kidney_field] * 4 + [pelvis_field] * 2).astype(np.float32)
+    times = np.arange(6.0)
+    reg = register_pauses(log, times)
+    assert reg.elsewhere == [4, 5]
+    assert reg.moved == []
+    assert reg.log is log
