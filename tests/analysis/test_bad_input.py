@@ -6,25 +6,15 @@ import json
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from nephro.analysis import analyze_paths
 from nephro.analysis.cli import analyze_main
+from tests.analysis.files import rf_dataset
 
 
 def _image(tmp_path, name="one.dcm", frames=1, pixels=True):
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.2"
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds = rf_dataset(64)
     ds.Modality = "RF"
-    ds.Rows = ds.Columns = 64
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     if frames > 1:
         ds.NumberOfFrames = frames

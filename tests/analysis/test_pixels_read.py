@@ -7,25 +7,16 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless
 
 from nephro.analysis import pixels
+from tests.analysis.files import rf_dataset
 
 
 def _file(
     tmp_path: Path, syntax: str, bits: int, signed: bool, frames: int, size: int = 96
 ) -> Path:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = syntax
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.12.2"
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Rows = ds.Columns = size
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds = rf_dataset(size, syntax)
     allocated = 8 if bits <= 8 else 16
     ds.BitsAllocated, ds.BitsStored, ds.HighBit = allocated, bits, bits - 1
     ds.PixelRepresentation = int(signed)
