@@ -336,15 +336,9 @@ def big_tables() -> set[str]:
 def measure(label: str, kind: str, call, runs: int, big: set[str]) -> bool:
     from django.db import connection
 
-    selects: list[tuple[str, object]] = []
+    from bench.queries import selects_of
 
-    def keep(execute, sql, params, many, context):
-        if sql.lstrip().upper().startswith("SELECT"):
-            selects.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(keep):
-        call()  # warm, and the queries to explain
+    selects = selects_of(call)  # warm, and the queries to explain
     scans = sorted({t for sql, params in selects for t in seq_scans(sql, params, big)})
     times: list[float] = []
     in_sql = [0.0]  # of all runs: how much of a page is the database, how much Python

@@ -221,41 +221,35 @@ def dose_review(request: HttpRequest, pk: int) -> HttpResponse:
     return _dose_page(request, get_exam(request, pk, action="dicom.dose.read"))
 
 
-def _decide(request: HttpRequest, pk: int, decide: Callable[[Actor, str], object]) -> HttpResponse:
-    """Run a person's dose decision; without a reason nothing changes (400)."""
+def _decide(
+    request: HttpRequest,
+    pk: int,
+    chosen: tuple[type[Model], str],
+    decide: Callable[..., object],
+    done: str,
+) -> HttpResponse:
+    """Run a person's dose decision on the exam's device value or dose flag the form
+    names (404 for anything else); without a reason nothing changes (400)."""
+    model, field = chosen
+    target = get_object_or_404(model, pk=_number(request.POST, field, int), exam_id=pk)
     exam = get_object_or_404(visible_exams(request.user), pk=pk)
     reason = request.POST.get("reason", "").strip()
     if not reason:
         error = "Nothing changed: say why (the reason goes into the audit trail)."
         return _dose_page(request, exam, error=error, status=400)
-    decide(Actor.of(request), reason[:300])
+    decide(Actor.of(request), target.pk, reason=reason[:300])
+    messages.success(request, done)
     return redirect("dicom:dose", pk=pk)
-
-
-def _chosen(request: HttpRequest, pk: int, model: type[Model], field: str) -> Model:
-    """The exam's device value or dose flag the form names (404 for anything else)."""
-    return get_object_or_404(model, pk=_number(request.POST, field, int), exam_id=pk)
 
 
 @require_POST
 def dose_accept(request: HttpRequest, pk: int) -> HttpResponse:
     """The procedure takes this device's values (an audited correction)."""
-    chosen = _chosen(request, pk, DeviceDose, "evidence")
-    response = _decide(
-        request, pk, lambda actor, why: dose.accept_device_dose(actor, chosen.pk, reason=why)
-    )
-    if response.status_code == 302:
-        messages.success(request, "The device's values are now the procedure's dose.")
-    return response
+    done = "The device's values are now the procedure's dose."
+    return _decide(request, pk, (DeviceDose, "evidence"), dose.accept_device_dose, done)
 
 
 @require_POST
 def dose_clear(request: HttpRequest, pk: int) -> HttpResponse:
     """A dose flag is dealt with (an audited decision)."""
-    chosen = _chosen(request, pk, DoseAlert, "alert")
-    response = _decide(
-        request, pk, lambda actor, why: dose.clear_alert(actor, chosen.pk, reason=why)
-    )
-    if response.status_code == 302:
-        messages.success(request, "The dose flag is cleared.")
-    return response
+    return _decide(request, pk, (DoseAlert, "alert"), dose.clear_alert, "The dose flag is cleared.")

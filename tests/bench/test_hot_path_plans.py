@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from bench.queries import selects_of
 from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
 from tests.conftest import make_patient
@@ -29,16 +30,8 @@ HOT = {"patients_patient", "exams_exam", "tubes_tube", "screening_flag", "audit_
 
 def plans(call: Callable[[], object]) -> list[dict]:
     """The plan of every SELECT that `call` runs, with sequential scans off."""
-    selects: list[tuple[str, object]] = []
-
-    def keep(execute, sql, params, many, context):
-        if sql.lstrip().upper().startswith("SELECT"):
-            selects.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(keep):
-        call()
     found = []
+    selects = selects_of(call)
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         for sql, params in selects:

@@ -123,13 +123,16 @@ def test_the_triage_lists_page_each_on_their_own(people, login, make_exam):
     paged(client, "/followup/", "3 acknowledged alerts", "done", waiting=2)
 
 
-def test_the_polled_open_alerts_stay_on_the_page_being_read(people, login, make_exam):
-    exam = make_exam(State.FOLLOW_UP)
-    for _ in range(3):
+def open_alerts(exam, count: int) -> None:
+    for _ in range(count):
         checkin = CheckIn.objects.create(exam=exam, answered_at=timezone.now(), symptoms=["pain"])
         Alert.objects.create(
             checkin=checkin, exam=exam, urgency="contact", raised_at=timezone.now()
         )
+
+
+def test_the_polled_open_alerts_stay_on_the_page_being_read(people, login, make_exam):
+    open_alerts(make_exam(State.FOLLOW_UP), 3)
     client = login(people["nurse"])
     page = client.get("/followup/", {"page": 2, "done": 1}).content.decode()
     assert 'hx-get="/followup/alerts/?page=2&amp;done=1"' in page
@@ -158,12 +161,7 @@ def test_the_dashboard_lists_page_each_on_their_own(people, login, make_exam):
 
 
 def test_the_dashboard_counts_every_open_alert_and_due_tube(people, login, make_exam):
-    exam = make_exam(State.FOLLOW_UP)
-    for _ in range(3):
-        checkin = CheckIn.objects.create(exam=exam, answered_at=timezone.now(), symptoms=["pain"])
-        Alert.objects.create(
-            checkin=checkin, exam=exam, urgency="contact", raised_at=timezone.now()
-        )
+    open_alerts(make_exam(State.FOLLOW_UP), 3)
     make_tubes(3, due_in_days=-3)
     client = login(people["nurse"])
     paged(client, "/", "3 open alerts", "alerts", tubes=1)
