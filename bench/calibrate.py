@@ -54,11 +54,11 @@ def cases(path: Path, *, held_out_ok: bool = False) -> list[tuple[str, str, floa
         if r["seed"] >= HELD_OUT_SEED_BASE and not held_out_ok:
             raise SystemExit(f"{path}: seed {r['seed']} is held out; calibrate on --dev rows")
         pred = r["pred"]
-        expected = r["expected"] if "expected" in r else r["gt"]["verdict"]
+        accepted = r.get("accepted") or [r["expected"] if "expected" in r else r["gt"]["verdict"]]
         if pred.get("score") is None or pred.get("rule") is None:
             raise SystemExit(f"{path}: rows lack the score or rule; rerun the bench")
         out.append(
-            (pred["rule"], pred["verdict"], float(pred["score"]), pred["verdict"] == expected)
+            (pred["rule"], pred["verdict"], float(pred["score"]), pred["verdict"] in accepted)
         )
     return [(rule, v, s, ok, 1.0 / len(out)) for rule, v, s, ok in out]
 

@@ -52,6 +52,50 @@ class Kidney:
         return -1 if self.image_left else 1
 
 
+PERSISTENT_S = 10.0
+"""Engineering: the first seconds of contrast in which a blob must persist to be the
+collecting system (two or three breaths; filling lasts longer)."""
+PERSISTENT_SHARE = 0.6
+"""Engineering: the share of those frames in which a pixel must show contrast."""
+
+
+def _first_blob(sub: Subtraction, times: NDArray[np.float64]) -> tuple[int, int]:
+    """The renal pelvis at the tube tip: the densest point of the largest blob of
+    contrast that persists through the first seconds of contrast.
+
+    Injected contrast stays where it went; the diaphragm and the liver's edge that
+    breathing moves into the field show as a dense crescent in every other frame
+    (issue 14: the independent simulator's breathing took the seed to the lung base),
+    and a leak grows later. Where nothing sizeable persists, the densest point of the
+    first sizeable blob is taken, as before.
+    """
+    cf = sub.contrast_frames
+    if cf.size:
+        early = cf[times[cf] <= times[cf[0]] + PERSISTENT_S]
+        persistent = sub.signif[early].mean(axis=0) >= PERSISTENT_SHARE
+        seed = _densest_of_largest(persistent, sub.sm[early].mean(axis=0))
+        if seed is not None:
+            return seed
+    for t in cf:
+        seed = _densest_of_largest(sub.signif[t], sub.sm[t])
+        if seed is not None:
+            return seed
+    raise NoContrast("no contrast seen in any frame", 1.0)
+
+
+def _densest_of_largest(pixels: Mask, values: F32) -> tuple[int, int] | None:
+    """The densest point of the largest blob of ``pixels``, if it is sizeable."""
+    lab, n_lab = ndimage.label(pixels)
+    if n_lab == 0:
+        return None
+    sizes = np.bincount(lab.ravel())[1:]
+    if sizes.max() < th.MIN_CONTRAST_PIXELS:
+        return None
+    zz = np.where(lab == (int(np.argmax(sizes)) + 1), values, -np.inf)
+    iy, ix = np.unravel_index(int(np.argmax(zz)), zz.shape)
+    return int(iy), int(ix)
+
+
 def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidney:
     """Find, outline and track the collecting system.
 
@@ -59,23 +103,7 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
     """
     sm, sig_m = sub.sm, sub.sig_m
     n_t, h, w = sm.shape
-    # Seed: the densest point of the first sizeable blob = renal pelvis at the tube tip.
-    seed: tuple[int, int] | None = None
-    for t in sub.contrast_frames:
-        lab, n_lab = ndimage.label(sub.signif[t])
-        if n_lab == 0:
-            continue
-        sizes = np.bincount(lab.ravel())[1:]
-        if sizes.max() < th.MIN_CONTRAST_PIXELS:
-            continue
-        comp = lab == (int(np.argmax(sizes)) + 1)
-        zz = np.where(comp, sm[t], -np.inf)
-        iy, ix = np.unravel_index(int(np.argmax(zz)), zz.shape)
-        seed = (int(iy), int(ix))
-        break
-    if seed is None:
-        raise NoContrast("no contrast seen in any frame", 1.0)
-
+    seed = _first_blob(sub, times)
     # Template frame: most contrast around the seed (collecting system at its fullest).
     r_k = int(round(60.0 / px))
     ky0, ky1 = max(seed[0] - r_k, 0), min(seed[0] + r_k + 1, h)

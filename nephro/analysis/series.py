@@ -22,6 +22,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from nephro.analysis.pixels import Encoding, bin_factor_for, log_frames, pixel_mm, read_film
+from nephro.analysis.polarity import polarity_open, reverse, turned_is_right
 
 FloatArray = NDArray[np.float32]
 
@@ -205,6 +206,9 @@ def _has_pixel_data(path: Path) -> bool:
 def load_series(paths: list[Path]) -> Series:
     """Read files/folders into a :class:`Series`.
 
+    The run's files whose polarity the tags leave open (:func:`polarity_open`) are read
+    the way round that shows contrast (:mod:`nephro.analysis.polarity`).
+
     Raises
     ------
     SeriesError
@@ -281,30 +285,27 @@ def load_series(paths: list[Path]) -> Series:
     order = sorted(range(len(usable)), key=lambda fi: (usable[fi].rows, usable[fi].cols) != shape)
     ref_slot = min(slot[(fi, 0)] for fi in order if (usable[fi].rows, usable[fi].cols) == shape)
     dst_mm = grid_mm[fi_ref(usable, shape)] * b
-    for fi in order:
+    run_files = [fi for fi in order if (usable[fi].rows, usable[fi].cols) == shape]
+    for fi in run_files:
+        _decode(usable[fi], out, [slot[(fi, j)] for j in range(usable[fi].n_frames)], None)
+    open_files = [fi for fi in run_files if polarity_open(usable[fi].ds)]
+    if open_files:
+        run_slots = sorted(slot[(fi, j)] for fi in run_files for j in range(usable[fi].n_frames))
+        run_times = np.asarray([entries[k][0] for k in run_slots])
+        turned = out[run_slots]
+        for fi in open_files:
+            at = [run_slots.index(slot[(fi, j)]) for j in range(usable[fi].n_frames)]
+            turned[at] = reverse(turned[at], Encoding.of(usable[fi].ds))
+        if turned_is_right(out[run_slots], turned, run_times, grid_mm[fi_ref(usable, shape)] * b):
+            out[run_slots] = turned
+            quality.append("polarity_from_content")
+    for fi in order[len(run_files) :]:
         info = usable[fi]
-        ds = info.ds
-        own_grid = (info.rows, info.cols) == shape
-        k = -1
-        try:
-            if own_grid:
-                for k, y in enumerate(log_frames(info.path, ds, info.n_frames)):
-                    out[slot[(fi, k)]] = y
-            else:
-                src_mm = grid_mm[fi] * bin_factor_for(info.rows, info.cols)
-                slots = [slot[(fi, j)] for j in range(info.n_frames)]
-                k = read_film(info.path, ds, out, slots, ref_slot, (src_mm, dst_mm))
-        except SeriesError:
-            raise
-        except Exception as exc:
-            raise SeriesError(
-                f"{info.path.name}: pixel data is truncated or cannot be decoded "
-                f"({type(exc).__name__}: {str(exc)[:120]})"
-            ) from None
-        if k + 1 < info.n_frames:
-            raise SeriesError(
-                f"{info.path.name}: pixel data is truncated ({k + 1} of {info.n_frames} frames)"
-            )
+        src_mm = grid_mm[fi] * bin_factor_for(info.rows, info.cols)
+        slots = [slot[(fi, j)] for j in range(info.n_frames)]
+        _decode(info, out, slots, (ref_slot, src_mm, dst_mm))
+    for fi in order:
+        ds = usable[fi].ds
         enc = Encoding.of(ds)
         photometric, bits, relationship = enc.photometric, enc.bits, enc.relationship
         infos_meta.setdefault("modality", str(ds.get("Modality", "")))
@@ -347,6 +348,35 @@ def load_series(paths: list[Path]) -> Series:
         info=infos_meta,
         files=[str(i.path) for i in usable],
     )
+
+
+def _decode(
+    info: _FileInfo,
+    out: FloatArray,
+    slots: list[int],
+    film: tuple[int, float, float] | None,
+) -> None:
+    """Decode ``info``'s frames into ``out[slots]``: directly for a file on the run's
+    grid, else (``film`` = reference slot, source and run pixel mm) resampled onto it."""
+    k = -1
+    try:
+        if film is None:
+            for k, y in enumerate(log_frames(info.path, info.ds, info.n_frames)):
+                out[slots[k]] = y
+        else:
+            ref_slot, src_mm, dst_mm = film
+            k = read_film(info.path, info.ds, out, slots, ref_slot, (src_mm, dst_mm))
+    except SeriesError:
+        raise
+    except Exception as exc:
+        raise SeriesError(
+            f"{info.path.name}: pixel data is truncated or cannot be decoded "
+            f"({type(exc).__name__}: {str(exc)[:120]})"
+        ) from None
+    if k + 1 < info.n_frames:
+        raise SeriesError(
+            f"{info.path.name}: pixel data is truncated ({k + 1} of {info.n_frames} frames)"
+        )
 
 
 def fi_ref(usable: list[_FileInfo], shape: tuple[int, int]) -> int:

@@ -11,7 +11,8 @@ scout's gas pockets are left out.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +20,7 @@ from scipy import ndimage
 
 from nephro.analysis import thresholds as th
 from nephro.analysis.arrays import F32, MAD, Mask, box3, disk, median_rows, robust_range
+from nephro.analysis.register import run_block
 from nephro.analysis.result import NoContrast
 
 FIRST_PASS_FRAMES = 24
@@ -64,8 +66,48 @@ class Subtraction:
 def subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtraction:
     """Subtract the registered series ``log`` from its scout; find contrast onset.
 
+    A scout taken on its own before the run (a first frame, then a pause) often comes
+    from another file with its own field, dose and processing, so it matches the run
+    only roughly; the run's own frames before the injection are the better scout. The
+    lone scout is then treated as unchanged (S = 0). It is the scout only when the run
+    shows no contrast against its own first frame (issue 14: a film scout as the
+    reference hid the contrast of whole runs).
+
     Raises :class:`NoContrast` when no frame shows contrast.
     """
+    start = run_block(times)[0]
+    if start:
+        try:
+            return _after_lone_scout(_subtract_scout(log[start:], times[start:], px), start)
+        except NoContrast:
+            pass
+    return _subtract_scout(log, times, px)
+
+
+def _after_lone_scout(sub: Subtraction, n: int) -> Subtraction:
+    """``sub`` (of the run) with ``n`` unchanged frames (the lone scout) before it."""
+
+    def ahead(a: NDArray[Any]) -> NDArray[Any]:
+        return np.concatenate([np.zeros((n, *a.shape[1:]), a.dtype), a])
+
+    def noise(a: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.concatenate([np.full(n, a[0]), a])
+
+    return replace(
+        sub,
+        s=ahead(sub.s),
+        sm=ahead(sub.sm),
+        sig=noise(sub.sig),
+        sig_m=noise(sub.sig_m),
+        sig_hf=noise(sub.sig_hf),
+        signif=ahead(sub.signif),
+        contrast_frames=sub.contrast_frames + n,
+        onset=sub.onset + n,
+    )
+
+
+def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtraction:
+    """:func:`subtract_scout` with the first frame (and those before contrast) as scout."""
     n_t = log.shape[0]
     log0 = log[0]
     valid = valid_pixels(log0)

@@ -88,3 +88,32 @@ def test_a_processed_scout_does_not_hide_the_kidney_behind_its_gas_mask():
     # Before its 1-pixel rim is added, the mask holds at most GAS_MAX_FRACTION.
     assert (sub.gas & sub.valid).sum() <= 5 * th.GAS_MAX_FRACTION * sub.valid.sum()
     assert not sub.gas[40, 30]
+
+
+def test_a_film_scout_before_the_run_is_not_the_reference():
+    """A lone scout (first frame, then a pause) from another file with its own processing
+    is treated as unchanged; the run's own frames before contrast are the scout."""
+    log, times = _stack()
+    scout = (1.3 * log[0] + 0.2 + 0.05 * np.sin(np.arange(96) / 5.0)[None, :]).astype(np.float32)
+    log = np.concatenate([scout[None], log])
+    times = np.concatenate([[-90.0], times])
+    sub = subtract_scout(log, times, PX)
+    assert sub.onset == 7
+    assert not sub.s[0].any() and not sub.signif[0].any()
+    assert sub.sm[-1, 40, 30] > 20 * sub.sig_m[-1]
+    assert abs(float(sub.sm[-1, 80, 80])) < 5 * sub.sig_m[-1]
+
+
+def test_a_lone_scout_is_the_reference_when_the_run_holds_contrast_from_its_start():
+    log, times = _stack(onset=0)
+    log = np.concatenate([log[:1] + _without_blob(), log])
+    times = np.concatenate([[-90.0], times])
+    sub = subtract_scout(log, times, PX)
+    assert sub.onset == 1
+    assert sub.sm[-1, 40, 30] > 20 * sub.sig_m[-1]
+
+
+def _without_blob():
+    """What the contrast blob of :func:`_stack` adds to log transmission (to remove it)."""
+    yy, xx = np.mgrid[0:96, 0:96]
+    return (0.5 * np.exp(-((yy - 40) ** 2 + (xx - 30) ** 2) / 40.0)).astype(np.float32)[None]

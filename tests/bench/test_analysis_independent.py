@@ -1,6 +1,6 @@
 """bench/analysis_independent.py: the truth-to-verdict mapping and one case end to end."""
 
-from bench.analysis_independent import expected, run_case, summarise
+from bench.analysis_independent import accepted, expected, run_case, summarise
 
 
 def _truth(**overrides):
@@ -43,3 +43,31 @@ def test_one_simulated_case_runs_through_the_analysis_and_is_summarised():
     assert row["pred"]["verdict"] in {"drains", "delayed", "obstructed", "indeterminate"}
     summary = summarise([row])
     assert summary["cases"] == 1 and sum(summary["confusion"].values()) == 1
+
+
+def test_a_bladder_never_in_the_field_accepts_indeterminate_or_a_seen_obstruction():
+    unseen = {"bladder_visibility": "never", "ureter_leaves_field": True}
+    assert accepted(_truth(**unseen)) == ["indeterminate"]
+    blocked = _truth(
+        scenario="obstructed_uvj",
+        bladder_arrival_s=None,
+        clearance_half_time_s=None,
+        collecting_system_iodine={"times_s": [0.0, 1300.0], "mg": [1000, 970]},
+        **unseen,
+    )
+    assert accepted(blocked) == ["indeterminate", "obstructed"]
+    assert accepted(_truth(bladder_visibility="never", ureter_leaves_field=False)) == ["drains"]
+    rows = [
+        {
+            "scenario": "patent",
+            "expected": "drains",
+            "accepted": ["indeterminate"],
+            "undecidable": True,
+            "leak": False,
+            "arrival_during_run": False,
+            "pred": {"verdict": "indeterminate", "confidence": 0.4, "leak": False},
+        }
+    ]
+    summary = summarise(rows)
+    assert summary["undecidable_indeterminate"][0] == 1.0 and summary["unseen_bladder"] == 1
+    assert summary["accuracy"][0] == 1.0
