@@ -151,7 +151,16 @@ def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
         "arrival_s": None if arrival is None else arrival - first,
         "arrival_during_run": truth.get("bladder_arrival_during") == "run",
         "pred": {
-            k: pred.get(k) for k in ("verdict", "confidence", "rule", "score", "reasons", "leak")
+            k: pred.get(k)
+            for k in (
+                "verdict",
+                "confidence",
+                "rule",
+                "score",
+                "reasons",
+                "leak",
+                "obstruction_level",
+            )
         }
         | {"bladder_arrival_s": pred.get("bladder_arrival_s")},
     }

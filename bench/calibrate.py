@@ -19,7 +19,8 @@ independent simulator). Rows from held-out seeds (>= 100000) are refused: calibr
 is fitted on development seeds only and measured on held-out ones by the benches.
 
 The map is isotonic regression (pool-adjacent-violators) of "the verdict was right" on
-the score, fitted per branch of the rule where a branch has at least MIN_CASES cases,
+the score, fitted per branch of the rule (retention split by where the column stops,
+``verdict.branch``) where a branch has at least MIN_CASES cases,
 else per verdict, else over all cases; each block's accuracy is Laplace-smoothed
 ((right + 1) / (cases + 2)) so a handful of right answers never reads as certainty.
 Both simulators' cases are pooled with equal total weight. ``--write`` stores the
@@ -40,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.analysis_accuracy import reliability  # noqa: E402
-from nephro.analysis.verdict import CALIBRATION_FILE  # noqa: E402
+from nephro.analysis.verdict import CALIBRATION_FILE, branch  # noqa: E402
 
 HELD_OUT_SEED_BASE = 100_000
 MIN_CASES = 20
@@ -57,9 +58,8 @@ def cases(path: Path, *, held_out_ok: bool = False) -> list[tuple[str, str, floa
         accepted = r.get("accepted") or [r["expected"] if "expected" in r else r["gt"]["verdict"]]
         if pred.get("score") is None or pred.get("rule") is None:
             raise SystemExit(f"{path}: rows lack the score or rule; rerun the bench")
-        out.append(
-            (pred["rule"], pred["verdict"], float(pred["score"]), pred["verdict"] in accepted)
-        )
+        rule = branch(pred["rule"], pred.get("obstruction_level"))
+        out.append((rule, pred["verdict"], float(pred["score"]), pred["verdict"] in accepted))
     return [(rule, v, s, ok, 1.0 / len(out)) for rule, v, s, ok in out]
 
 
@@ -106,6 +106,8 @@ def fit(all_cases: list[tuple[str, str, float, bool, float]]) -> dict[str, Any]:
     groups: dict[str, list[tuple[str, str, float, bool, float]]] = defaultdict(list)
     for c in all_cases:
         groups[f"rule:{c[0]}"].append(c)
+        if ":" in c[0]:
+            groups[f"rule:{c[0].split(':')[0]}"].append(c)
         groups[f"verdict:{c[1]}"].append(c)
         groups["all"].append(c)
     maps = {}
@@ -118,7 +120,12 @@ def fit(all_cases: list[tuple[str, str, float, bool, float]]) -> dict[str, Any]:
 
 
 def apply(maps: dict[str, Any], rule: str, verdict: str, score: float) -> float:
-    m = maps.get(f"rule:{rule}") or maps.get(f"verdict:{verdict}") or maps["all"]
+    m = (
+        maps.get(f"rule:{rule}")
+        or maps.get(f"rule:{rule.split(':')[0]}")
+        or maps.get(f"verdict:{verdict}")
+        or maps["all"]
+    )
     return float(np.interp(score, m["score"], m["accuracy"]))
 
 

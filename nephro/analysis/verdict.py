@@ -120,26 +120,46 @@ _RESIDUAL_SCALE = 0.1
 _RETENTION_SCALE = 0.04
 
 
-def confidence(decision: Decision, d: Drainage, uncertain_inputs: int = 0) -> tuple[float, float]:
+def confidence(
+    decision: Decision, d: Drainage, uncertain_inputs: int = 0, level: str | None = None
+) -> tuple[float, float]:
     """(calibrated confidence, score) of ``decision`` on ``d``.
 
     The score is how clearly ``d`` lies on its side of the limits that decided (0-1),
     lowered by 10 % per uncertain input flag (at most by half); the confidence is the
-    accuracy that score had on development cases (:func:`calibrated`).
+    accuracy that score had on development cases (:func:`calibrated`). ``level``: where
+    the contrast column stops, for an obstruction (see :func:`branch`).
     """
     score = margin_score(decision, d) * max(0.5, 1.0 - 0.1 * uncertain_inputs)
-    return calibrated(decision.rule, decision.verdict, score), score
+    return calibrated(branch(decision.rule, level), decision.verdict, score), score
+
+
+def branch(rule: str, level: str | None) -> str:
+    """The branch of the rule a calibration map is fitted for.
+
+    Retention is split by where the column stops: contrast that never left the blob it
+    filled ("upj") is also what a tube displaced into its tract, a leak or a bladder
+    taken for the kidney look like, whereas a column down the ureter is a urinary
+    tract (phantom development seeds: retention right 17 of 26 times at the UPJ, 19 of
+    19 lower down).
+    """
+    return f"{rule}:{level}" if rule == RETAINED and level else rule
 
 
 def calibrated(rule: str, verdict: str, score: float) -> float:
     """The share of development cases that were right at this ``score``.
 
-    Maps fitted per branch of the rule (or per verdict, or over all cases, where a
-    branch had too few cases) by isotonic regression; the score itself if no map
-    was fitted.
+    ``rule``: the :func:`branch`. Maps fitted per branch (else per branch of the rule,
+    per verdict, or over all cases, where a branch had too few cases) by isotonic
+    regression; the score itself if no map was fitted.
     """
     maps = _calibration_maps()
-    table = maps.get(f"rule:{rule}") or maps.get(f"verdict:{verdict}") or maps.get("all")
+    table = (
+        maps.get(f"rule:{rule}")
+        or maps.get(f"rule:{rule.split(':')[0]}")
+        or maps.get(f"verdict:{verdict}")
+        or maps.get("all")
+    )
     if table is None:
         return float(min(max(score, 0.0), 1.0))
     return float(np.interp(score, table[0], table[1]))

@@ -55,3 +55,17 @@ def test_calibration_refuses_held_out_rows(tmp_path):
     path.write_text(json.dumps(rows))
     with pytest.raises(SystemExit, match="held out"):
         cases(path)
+
+
+def test_retention_is_calibrated_by_where_the_column_stops():
+    from bench.calibrate import fit
+
+    upj = [("retained:upj", "obstructed", 0.99, k % 2 == 0, 1.0) for k in range(24)]
+    uvj = [("retained:uvj", "obstructed", 0.99, True, 1.0) for _ in range(24)]
+    maps = fit(upj + uvj)
+    assert maps["rule:retained:upj"]["accuracy"][-1] < 0.6
+    assert maps["rule:retained:uvj"]["accuracy"][-1] > 0.9
+    assert maps["rule:retained"]["cases"] == 48
+    assert vd.branch(vd.RETAINED, "upj") == "retained:upj"
+    assert vd.branch(vd.PROMPT_DRAINAGE, "upj") == vd.PROMPT_DRAINAGE
+    assert vd.branch(vd.RETAINED, None) == vd.RETAINED
