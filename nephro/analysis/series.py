@@ -293,8 +293,9 @@ def load_series(paths: list[Path]) -> Series:
         run_slots = sorted(slot[(fi, j)] for fi in run_files for j in range(usable[fi].n_frames))
         run_times = np.asarray([entries[k][0] for k in run_slots])
         turned = out[run_slots]
+        place = {k: i for i, k in enumerate(run_slots)}
         for fi in open_files:
-            at = [run_slots.index(slot[(fi, j)]) for j in range(usable[fi].n_frames)]
+            at = [place[slot[(fi, j)]] for j in range(usable[fi].n_frames)]
             turned[at] = reverse(turned[at], Encoding.of(usable[fi].ds))
         if turned_is_right(out[run_slots], turned, run_times, grid_mm[fi_ref(usable, shape)] * b):
             out[run_slots] = turned
