@@ -116,8 +116,13 @@ def judge_views(
         top = int(np.ceil(kidney_seed[0] - p.dy + th.BLADDER_MIN_BELOW_KIDNEY_MM / px))
         gained = bladder_gain(diff, both, sigma, top, midline(log[i], px), px)
         if gained >= th.VIEW_BLADDER_SIGMA:
-            # The bladder gained contrast since view j: contrast reached it.
-            filled = float(times[i]) if filled is None else filled
+            # The bladder gained contrast since view j: contrast reached it, in the
+            # stretch of frames in a row that ends with view i if it is one.
+            if filled is None:
+                since = lower[k - 1][0] if k else j
+                stretch = [f for f in range(since + 1, i + 1) if f in reg.elsewhere]
+                first = _first_gained(reg, stretch, lower[: k + 1], top, px)
+                filled = float(times[first])
         elif gained < th.VIEW_EMPTY_SIGMA and times[j] < onset_s:
             # Nothing gained since a view taken before any contrast: empty.
             empty = float(times[i])
@@ -232,6 +237,35 @@ def _shows_pelvis(p: Placement, seen: Mask, kidney_seed: tuple[int, int], px: fl
         return False
     top_mm = (kidney_seed[0] - p.dy) * px + th.BLADDER_MIN_BELOW_KIDNEY_MM
     return float(rows[-1]) * px - top_mm >= th.VIEW_MIN_PELVIS_MM
+
+
+def _first_gained(
+    reg: Registration,
+    stretch: list[int],
+    earlier: list[tuple[int, Placement, Mask]],
+    top: int,
+    px: float,
+) -> int:
+    """The first frame of ``stretch`` (its last one gained bladder contrast since its
+    baseline among ``earlier``) that shows the gain, by bisection: a bladder fills, it
+    does not empty during a run. Only the frames in a row ending with the last one are
+    searched (a run panned to the pelvis); a film alone is its own answer."""
+    last = stretch[-1]
+    run = [f for f in stretch if all(g in stretch for g in range(f, last + 1))]
+    p = earlier[-1][1]
+    lo, hi = 0, len(run) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        f = run[mid]
+        seen = seen_pixels(reg.log[f], reg.log[reg.reference])
+        d = _against_earlier(reg.log, earlier[:-1], f, p, seen, px)
+        gained = (
+            d is not None
+            and bladder_gain(d[0], d[1], d[2], top, midline(reg.log[f], px), px)
+            >= th.VIEW_BLADDER_SIGMA
+        )
+        lo, hi = (lo, mid) if gained else (mid + 1, hi)
+    return run[lo]
 
 
 def _against_earlier(

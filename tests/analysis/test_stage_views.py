@@ -116,3 +116,16 @@ def test_no_views_elsewhere_is_nothing_seen():
     assert not bladder_seen_empty(None)
     assert not bladder_seen_empty(th.DRAINS_MAX_ARRIVAL_S - 1.0)
     assert arrival_on_views(Arrival(30.0, 5), 720.0) == Arrival(30.0, 5)
+
+
+def test_a_bladder_filling_during_a_run_panned_to_the_pelvis_is_dated_in_the_run():
+    body = _patient(2)
+    kidney = [_view(body, 0) for _ in range(3)]
+    pelvis = [_view(body, 60) for _ in range(10)]
+    for n in range(5, 10):  # fills from the sixth panned frame on
+        pelvis[n] = _bladder(pelvis[n], 70, 48, 15, 0.1 * (n - 3))
+    log = np.stack([*kidney, *pelvis]).astype(np.float32)
+    times = np.arange(13, dtype=np.float64)
+    reg = Registration(log, [], list(range(3, 13)), 0)
+    views = judge_views(reg, times, (20, 48), 1.0, PX)
+    assert views.filled_s == 8.0
