@@ -105,3 +105,20 @@ def find_arrival(
     if arrival is None:
         return NO_ARRIVAL
     return Arrival(arrival, i_arr)
+
+
+def arrival_on_views(arrival: Arrival, filled_s: float | None) -> Arrival:
+    """``arrival``, or when the run's field never showed it, the first view at another
+    table position on which the bladder had gained contrast
+    (:mod:`nephro.analysis.views`): contrast had reached it by then. The true arrival
+    may be earlier; dated no earlier than seen, it can only make "drains" harder."""
+    if arrival.time_s is not None or filled_s is None:
+        return arrival
+    return Arrival(filled_s, -1)
+
+
+def bladder_seen_empty(empty_s: float | None) -> bool:
+    """A view at another table position showed the bladder's region with no contrast
+    gained at a time by which a draining kidney's contrast has arrived (the verdict
+    rule's arrival limit): the bladder was in view, not beyond the field."""
+    return empty_s is not None and empty_s >= th.DRAINS_MAX_ARRIVAL_S

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from nephro.analysis import verdict as vd
 from nephro.analysis.arrays import F32, shift_mask
-from nephro.analysis.arrival import find_arrival
+from nephro.analysis.arrival import arrival_on_views, bladder_seen_empty, find_arrival
 from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.curves import measure_curves, require_filling
 from nephro.analysis.kidney import Kidney, find_kidney
@@ -37,6 +37,7 @@ from nephro.analysis.series import Series
 from nephro.analysis.subtract import Subtraction, subtract_scout
 from nephro.analysis.tract import Tract, segment_tract
 from nephro.analysis.verdict import calibrated, confidence, decide, margin_score
+from nephro.analysis.views import judge_views
 
 # Input flags that make the measurements less certain (each costs 10 % of the score).
 _UNCERTAIN_INPUT = (
@@ -55,8 +56,8 @@ def analyze_series(
     ``outlines``: the radiologist's corrected regions; they replace the segmentation's
     own (2.) and every later stage runs unchanged (:mod:`nephro.analysis.outlines`).
 
-    1. Register frames outside the run for patient shift, leaving out views at another
-       table position; put display-encoded frames on the scout's intensity scale;
+    1. Register frames outside the run for patient shift, setting aside views at
+       another table position; put display-encoded frames on the scout's intensity scale;
        subtract every frame from the scout (the mean of the frames before contrast),
        with per-frame noise.
     2. Segment: the collecting system (first dense blob; template at its fullest;
@@ -64,8 +65,10 @@ def analyze_series(
        ureter, and candidate leaks (contrast near the kidney that grew).
     3. Linearise for scatter (the fraction that best conserves iodine) and read each
        region's contrast per frame.
-    4. Date bladder arrival; confirm the leak; measure T1/2, residual fractions, the
-       mass balance (contrast lost from the field, retention) and the column's end.
+    4. Date bladder arrival (in the run's field, or else on the views at another table
+       position: :mod:`nephro.analysis.views`); confirm the leak; measure T1/2,
+       residual fractions, the mass balance (contrast lost from the field, retention)
+       and the column's end.
     5. Decide by the verdict rule (:mod:`nephro.analysis.verdict`) and explain why.
     """
     times, px = series.times_s, series.pixel_mm
@@ -79,7 +82,8 @@ def analyze_series(
     log, moved = reg.log, reg.moved
     quality = list(series.quality) + (["patient_motion_corrected"] if moved else [])
     if reg.elsewhere and len(reg.elsewhere) < log.shape[0] - 1:
-        # Views at another table position share no field with the run: left out.
+        # Views at another table position share little field with the run: left out of
+        # the run's measurements, and read for the bladder on their own (4.).
         keep = np.setdiff1d(np.arange(log.shape[0]), reg.elsewhere)
         log, times = log[keep], times[keep]
         quality.append("views_elsewhere_left_out")
@@ -109,6 +113,7 @@ def analyze_series(
         )
 
     clearance = measure_clearance(curves, times)
+    pelvic = judge_views(reg, series.times_s, kidney.seed, float(times[sub.onset]), px)
     arrival = find_arrival(bladder, curves, sub, times, tract.occupied, lin, px)
     if arrival.time_s is None:
         bladder = bladder.rejected()
@@ -125,6 +130,10 @@ def analyze_series(
         drained=arrival.time_s is not None,
         residual_last=clearance.residual_last,
     )
+    # The leak is read from the run's field alone; then the views at another table
+    # position may date an arrival the run's field did not show.
+    arrival = arrival_on_views(arrival, pelvic.filled_s)
+    quality += pelvic.quality
     tube_open = contrast_lost(clearance, curves, leak, bladder, sub, tract.occupied, lin, px)
     metrics = Metrics(
         span_s=float(times[-1] - times[0]),
@@ -144,7 +153,9 @@ def analyze_series(
         leak_area_cm2=leak.area_cm2,
         column_level=column_level(sub, kidney, tract, px),
         frames_realigned=len(moved),
-        beyond_field=leaves_field(sub, tract, px) and arrival.time_s is None,
+        beyond_field=leaves_field(sub, tract, px)
+        and arrival.time_s is None
+        and not bladder_seen_empty(pelvic.empty_s),
     )
 
     drainage = metrics.drainage(timing_known="timing_missing" not in quality)

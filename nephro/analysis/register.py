@@ -76,6 +76,8 @@ class Registration:
     elsewhere: list[int]
     """Frames at another table position (shifted beyond a quarter of the image, or not
     matched at all): a field over the pelvis, or a scout taken before panning."""
+    reference: int = 0
+    """The frame everything is registered to: the run's first."""
 
 
 def run_block(times: NDArray[np.float64]) -> tuple[int, int]:
@@ -105,7 +107,7 @@ def register_pauses(log: F32, times: NDArray[np.float64]) -> Registration:
     moved: list[int] = []
     elsewhere: list[int] = []
     if log.shape[0] < 2:
-        return Registration(log, moved, elsewhere)
+        return Registration(log, moved, elsewhere, first)
     out = log
     ref = log[first]
     ref_ft: dict[str, NDArray[Any]] = {}
@@ -126,7 +128,7 @@ def register_pauses(log: F32, times: NDArray[np.float64]) -> Registration:
                 out = log.copy()
             out[i] = ndimage.shift(log[i], (dy, dx), order=1, mode="nearest")
             moved.append(i)
-    return Registration(out, moved, elsewhere)
+    return Registration(out, moved, elsewhere, first)
 
 
 def _far_from(ref: F32, stack: F32) -> NDArray[np.bool_]:

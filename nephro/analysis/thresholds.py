@@ -357,3 +357,33 @@ CONFIDENCE_MIN_DECISIVE: float = 0.5
 NORMALISE_MIN_PIXELS: int = 500
 """Pixels both images expose below which a frame is not matched to the reference
 (a map from fewer would follow the contrast, not the anatomy); engineering."""
+
+# --- Views at another table position (engineering, indsim dev seeds 0-59) ------------
+
+VIEW_MIN_OVERLAP: float = 0.15
+"""Shifts at which two views share less than this share of the smaller field are not
+considered when placing one on the other (a few pixels correlate by chance)."""
+VIEW_MIN_NCC: float = 0.3
+"""Edge correlation below which a placement is uncertain (views of one patient: 0.4-0.9)."""
+VIEW_MAX_RUNNER_UP: float = 0.85
+"""A placement is uncertain when a shift over 2 cm away correlates nearly as well (this
+share of the best): the lumbar vertebrae repeat every ~3.5 cm."""
+VIEW_MIN_SEEN: float = 0.2
+"""A view imaging less than this share of the grid (a small film) is not placed."""
+VIEW_MIN_PELVIS_MM: float = 60.0
+"""A view shows the bladder's region when it reaches this far below the top of the
+bladder search (BLADDER_MIN_BELOW_KIDNEY_MM under the kidney)."""
+VIEW_BASELINE_TRIES: int = 3
+"""Earlier views of the pelvis tried, earliest first, as the one a view is subtracted
+from (a view just after a pan may be mid-exposure-change)."""
+VIEW_BLADDER_SIGMA: float = 8.0
+"""The bladder's region gained contrast since an earlier view when a wide blob stands
+this many sigmas (noise, or the spread of the residue) above the rest of the difference;
+strict like BLADDER_DETECT_SIGMA, since a false arrival is the costly error."""
+VIEW_EMPTY_SIGMA: float = 3.0
+"""...and gained nothing when no wide blob reaches this many."""
+VIEW_BLADDER_MIN_AREA_MM2: float = 600.0
+"""...a blob of at least 6 cm^2 (a 100 mL bladder is ~30 cm^2, often partly in view;
+most pockets of moved gas are smaller)..."""
+VIEW_BLADDER_MIN_LEVEL: float = 0.05
+"""...and at least 0.05 in log transmission (flat 8-bit films show no noise)."""
