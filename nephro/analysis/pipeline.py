@@ -162,8 +162,8 @@ def analyze_series(
     decision = decide(drainage)
     uncertain = [q for q in _UNCERTAIN_INPUT if q in quality]
     rule_conf = margin_score(decision, drainage)
-    conf, score = confidence(decision, drainage, len(uncertain))
     level = metrics.column_level if decision.verdict == "obstructed" else None
+    conf, score = confidence(decision, drainage, len(uncertain), level)
 
     evidence = replace(
         _evidence(log, times, sub, kidney, bladder, tract, leak),
