@@ -110,9 +110,14 @@ def find_arrival(
 def arrival_on_views(arrival: Arrival, filled_s: float | None) -> Arrival:
     """``arrival``, or when the run's field never showed it, the first view at another
     table position on which the bladder had gained contrast
-    (:mod:`nephro.analysis.views`): contrast had reached it by then. The true arrival
-    may be earlier; dated no earlier than seen, it can only make "drains" harder."""
-    if arrival.time_s is not None or filled_s is None:
+    (:mod:`nephro.analysis.views`): contrast had reached it by then.
+
+    That view only bounds the arrival from above, so it is used only within the verdict
+    rule's arrival limit: a bladder first seen full on a film at 20 min may have filled
+    in the first minute, and dating it at 20 min would call a kidney that drains
+    "delayed".
+    """
+    if arrival.time_s is not None or filled_s is None or filled_s > th.DRAINS_MAX_ARRIVAL_S:
         return arrival
     return Arrival(filled_s, -1)
 
