@@ -59,7 +59,7 @@ PERSISTENT_SHARE = 0.6
 """Engineering: the share of those frames in which a pixel must show contrast."""
 
 
-def _first_blob(sub: Subtraction, times: NDArray[np.float64]) -> tuple[int, int]:
+def _pelvis_seed(sub: Subtraction, times: NDArray[np.float64]) -> tuple[int, int]:
     """The renal pelvis at the tube tip: the densest point of the largest blob of
     contrast that persists through the first seconds of contrast.
 
@@ -103,7 +103,7 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
     """
     sm, sig_m = sub.sm, sub.sig_m
     n_t, h, w = sm.shape
-    seed = _first_blob(sub, times)
+    seed = _pelvis_seed(sub, times)
     # Template frame: most contrast around the seed (collecting system at its fullest).
     r_k = int(round(60.0 / px))
     ky0, ky1 = max(seed[0] - r_k, 0), min(seed[0] + r_k + 1, h)
