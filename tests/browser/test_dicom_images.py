@@ -76,9 +76,12 @@ def test_the_exam_page_shows_images_and_the_viewer_steps_frames(page, make_exam,
     images = page.locator("section.dicom-images")
     assert images.get_by_role("heading", name=re.compile("Images")).is_visible()
     assert images.locator("img").count() == 2
-    page.wait_for_function(
+    # Thumbnails not yet cached by the worker are rendered on request; on two busy
+    # cores that took over the default 10 s once (a thumbnail that fails never loads).
+    loaded = (
         "[...document.querySelectorAll('.thumbs img')].every(i => i.complete && i.naturalWidth > 0)"
     )
+    page.wait_for_function(loaded, timeout=30_000)
     assert "12.30 mGy" in page.content() or "Ka,r 12.3" in page.content()
     shot(page, "dicom-exam-images")
 
