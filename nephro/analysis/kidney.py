@@ -28,7 +28,8 @@ class Kidney:
     seed: tuple[int, int]
     """The renal pelvis: the densest point near the first blob, on the template frame."""
     template_frame: int
-    """The first frame holding 90 % of the most contrast around the pelvis."""
+    """The first frame holding 90 % of the most contrast around the pelvis in the first
+    TEMPLATE_WITHIN_S after contrast shows (in any frame if none of those holds any)."""
     template: F32
     """The smoothed subtracted template frame."""
     tracks: Tracks
@@ -55,6 +56,12 @@ class Kidney:
 PERSISTENT_S = 10.0
 """Engineering: the first seconds of contrast in which a blob must persist to be the
 collecting system (two or three breaths; filling lasts longer)."""
+TEMPLATE_WITHIN_S = 300.0
+"""Engineering: the template is looked for in the first 5 min after contrast shows.
+The collecting system is fullest when the injection ends (5-10 mL by gravity or by
+hand: clinical.md, "Contrast"); a late film with its own field and processing can show
+more "contrast" around the pelvis (its fill, misregistration) than the kidney ever held
+(issue 14, indsim dev)."""
 PERSISTENT_SHARE = 0.6
 """Engineering: the share of those frames in which a pixel must show contrast."""
 
@@ -112,6 +119,9 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
     k_signal = around.reshape(n_t, -1).sum(axis=1)
     # The collecting system is full at the end of the injection; a leak keeps growing
     # afterwards, so take the first frame reaching 90% of the maximum, not the maximum.
+    soon = times <= times[sub.onset] + TEMPLATE_WITHIN_S
+    if k_signal[soon].max() > 0:
+        k_signal = np.where(soon, k_signal, -np.inf)
     t_tpl = int(np.flatnonzero(k_signal >= 0.9 * k_signal.max())[0])
     tracks, _ = track_kidney(sm, sig_m, t_tpl, seed, px, times)
     # Re-seed on the template frame (the pelvis may have moved with breathing).
@@ -124,6 +134,10 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
     zz[ky1:] = -np.inf
     zz[:, :kx0] = -np.inf
     zz[:, kx1:] = -np.inf
+    if not np.isfinite(zz).any():
+        # Nothing near the first contrast stands out on its fullest frame: no kidney
+        # (the argmax of nothing had taken the image's corner for the pelvis).
+        raise NoContrast("no contrast seen in the collecting system", 0.8)
     iy, ix = np.unravel_index(int(np.argmax(zz)), zz.shape)
     seed = (int(iy), int(ix))
     comp = lab == lab[seed]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 
 from nephro.analysis.kidney import find_kidney
+from nephro.analysis.result import NoContrast
 from nephro.analysis.subtract import subtract_scout
 
 PX = 3.0
@@ -35,3 +39,49 @@ def test_the_collecting_system_is_the_contrast_that_stays_not_the_breathing_diap
     kidney = find_kidney(sub, times, PX)
     assert np.hypot(kidney.seed[0] - 55, kidney.seed[1] - 35) <= 4
     assert kidney.core[55, 35] and not kidney.core[14, 60]
+
+
+def _run_then_late_film(film_gain):
+    """A 1-frame-a-second run of 60 s over a kidney that fills from frame 8 and stays
+    full, then one film at 20 min whose field shows ``film_gain`` times as much
+    "contrast" around the pelvis, spread wider (another field's fill, misregistration)."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:96, 0:96]
+    body = 5.0 - 0.0002 * ((yy - 48) ** 2 + (xx - 48) ** 2)
+    blob = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - 40) ** 2) / 20.0)
+    smear = 0.5 * film_gain * np.exp(-((yy - 50) ** 2 + (xx - 52) ** 2) / 200.0)
+    run = [body + rng.normal(0, 0.01, body.shape) - (blob if t >= 8 else 0) for t in range(60)]
+    film = body + rng.normal(0, 0.01, body.shape) - blob - smear
+    times = np.concatenate([np.arange(60.0), [1200.0]])
+    return np.stack([*run, film]).astype(np.float32), times
+
+
+def test_the_template_is_the_fullest_frame_soon_after_contrast_not_a_late_film():
+    # A late film read more "contrast" around the pelvis than the run ever showed, and
+    # was taken as the collecting system at its fullest (issue 14: indsim's late films
+    # with their own field and processing; the kidney's outline then came from them).
+    log, times = _run_then_late_film(film_gain=3.0)
+    sub = subtract_scout(log, times, PX)
+    kidney = find_kidney(sub, times, PX)
+    assert times[kidney.template_frame] - times[sub.onset] <= 300.0
+    assert kidney.core[50, 40] and not kidney.core[50, 60]
+
+
+def test_a_film_soon_after_contrast_can_be_the_template():
+    # Within the first five minutes the fullest frame is still found (the run's
+    # frames hold the same contrast; the first reaching 90 % of the most is taken).
+    log, times = _run_then_late_film(film_gain=0.0)
+    times[-1] = 200.0
+    sub = subtract_scout(log, times, PX)
+    kidney = find_kidney(sub, times, PX)
+    assert 8 <= kidney.template_frame <= 12
+
+
+def test_a_seed_with_no_contrast_around_it_on_any_frame_is_no_kidney():
+    # The template frame's search near the seed found nothing, and the argmax of
+    # nothing had made the image's corner the "pelvis" (issue 14, indsim dev).
+    log, times = _run_then_late_film(film_gain=0.0)
+    sub = subtract_scout(log, times, PX)
+    flat = dataclasses.replace(sub, sm=np.zeros_like(sub.sm))
+    with pytest.raises(NoContrast, match="collecting system"):
+        find_kidney(flat, times, PX)
