@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.analysis_accuracy import reliability  # noqa: E402
-from nephro.analysis.verdict import CALIBRATION_FILE, branch  # noqa: E402
+from nephro.analysis.verdict import CALIBRATION_FILE, branch, map_for  # noqa: E402
 
 HELD_OUT_SEED_BASE = 100_000
 MIN_CASES = 20
@@ -120,12 +120,8 @@ def fit(all_cases: list[tuple[str, str, float, bool, float]]) -> dict[str, Any]:
 
 
 def apply(maps: dict[str, Any], rule: str, verdict: str, score: float) -> float:
-    m = (
-        maps.get(f"rule:{rule}")
-        or maps.get(f"rule:{rule.split(':')[0]}")
-        or maps.get(f"verdict:{verdict}")
-        or maps["all"]
-    )
+    m = map_for(maps, rule, verdict)
+    assert m is not None  # fit() always fits "all"
     return float(np.interp(score, m["score"], m["accuracy"]))
 
 

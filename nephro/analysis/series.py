@@ -297,7 +297,7 @@ def load_series(paths: list[Path]) -> Series:
         for fi in open_files:
             at = [place[slot[(fi, j)]] for j in range(usable[fi].n_frames)]
             turned[at] = reverse(turned[at], Encoding.of(usable[fi].ds))
-        if turned_is_right(out[run_slots], turned, run_times, grid_mm[fi_ref(usable, shape)] * b):
+        if turned_is_right(out[run_slots], turned, run_times, dst_mm):
             out[run_slots] = turned
             quality.append("polarity_from_content")
     for fi in order[len(run_files) :]:

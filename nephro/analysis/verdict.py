@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -153,16 +155,22 @@ def calibrated(rule: str, verdict: str, score: float) -> float:
     per verdict, or over all cases, where a branch had too few cases) by isotonic
     regression; the score itself if no map was fitted.
     """
-    maps = _calibration_maps()
-    table = (
-        maps.get(f"rule:{rule}")
-        or maps.get(f"rule:{rule.split(':')[0]}")
-        or maps.get(f"verdict:{verdict}")
-        or maps.get("all")
-    )
+    table = map_for(_calibration_maps(), rule, verdict)
     if table is None:
         return float(min(max(score, 0.0), 1.0))
     return float(np.interp(score, table[0], table[1]))
+
+
+T = TypeVar("T")
+
+
+def map_for(maps: Mapping[str, T], rule: str, verdict: str) -> T | None:
+    """The calibration map for the branch ``rule``: fitted for the branch, else for its
+    rule, for the verdict, or over all cases (the first of them that was fitted)."""
+    for key in (f"rule:{rule}", f"rule:{rule.split(':')[0]}", f"verdict:{verdict}", "all"):
+        if key in maps:
+            return maps[key]
+    return None
 
 
 @cache
