@@ -76,12 +76,14 @@ def test_the_exam_page_shows_images_and_the_viewer_steps_frames(page, make_exam,
     images = page.locator("section.dicom-images")
     assert images.get_by_role("heading", name=re.compile("Images")).is_visible()
     assert images.locator("img").count() == 2
-    # Thumbnails not yet cached by the worker are rendered on request; on two busy
-    # cores that took over the default 10 s once (a thumbnail that fails never loads).
+    # The thumbnails load lazily: the section sits ~1,000 px below the window, near
+    # Chromium's lazy-load distance, so a little more content above left them unloaded.
+    # A user scrolls to them; so does the test.
+    images.scroll_into_view_if_needed()
     loaded = (
         "[...document.querySelectorAll('.thumbs img')].every(i => i.complete && i.naturalWidth > 0)"
     )
-    page.wait_for_function(loaded, timeout=30_000)
+    page.wait_for_function(loaded)
     assert "12.30 mGy" in page.content() or "Ka,r 12.3" in page.content()
     shot(page, "dicom-exam-images")
 
