@@ -85,7 +85,8 @@ def measure_curves(
 
 def require_filling(curves: Curves, kidney: Kidney) -> None:
     """Raise :class:`NoContrast` unless the collecting system filled: a strong, lasting
-    signal.
+    signal, seen on at least :data:`~nephro.analysis.thresholds.MIN_FILLED_IMAGES`
+    different images.
 
     Otherwise what looked like contrast did not behave like a filled collecting
     system: most likely anatomy moving with breathing. Each frame is judged by its own
@@ -97,3 +98,10 @@ def require_filling(curves: Curves, kidney: Kidney) -> None:
     filled = p_cs[onset:] > th.ARRIVAL_SIGMA * ncs[onset:]
     if float(np.max(p_cs[onset:] / ncs[onset:])) < 10 or filled.mean() < 0.5:
         raise NoContrast("no contrast seen in the collecting system", 0.8)
+    # A last-image-hold copy repeats a frame exactly: count distinct images.
+    if np.unique(p_cs[onset:][filled]).size < th.MIN_FILLED_IMAGES:
+        raise NoContrast(
+            "contrast shows in the collecting system on one image only, so its drainage"
+            " cannot be followed over time",
+            0.8,
+        )

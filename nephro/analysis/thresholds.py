@@ -81,6 +81,17 @@ significant contrast about 12 mm from the edge on our phantom's 128 px grid.
 MIN_POINTS_AFTER_PEAK: int = 3
 """At least 3 time points after filling are needed to fit a clearance (analysis.md)."""
 
+MIN_FILLED_IMAGES: int = 2
+"""The collecting system must show contrast on at least 2 different images.
+
+Drainage is a change over time: passage from the pelvis to the bladder, immediately or
+on the 20-min film (clinical.md section 4, "Drainage"; [NU]). One image of a filled
+kidney cannot tell a kidney that holds its contrast from one filled moments before.
+Engineering on the count: on the independent simulator's development seeds, series whose contrast
+showed only on the last film (the run missed it, or another region was read as the
+kidney) were called "obstructed" because a single image "retained" all of its peak.
+"""
+
 # --- Detection (engineering; tuned on development seeds 0-9999) -----------------------
 
 ANALYSIS_GRID_PX: int = 128

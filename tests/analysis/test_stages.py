@@ -6,7 +6,7 @@ each one's output is checked against what the phantom really did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -149,6 +149,30 @@ def test_an_empty_collecting_system_is_inconclusive(staged):
     flat = Curves(**{**st.curves.__dict__, "collecting_system": np.zeros_like(st.curves.upper)})
     with pytest.raises(NoContrast, match="collecting system"):
         require_filling(flat, st.kidney)
+
+
+def _filled_on(curves: Curves, frames: list[int]) -> Curves:
+    """``curves`` with the collecting system full on ``frames`` only (empty elsewhere)."""
+    cs = np.zeros_like(curves.collecting_system)
+    cs[frames] = 50.0 * curves.noise(400)[frames]
+    return Curves(**{**curves.__dict__, "collecting_system": cs})
+
+
+def test_a_collecting_system_filled_on_one_image_only_is_inconclusive(staged):
+    st = staged("patent", 2)
+    last = st.curves.collecting_system.size - 1
+    one = _filled_on(st.curves, [last])
+    with pytest.raises(NoContrast, match="one image only"):
+        require_filling(replace(one, onset=last), st.kidney)
+    # A last-image-hold copy of that image is still one image.
+    held = replace(one, onset=last - 1)
+    held.collecting_system[last - 1] = held.collecting_system[last]
+    with pytest.raises(NoContrast, match="one image only"):
+        require_filling(held, st.kidney)
+    # Two different images of it are a time course.
+    two = _filled_on(st.curves, [last - 1, last])
+    two.collecting_system[last - 1] *= 0.9
+    require_filling(replace(two, onset=last - 1), st.kidney)
 
 
 def test_arrival_is_dated_close_to_the_truth(staged):
