@@ -23,7 +23,10 @@ sensitivity and specificity.
 Reported: obstruction sensitivity and specificity, 4-class verdict accuracy and leak
 accuracy with Wilson 95% intervals; median bladder-arrival error where the arrival
 happens during the run; the calibration of the confidence (reliability table, expected
-calibration error, mean confidence on wrong answers); and per-scenario accuracy.
+calibration error, mean confidence on wrong answers); per-scenario accuracy; and the
+decidable series split by whether their last image shows the kidney (the rule's
+retention is read on it: where it does not, "indeterminate" is the analysis's answer,
+and the strict figures above count it wrong).
 """
 
 from __future__ import annotations
@@ -105,6 +108,16 @@ def expected(truth: dict[str, Any]) -> str:
     ).verdict
 
 
+def kidney_in_last_image(truth: dict[str, Any]) -> bool:
+    """The last image shows at least 90 % of the kidney (the truth's field fraction).
+
+    The rule's retention is read on the last film; where that film misses the kidney
+    the analysis says so (indeterminate), and the report shows both groups apart.
+    """
+    last = max(truth["images"], key=lambda image: image["t_s"])
+    return float(last.get("kidney_fraction_in_field", 1.0)) >= 0.9
+
+
 def unseen_bladder(truth: dict[str, Any]) -> bool:
     """The bladder is never in the field and the ureter leaves it."""
     return truth.get("bladder_visibility") == "never" and bool(truth.get("ureter_leaves_field"))
@@ -148,6 +161,7 @@ def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
         or bool(truth.get("out_of_distribution"))
         or unseen_bladder(truth),
         "leak": bool(truth["leak"]),
+        "kidney_in_last_image": kidney_in_last_image(truth),
         "arrival_s": None if arrival is None else arrival - first,
         "arrival_during_run": truth.get("bladder_arrival_during") == "run",
         "pred": {
@@ -183,6 +197,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if r["arrival_during_run"] and r["pred"]["bladder_arrival_s"] is not None
     ]
     ood = [r for r in rows if r["undecidable"]]
+    shown = [r for r in decidable if r.get("kidney_in_last_image", True)]
+    missed = [r for r in decidable if not r.get("kidney_in_last_image", True)]
     table, ece = reliability([(r["pred"]["confidence"], right(r)) for r in rows])
     by_scenario = defaultdict(list)
     for r in rows:
@@ -196,6 +212,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "arrival_median_error_s": statistics.median(timed) if timed else None,
         "arrival_cases": len(timed),
         "undecidable_indeterminate": wilson(sum(right(r) for r in ood), len(ood)),
+        "kidney_in_last_image": wilson(sum(right(r) for r in shown), len(shown)),
+        "kidney_not_in_last_image": wilson(sum(right(r) for r in missed), len(missed)),
+        "kidney_not_in_last_image_indeterminate": wilson(
+            sum(r["pred"]["verdict"] == "indeterminate" for r in missed), len(missed)
+        ),
         "unseen_bladder": sum(r["undecidable"] and r["scenario"] not in UNDECIDABLE for r in rows),
         "ece": ece,
         "reliability": table,
@@ -225,6 +246,10 @@ def report(s: dict[str, Any]) -> str:
         " cases   target <= 5 s",
         f"out-of-distribution/undecidable -> indeterminate  {_ci(s['undecidable_indeterminate'])}"
         f"   target 1.0 ({s['unseen_bladder']} of them: bladder never in the field)",
+        "decidable series by whether the last image shows the kidney (>= 90 %): accuracy"
+        f" {_ci(s['kidney_in_last_image'])} where it does; {_ci(s['kidney_not_in_last_image'])}"
+        f" where it does not (answered indeterminate"
+        f" {_ci(s['kidney_not_in_last_image_indeterminate'])})",
         f"expected calibration error {s['ece']:.3f}   target <= 0.10",
         f"mean confidence when wrong {s['mean_confidence_wrong']}   target <= 0.6",
         "reliability (confidence bin: cases, mean confidence, accuracy):",

@@ -12,12 +12,13 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
+from nephro.analysis import thresholds as th
 from nephro.analysis import verdict as vd
 from nephro.analysis.arrays import F32, shift_mask
 from nephro.analysis.arrival import arrival_on_views, bladder_seen_empty, find_arrival
 from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.curves import measure_curves, require_filling
-from nephro.analysis.kidney import Kidney, find_kidney
+from nephro.analysis.kidney import Kidney, find_kidney, shown_on
 from nephro.analysis.leak import Leak, confirm_leak, search_leaks
 from nephro.analysis.metrics import (
     Metrics,
@@ -30,7 +31,7 @@ from nephro.analysis.metrics import (
 from nephro.analysis.normalise import match_frames
 from nephro.analysis.outlines import Outlines
 from nephro.analysis.reasons import explain
-from nephro.analysis.register import register_pauses
+from nephro.analysis.register import Registration, register_pauses
 from nephro.analysis.result import AnalysisResult, Evidence, NoContrast
 from nephro.analysis.scatter import fit_scatter_around
 from nephro.analysis.series import Series
@@ -78,15 +79,11 @@ def analyze_series(
     if float(np.ptp(series.log_frames)) <= 1e-6:
         reason = "the images are blank (every pixel of every frame has the same value)"
         return _indeterminate(series, reason, list(series.quality), 1.0, vd.BLANK)
-    reg = register_pauses(series.log_frames, times)
-    log, moved = reg.log, reg.moved
+    reg = register_pauses(series.log_frames, times, series.fields)
+    moved = reg.moved
     quality = list(series.quality) + (["patient_motion_corrected"] if moved else [])
-    if reg.elsewhere and len(reg.elsewhere) < log.shape[0] - 1:
-        # Views at another table position share little field with the run: left out of
-        # the run's measurements, and read for the bladder on their own (4.).
-        keep = np.setdiff1d(np.arange(log.shape[0]), reg.elsewhere)
-        log, times = log[keep], times[keep]
-        quality.append("views_elsewhere_left_out")
+    log, times, keep = _run_field(reg, times)
+    quality += ["views_elsewhere_left_out"] if keep.size < reg.log.shape[0] else []
     if "display_encoded_pixels" in series.quality:
         log = match_frames(log)
     try:
@@ -111,6 +108,8 @@ def analyze_series(
         return _indeterminate(
             series, stop.reason, [*quality, "no_contrast"], stop.confidence, vd.NO_CONTRAST
         )
+    if shown_on(kidney, reg.fields.get(int(keep[-1])), log.shape[0] - 1) < th.KIDNEY_MIN_SHOWN:
+        return _kidney_not_shown(series, quality)
 
     clearance = measure_clearance(curves, times)
     pelvic = judge_views(reg, series.times_s, kidney.seed, float(times[sub.onset]), px)
@@ -254,6 +253,30 @@ def _indeterminate(
         frames=int(series.log_frames.shape[0]),
         span_s=span,
         quality=quality,
+    )
+
+
+def _run_field(
+    reg: Registration, times: NDArray[np.float64]
+) -> tuple[F32, NDArray[np.float64], NDArray[np.intp]]:
+    """The frames read as the run's field, their times and their indices: all but the
+    views at another table position, which share little field with the run and are
+    read for the bladder on their own (4.); unless they are all but one frame."""
+    keep = np.arange(reg.log.shape[0])
+    if reg.elsewhere and len(reg.elsewhere) < reg.log.shape[0] - 1:
+        keep = np.setdiff1d(keep, reg.elsewhere)
+        return reg.log[keep], times[keep], keep
+    return reg.log, times, keep
+
+
+def _kidney_not_shown(series: Series, quality: list[str]) -> AnalysisResult:
+    """What the last film does not show is neither "emptied" nor "retained"."""
+    reason = (
+        "the last film does not show the collecting system (it lies outside that"
+        " film's field), so whether its contrast drained cannot be judged"
+    )
+    return _indeterminate(
+        series, reason, [*quality, "kidney_outside_last_film"], 0.8, vd.KIDNEY_NOT_SHOWN
     )
 
 

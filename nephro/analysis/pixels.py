@@ -356,6 +356,7 @@ def read_film(
     slots: list[int],
     ref_slot: int,
     mm: tuple[float, float],
+    fields: dict[int, NDArray[np.bool_]],
 ) -> int:
     """Decode a file of another matrix or field onto the run's grid (``out[slots]``);
     returns the index of the last frame read.
@@ -363,7 +364,7 @@ def read_film(
     Resampled in the patient's plane, read in the polarity whose anatomy correlates
     with the run's (films are sometimes stored in the opposite one) and matched to the
     run's intensity scale. Where the film does not reach, the run's first frame is
-    kept: nothing changed there as far as the analysis can tell.
+    kept (unchanged for the subtraction) and ``fields[slot]`` notes what it shows.
     """
     src_mm, dst_mm = mm
     ref = out[ref_slot]
@@ -377,6 +378,8 @@ def read_film(
     for k, y in enumerate(log_frames(path, ds, len(slots), inverted=flip)):
         film, seen = resample(y, src_mm, shape, dst_mm)
         out[slots[k]] = np.where(seen, match_to(film, ref, seen), ref)
+        if not seen.all():
+            fields[slots[k]] = seen
     return k
 
 

@@ -8,7 +8,7 @@ cross-correlation with its template.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -78,6 +78,10 @@ class Registration:
     matched at all): a field over the pelvis, or a scout taken before panning."""
     reference: int = 0
     """The frame everything is registered to: the run's first."""
+    fields: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
+    """The pixels each frame really shows after it was moved (see
+    :attr:`nephro.analysis.series.Series.fields`): a moved frame does not show what
+    was shifted in at its edge."""
 
 
 def run_block(times: NDArray[np.float64]) -> tuple[int, int]:
@@ -93,7 +97,9 @@ def run_block(times: NDArray[np.float64]) -> tuple[int, int]:
     return int(starts[k]), int(ends[k])
 
 
-def register_pauses(log: F32, times: NDArray[np.float64]) -> Registration:
+def register_pauses(
+    log: F32, times: NDArray[np.float64], fields: dict[int, NDArray[np.bool_]] | None = None
+) -> Registration:
     """Register every frame outside the run (the longest stretch without a pause) to the
     run's first frame.
 
@@ -102,12 +108,14 @@ def register_pauses(log: F32, times: NDArray[np.float64]) -> Registration:
     correlation and undone with bilinear interpolation. A frame that would need more
     than a quarter of the image is a view at another table position (the bladder's
     field, a scout taken elsewhere): it is listed in ``elsewhere``, not moved.
+    ``fields``: the pixels each frame shows (``Series.fields``), moved with it.
     """
     first, end = run_block(times)
     moved: list[int] = []
     elsewhere: list[int] = []
+    shown = dict(fields or {})
     if log.shape[0] < 2:
-        return Registration(log, moved, elsewhere, first)
+        return Registration(log, moved, elsewhere, first, shown)
     out = log
     ref = log[first]
     ref_ft: dict[str, NDArray[Any]] = {}
@@ -128,7 +136,9 @@ def register_pauses(log: F32, times: NDArray[np.float64]) -> Registration:
                 out = log.copy()
             out[i] = ndimage.shift(log[i], (dy, dx), order=1, mode="nearest")
             moved.append(i)
-    return Registration(out, moved, elsewhere, first)
+            seen = shown.get(i, np.ones(log.shape[1:], bool)).astype(np.float32)
+            shown[i] = ndimage.shift(seen, (dy, dx), order=1, mode="constant") > 0.99
+    return Registration(out, moved, elsewhere, first, shown)
 
 
 def _far_from(ref: F32, stack: F32) -> NDArray[np.bool_]:

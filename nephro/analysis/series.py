@@ -49,6 +49,8 @@ class Series:
         Flags about the input (e.g. ``timing_missing``), kept in the result.
     info
         Descriptive metadata (modality, syntax, photometric, bits, orientation...).
+    fields
+        The pixels a film resampled onto the grid really shows, where not all of it.
     """
 
     log_frames: FloatArray
@@ -59,6 +61,7 @@ class Series:
     quality: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    fields: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
 
 
 @dataclass
@@ -150,12 +153,9 @@ def _file_times(
     if n > 1:
         ftv = ds.get("FrameTimeVector")
         ft = ds.get("FrameTime")
-        if ftv is not None and len(ftv) == n:
+        if ftv is not None and len(ftv) in (n, n - 1):
             inc = np.asarray([float(v) for v in ftv], dtype=np.float64) / 1000.0
-            offsets = np.cumsum(inc) - inc[0]
-        elif ftv is not None and len(ftv) == n - 1:
-            inc = np.asarray([float(v) for v in ftv], dtype=np.float64) / 1000.0
-            offsets = np.r_[0.0, np.cumsum(inc)]
+            offsets = np.cumsum(inc) - inc[0] if len(ftv) == n else np.r_[0.0, np.cumsum(inc)]
         elif ft is not None and float(ft) > 0:
             offsets = np.arange(n, dtype=np.float64) * float(ft) / 1000.0
         else:
@@ -279,6 +279,7 @@ def load_series(paths: list[Path]) -> Series:
     out = np.empty((n_total, h, w), np.float32)
     slot = {(fi, k): pos for pos, (_, fi, k) in enumerate(entries)}
     infos_meta: dict[str, Any] = {}
+    fields: dict[int, NDArray[np.bool_]] = {}
     grid_mm = _grid_mm(usable, shape)
     # The run's grid first: spot films and a separate scout of another matrix or field
     # are then resampled onto it in the patient's plane and matched to its scale.
@@ -304,7 +305,7 @@ def load_series(paths: list[Path]) -> Series:
         info = usable[fi]
         src_mm = grid_mm[fi] * bin_factor_for(info.rows, info.cols)
         slots = [slot[(fi, j)] for j in range(info.n_frames)]
-        _decode(info, out, slots, (ref_slot, src_mm, dst_mm))
+        _decode(info, out, slots, (ref_slot, src_mm, dst_mm, fields))
     for fi in order:
         ds = usable[fi].ds
         enc = Encoding.of(ds)
@@ -348,6 +349,7 @@ def load_series(paths: list[Path]) -> Series:
         quality=quality,
         info=infos_meta,
         files=[str(i.path) for i in usable],
+        fields=fields,
     )
 
 
@@ -355,18 +357,18 @@ def _decode(
     info: _FileInfo,
     out: FloatArray,
     slots: list[int],
-    film: tuple[int, float, float] | None,
+    film: tuple[int, float, float, dict[int, NDArray[np.bool_]]] | None,
 ) -> None:
-    """Decode ``info``'s frames into ``out[slots]``: directly for a file on the run's
-    grid, else (``film`` = reference slot, source and run pixel mm) resampled onto it."""
+    """Decode ``info``'s frames into ``out[slots]``: directly for a file on the run's grid,
+    else (``film``: reference slot, source and run pixel mm, the fields) resampled."""
     k = -1
     try:
         if film is None:
             for k, y in enumerate(log_frames(info.path, info.ds, info.n_frames)):
                 out[slots[k]] = y
         else:
-            ref_slot, src_mm, dst_mm = film
-            k = read_film(info.path, info.ds, out, slots, ref_slot, (src_mm, dst_mm))
+            ref_slot, src_mm, dst_mm, fields = film
+            k = read_film(info.path, info.ds, out, slots, ref_slot, (src_mm, dst_mm), fields)
     except SeriesError:
         raise
     except Exception as exc:

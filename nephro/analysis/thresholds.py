@@ -81,15 +81,15 @@ significant contrast about 12 mm from the edge on our phantom's 128 px grid.
 MIN_POINTS_AFTER_PEAK: int = 3
 """At least 3 time points after filling are needed to fit a clearance (analysis.md)."""
 
-MIN_FILLED_IMAGES: int = 2
-"""The collecting system must show contrast on at least 2 different images.
+KIDNEY_MIN_SHOWN: float = 0.9
+"""Share of the collecting system's outline the last film must show to be read there.
+Engineering: a film missing the kidney read it as emptied, one showing part of it as
+partly drained (issue 14, independent simulator's development seeds)."""
 
-Drainage is a change over time: passage from the pelvis to the bladder, immediately or
-on the 20-min film (clinical.md section 4, "Drainage"; [NU]). One image of a filled
-kidney cannot tell a kidney that holds its contrast from one filled moments before.
-Engineering on the count: on the independent simulator's development seeds, series whose contrast
-showed only on the last film (the run missed it, or another region was read as the
-kidney) were called "obstructed" because a single image "retained" all of its peak.
+MIN_FILLED_IMAGES: int = 2
+"""The collecting system must show contrast on at least 2 different images: drainage is
+a change over time (clinical.md section 4, "Drainage"; [NU]). Engineering on the count:
+on indsim development seeds, contrast seen only on the last film read as "retained".
 """
 
 # --- Detection (engineering; tuned on development seeds 0-9999) -----------------------

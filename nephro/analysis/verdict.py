@@ -41,6 +41,8 @@ BEYOND_FIELD = "beyond_field"
 # Stops before the rule could be applied (a stage found nothing to measure).
 ONE_FRAME = "one_frame"
 BLANK = "blank"
+KIDNEY_NOT_SHOWN = "kidney_not_shown"
+"""The last film does not show the collecting system (it lies outside that film's field)."""
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 """Calibration maps fitted by ``bench/calibrate.py`` on development seeds (see there)."""

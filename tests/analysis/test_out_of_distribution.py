@@ -5,6 +5,8 @@ Built from small synthetic arrays or from our phantom (never from bench/indsim).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -80,6 +82,35 @@ def test_contrast_leaving_the_field_down_the_ureter_without_a_bladder_is_indeter
     assert result.verdict == "indeterminate"
     assert result.rule == vd.BEYOND_FIELD
     assert "beyond the edge of the field" in " ".join(result.reasons)
+
+
+def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_case):
+    # A delayed film of another field or table position that misses the kidney: the
+    # run's first frame stands in there (nothing changed, as far as the subtraction can
+    # tell), so it read as the kidney having emptied, or as retention far too low.
+    folder, truth = make_case("obstructed_upj", 1)
+    series = load_series([folder])
+    last = series.log_frames.shape[0] - 1
+    whole = analyze_series(series)
+    assert truth.data["verdict"] == whole.verdict == "obstructed"
+    h, w = series.log_frames.shape[1:]
+    kidney_left = whole.kidney_on_image == "left"
+    away = np.zeros((h, w), bool)  # the half of the image away from the kidney
+    away[:, w // 2 :] = kidney_left
+    away[:, : w // 2] = not kidney_left
+    frames = series.log_frames.copy()
+    frames[last] = np.where(away, frames[last], frames[0])
+    missed = replace(series, log_frames=frames, fields={last: away})
+    result = analyze_series(missed)
+    assert result.verdict == "indeterminate"
+    assert result.rule == vd.KIDNEY_NOT_SHOWN
+    assert "does not show the collecting system" in result.reasons[0]
+    assert "kidney_outside_last_film" in result.quality
+    # A film that shows the kidney but not the far corner is read as before.
+    corner = np.ones((h, w), bool)
+    corner[: h // 8, : w // 8] = corner[: h // 8, -w // 8 :] = False
+    shown = analyze_series(replace(series, fields={last: corner}))
+    assert (shown.verdict, shown.rule) == (whole.verdict, whole.rule)
 
 
 @pytest.mark.parametrize("upper_last", [0.05, 0.3, 0.49])

@@ -11,7 +11,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from nephro.analysis import generate_case
+from nephro.analysis import generate_case, load_series
 from nephro.analysis.phantom import sample_params, simulate
 from nephro.analysis.phantom.anatomy import build_anatomy
 from nephro.analysis.phantom.params import SimulatedSeries, alone
@@ -157,6 +157,13 @@ def test_spot_films_have_their_own_field_and_matrix_in_the_dicom(tmp_path):
             float(run.ImagerPixelSpacing[0]) / 2, rel=1e-3
         )
     assert np.array_equal(films[0].pixel_array, sim.films[int(spots[0])])
+    # Read back, each film notes the part of the run's grid it shows (the central 3/4).
+    series = load_series(truth.files)
+    assert sorted(series.fields) == spots.tolist()
+    for shown in series.fields.values():
+        n = shown.shape[0]
+        assert shown[n // 2, n // 2] and shown[n // 4 : 3 * n // 4, n // 4 : 3 * n // 4].all()
+        assert not shown[: n // 10].any() and not shown[:, -(n // 10) :].any()
 
 
 def test_spot_films_can_be_written_in_the_opposite_photometric_interpretation(tmp_path):

@@ -46,6 +46,25 @@ def test_frames_after_a_pause_are_registered_to_the_first():
     assert shifted == [2]
     inner = (slice(10, -10), slice(10, -10))
     assert np.abs(out[2][inner] - ref[inner]).max() < 0.1 * np.abs(ref).max()
+    # What the moved frame shows moved with it: not the rows and columns shifted in at
+    # its edges (it moved 3 px up and 2 px right).
+    shown = reg.fields[2]
+    assert not shown[-3:].any() and not shown[:, :2].any() and shown[:-4, 3:].all()
+    assert 0 not in reg.fields and 1 not in reg.fields
+
+
+def test_a_films_own_field_moves_with_it():
+    ref = _texture((96, 96))
+    field = np.zeros((96, 96), bool)
+    field[20:80, 20:80] = True  # a film of a smaller field, resampled onto the grid
+    film = np.where(field, ndimage.shift(ref, (4.0, 0.0), order=1, mode="nearest"), ref)
+    log = np.stack([ref, ref, film]).astype(np.float32)
+    reg = register_pauses(log, np.array([0.0, 1.0, 300.0]), {2: field})
+    assert reg.moved == [2]
+    # Moved up by the 4 px it had come down (to within a pixel: the film's edge, where
+    # the run's first frame stands in, pulls the match a little towards no shift).
+    shown = reg.fields[2]
+    assert shown[19:75, 20:80].all() and not shown[:16].any() and not shown[77:].any()
 
 
 def test_a_run_without_pauses_is_left_alone():

@@ -1,6 +1,13 @@
 """bench/analysis_independent.py: the truth-to-verdict mapping and one case end to end."""
 
-from bench.analysis_independent import accepted, expected, run_case, summarise
+from bench.analysis_independent import (
+    accepted,
+    expected,
+    kidney_in_last_image,
+    report,
+    run_case,
+    summarise,
+)
 
 
 def _truth(**overrides):
@@ -71,3 +78,30 @@ def test_a_bladder_never_in_the_field_accepts_indeterminate_or_a_seen_obstructio
     summary = summarise(rows)
     assert summary["undecidable_indeterminate"][0] == 1.0 and summary["unseen_bladder"] == 1
     assert summary["accuracy"][0] == 1.0
+
+
+def test_decidable_series_are_split_by_whether_the_last_image_shows_the_kidney():
+    images = [{"t_s": -60.0, "kidney_fraction_in_field": 1.0}, {"t_s": 1260.0}]
+    assert kidney_in_last_image(_truth(images=images))  # no fraction given: all of it
+    images[1]["kidney_fraction_in_field"] = 0.4
+    assert not kidney_in_last_image(_truth(images=images))
+
+    def row(shown: bool, verdict: str) -> dict:
+        return {
+            "scenario": "obstructed_upj",
+            "expected": "obstructed",
+            "accepted": ["obstructed"],
+            "undecidable": False,
+            "leak": False,
+            "arrival_during_run": False,
+            "kidney_in_last_image": shown,
+            "pred": {"verdict": verdict, "confidence": 0.5, "leak": False},
+        }
+
+    summary = summarise(
+        [row(True, "obstructed"), row(False, "indeterminate"), row(False, "delayed")]
+    )
+    assert summary["kidney_in_last_image"][0] == 1.0
+    assert summary["kidney_not_in_last_image"][0] == 0.0
+    assert summary["kidney_not_in_last_image_indeterminate"][0] == 0.5
+    assert "where it does not (answered indeterminate 0.500" in report(summary)
