@@ -79,9 +79,9 @@ class Registration:
     reference: int = 0
     """The frame everything is registered to: the run's first."""
     fields: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
-    """The pixels each frame really shows after it was moved (see
-    :attr:`nephro.analysis.series.Series.fields`): a moved frame does not show what
-    was shifted in at its edge."""
+    """The pixels a frame shows on the registered grid, for the frames that do not show
+    all of it: films of another field (``Series.fields``, moved with them) and moved
+    frames (not what was shifted in at the edge)."""
 
 
 def run_block(times: NDArray[np.float64]) -> tuple[int, int]:
