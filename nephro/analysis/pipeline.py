@@ -17,6 +17,7 @@ from nephro.analysis import verdict as vd
 from nephro.analysis.arrays import F32, shift_mask
 from nephro.analysis.arrival import arrival_on_views, bladder_seen_empty, find_arrival
 from nephro.analysis.bladder import Bladder, find_bladder
+from nephro.analysis.bodypart import region_without_kidney
 from nephro.analysis.curves import measure_curves, require_filling
 from nephro.analysis.kidney import Kidney, find_kidney, shown_on
 from nephro.analysis.leak import Leak, confirm_leak, search_leaks
@@ -57,6 +58,7 @@ def analyze_series(
     ``outlines``: the radiologist's corrected regions; they replace the segmentation's
     own (2.) and every later stage runs unchanged (:mod:`nephro.analysis.outlines`).
 
+    0. Images labelled as a region that holds no kidney (a chest study) are not read.
     1. Register frames outside the run for patient shift, setting aside views at
        another table position; put display-encoded frames on the scout's intensity scale;
        subtract every frame from the scout (the mean of the frames before contrast),
@@ -79,6 +81,8 @@ def analyze_series(
     if float(np.ptp(series.log_frames)) <= 1e-6:
         reason = "the images are blank (every pixel of every frame has the same value)"
         return _indeterminate(series, reason, list(series.quality), 1.0, vd.BLANK)
+    if (elsewhere := _labelled_elsewhere(series)) is not None:
+        return elsewhere
     reg = register_pauses(series.log_frames, times, series.fields)
     moved = reg.moved
     quality = list(series.quality) + (["patient_motion_corrected"] if moved else [])
@@ -267,6 +271,19 @@ def _run_field(
         keep = np.setdiff1d(keep, reg.elsewhere)
         return reg.log[keep], times[keep], keep
     return reg.log, times, keep
+
+
+def _labelled_elsewhere(series: Series) -> AnalysisResult | None:
+    """Files all labelled as a region that holds no kidney are not a nephrostogram."""
+    region = region_without_kidney(series.info.get("_body_parts", ()))
+    if not region:
+        return None
+    reason = (
+        f"the images are labelled as the {region} (Body Part Examined), which does not"
+        " hold the kidney: this is not a nephrostogram, so drainage cannot be judged"
+    )
+    quality = [*series.quality, "body_part_not_kidney"]
+    return _indeterminate(series, reason, quality, 1.0, vd.NOT_KIDNEY_REGION)
 
 
 def _kidney_not_shown(series: Series, quality: list[str]) -> AnalysisResult:

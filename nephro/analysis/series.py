@@ -101,8 +101,7 @@ def collect_files(paths: list[Path]) -> list[Path]:
 def _parse_dt(date: str | None, time: str | None) -> dt.datetime | None:
     if not date:
         return None
-    text = date.strip() + (time.strip() if time else "")
-    return _parse_datetime(text)
+    return _parse_datetime(date.strip() + (time.strip() if time else ""))
 
 
 def _parse_datetime(text: str | None) -> dt.datetime | None:
@@ -321,6 +320,7 @@ def load_series(paths: list[Path]) -> Series:
         lat = ds.get("ImageLaterality") or ds.get("Laterality")
         if lat:
             infos_meta.setdefault("laterality", str(lat))
+        infos_meta.setdefault("_body_parts", set()).add(str(ds.get("BodyPartExamined", "")))
         if relationship == "LOG":
             infos_meta["log_encoded"] = True
         if relationship == "DISP":

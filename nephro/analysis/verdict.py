@@ -43,6 +43,8 @@ ONE_FRAME = "one_frame"
 BLANK = "blank"
 KIDNEY_NOT_SHOWN = "kidney_not_shown"
 """The last film does not show the collecting system (it lies outside that film's field)."""
+NOT_KIDNEY_REGION = "not_kidney_region"
+"""Every file is labelled as a region that holds no kidney (:mod:`nephro.analysis.bodypart`)."""
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 """Calibration maps fitted by ``bench/calibrate.py`` on development seeds (see there)."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pydicom
 import pytest
 
-from nephro.analysis import analyze_series, load_series
+from nephro.analysis import analyze_paths, analyze_series, load_series
 from nephro.analysis import verdict as vd
+from nephro.analysis.bodypart import region_without_kidney
 from nephro.analysis.metrics import Clearance, retention
 from nephro.analysis.series import Series
 
@@ -111,6 +113,53 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     corner[: h // 8, : w // 8] = corner[: h // 8, -w // 8 :] = False
     shown = analyze_series(replace(series, fields={last: corner}))
     assert (shown.verdict, shown.rule) == (whole.verdict, whole.rule)
+
+
+def _labelled(folder, dest, labels):
+    """Copies of ``folder``'s files with Body Part Examined set per file (None: absent)."""
+    dest.mkdir()
+    for path, label in zip(sorted(folder.glob("*.dcm")), labels, strict=False):
+        ds = pydicom.dcmread(path)
+        if label is not None:
+            ds.BodyPartExamined = label
+        ds.save_as(dest / path.name)
+    return dest
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR CS")  # "chest ": sloppy, still read
+def test_a_series_labelled_as_the_chest_is_not_a_nephrostogram(make_case, tmp_path):
+    # A chest study sent to the analysis: its label says the kidney is not in it, even
+    # where its images would show something that changed (breathing, a moving heart).
+    folder, truth = make_case("obstructed_upj", 1, layout="mixed")
+    n = len(list(folder.glob("*.dcm")))
+    assert n >= 2
+    plain = analyze_paths([folder])
+    assert plain.verdict == truth.data["verdict"] == "obstructed"
+    chest = analyze_paths([_labelled(folder, tmp_path / "chest", ["chest "] * n)])
+    assert (chest.verdict, chest.rule) == ("indeterminate", vd.NOT_KIDNEY_REGION)
+    assert "labelled as the chest" in chest.reasons[0]
+    assert "body_part_not_kidney" in chest.quality
+    # A kidney label, or one file without a label, leaves the images to decide.
+    kidney = analyze_paths([_labelled(folder, tmp_path / "kidney", ["KIDNEY"] * n)])
+    mixed = analyze_paths([_labelled(folder, tmp_path / "mixed", [None] + ["CHEST"] * n)])
+    for result in (kidney, mixed):
+        assert (result.verdict, result.rule) == (plain.verdict, plain.rule)
+
+
+@pytest.mark.parametrize(
+    ("parts", "region"),
+    [
+        (["CHEST"], "chest"),
+        ([" hand", "FOOT"], "foot and hand"),
+        (["CHEST", "ABDOMEN"], None),
+        (["PELVIS"], None),  # a transplant kidney lies in the pelvis
+        (["CHEST", ""], None),
+        ([], None),
+        (["NOT A TERM"], None),
+    ],
+)
+def test_only_regions_without_a_kidney_stop_the_analysis(parts, region):
+    assert region_without_kidney(parts) == region
 
 
 @pytest.mark.parametrize("upper_last", [0.05, 0.3, 0.49])
