@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from nephro.analysis.arrays import box3, disk, median_rows, shift_mask
-from nephro.analysis.register import register_pauses, track_kidney
+from nephro.analysis.register import _far_from, _panned, register_pauses, track_kidney
 
 
 def _texture(shape=(64, 64), seed=0):
@@ -114,3 +114,21 @@ def test_a_panned_part_of_the_run_is_listed_not_moved():
     assert reg.elsewhere == [4, 5]
     assert reg.moved == []
     assert reg.log is log
+
+
+def test_the_run_is_probed_for_panning_and_decided_as_frame_by_frame():
+    # Every 4th frame is checked, and the frames between two probes only when one of
+    # them lies far: a pan starting between probes, one out and back over four frames,
+    # and a view after a pause are all found, frame by frame.
+    anatomy = _texture((192, 96), seed=5)
+    kidney_field, pelvis_field = anatomy[:96], anatomy[50:146]
+    at_pelvis = {6, 7, 8, 9, 10, 11, 14, 15, 16, 17, 21}
+    log = np.stack([pelvis_field if i in at_pelvis else kidney_field for i in range(23)]).astype(
+        np.float32
+    )
+    times = np.concatenate([np.arange(20.0) * 0.5, [15.0, 15.5, 16.0]])
+    ref, stack, t = log[0], log[1:], times[1:]
+    panned = _panned(ref, stack, t)
+    assert np.flatnonzero(panned).tolist() == sorted(i - 1 for i in at_pelvis)
+    assert np.array_equal(panned, _far_from(ref, stack))
+    assert not _panned(ref, stack[:0], t[:0]).size
