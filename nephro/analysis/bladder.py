@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, MAD, Mask, box3, disk
+from nephro.analysis.arrays import F32, MAD, Mask, box3, dilate, disk
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.subtract import Subtraction
 from nephro.analysis.sums import profile_fit
@@ -91,7 +91,7 @@ def bladder_finder(
     v_med = float(np.median(vals)) if vals.size else 0.0
     v_mad = MAD * float(np.median(np.abs(vals - v_med))) if vals.size else 0.0
     lucent = valley > max(th.PIXEL_SIGMA_SIGNIFICANT * sigma / 3.0, v_med + th.LUCENT_MAD * v_mad)
-    usable = usable & ~ndimage.binary_dilation(lucent, disk(max(1, int(round(6.0 / px)))))
+    usable = usable & ~dilate(lucent, max(1, int(round(6.0 / px))))
     x = np.where(usable, frame, 0.0).astype(np.float32)
     n_ok = usable.astype(np.float32)
     k_in = max(3, int(round(30.0 / px)) | 1)
@@ -268,13 +268,13 @@ def bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mask
     along = coef[5] * y + coef[7] * y**2
     surface = across[None, :] + along[:, None] + coef[6] * y[:, None] * x[None, :]
     level = scout - surface
-    rim = ndimage.binary_dilation(gas & (level > thr), disk(max(1, int(round(th.GAS_RIM_MM / px)))))
+    rim = dilate(gas & (level > thr), max(1, int(round(th.GAS_RIM_MM / px))))
     gaps = gas & (np.abs(level) < thr) & ~rim
     lab, n = ndimage.label(gaps)
     if n == 0:
         return gaps
-    ring = ndimage.binary_dilation(gaps, disk(max(1, int(round(15.0 / px))))) & ~(
-        ndimage.binary_dilation(gaps, disk(max(1, int(round(6.0 / px)))))
+    ring = dilate(gaps, max(1, int(round(15.0 / px)))) & ~(
+        dilate(gaps, max(1, int(round(6.0 / px))))
     )
     _, (ny, nx) = ndimage.distance_transform_edt(~gaps, return_indices=True)
     owner = lab[ny, nx][ring]

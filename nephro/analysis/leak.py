@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask, disk, local_level, shift_mask
+from nephro.analysis.arrays import F32, Mask, dilate, disk, local_level, shift_mask
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.curves import Curves
 from nephro.analysis.kidney import Kidney
@@ -96,8 +96,8 @@ class LeakSearch:
             low = (late_i > th.LEAK_EDGE_SIGMA * sig_i) & (grow_i > th.LEAK_EDGE_SIGMA * sig_g)
             low &= zone
             if cand_acc is not None and low_acc is not None:
-                cand &= ndimage.binary_dilation(cand_acc, disk(tol))
-                low &= ndimage.binary_dilation(low_acc, disk(tol))
+                cand &= dilate(cand_acc, tol)
+                low &= dilate(low_acc, tol)
             cand_acc, low_acc = cand, low
         assert cand_acc is not None and low_acc is not None
         cand = ndimage.binary_opening(cand_acc, disk(max(1, int(round(4.0 / px)))))

@@ -26,7 +26,7 @@ from matplotlib.path import Path as MplPath
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import Mask, disk, shift_mask
+from nephro.analysis.arrays import Mask, dilate, disk, shift_mask
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.leak import LeakSearch
@@ -293,7 +293,7 @@ def corrected_tract(
     :func:`nephro.analysis.tract.segment_tract` derives them."""
     ureter = ureter & ~kidney.zone & ~bladder.roi & ~tract.tube
     ureter_roi = ndimage.binary_dilation(ureter, disk(1)) & ~kidney.zone & ~bladder.roi
-    ureter_wide = ndimage.binary_dilation(ureter, disk(max(1, int(round(th.URETER_BAND_MM / px)))))
+    ureter_wide = dilate(ureter, max(1, int(round(th.URETER_BAND_MM / px))))
     occupied = sub.gas | ndimage.binary_dilation(
         kidney.zone | ureter_roi | bladder.roi | tract.tube, disk(1)
     )

@@ -14,10 +14,9 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask, disk, gather
+from nephro.analysis.arrays import F32, Mask, dilate, gather
 from nephro.analysis.subtract import Subtraction
 
 Linearisation = tuple[float, float]
@@ -132,5 +131,5 @@ def fit_scatter_around(
     """:func:`fit_scatter` from frame ``first`` on, over the ``regions`` that hold
     contrast and a 15 mm margin: not the whole field, where drifting gas and motion
     residue would bias it."""
-    zone = ndimage.binary_dilation(regions, disk(max(1, int(round(15.0 / px)))))
+    zone = dilate(regions, max(1, int(round(15.0 / px))))
     return fit_scatter(sub.s, sub.sig, times, first, sub.gas_free & zone, log_scale_known)

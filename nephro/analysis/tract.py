@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import Mask, disk
+from nephro.analysis.arrays import Mask, dilate, disk
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.subtract import Subtraction
@@ -108,7 +108,7 @@ def segment_tract(sub: Subtraction, kidney: Kidney, bladder: Bladder, px: float)
     # and thin: blur and a dilated column's profile put contrast well beyond its
     # significant core, so it is summed over a wider band and its background taken
     # further out; a near ring times many pixels under-counts it.
-    ureter_wide = ndimage.binary_dilation(ureter, disk(max(1, int(round(th.URETER_BAND_MM / px)))))
+    ureter_wide = dilate(ureter, max(1, int(round(th.URETER_BAND_MM / px))))
     occupied = sub.gas | ndimage.binary_dilation(cs_zone | ureter_roi | bladder_roi | tube, disk(1))
     return Tract(
         tube=tube,

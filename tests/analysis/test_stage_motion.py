@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from nephro.analysis.arrays import box3, disk, median_rows, shift_mask
+from nephro.analysis.arrays import box3, dilate, disk, median_rows, shift_mask
 from nephro.analysis.register import _far_from, _panned, register_pauses, track_kidney
 
 
@@ -26,6 +26,17 @@ def test_median_rows_is_the_row_median():
     b = np.random.default_rng(3).normal(size=(4, 10)).astype(np.float32)
     assert np.allclose(median_rows(a.copy()), np.median(a, axis=1))
     assert np.allclose(median_rows(b.copy()), np.median(b, axis=1))
+
+
+def test_dilate_is_the_binary_dilation_by_a_disk():
+    # The same pixels whatever the radius (distance transform beyond 3), at the edges
+    # too, and nothing from nothing.
+    rng = np.random.default_rng(4)
+    m = ndimage.gaussian_filter(rng.normal(size=(70, 90)), 3) > 0.2
+    m[0, :5] = m[-1, -5:] = True
+    for r in (1, 2, 3, 4, 7, 12, 20):
+        assert np.array_equal(dilate(m, r), ndimage.binary_dilation(m, disk(r))), r
+    assert not dilate(np.zeros((9, 9), bool), 8).any()
 
 
 def test_shift_mask_moves_without_wrapping():
