@@ -54,9 +54,9 @@ def _from_kidney(course: Mask, cs_zone: Mask, px: float) -> Mask:
     """
     if not course.any():
         return course
-    reach = disk(max(1, int(round(COURSE_GAP_MM / 2 / px))))
-    lab, _ = ndimage.label(ndimage.binary_dilation(course, reach))
-    touching = np.unique(lab[ndimage.binary_dilation(cs_zone, reach) & (lab > 0)])
+    reach = max(1, int(round(COURSE_GAP_MM / 2 / px)))
+    lab, _ = ndimage.label(dilate(course, reach))
+    touching = np.unique(lab[dilate(cs_zone, reach) & (lab > 0)])
     out: Mask = course & np.isin(lab, touching)
     return out
 
