@@ -66,6 +66,7 @@ class LeakSearch:
         cand_acc: Mask | None = None
         low_acc: Mask | None = None
         moved = np.zeros((h, w), bool)
+        template_level: dict[tuple[int, int], tuple[F32, float]] = {}
         for i in self.late_frames:
             dyi, dxi = int(tr.dy[i]), int(tr.dx[i])
             frame = np.roll(np.roll(self.sm[i], -dyi, axis=0), -dxi, axis=1)
@@ -76,7 +77,9 @@ class LeakSearch:
             # surroundings by their own level and spread (robust to a leak covering
             # less than half of them).
             base_i, sig_i = local_level(frame, zone, float(self.sig_m[i]))
-            base_t, sig_t = local_level(self.template, zone, self.template_sigma)
+            if (dyi, dxi) not in template_level:  # the zone depends on the shift alone
+                template_level[dyi, dxi] = local_level(self.template, zone, self.template_sigma)
+            base_t, sig_t = template_level[dyi, dxi]
             ref = ref_t - base_t
             if not blocked and self.core.any():
                 # A draining collecting system empties as a whole: it is expected to
