@@ -153,9 +153,9 @@ def _panned(ref: F32, stack: F32, times: NDArray[np.float64]) -> NDArray[np.bool
     """:func:`_far_from` for the frames of a run, probed: every PAN_PROBE_EVERY-th
     frame, the last, and both frames either side of a pause longer than
     PAN_PROBE_PAUSE_S; the frames between two probes are checked only when either probe
-    lies far. A table does not pan out and back between two probes, and a pan shows on
-    the probe after it starts, so this decides as checking every frame does, at a
-    fraction of its cost."""
+    lies far. A pan shows on the probe after it starts, and a table seldom pans out and
+    back between two probes, so this decides almost as checking every frame does (see
+    PAN_PROBE_PAUSE_S), at a fraction of its cost."""
     n = stack.shape[0]
     if n == 0:
         return np.zeros(0, dtype=bool)
