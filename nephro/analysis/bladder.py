@@ -273,10 +273,10 @@ def bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mask
     lab, n = ndimage.label(gaps)
     if n == 0:
         return gaps
-    ring = dilate(gaps, max(1, int(round(15.0 / px)))) & ~(
-        dilate(gaps, max(1, int(round(6.0 / px))))
-    )
-    _, (ny, nx) = ndimage.distance_transform_edt(~gaps, return_indices=True)
+    # One exact distance map gives the 6-15 mm ring (dilation by a disk is "distance
+    # <= r") and each ring pixel's nearest gap.
+    dist, (ny, nx) = ndimage.distance_transform_edt(~gaps, return_indices=True)
+    ring = (dist <= max(1, int(round(15.0 / px)))) & (dist > max(1, int(round(6.0 / px))))
     owner = lab[ny, nx][ring]
     bone = level[ring] < -thr
     share = np.bincount(owner, bone, minlength=n + 1) / np.maximum(
