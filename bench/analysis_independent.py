@@ -131,7 +131,7 @@ def accepted(truth: dict[str, Any]) -> list[str]:
     return [rule]
 
 
-def _simulated(scenario: str, seed: int, cache: Path | None, tmp: Path) -> tuple[dict, Path]:
+def simulated(scenario: str, seed: int, cache: Path | None, tmp: Path) -> tuple[dict, Path]:
     """The case's truth and folder: from ``cache`` when it was simulated before."""
     if cache is None:
         return simulate(scenario, seed, tmp), tmp
@@ -146,7 +146,7 @@ def _simulated(scenario: str, seed: int, cache: Path | None, tmp: Path) -> tuple
 def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
     scenario, seed, cache = job
     with tempfile.TemporaryDirectory(prefix="nephro-indsim-") as tmp:
-        truth, folder = _simulated(scenario, seed, cache, Path(tmp))
+        truth, folder = simulated(scenario, seed, cache, Path(tmp))
         paths = [p for p in folder.iterdir() if p.suffix == ".dcm"]
         result = analyze_paths([str(p) for p in paths], side=truth.get("side"))
     pred = result.to_dict(curves=False)

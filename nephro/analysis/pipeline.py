@@ -7,7 +7,7 @@ small frozen dataclasses carry what one stage hands the next.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +18,7 @@ from nephro.analysis.arrays import F32, shift_mask
 from nephro.analysis.arrival import arrival_on_views, bladder_seen_empty, find_arrival
 from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.bodypart import region_without_kidney
-from nephro.analysis.curves import measure_curves, require_filling
+from nephro.analysis.curves import Curves, measure_curves, require_filling
 from nephro.analysis.kidney import Kidney, find_kidney, shown_on
 from nephro.analysis.leak import Leak, confirm_leak, search_leaks
 from nephro.analysis.metrics import (
@@ -50,13 +50,29 @@ _UNCERTAIN_INPUT = (
 )
 
 
+@dataclass
+class Trace:
+    """What the stages handed on, for a bench that checks each stage against a
+    simulator's truth (``bench/analysis_stages.py``); the analysis never reads it."""
+
+    registration: Registration | None = None
+    keep: NDArray[np.intp] | None = None
+    """The frames of the registration read as the run's field."""
+    subtraction: Subtraction | None = None
+    curves: Curves | None = None
+
+
 def analyze_series(
-    series: Series, side: str | None = None, outlines: Outlines | None = None
+    series: Series,
+    side: str | None = None,
+    outlines: Outlines | None = None,
+    trace: Trace | None = None,
 ) -> AnalysisResult:
     """Analyse a loaded series; never raises for data problems (see reasons).
 
     ``outlines``: the radiologist's corrected regions; they replace the segmentation's
     own (2.) and every later stage runs unchanged (:mod:`nephro.analysis.outlines`).
+    ``trace``: filled with what the first stages found, as they find it.
 
     0. Images labelled as a region that holds no kidney (a chest study) are not read.
     1. Register frames outside the run for patient shift, setting aside views at
@@ -84,14 +100,14 @@ def analyze_series(
     if (elsewhere := _labelled_elsewhere(series)) is not None:
         return elsewhere
     reg = register_pauses(series.log_frames, times, series.fields)
-    moved = reg.moved
-    quality = list(series.quality) + (["patient_motion_corrected"] if moved else [])
-    log, times, keep = _run_field(reg, times)
+    quality = list(series.quality) + (["patient_motion_corrected"] if reg.moved else [])
+    trace = trace or Trace()
+    log, times, keep = _run_field(reg, times, trace)
     quality += ["views_elsewhere_left_out"] if keep.size < reg.log.shape[0] else []
     if "display_encoded_pixels" in series.quality:
         log = match_frames(log)
     try:
-        sub = subtract_scout(log, times, px)
+        sub = trace.subtraction = subtract_scout(log, times, px)
         kidney = find_kidney(sub, times, px)
         bladder = find_bladder(sub, kidney, times, px)
         if outlines is not None:
@@ -106,7 +122,9 @@ def analyze_series(
         contrast = kidney.zone | tract.ureter_band | bladder.roi | tract.tube | leak_if_blocked
         log_scale_known = "log_encoded_pixels" not in quality
         lin = fit_scatter_around(contrast, sub, times, kidney.template_frame, log_scale_known, px)
-        curves = measure_curves(sub, kidney, bladder, tract, leak_if_blocked, lin, px)
+        curves = trace.curves = measure_curves(
+            sub, kidney, bladder, tract, leak_if_blocked, lin, px
+        )
         require_filling(curves, kidney)
     except NoContrast as stop:
         return _indeterminate(
@@ -155,7 +173,7 @@ def analyze_series(
         leak_onset_s=leak.onset_s,
         leak_area_cm2=leak.area_cm2,
         column_level=column_level(sub, kidney, tract, px),
-        frames_realigned=len(moved),
+        frames_realigned=len(reg.moved),
         beyond_field=leaves_field(sub, tract, px)
         and arrival.time_s is None
         and not bladder_seen_empty(pelvic.empty_s),
@@ -261,15 +279,17 @@ def _indeterminate(
 
 
 def _run_field(
-    reg: Registration, times: NDArray[np.float64]
+    reg: Registration, times: NDArray[np.float64], trace: Trace
 ) -> tuple[F32, NDArray[np.float64], NDArray[np.intp]]:
     """The frames read as the run's field, their times and their indices: all but the
     views at another table position, which share little field with the run and are
     read for the bladder on their own (4.); unless they are all but one frame."""
     keep = np.arange(reg.log.shape[0])
+    trace.registration = reg
     if reg.elsewhere and len(reg.elsewhere) < reg.log.shape[0] - 1:
-        keep = np.setdiff1d(keep, reg.elsewhere)
+        keep = trace.keep = np.setdiff1d(keep, reg.elsewhere)
         return reg.log[keep], times[keep], keep
+    trace.keep = keep
     return reg.log, times, keep
 
 

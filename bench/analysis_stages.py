@@ -1,0 +1,274 @@
+"""Each stage of the drainage analysis against the independent simulator's truth.
+
+Usage::
+
+    python bench/analysis_stages.py [--cases 240] [--workers 2] [--cache DIR] [--json FILE]
+
+The verdict figures of bench/analysis_independent.py move a few cases at a time: most
+series fail at more than one stage, so mending one stage rarely changes a verdict and
+any change upstream shuffles the rest. This bench reads the stages one by one against
+the simulator's physical truth (bench/indsim records every image's field, the iodine
+in each compartment and how the pixels were encoded), on development seeds only: it is
+a tuning aid, so held-out seeds are never read here.
+
+Reported, each with a Wilson 95 % interval:
+
+* polarity: runs whose tags leave the polarity open (no Pixel Intensity Relationship
+  Sign), read the right way round;
+* stations: frames whose field lies more than a quarter of the run's field from the
+  run's first frame (the table panned, or a film elsewhere) set aside from the run,
+  and frames in place set aside;
+* contrast: series whose collecting system filled in which the analysis saw contrast,
+  series that got none (failed or misplaced injection, no contrast) answered "no
+  contrast", and the median error of the contrast onset;
+* films: on films that show at least 90 % of the kidney, in series where the analysis
+  saw contrast and read on, the collecting system's contrast as a share of its peak
+  on the run (measured against true): the median
+  absolute error, the share within 0.2, and agreement on "retains 80 % or more"
+  (the obstruction limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.analysis_accuracy import wilson  # noqa: E402
+from bench.analysis_independent import DEV_SEED_BASE, simulated  # noqa: E402
+from bench.indsim import SCENARIOS  # noqa: E402
+from nephro.analysis import thresholds as th  # noqa: E402
+from nephro.analysis import verdict as vd  # noqa: E402
+from nephro.analysis.pipeline import Trace, analyze_series  # noqa: E402
+from nephro.analysis.series import SeriesError, load_series  # noqa: E402
+
+FAR_FIELD_SHARE = 0.25
+"""A frame lies elsewhere when its field centre is this share of the run's field away."""
+KIDNEY_SHOWN = 0.9
+"""A film shows the kidney when this share of it lies in the film's field (as the
+verdict bench's split)."""
+FILLED_SHARE = 0.05
+"""The collecting system has contrast once it holds this share of its peak iodine."""
+
+
+def _sorted_images(truth: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(truth["images"], key=lambda image: image["t_s"])
+
+
+def polarity_row(truth: dict[str, Any], quality: list[str]) -> dict[str, bool] | None:
+    """Whether the run's polarity was open and was read the right way round.
+
+    Without the sign tag the reader takes MONOCHROME1 as "higher values, fewer
+    x-rays" and anything else the other way; the simulator records the sign it stored.
+    """
+    chain = (truth.get("chains") or {}).get("run")
+    if not chain or chain.get("include_sign", True):
+        return None
+    assumed = -1 if chain["photometric"] == "MONOCHROME1" else 1
+    turn = assumed != chain["sign"]
+    return {"right": turn == ("polarity_from_content" in quality)}
+
+
+def station_rows(truth: dict[str, Any], set_aside: set[int]) -> list[dict[str, bool]]:
+    """Per frame (in time order, as the series holds them): whether it lies elsewhere
+    and whether the analysis set it aside."""
+    images = _sorted_images(truth)
+    runs = [image for image in images if image["kind"] == "run"]
+    if not runs:
+        return []
+    first = runs[0]
+    field_cm = first["fov_cm"] / first.get("magnification_kidney", 1.0)
+    x0, z0 = first["center_xz_cm"]
+    rows = []
+    for i, image in enumerate(images):
+        x, z = image["center_xz_cm"]
+        far = max(abs(x - x0), abs(z - z0)) > FAR_FIELD_SHARE * field_cm
+        rows.append({"far": far, "set_aside": i in set_aside})
+    return rows
+
+
+def onset_truth_s(truth: dict[str, Any]) -> float | None:
+    """Time (from the first image) of the first image whose collecting system holds
+    contrast, or None when it never does."""
+    images = _sorted_images(truth)
+    amounts = [image.get("iodine_mg", {}).get("collecting_system", 0.0) for image in images]
+    peak = max(amounts, default=0.0)
+    if peak <= 0:
+        return None
+    first = next(i for i, mg in enumerate(amounts) if mg >= FILLED_SHARE * peak)
+    return float(images[first]["t_s"] - images[0]["t_s"])
+
+
+def film_rows(truth: dict[str, Any], curve: np.ndarray, keep: np.ndarray) -> list[dict[str, float]]:
+    """Films showing the kidney: its contrast as a share of the run's peak, measured
+    (the analysis's collecting-system curve) and true (the simulator's iodine)."""
+    images = _sorted_images(truth)
+    at = {int(i): k for k, i in enumerate(keep)}
+    run = [
+        (at[i], image)
+        for i, image in enumerate(images)
+        if i in at
+        and image["kind"] == "run"
+        and image.get("kidney_fraction_in_field", 0.0) >= KIDNEY_SHOWN
+    ]
+    if len(run) < 3:
+        return []
+    true_peak = max(image["iodine_mg"]["collecting_system"] for _, image in run)
+    measured_peak = max(float(curve[k]) for k, _ in run)
+    if true_peak <= 0 or measured_peak <= 0:
+        return []
+    return [
+        {
+            "true": image["iodine_mg"]["collecting_system"] / true_peak,
+            "measured": float(curve[at[i]]) / measured_peak,
+        }
+        for i, image in enumerate(images)
+        if i in at
+        and image["kind"] == "film"
+        and image.get("kidney_fraction_in_field", 0.0) >= KIDNEY_SHOWN
+    ]
+
+
+def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
+    scenario, seed, cache = job
+    with tempfile.TemporaryDirectory(prefix="nephro-stages-") as tmp:
+        truth, folder = simulated(scenario, seed, cache, Path(tmp))
+        try:
+            series = load_series([p for p in folder.iterdir() if p.suffix == ".dcm"])
+        except SeriesError:
+            return {"scenario": scenario, "seed": seed, "read": False}
+        trace = Trace()
+        result = analyze_series(series, side=truth.get("side"), trace=trace)
+    reg, sub, curves = trace.registration, trace.subtraction, trace.curves
+    seen = result.rule not in (vd.NO_CONTRAST, vd.BLANK, vd.ONE_FRAME)
+    onset_s = films = None
+    if seen and sub is not None and trace.keep is not None:
+        onset_s = float(series.times_s[trace.keep[sub.onset]])
+    if seen and curves is not None and trace.keep is not None:
+        # Read only where the analysis went on to use them.
+        films = film_rows(truth, curves.collecting_system, trace.keep)
+    filled = (
+        bool(truth.get("contrast_given"))
+        and not truth.get("injection_failed")
+        and not truth.get("tube_displaced")
+        and bool(truth.get("kidney_ever_in_view", True))
+        and onset_truth_s(truth) is not None
+    )
+    return {
+        "scenario": scenario,
+        "seed": seed,
+        "read": True,
+        "polarity": polarity_row(truth, list(series.quality)),
+        "stations": station_rows(truth, set(reg.elsewhere) if reg is not None else set()),
+        "filled": filled,
+        "contrast_seen": seen,
+        "onset_true_s": onset_truth_s(truth),
+        "onset_s": onset_s,
+        "films": films or [],
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    read = [r for r in rows if r["read"]]
+    polar = [r["polarity"] for r in read if r["polarity"] is not None]
+    frames = [f for r in read for f in r["stations"]]
+    far = [f for f in frames if f["far"]]
+    near = [f for f in frames if not f["far"]]
+    filled = [r for r in read if r["filled"]]
+    empty = [
+        r for r in read if not r["filled"] and r["scenario"] in ("no_contrast", "tube_displaced")
+    ]
+    timed = [
+        abs(r["onset_s"] - r["onset_true_s"])
+        for r in filled
+        if r["onset_s"] is not None and r["onset_true_s"] is not None
+    ]
+    films = [f for r in read for f in r["films"]]
+    errors = [abs(f["measured"] - f["true"]) for f in films]
+    limit = th.OBSTRUCTED_MIN_RESIDUAL
+    return {
+        "cases": len(rows),
+        "unreadable": len(rows) - len(read),
+        "polarity_right": wilson(sum(p["right"] for p in polar), len(polar)),
+        "far_set_aside": wilson(sum(f["set_aside"] for f in far), len(far)),
+        "near_set_aside": wilson(sum(f["set_aside"] for f in near), len(near)),
+        "contrast_seen_when_filled": wilson(sum(r["contrast_seen"] for r in filled), len(filled)),
+        "none_seen_when_none_given": wilson(sum(not r["contrast_seen"] for r in empty), len(empty)),
+        "onset_median_error_s": statistics.median(timed) if timed else None,
+        "onset_cases": len(timed),
+        "onset_within_10s": wilson(sum(e <= 10.0 for e in timed), len(timed)),
+        "films": len(films),
+        "film_median_abs_error": statistics.median(errors) if errors else None,
+        "film_within_0_2": wilson(sum(e <= 0.2 for e in errors), len(errors)),
+        "film_retention_agrees": wilson(
+            sum((f["measured"] >= limit) == (f["true"] >= limit) for f in films), len(films)
+        ),
+    }
+
+
+def _ci(x: tuple[float, float, float]) -> str:
+    return f"{x[0]:.3f} ({x[1]:.3f}-{x[2]:.3f})"
+
+
+def report(s: dict[str, Any]) -> str:
+    def n(key: str, unit: str = "") -> str:
+        value = s[key]
+        return "none" if value is None else f"{value:.3g}{unit}"
+
+    def line(label: str, key: str) -> str:
+        return f"{label:58s} {_ci(s[key])}"
+
+    limit = f"{th.OBSTRUCTED_MIN_RESIDUAL:.0%}"
+    return "\n".join(
+        [
+            f"analysis stages on the independent simulator, {s['cases']} development cases"
+            f" ({s['unreadable']} unreadable)",
+            line("polarity left open by the tags, read the right way round", "polarity_right"),
+            line(
+                f"frames elsewhere (> {FAR_FIELD_SHARE:.0%} of the field away) set aside",
+                "far_set_aside",
+            ),
+            line("frames in place set aside", "near_set_aside"),
+            line("contrast seen where the collecting system filled", "contrast_seen_when_filled"),
+            line(
+                "'no contrast' where none reached it (failed, displaced)",
+                "none_seen_when_none_given",
+            ),
+            f"contrast onset: median error {n('onset_median_error_s', ' s')} over"
+            f" {s['onset_cases']} series; within 10 s {_ci(s['onset_within_10s'])}",
+            f"films showing the kidney ({s['films']}): share of the run's peak, median absolute"
+            f" error {n('film_median_abs_error')}; within 0.2 {_ci(s['film_within_0_2'])};"
+            f" 'retains >= {limit}' agrees {_ci(s['film_retention_agrees'])}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=240)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", type=Path, help="keep simulated series here (reused)")
+    parser.add_argument("--json", type=Path, help="write every case's row here")
+    args = parser.parse_args(argv)
+    jobs = [
+        (SCENARIOS[i % len(SCENARIOS)], DEV_SEED_BASE + i, args.cache) for i in range(args.cases)
+    ]
+    with mp.Pool(args.workers) as pool:
+        rows = pool.map(run_case, jobs, chunksize=1)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    print(report(summarise(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""bench/analysis_stages.py: each stage's truth, the summary, and one case end to end."""
+
+import numpy as np
+
+from bench.analysis_stages import (
+    film_rows,
+    onset_truth_s,
+    polarity_row,
+    report,
+    run_case,
+    station_rows,
+    summarise,
+)
+
+
+def _image(kind, t_s, centre=(0.0, 0.0), kidney=1.0, mg=0.0):
+    return {
+        "kind": kind,
+        "t_s": t_s,
+        "center_xz_cm": list(centre),
+        "fov_cm": 40.0,
+        "magnification_kidney": 1.25,
+        "kidney_fraction_in_field": kidney,
+        "iodine_mg": {"collecting_system": mg},
+    }
+
+
+def _chain(photometric, sign, include_sign=False):
+    return {
+        "chains": {"run": {"photometric": photometric, "sign": sign, "include_sign": include_sign}}
+    }
+
+
+def test_the_polarity_is_judged_only_where_the_tags_leave_it_open():
+    # MONOCHROME2 without the sign tag is read as "higher values, more x-rays" (+1).
+    assert polarity_row(_chain("MONOCHROME2", 1), []) == {"right": True}
+    assert polarity_row(_chain("MONOCHROME2", 1), ["polarity_from_content"]) == {"right": False}
+    assert polarity_row(_chain("MONOCHROME2", -1), ["polarity_from_content"]) == {"right": True}
+    assert polarity_row(_chain("MONOCHROME1", -1), []) == {"right": True}
+    assert polarity_row(_chain("MONOCHROME1", 1), []) == {"right": False}
+    assert polarity_row(_chain("MONOCHROME2", -1, include_sign=True), []) is None
+    assert polarity_row({"chains": None}, []) is None
+
+
+def test_frames_a_quarter_field_away_from_the_runs_first_are_elsewhere():
+    # The run's field at the patient: 40 cm / 1.25 = 32 cm; a quarter is 8 cm.
+    truth = {
+        "images": [
+            _image("film", 900.0, centre=(0.0, -12.0)),
+            _image("scout", -60.0, centre=(0.0, 1.0)),
+            _image("run", 0.0),
+            _image("run", 1.0, centre=(0.0, -7.9)),
+            _image("run", 2.0, centre=(8.5, 0.0)),
+        ]
+    }
+    rows = station_rows(truth, set_aside={3, 4})
+    assert [r["far"] for r in rows] == [False, False, False, True, True]
+    assert [r["set_aside"] for r in rows] == [False, False, False, True, True]
+    assert station_rows({"images": [_image("film", 0.0)]}, set()) == []
+
+
+def test_the_true_onset_is_the_first_image_holding_contrast():
+    truth = {
+        "images": [
+            _image("run", 10.0, mg=0.0),
+            _image("run", 11.0, mg=2.0),
+            _image("run", 12.0, mg=300.0),
+            _image("film", 600.0, mg=1000.0),
+            _image("scout", -50.0),
+        ]
+    }
+    # 2 mg is under 5 % of the 1,000 mg peak; times count from the first image.
+    assert onset_truth_s(truth) == 62.0
+    assert onset_truth_s({"images": [_image("run", 0.0), _image("run", 1.0)]}) is None
+
+
+def test_films_showing_the_kidney_are_read_against_the_runs_peak():
+    truth = {
+        "images": [
+            _image("run", 0.0, mg=0.0),
+            _image("run", 1.0, mg=800.0),
+            _image("run", 2.0, mg=1000.0),
+            _image("run", 3.0, mg=1000.0, kidney=0.3),  # panned away: not in the peak
+            _image("film", 600.0, mg=900.0),
+            _image("film", 1200.0, mg=500.0, kidney=0.5),  # misses the kidney
+        ]
+    }
+    keep = np.array([0, 1, 2, 3, 4, 5])
+    curve = np.array([0.0, 40.0, 50.0, 500.0, 20.0, 5.0])
+    rows = film_rows(truth, curve, keep)
+    assert rows == [{"true": 0.9, "measured": 0.4}]
+    # A film set aside from the run has no reading.
+    assert film_rows(truth, curve[:4], np.array([0, 1, 2, 3])) == []
+
+
+def test_the_summary_counts_each_stage_and_reports_it():
+    rows = [
+        {
+            "scenario": "patent",
+            "seed": 1,
+            "read": True,
+            "polarity": {"right": True},
+            "stations": [{"far": True, "set_aside": True}, {"far": False, "set_aside": False}],
+            "filled": True,
+            "contrast_seen": True,
+            "onset_true_s": 10.0,
+            "onset_s": 14.0,
+            "films": [{"true": 0.9, "measured": 0.85}, {"true": 0.1, "measured": 0.9}],
+        },
+        {
+            "scenario": "no_contrast",
+            "seed": 2,
+            "read": True,
+            "polarity": {"right": False},
+            "stations": [{"far": True, "set_aside": False}],
+            "filled": False,
+            "contrast_seen": False,
+            "onset_true_s": None,
+            "onset_s": None,
+            "films": [],
+        },
+        {"scenario": "blank", "seed": 3, "read": False},
+    ]
+    s = summarise(rows)
+    assert s["unreadable"] == 1
+    assert s["polarity_right"][0] == 0.5
+    assert s["far_set_aside"][0] == 0.5 and s["near_set_aside"][0] == 0.0
+    assert s["contrast_seen_when_filled"][0] == 1.0
+    assert s["none_seen_when_none_given"][0] == 1.0
+    assert s["onset_median_error_s"] == 4.0
+    assert s["films"] == 2 and s["film_within_0_2"][0] == 0.5
+    assert s["film_retention_agrees"][0] == 0.5
+    text = report(s)
+    assert "3 development cases (1 unreadable)" in text
+    assert "median error 4 s over 1 series" in text
+
+
+def test_one_simulated_case_is_read_stage_by_stage():
+    row = run_case(("obstructed_upj", 7, None))
+    assert row["read"] and row["filled"]
+    assert row["onset_true_s"] is not None
+    assert len(row["stations"]) >= 10
+    assert all(set(f) == {"far", "set_aside"} for f in row["stations"])
+    assert all(0 <= f["true"] <= 2 for f in row["films"])
