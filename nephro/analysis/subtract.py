@@ -111,10 +111,7 @@ def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtract
     n_t = log.shape[0]
     log0 = log[0]
     valid = valid_pixels(log0)
-    # Frame statistics from ~2000 spread-out pixels: robust enough, and medians over
-    # the whole stack would dominate the run time of an uncompressed series.
-    sample = np.flatnonzero(valid.ravel())
-    sample = sample[:: max(1, sample.size // 2000)]
+    sample = _sample(valid)
 
     # First pass on the early frames only, to find when contrast appears.
     s, sig, sm, sig_m, sig_hf = _subtract(log[: min(n_t, FIRST_PASS_FRAMES)], log0, valid, sample)
@@ -177,6 +174,26 @@ def gas_threshold(tophat: F32, valid: Mask, level: float) -> float:
         return level
     cap = float(np.percentile(vals, 100.0 * (1.0 - th.GAS_MAX_FRACTION)))
     return max(level, cap)
+
+
+def change_balance(log: F32) -> int:
+    """Pixels that gained attenuation significantly since the first frame of ``log``,
+    minus those that lost it, summed over its frames (3x3 means, each frame's noise).
+
+    Contrast only gains attenuation; motion, panning and gas move both ways.
+    """
+    valid = valid_pixels(log[0])
+    _, _, sm, sig_m, _ = _subtract(log, log[0], valid, _sample(valid))
+    high = (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
+    return int(np.count_nonzero(sm > high)) - int(np.count_nonzero(sm < -high))
+
+
+def _sample(valid: Mask) -> NDArray[np.intp]:
+    """~2000 spread-out valid pixels for the frame statistics: robust enough, and medians
+    over the whole stack would dominate the run time of an uncompressed series."""
+    sample = np.flatnonzero(valid.ravel())
+    out: NDArray[np.intp] = sample[:: max(1, sample.size // 2000)]
+    return out
 
 
 def valid_pixels(log0: F32) -> Mask:

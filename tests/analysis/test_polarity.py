@@ -10,7 +10,7 @@ import pytest
 
 from nephro.analysis import analyze_paths
 from nephro.analysis.pixels import Encoding, log_frames
-from nephro.analysis.polarity import reverse
+from nephro.analysis.polarity import _contrast_shown, reverse, turned_is_right
 
 
 def _upside_down(src, dst, *, keep_sign_tag: bool):
@@ -62,3 +62,24 @@ def test_no_contrast_stays_indeterminate_either_way_round(make_case, tmp_path):
     flipped = analyze_paths([_upside_down(folder, tmp_path / "case", keep_sign_tag=False)])
     assert flipped.verdict == "indeterminate"
     assert "polarity_from_content" not in flipped.quality
+
+
+def _gains_and_losses(sign: float) -> np.ndarray:
+    """A run in which, from the sixth frame, 300 pixels gain attenuation and 150 lose
+    it (``sign`` -1: the other way round): never "contrast" (gains must be three times
+    the losses), but leaning one way."""
+    rng = np.random.default_rng(5)
+    anatomy = rng.normal(0.0, 1.0, (128, 128)).cumsum(axis=0).cumsum(axis=1) / 50.0
+    log = anatomy[None] + rng.normal(0.0, 1.0, (30, 128, 128))
+    # Log transmission: gaining attenuation lowers it.
+    log[5:, 40:55, 30:50] -= sign * 20.0
+    log[5:, 80:90, 60:75] += sign * 20.0
+    return log.astype(np.float32)
+
+
+def test_when_neither_reading_shows_contrast_the_lean_of_the_changes_decides():
+    times = np.arange(30, dtype=np.float64)
+    right, wrong = _gains_and_losses(1.0), _gains_and_losses(-1.0)
+    assert _contrast_shown(right, times, 2.0) == _contrast_shown(wrong, times, 2.0) == 0
+    assert not turned_is_right(right, wrong, times, 2.0)
+    assert turned_is_right(wrong, right, times, 2.0)
