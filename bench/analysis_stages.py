@@ -21,9 +21,9 @@ Reported, each with a Wilson 95 % interval:
 * contrast: series whose collecting system filled in which the analysis saw contrast,
   series that got none (failed or misplaced injection, no contrast) answered "no
   contrast", and the median error of the contrast onset;
-* films: on films that show at least 90 % of the kidney, in series where the analysis
-  saw contrast and read on, the collecting system's contrast as a share of its peak
-  on the run (measured against true): the median
+* readings: on run frames and on films that show at least 90 % of the kidney, in
+  series where the analysis saw contrast and read on, the collecting system's
+  contrast as a share of its peak on the run (measured against true): the median
   absolute error, the share within 0.2, and agreement on "retains 80 % or more"
   (the obstruction limit).
 """
@@ -108,18 +108,20 @@ def onset_truth_s(truth: dict[str, Any]) -> float | None:
     return float(images[first]["t_s"] - images[0]["t_s"])
 
 
-def film_rows(truth: dict[str, Any], curve: np.ndarray, keep: np.ndarray) -> list[dict[str, float]]:
-    """Films showing the kidney: its contrast as a share of the run's peak, measured
-    (the analysis's collecting-system curve) and true (the simulator's iodine)."""
+def readings(truth: dict[str, Any], curve: np.ndarray, keep: np.ndarray) -> list[dict[str, Any]]:
+    """Run frames and films showing the kidney: its contrast as a share of the run's
+    peak, measured (the analysis's collecting-system curve) and true (the simulator's
+    iodine), with the image's kind ("run" or "film")."""
     images = _sorted_images(truth)
     at = {int(i): k for k, i in enumerate(keep)}
-    run = [
+    shown = [
         (at[i], image)
         for i, image in enumerate(images)
         if i in at
-        and image["kind"] == "run"
+        and image["kind"] in ("run", "film")
         and image.get("kidney_fraction_in_field", 0.0) >= KIDNEY_SHOWN
     ]
+    run = [(k, image) for k, image in shown if image["kind"] == "run"]
     if len(run) < 3:
         return []
     true_peak = max(image["iodine_mg"]["collecting_system"] for _, image in run)
@@ -128,13 +130,11 @@ def film_rows(truth: dict[str, Any], curve: np.ndarray, keep: np.ndarray) -> lis
         return []
     return [
         {
+            "kind": image["kind"],
             "true": image["iodine_mg"]["collecting_system"] / true_peak,
-            "measured": float(curve[at[i]]) / measured_peak,
+            "measured": float(curve[k]) / measured_peak,
         }
-        for i, image in enumerate(images)
-        if i in at
-        and image["kind"] == "film"
-        and image.get("kidney_fraction_in_field", 0.0) >= KIDNEY_SHOWN
+        for k, image in shown
     ]
 
 
@@ -150,12 +150,12 @@ def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
         result = analyze_series(series, side=truth.get("side"), trace=trace)
     reg, sub, curves = trace.registration, trace.subtraction, trace.curves
     seen = result.rule not in (vd.NO_CONTRAST, vd.BLANK, vd.ONE_FRAME)
-    onset_s = films = None
+    onset_s = read = None
     if seen and sub is not None and trace.keep is not None:
         onset_s = float(series.times_s[trace.keep[sub.onset]])
     if seen and curves is not None and trace.keep is not None:
         # Read only where the analysis went on to use them.
-        films = film_rows(truth, curves.collecting_system, trace.keep)
+        read = readings(truth, curves.collecting_system, trace.keep)
     filled = (
         bool(truth.get("contrast_given"))
         and not truth.get("injection_failed")
@@ -173,7 +173,7 @@ def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
         "contrast_seen": seen,
         "onset_true_s": onset_truth_s(truth),
         "onset_s": onset_s,
-        "films": films or [],
+        "readings": read or [],
     }
 
 
@@ -192,8 +192,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for r in filled
         if r["onset_s"] is not None and r["onset_true_s"] is not None
     ]
-    films = [f for r in read for f in r["films"]]
-    errors = [abs(f["measured"] - f["true"]) for f in films]
+
+    def kind(name: str) -> list[dict[str, Any]]:
+        return [x for r in read for x in r["readings"] if x["kind"] == name]
+
     limit = th.OBSTRUCTED_MIN_RESIDUAL
     return {
         "cases": len(rows),
@@ -206,13 +208,31 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "onset_median_error_s": statistics.median(timed) if timed else None,
         "onset_cases": len(timed),
         "onset_within_10s": wilson(sum(e <= 10.0 for e in timed), len(timed)),
-        "films": len(films),
-        "film_median_abs_error": statistics.median(errors) if errors else None,
-        "film_within_0_2": wilson(sum(e <= 0.2 for e in errors), len(errors)),
-        "film_retention_agrees": wilson(
-            sum((f["measured"] >= limit) == (f["true"] >= limit) for f in films), len(films)
+        "run": _agreement(kind("run"), limit),
+        "film": _agreement(kind("film"), limit),
+    }
+
+
+def _agreement(rows: list[dict[str, Any]], limit: float) -> dict[str, Any]:
+    """How measured shares of the peak agree with the true ones."""
+    errors = [abs(x["measured"] - x["true"]) for x in rows]
+    return {
+        "n": len(rows),
+        "median_abs_error": statistics.median(errors) if errors else None,
+        "within_0_2": wilson(sum(e <= 0.2 for e in errors), len(errors)),
+        "retention_agrees": wilson(
+            sum((x["measured"] >= limit) == (x["true"] >= limit) for x in rows), len(rows)
         ),
     }
+
+
+def _reading_line(label: str, a: dict[str, Any], limit: str) -> str:
+    error = "none" if a["median_abs_error"] is None else f"{a['median_abs_error']:.3g}"
+    return (
+        f"{label} showing the kidney ({a['n']}): share of the run's peak, median absolute"
+        f" error {error}; within 0.2 {_ci(a['within_0_2'])}; 'retains >= {limit}' agrees"
+        f" {_ci(a['retention_agrees'])}"
+    )
 
 
 def _ci(x: tuple[float, float, float]) -> str:
@@ -245,9 +265,10 @@ def report(s: dict[str, Any]) -> str:
             ),
             f"contrast onset: median error {n('onset_median_error_s', ' s')} over"
             f" {s['onset_cases']} series; within 10 s {_ci(s['onset_within_10s'])}",
-            f"films showing the kidney ({s['films']}): share of the run's peak, median absolute"
-            f" error {n('film_median_abs_error')}; within 0.2 {_ci(s['film_within_0_2'])};"
-            f" 'retains >= {limit}' agrees {_ci(s['film_retention_agrees'])}",
+            *(
+                _reading_line(label, a, limit)
+                for label, a in (("run frames", s["run"]), ("films", s["film"]))
+            ),
         ]
     )
 

@@ -3,9 +3,9 @@
 import numpy as np
 
 from bench.analysis_stages import (
-    film_rows,
     onset_truth_s,
     polarity_row,
+    readings,
     report,
     run_case,
     station_rows,
@@ -74,23 +74,29 @@ def test_the_true_onset_is_the_first_image_holding_contrast():
     assert onset_truth_s({"images": [_image("run", 0.0), _image("run", 1.0)]}) is None
 
 
-def test_films_showing_the_kidney_are_read_against_the_runs_peak():
+def test_run_frames_and_films_showing_the_kidney_are_read_against_the_runs_peak():
     truth = {
         "images": [
             _image("run", 0.0, mg=0.0),
             _image("run", 1.0, mg=800.0),
             _image("run", 2.0, mg=1000.0),
-            _image("run", 3.0, mg=1000.0, kidney=0.3),  # panned away: not in the peak
+            _image("run", 3.0, mg=1000.0, kidney=0.3),  # panned away: not read
             _image("film", 600.0, mg=900.0),
             _image("film", 1200.0, mg=500.0, kidney=0.5),  # misses the kidney
         ]
     }
     keep = np.array([0, 1, 2, 3, 4, 5])
     curve = np.array([0.0, 40.0, 50.0, 500.0, 20.0, 5.0])
-    rows = film_rows(truth, curve, keep)
-    assert rows == [{"true": 0.9, "measured": 0.4}]
-    # A film set aside from the run has no reading.
-    assert film_rows(truth, curve[:4], np.array([0, 1, 2, 3])) == []
+    rows = readings(truth, curve, keep)
+    assert rows == [
+        {"kind": "run", "true": 0.0, "measured": 0.0},
+        {"kind": "run", "true": 0.8, "measured": 0.8},
+        {"kind": "run", "true": 1.0, "measured": 1.0},
+        {"kind": "film", "true": 0.9, "measured": 0.4},
+    ]
+    # Frames set aside from the run have no reading; too few run frames, none at all.
+    assert [r["kind"] for r in readings(truth, curve[:4], np.array([0, 1, 2, 3]))] == ["run"] * 3
+    assert readings(truth, curve[:2], np.array([0, 1])) == []
 
 
 def test_the_summary_counts_each_stage_and_reports_it():
@@ -105,7 +111,11 @@ def test_the_summary_counts_each_stage_and_reports_it():
             "contrast_seen": True,
             "onset_true_s": 10.0,
             "onset_s": 14.0,
-            "films": [{"true": 0.9, "measured": 0.85}, {"true": 0.1, "measured": 0.9}],
+            "readings": [
+                {"kind": "film", "true": 0.9, "measured": 0.85},
+                {"kind": "film", "true": 0.1, "measured": 0.9},
+                {"kind": "run", "true": 1.0, "measured": 1.0},
+            ],
         },
         {
             "scenario": "no_contrast",
@@ -117,7 +127,7 @@ def test_the_summary_counts_each_stage_and_reports_it():
             "contrast_seen": False,
             "onset_true_s": None,
             "onset_s": None,
-            "films": [],
+            "readings": [],
         },
         {"scenario": "blank", "seed": 3, "read": False},
     ]
@@ -128,8 +138,9 @@ def test_the_summary_counts_each_stage_and_reports_it():
     assert s["contrast_seen_when_filled"][0] == 1.0
     assert s["none_seen_when_none_given"][0] == 1.0
     assert s["onset_median_error_s"] == 4.0
-    assert s["films"] == 2 and s["film_within_0_2"][0] == 0.5
-    assert s["film_retention_agrees"][0] == 0.5
+    assert s["film"]["n"] == 2 and s["film"]["within_0_2"][0] == 0.5
+    assert s["film"]["retention_agrees"][0] == 0.5
+    assert s["run"]["n"] == 1 and s["run"]["median_abs_error"] == 0.0
     text = report(s)
     assert "3 development cases (1 unreadable)" in text
     assert "median error 4 s over 1 series" in text
@@ -141,4 +152,5 @@ def test_one_simulated_case_is_read_stage_by_stage():
     assert row["onset_true_s"] is not None
     assert len(row["stations"]) >= 10
     assert all(set(f) == {"far", "set_aside"} for f in row["stations"])
-    assert all(0 <= f["true"] <= 2 for f in row["films"])
+    assert {r["kind"] for r in row["readings"]} <= {"run", "film"}
+    assert all(0 <= r["true"] <= 2 for r in row["readings"])
