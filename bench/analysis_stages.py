@@ -111,7 +111,7 @@ def onset_truth_s(truth: dict[str, Any]) -> float | None:
 def readings(truth: dict[str, Any], curve: np.ndarray, keep: np.ndarray) -> list[dict[str, Any]]:
     """Run frames and films showing the kidney: its contrast as a share of the run's
     peak, measured (the analysis's collecting-system curve) and true (the simulator's
-    iodine), with the image's kind ("run" or "film")."""
+    iodine), with the image's kind ("run" or "film") and time (the simulator's)."""
     images = _sorted_images(truth)
     at = {int(i): k for k, i in enumerate(keep)}
     shown = [
@@ -131,6 +131,7 @@ def readings(truth: dict[str, Any], curve: np.ndarray, keep: np.ndarray) -> list
     return [
         {
             "kind": image["kind"],
+            "t_s": image["t_s"],
             "true": image["iodine_mg"]["collecting_system"] / true_peak,
             "measured": float(curve[k]) / measured_peak,
         }

@@ -89,10 +89,10 @@ def test_run_frames_and_films_showing_the_kidney_are_read_against_the_runs_peak(
     curve = np.array([0.0, 40.0, 50.0, 500.0, 20.0, 5.0])
     rows = readings(truth, curve, keep)
     assert rows == [
-        {"kind": "run", "true": 0.0, "measured": 0.0},
-        {"kind": "run", "true": 0.8, "measured": 0.8},
-        {"kind": "run", "true": 1.0, "measured": 1.0},
-        {"kind": "film", "true": 0.9, "measured": 0.4},
+        {"kind": "run", "t_s": 0.0, "true": 0.0, "measured": 0.0},
+        {"kind": "run", "t_s": 1.0, "true": 0.8, "measured": 0.8},
+        {"kind": "run", "t_s": 2.0, "true": 1.0, "measured": 1.0},
+        {"kind": "film", "t_s": 600.0, "true": 0.9, "measured": 0.4},
     ]
     # Frames set aside from the run have no reading; too few run frames, none at all.
     assert [r["kind"] for r in readings(truth, curve[:4], np.array([0, 1, 2, 3]))] == ["run"] * 3
