@@ -59,12 +59,13 @@ def quantile_map(frame: F32, ref: F32, usable: Mask) -> F32:
     return result
 
 
-def match_frames(log: F32, ref_index: int = 0) -> F32:
-    """Every frame of ``log`` on frame ``ref_index``'s intensity scale (a new array)."""
+def match_frames(log: F32, ref_index: int = 0, only: list[int] | None = None) -> F32:
+    """Every frame of ``log`` (or those listed in ``only``: the display-encoded ones) on
+    frame ``ref_index``'s intensity scale (a new array)."""
     ref = log[ref_index]
     ref_ok = exposed(ref)
     out = log.copy()
-    for i in range(log.shape[0]):
+    for i in range(log.shape[0]) if only is None else only:
         if i != ref_index:
             out[i] = quantile_map(log[i], ref, ref_ok & exposed(log[i]))
     return out

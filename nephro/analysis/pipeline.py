@@ -104,8 +104,8 @@ def analyze_series(
     trace = trace or Trace()
     log, times, keep = _run_field(reg, times, trace)
     quality += ["views_elsewhere_left_out"] if keep.size < reg.log.shape[0] else []
-    if "display_encoded_pixels" in series.quality:
-        log = match_frames(log)
+    if display := set(series.info.get("_display_frames", ())):
+        log = match_frames(log, only=[k for k, i in enumerate(keep) if int(i) in display])
     try:
         sub = trace.subtraction = subtract_scout(log, times, px)
         kidney = find_kidney(sub, times, px)

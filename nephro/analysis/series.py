@@ -324,14 +324,14 @@ def load_series(paths: list[Path]) -> Series:
         if relationship == "LOG":
             infos_meta["log_encoded"] = True
         if relationship == "DISP":
-            # Values after a display LUT (window, sigmoid, gamma): their log is not
-            # proportional to attenuation, so iodine sums are only approximate.
-            infos_meta["display_encoded"] = True
+            # After a display LUT (window, sigmoid, gamma): matched frame by frame later.
+            frames = infos_meta.setdefault("_display_frames", [])
+            frames.extend(slot[(fi, j)] for j in range(usable[fi].n_frames))
         infos_meta.setdefault("pixel_mm_source", pixel_mm(ds)[1])
         infos_meta.setdefault("_pixel_mm", pixel_mm(ds)[0])
     if infos_meta.pop("log_encoded", False):
         quality.append("log_encoded_pixels")
-    if infos_meta.pop("display_encoded", False):
+    if infos_meta.get("_display_frames"):
         quality.append("display_encoded_pixels")
     src_mm = float(infos_meta.pop("_pixel_mm", 400.0 / max(shape)))
     if infos_meta.get("pixel_mm_source") == "assumed":

@@ -8,8 +8,11 @@ simulator's processed series were read as "no contrast").
 from __future__ import annotations
 
 import numpy as np
+import pydicom
 
 from nephro.analysis.normalise import exposed, match_frames, quantile_map
+from nephro.analysis.pipeline import Trace, analyze_series
+from nephro.analysis.series import load_series
 from nephro.analysis.subtract import subtract_scout
 
 PX = 3.0
@@ -80,3 +83,28 @@ def test_contrast_is_found_in_a_series_whose_frames_each_have_their_own_table():
     sub = subtract_scout(match_frames(stack), times, PX)
     assert sub.onset == 6
     assert sub.signif[-1, 40, 25] and not sub.signif[-1, 80, 80]
+
+
+def test_only_the_display_encoded_files_are_matched(make_case, tmp_path):
+    # A run stored as detected (LIN) with spot films stored display-encoded: the films
+    # are put on the run's scale; the run's own frames are left as they are (issue 14:
+    # every frame of such runs was remapped, changing the contrast of the run).
+    folder, _ = make_case("patent", 1, layout="mixed")
+    for path in sorted(folder.glob("*.dcm")):
+        ds = pydicom.dcmread(path)
+        if path.name.startswith("SPOT"):
+            ds.PixelIntensityRelationship = "DISP"
+        ds.save_as(tmp_path / path.name)
+    plain, mixed = (
+        load_series(sorted(folder.glob("*.dcm"))),
+        load_series(sorted(tmp_path.glob("*.dcm"))),
+    )
+    n_run = int(pydicom.dcmread(folder / "RUN_001.dcm", stop_before_pixels=True).NumberOfFrames)
+    assert "display_encoded_pixels" in mixed.quality
+    assert sorted(mixed.info["_display_frames"]) == list(range(n_run, plain.log_frames.shape[0]))
+    traces = Trace(), Trace()
+    analyze_series(plain, trace=traces[0])
+    analyze_series(mixed, trace=traces[1])
+    s_plain, s_mixed = (t.subtraction.s for t in traces)
+    assert np.array_equal(s_plain[:n_run], s_mixed[:n_run])
+    assert not np.array_equal(s_plain[n_run:], s_mixed[n_run:])
