@@ -21,7 +21,9 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from nephro.analysis.pixels import Encoding, bin_factor_for, log_frames, pixel_mm, read_film
+from nephro.analysis import shutter
+from nephro.analysis.films import read_film
+from nephro.analysis.pixels import Encoding, bin_factor_for, log_frames, pixel_mm
 from nephro.analysis.polarity import polarity_open, reverse, turned_is_right
 
 FloatArray = NDArray[np.float32]
@@ -50,7 +52,7 @@ class Series:
     info
         Descriptive metadata (modality, syntax, photometric, bits, orientation...).
     fields
-        The pixels a film resampled onto the grid really shows, where not all of it.
+        The pixels a frame shows where not all (a film's field, a Display Shutter).
     """
 
     log_frames: FloatArray
@@ -215,14 +217,9 @@ def load_series(paths: list[Path]) -> Series:
         truncated or undecodable pixel data. The message is meant for a user.
     """
     files = collect_files(paths)
-    infos: list[_FileInfo] = []
-    skipped: list[str] = []
-    for f in files:
-        r = _read_header(f)
-        if isinstance(r, str):
-            skipped.append(r)
-        else:
-            infos.append(r)
+    headers = [_read_header(f) for f in files]
+    infos = [r for r in headers if not isinstance(r, str)]
+    skipped = [r for r in headers if isinstance(r, str)]
     if not infos:
         reason = skipped[0] if len(skipped) == 1 else f"{len(skipped)} files, none an image"
         raise SeriesError(f"no DICOM images found ({reason})")
@@ -288,6 +285,9 @@ def load_series(paths: list[Path]) -> Series:
     run_files = [fi for fi in order if (usable[fi].rows, usable[fi].cols) == shape]
     for fi in run_files:
         _decode(usable[fi], out, [slot[(fi, j)] for j in range(usable[fi].n_frames)], None)
+    own = {fi: shutter.on_grid(usable[fi].ds, *shape, b) for fi in run_files}
+    slots_own = {slot[(fi, j)]: own[fi] for fi in run_files for j in range(usable[fi].n_frames)}
+    shutter.keep_inside(out, slots_own, ref_slot, fields)
     open_files = [fi for fi in run_files if polarity_open(usable[fi].ds)]
     if open_files:
         run_slots = sorted(slot[(fi, j)] for fi in run_files for j in range(usable[fi].n_frames))

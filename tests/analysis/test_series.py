@@ -132,6 +132,65 @@ def test_a_film_of_another_matrix_and_polarity_lands_on_the_run_grid(make_case, 
     assert np.corrcoef(film[inner].ravel(), frame[inner].ravel())[0, 1] > 0.95
 
 
+def test_what_a_films_shutter_hides_is_not_read_as_the_patient(make_case, tmp_path):
+    # A spot film whose left quarter a collimator blade blanks, as its Display Shutter
+    # says: that strip shows the run's first frame (no edge to read as contrast) and the
+    # film's field leaves it out; without the shutter the blank strip would be read.
+    folder, _ = make_case("patent", 4)
+    run = pydicom.dcmread(next(folder.glob("*.dcm")))
+    run.save_as(tmp_path / "run.dcm")
+    last = int(run.NumberOfFrames) - 1
+    start_dt = _parse_datetime(str(run.AcquisitionDateTime))
+    assert start_dt is not None
+    later = (start_dt + dt.timedelta(minutes=30)).strftime("%Y%m%d%H%M%S")
+    film = _film_of(run, last, zoom=2, flip=False, when=later)
+    pixels = film.pixel_array.copy()
+    blade = pixels.shape[1] // 4
+    pixels[:, :blade] = 0
+    film.PixelData = pixels.tobytes()
+    film.ShutterShape = "RECTANGULAR"
+    film.ShutterLeftVerticalEdge = blade + 1
+    film.ShutterRightVerticalEdge = pixels.shape[1]
+    film.ShutterUpperHorizontalEdge = 1
+    film.ShutterLowerHorizontalEdge = pixels.shape[0]
+    film.save_as(tmp_path / "film.dcm")
+    series = load_series([tmp_path])
+    field = series.fields[last + 1]
+    w = field.shape[1]
+    assert not field[:, : w // 4 - 1].any() and field[:, w // 4 + 1 :].all()
+    frame, first = series.log_frames[last + 1], series.log_frames[0]
+    assert np.array_equal(frame[:, : w // 4 - 1], first[:, : w // 4 - 1])
+    # The rest still reads as the run frame it copies.
+    alone = load_series([tmp_path / "run.dcm"]).log_frames[last]
+    inner = (slice(8, -8), slice(w // 4 + 8, -8))
+    assert np.corrcoef(frame[inner].ravel(), alone[inner].ravel())[0, 1] > 0.95
+    # Without the shutter the blanked strip is read as the film's pixels.
+    del film.ShutterShape
+    film.save_as(tmp_path / "film.dcm")
+    unshuttered = load_series([tmp_path]).log_frames[last + 1]
+    assert not np.allclose(unshuttered[:, : w // 4 - 1], first[:, : w // 4 - 1])
+
+
+def test_the_runs_circular_shutter_hides_the_same_pixels_on_every_frame(make_case, tmp_path):
+    # An image intensifier's circle on the run: outside it every frame shows the first
+    # frame, and each frame's field says so.
+    folder, _ = make_case("patent", 4)
+    run = pydicom.dcmread(next(folder.glob("*.dcm")))
+    n, rows = int(run.NumberOfFrames), int(run.Rows)
+    run.ShutterShape = "CIRCULAR"
+    run.CenterOfCircularShutter = [rows // 2, rows // 2]
+    run.RadiusOfCircularShutter = rows // 2 - 4
+    run.save_as(tmp_path / "run.dcm")
+    plain, circled = load_series([folder]), load_series([tmp_path / "run.dcm"])
+    assert sorted(circled.fields) == list(range(n))
+    inside = circled.fields[n - 1]
+    assert inside[rows // 2 // plain.bin_factor, rows // 2 // plain.bin_factor]
+    assert not inside[0, 0] and not inside[-1, -1]
+    assert np.array_equal(circled.log_frames[n - 1][~inside], plain.log_frames[0][~inside])
+    assert np.array_equal(circled.log_frames[n - 1][inside], plain.log_frames[n - 1][inside])
+    assert not np.array_equal(plain.log_frames[n - 1][~inside], plain.log_frames[0][~inside])
+
+
 def test_display_encoded_pixels_are_flagged_and_lower_the_confidence(make_case, tmp_path):
     # DISP values went through a display LUT: their log is not attenuation (issue 14).
     folder, _ = make_case("patent", 4)

@@ -1,0 +1,119 @@
+"""Files of another matrix or field (spot films, a separate scout) on the run's grid.
+
+They are resampled in the patient's plane by their pixel spacing at the patient, read
+in the polarity whose anatomy correlates with the run's, and their intensity scale
+matched to the run's (:func:`match_to`), since films carry their own dose, processing
+and display polarity. What a film does not show (beyond its field, outside its
+shutter: :mod:`nephro.analysis.shutter`) is left at the run's first frame and noted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
+from scipy import ndimage
+
+from nephro.analysis import shutter
+from nephro.analysis.pixels import FloatArray, bin_factor_for, log_frames
+
+
+def resample(
+    frame: FloatArray, src_mm: float, shape: tuple[int, int], dst_mm: float
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """``frame`` (pixels of ``src_mm``) on a grid of ``shape`` and ``dst_mm`` pixels,
+    both centred on the beam axis; and where the frame covers that grid.
+
+    Pixels outside the frame's field are NaN (not seen).
+    """
+    h, w = shape
+    scale = dst_mm / src_mm
+    yy = (np.arange(h) + 0.5 - h / 2) * scale + frame.shape[0] / 2 - 0.5
+    xx = (np.arange(w) + 0.5 - w / 2) * scale + frame.shape[1] / 2 - 0.5
+    src = frame
+    if scale > 1.5:
+        # Average over the output pixel's footprint first (no aliasing of noise).
+        src = ndimage.uniform_filter(frame, int(round(scale)), mode="nearest")
+    out = ndimage.map_coordinates(
+        src, np.meshgrid(yy, xx, indexing="ij"), order=1, mode="constant", cval=np.nan
+    ).astype(np.float32)
+    seen = np.isfinite(out)
+    return out, seen
+
+
+def correlation(film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_]) -> float:
+    """Correlation of the large-scale structure (body outline, bones) of two images
+    where both are seen: negative when one is stored in the opposite polarity."""
+    ok = seen & np.isfinite(ref)
+    if ok.sum() < 0.1 * ok.size:
+        return 0.0
+    f_s = ndimage.uniform_filter(np.where(seen, film, 0.0), 5)[ok]
+    r_s = ndimage.uniform_filter(np.where(ok, ref, 0.0), 5)[ok]
+    f_s = f_s - f_s.mean()
+    r_s = r_s - r_s.mean()
+    return float((f_s * r_s).sum() / max(float(np.sqrt((f_s**2).sum() * (r_s**2).sum())), 1e-12))
+
+
+def match_to(film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_]) -> FloatArray:
+    """``film`` on ``ref``'s intensity scale, from where both are seen.
+
+    A film has its own dose (an offset of log transmission) and processing (a gain).
+    Anatomy is most of both images, so the film's quantiles are mapped linearly onto
+    the reference's.
+    """
+    ok = seen & np.isfinite(ref)
+    if ok.sum() < 0.1 * ok.size:
+        return film
+    q = np.linspace(5, 95, 19)
+    fq = np.percentile(film[ok], q)
+    rq = np.percentile(ref[ok], q)
+    if float(np.std(fq)) <= 0:
+        return film
+    gain, offset = np.polyfit(fq, rq, 1)
+    if gain <= 0:
+        return film
+    return (film * np.float32(gain) + np.float32(offset)).astype(np.float32)
+
+
+def read_film(
+    path: Path,
+    ds: Dataset,
+    out: FloatArray,
+    slots: list[int],
+    ref_slot: int,
+    mm: tuple[float, float],
+    fields: dict[int, NDArray[np.bool_]],
+) -> int:
+    """Decode a file of another matrix or field onto the run's grid (``out[slots]``);
+    returns the index of the last frame read.
+
+    Resampled in the patient's plane, read in the polarity whose anatomy correlates
+    with the run's (films are sometimes stored in the opposite one) and matched to the
+    run's intensity scale. Where the film does not reach or its shutter (or the
+    reference's, ``fields[ref_slot]``) hides, the run's first frame is kept (unchanged
+    for the subtraction) and ``fields[slot]`` notes what it shows.
+    """
+    src_mm, dst_mm = mm
+    ref = out[ref_slot]
+    shape = (out.shape[1], out.shape[2])
+    # Shown: inside the film's shutter (resampled like its pixels) and the reference's.
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    inside = shutter.on_grid(ds, rows, cols, bin_factor_for(rows, cols))
+    shown = fields.get(ref_slot, np.ones(shape, bool))
+    if inside is not None:
+        shown = shown & (resample(inside.astype(np.float32), src_mm, shape, dst_mm)[0] > 0.999)
+    flip = False
+    first = next(log_frames(path, ds, 1))
+    film, seen = resample(first, src_mm, shape, dst_mm)
+    if correlation(film, ref, seen & shown) < 0:
+        flip = True
+    k = -1
+    for k, y in enumerate(log_frames(path, ds, len(slots), inverted=flip)):
+        film, seen = resample(y, src_mm, shape, dst_mm)
+        seen &= shown
+        out[slots[k]] = np.where(seen, match_to(film, ref, seen), ref)
+        if not seen.all():
+            fields[slots[k]] = seen
+    return k
