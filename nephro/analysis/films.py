@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from scipy import ndimage
 
 from nephro.analysis import shutter
-from nephro.analysis.pixels import FloatArray, bin_factor_for, log_frames
+from nephro.analysis.pixels import FloatArray, bin_factor_for, log_frames, pixel_mm
 
 
 def resample(
@@ -117,3 +117,38 @@ def read_film(
         if not seen.all():
             fields[slots[k]] = seen
     return k
+
+
+SAME_PIXEL_SHARE = 0.01
+"""Files of the run's matrix whose pixel size at the patient differs by more than this
+share (another field of view on the same matrix) are resampled like films."""
+
+
+def _run_file(images: list[Dataset], shape: tuple[int, int]) -> int:
+    """Index of the run's file: of the run's matrix, the one holding the most frames."""
+    on = [fi for fi, ds in enumerate(images) if (int(ds.Rows), int(ds.Columns)) == shape]
+    return max(on, key=lambda fi: int(images[fi].get("NumberOfFrames", 1) or 1))
+
+
+def grid_mm(images: list[Dataset], shape: tuple[int, int]) -> list[float]:
+    """Each file's pixel size at the patient (mm); a file without one is taken to
+    span the same field as the run."""
+    ref_mm, ref_src = pixel_mm(images[_run_file(images, shape)])
+    if ref_src == "assumed":
+        ref_mm = 400.0 / max(shape)
+    out = []
+    for ds in images:
+        mm, src = pixel_mm(ds)
+        size = max(int(ds.Rows), int(ds.Columns))
+        out.append(mm if src != "assumed" else ref_mm * max(shape) / size)
+    return out
+
+
+def on_run_grid(images: list[Dataset], shape: tuple[int, int], mm: list[float]) -> list[bool]:
+    """Files read as they are: the run's matrix and pixel size. A spot film of the same
+    matrix but another field of view is not (it would be read at the wrong scale)."""
+    ref = mm[_run_file(images, shape)]
+    return [
+        (int(ds.Rows), int(ds.Columns)) == shape and abs(m / ref - 1.0) <= SAME_PIXEL_SHARE
+        for ds, m in zip(images, mm, strict=True)
+    ]

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from nephro.analysis import shutter
+from nephro.analysis import films, shutter
 from nephro.analysis.films import read_film
 from nephro.analysis.pixels import Encoding, bin_factor_for, log_frames, pixel_mm
 from nephro.analysis.polarity import polarity_open, reverse, turned_is_right
@@ -276,13 +276,16 @@ def load_series(paths: list[Path]) -> Series:
     slot = {(fi, k): pos for pos, (_, fi, k) in enumerate(entries)}
     infos_meta: dict[str, Any] = {}
     fields: dict[int, NDArray[np.bool_]] = {}
-    grid_mm = _grid_mm(usable, shape)
+    grid_mm = films.grid_mm([i.ds for i in usable], shape)
     # The run's grid first: spot films and a separate scout of another matrix or field
     # are then resampled onto it in the patient's plane and matched to its scale.
-    order = sorted(range(len(usable)), key=lambda fi: (usable[fi].rows, usable[fi].cols) != shape)
-    ref_slot = min(slot[(fi, 0)] for fi in order if (usable[fi].rows, usable[fi].cols) == shape)
-    dst_mm = grid_mm[fi_ref(usable, shape)] * b
-    run_files = [fi for fi in order if (usable[fi].rows, usable[fi].cols) == shape]
+    as_is = films.on_run_grid([i.ds for i in usable], shape, grid_mm)
+    order = sorted(range(len(usable)), key=lambda fi: not as_is[fi])
+    run_files = [fi for fi in order if as_is[fi]]
+    ref_slot = min(slot[(fi, 0)] for fi in run_files)
+    dst_mm = grid_mm[run_files[0]] * b
+    if not all(as_is) and "films_resampled_onto_run_grid" not in quality:
+        quality.append("films_resampled_onto_run_grid")
     for fi in run_files:
         _decode(usable[fi], out, [slot[(fi, j)] for j in range(usable[fi].n_frames)], None)
     own = {fi: shutter.on_grid(usable[fi].ds, *shape, b) for fi in run_files}
@@ -380,21 +383,3 @@ def _decode(
         raise SeriesError(
             f"{info.path.name}: pixel data is truncated ({k + 1} of {info.n_frames} frames)"
         )
-
-
-def fi_ref(usable: list[_FileInfo], shape: tuple[int, int]) -> int:
-    """Index of the first file on the run's grid."""
-    return next(fi for fi, i in enumerate(usable) if (i.rows, i.cols) == shape)
-
-
-def _grid_mm(usable: list[_FileInfo], shape: tuple[int, int]) -> list[float]:
-    """Each file's pixel size at the patient (mm); a file without one is taken to
-    span the same field as the run."""
-    ref_mm, ref_src = pixel_mm(usable[fi_ref(usable, shape)].ds)
-    if ref_src == "assumed":
-        ref_mm = 400.0 / max(shape)
-    out = []
-    for info in usable:
-        mm, src = pixel_mm(info.ds)
-        out.append(mm if src != "assumed" else ref_mm * max(shape) / max(info.rows, info.cols))
-    return out

@@ -132,6 +132,32 @@ def test_a_film_of_another_matrix_and_polarity_lands_on_the_run_grid(make_case, 
     assert np.corrcoef(film[inner].ravel(), frame[inner].ravel())[0, 1] > 0.95
 
 
+def test_a_film_of_the_runs_matrix_but_a_smaller_field_is_resampled(make_case, tmp_path):
+    # A spot film in a magnified mode: the run's matrix over half its field (pixels half
+    # the size). Read as it is, it would show the kidney twice as large and elsewhere.
+    folder, _ = make_case("patent", 4)
+    run = pydicom.dcmread(next(folder.glob("*.dcm")))
+    run.save_as(tmp_path / "run.dcm")
+    last = int(run.NumberOfFrames) - 1
+    start_dt = _parse_datetime(str(run.AcquisitionDateTime))
+    assert start_dt is not None
+    later = (start_dt + dt.timedelta(minutes=30)).strftime("%Y%m%d%H%M%S")
+    film = _film_of(run, last, zoom=2, flip=False, when=later)
+    n = int(run.Rows)
+    film.PixelData = film.pixel_array[n // 2 : n // 2 + n, n // 2 : n // 2 + n].tobytes()
+    film.Rows = film.Columns = n
+    film.save_as(tmp_path / "film.dcm")
+    series = load_series([tmp_path])
+    alone = load_series([tmp_path / "run.dcm"]).log_frames[last]
+    frame, field = series.log_frames[last + 1], series.fields[last + 1]
+    h = field.shape[0]
+    assert "films_resampled_onto_run_grid" in series.quality
+    assert field[h // 4 + 1 : 3 * h // 4 - 1, h // 4 + 1 : 3 * h // 4 - 1].all()
+    assert not field[: h // 4 - 1].any() and not field[:, 3 * h // 4 + 1 :].any()
+    inner = (slice(h // 4 + 4, 3 * h // 4 - 4),) * 2
+    assert np.corrcoef(frame[inner].ravel(), alone[inner].ravel())[0, 1] > 0.95
+
+
 def test_what_a_films_shutter_hides_is_not_read_as_the_patient(make_case, tmp_path):
     # A spot film whose left quarter a collimator blade blanks, as its Display Shutter
     # says: that strip shows the run's first frame (no edge to read as contrast) and the
