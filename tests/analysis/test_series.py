@@ -132,9 +132,9 @@ def test_a_film_of_another_matrix_and_polarity_lands_on_the_run_grid(make_case, 
     assert np.corrcoef(film[inner].ravel(), frame[inner].ravel())[0, 1] > 0.95
 
 
-def test_a_film_of_the_runs_matrix_but_a_smaller_field_is_resampled(make_case, tmp_path):
-    # A spot film in a magnified mode: the run's matrix over half its field (pixels half
-    # the size). Read as it is, it would show the kidney twice as large and elsewhere.
+def _run_and_late_film(make_case, tmp_path) -> tuple[pydicom.Dataset, int, pydicom.Dataset]:
+    """A phantom run saved as ``run.dcm`` in ``tmp_path``, its last frame's index, and
+    that frame as a film at twice the matrix taken 30 min after the run started."""
     folder, _ = make_case("patent", 4)
     run = pydicom.dcmread(next(folder.glob("*.dcm")))
     run.save_as(tmp_path / "run.dcm")
@@ -142,7 +142,13 @@ def test_a_film_of_the_runs_matrix_but_a_smaller_field_is_resampled(make_case, t
     start_dt = _parse_datetime(str(run.AcquisitionDateTime))
     assert start_dt is not None
     later = (start_dt + dt.timedelta(minutes=30)).strftime("%Y%m%d%H%M%S")
-    film = _film_of(run, last, zoom=2, flip=False, when=later)
+    return run, last, _film_of(run, last, zoom=2, flip=False, when=later)
+
+
+def test_a_film_of_the_runs_matrix_but_a_smaller_field_is_resampled(make_case, tmp_path):
+    # A spot film in a magnified mode: the run's matrix over half its field (pixels half
+    # the size). Read as it is, it would show the kidney twice as large and elsewhere.
+    run, last, film = _run_and_late_film(make_case, tmp_path)
     n = int(run.Rows)
     film.PixelData = film.pixel_array[n // 2 : n // 2 + n, n // 2 : n // 2 + n].tobytes()
     film.Rows = film.Columns = n
@@ -162,14 +168,7 @@ def test_what_a_films_shutter_hides_is_not_read_as_the_patient(make_case, tmp_pa
     # A spot film whose left quarter a collimator blade blanks, as its Display Shutter
     # says: that strip shows the run's first frame (no edge to read as contrast) and the
     # film's field leaves it out; without the shutter the blank strip would be read.
-    folder, _ = make_case("patent", 4)
-    run = pydicom.dcmread(next(folder.glob("*.dcm")))
-    run.save_as(tmp_path / "run.dcm")
-    last = int(run.NumberOfFrames) - 1
-    start_dt = _parse_datetime(str(run.AcquisitionDateTime))
-    assert start_dt is not None
-    later = (start_dt + dt.timedelta(minutes=30)).strftime("%Y%m%d%H%M%S")
-    film = _film_of(run, last, zoom=2, flip=False, when=later)
+    run, last, film = _run_and_late_film(make_case, tmp_path)
     pixels = film.pixel_array.copy()
     blade = pixels.shape[1] // 4
     pixels[:, :blade] = 0
