@@ -31,10 +31,9 @@ MATCH_MIN_CORRELATION = 0.1
 """A frame outside the run whose fine structure, once registered, correlates less than
 this with the run's first frame's does not show the run's field (:func:`_fine`).
 Engineering, from indsim development seeds: films in place correlate 0.60 at the
-median, films half a field or more away 0.03; below 0.1 lie 106 of 132 films a
-quarter of the field or more away and 77 of 389 films in place (most of them ones
-registration had misplaced), 363 of 464 run frames after a pause that lie far and 37
-of 3,184 in place."""
+median, films a quarter of the field or more away 0.03; below 0.1 lie 106 of 132 of
+those and 77 of 389 films in place (most of them ones registration had misplaced),
+363 of 464 run frames after a pause that lie far and 37 of 3,184 in place."""
 
 
 @dataclass(frozen=True)
