@@ -120,6 +120,12 @@ def dilate(m: Mask, r: int) -> Mask:
     return near
 
 
+def clear_border(mask: Mask, width: int) -> None:
+    """Set ``mask`` False within ``width`` pixels of its edge (in place)."""
+    mask[:width] = mask[-width:] = False
+    mask[:, :width] = mask[:, -width:] = False
+
+
 def shift_mask(m: Mask, dy: int, dx: int) -> Mask:
     """``m`` moved by (dy, dx) pixels, zero-filled (no wrap-around)."""
     out = np.zeros_like(m)

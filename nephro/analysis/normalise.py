@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask
+from nephro.analysis.arrays import F32, Mask, clear_border
 
 _QUANTILES = np.linspace(1.0, 99.0, 50)
 _EDGE_POINTS = 5
@@ -30,9 +30,7 @@ def exposed(frame: F32) -> Mask:
     tol = 1e-3 * max(hi - lo, 1e-12)
     out: Mask = (frame > lo + tol) & (frame < hi - tol)
     h, w = frame.shape
-    bw = max(1, int(round(0.03 * min(h, w))))
-    out[:bw] = out[-bw:] = False
-    out[:, :bw] = out[:, -bw:] = False
+    clear_border(out, max(1, int(round(0.03 * min(h, w)))))
     return out
 
 

@@ -17,7 +17,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32
+from nephro.analysis.arrays import F32, clear_border
 
 PAN_PROBE_EVERY = 4
 PAN_PROBE_PAUSE_S = 3.0
@@ -187,14 +187,11 @@ def _same_field(
     """Whether a registered ``frame`` shows the run's field: its fine structure
     correlates with the reference's (:data:`MATCH_MIN_CORRELATION`) where both are seen,
     away from the border (a frame sharing too little is left to the shift's test)."""
-    h = ref_fine.shape[0]
     both = np.ones(ref_fine.shape, bool)
     for mask in (seen, ref_seen):
         if mask is not None:
             both &= mask
-    b = max(1, int(0.08 * h))
-    both[:b] = both[-b:] = False
-    both[:, :b] = both[:, -b:] = False
+    clear_border(both, max(1, int(0.08 * len(both))))
     both = ndimage.binary_erosion(both, iterations=3)
     if both.sum() < 0.1 * both.size:
         return True

@@ -59,6 +59,8 @@ def shown(ds: Dataset, rows: int, cols: int) -> Mask | None:
     """Pixels of the file's ``rows`` x ``cols`` matrix inside every shutter it states;
     None when it states none that can be read, or when that leaves the whole image."""
     shapes = {str(s).strip().upper() for s in _values(ds.get("ShutterShape"))}
+    if not shapes & {"RECTANGULAR", "CIRCULAR", "POLYGONAL"}:
+        return None  # none stated (the usual case) or only one not read here
     r = np.arange(1, rows + 1, dtype=np.float64)[:, None]
     c = np.arange(1, cols + 1, dtype=np.float64)[None, :]
     inside = np.ones((rows, cols), bool)

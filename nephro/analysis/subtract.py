@@ -19,7 +19,16 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, MAD, Mask, box3, disk, median_rows, robust_range
+from nephro.analysis.arrays import (
+    F32,
+    MAD,
+    Mask,
+    box3,
+    clear_border,
+    disk,
+    median_rows,
+    robust_range,
+)
 from nephro.analysis.register import run_block
 from nephro.analysis.result import NoContrast
 
@@ -207,9 +216,7 @@ def valid_pixels(log0: F32) -> Mask:
     rng_l = float(log0.max() - log0.min()) or 1.0
     sat = (log0 >= log0.max() - 1e-3 * rng_l) | (log0 <= log0.min() + 1e-3 * rng_l)
     valid = ~ndimage.binary_dilation(sat, disk(2))
-    bw = max(1, int(round(0.03 * min(h, w))))
-    valid[:bw] = valid[-bw:] = False
-    valid[:, :bw] = valid[:, -bw:] = False
+    clear_border(valid, max(1, int(round(0.03 * min(h, w)))))
     if valid.sum() < 0.2 * h * w:
         valid[:] = True
     out: Mask = valid
