@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import Mask
+from nephro.analysis.arrays import Mask, shift_mask
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.result import NoContrast
@@ -42,6 +42,9 @@ class Curves:
     """Pixel noise of the frames before contrast."""
     onset: int
     """First frame with contrast."""
+    kidney_shown: NDArray[np.float64]
+    """Share of the collecting system's contrast at its fullest that each frame's field
+    shows (1 where the field holds all of it; see :func:`read_within_fields`)."""
 
     def noise(self, n_px: int) -> NDArray[np.float64]:
         """Noise of a region sum over ``n_px`` pixels, per frame."""
@@ -58,11 +61,14 @@ def measure_curves(
     leak: Mask,
     lin: Linearisation,
     px: float,
+    fields: dict[int, Mask] | None = None,
 ) -> Curves:
-    """Read every region in every frame of ``sub``; ``leak`` is the blocked reading."""
+    """Read every region in every frame of ``sub``; ``leak`` is the blocked reading;
+    ``fields``: the pixels each frame shows, where that is not all of them."""
     s, sig, onset = sub.s, sub.sig, sub.onset
     other = tract.occupied
     p_cs = corrected_sums(s, kidney.outline, kidney.tracks, other | leak, px, lin=lin)
+    shown = read_within_fields(p_cs, s, kidney, fields or {}, other | leak, px, lin)
     leak_curve = corrected_sums(s, leak, kidney.tracks, other, px, lin=lin)
     u_ureter = band_sums(s, tract.ureter_band, other, px, lin)
     b_roi = bladder.roi
@@ -80,7 +86,49 @@ def measure_curves(
         sig_frame=np.maximum(sig, 1e-6),
         sig_scout=sig_scout,
         onset=onset,
+        kidney_shown=shown,
     )
+
+
+def read_within_fields(
+    p_cs: NDArray[np.float64],
+    s: NDArray[np.float32],
+    kidney: Kidney,
+    fields: dict[int, Mask],
+    exclude: Mask,
+    px: float,
+    lin: Linearisation,
+) -> NDArray[np.float64]:
+    """Frames whose field shows only part of the collecting system (a collimated or
+    panned film) are read over that part, divided by its share of the contrast at the
+    fullest (the template frame); ``p_cs`` is corrected in place. Returns the share each
+    frame shows.
+
+    Outside its field a frame repeats the scout, so the plain sum counts the hidden
+    part as emptied. The ratio assumes the contrast keeps its distribution within the
+    outline, as in a region-of-interest count scaled to a partial view; below
+    :data:`~nephro.analysis.thresholds.KIDNEY_MIN_SHOWN` of the contrast the frame is
+    left as it was read and the analysis does not judge drainage on it.
+    """
+    shares = np.ones(p_cs.size)
+    tpl, tracks = kidney.template_frame, kidney.tracks
+    full = p_cs[tpl]
+    if full <= 0:
+        return shares
+    at_tpl = (int(tracks.dy[tpl]), int(tracks.dx[tpl]))
+    for t, field in fields.items():
+        at_t = shift_mask(kidney.outline, int(tracks.dy[t]), int(tracks.dx[t]))
+        part = at_t & field
+        if part.sum() == at_t.sum():
+            continue
+        # The same part of the kidney on the template frame.
+        part_tpl = shift_mask(part, at_tpl[0] - int(tracks.dy[t]), at_tpl[1] - int(tracks.dx[t]))
+        then = corrected_sums(s[tpl : tpl + 1], part_tpl, None, exclude, px, lin=lin)[0]
+        shares[t] = min(max(then / full, 0.0), 1.0)
+        if shares[t] >= th.KIDNEY_MIN_SHOWN:
+            now = corrected_sums(s[t : t + 1], part, None, exclude, px, lin=lin)[0]
+            p_cs[t] = now / shares[t]
+    return shares
 
 
 def require_filling(curves: Curves, kidney: Kidney) -> None:

@@ -173,13 +173,3 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
         bottom=int(cs_ys.max()),
         lateral_edge=int(cs_xs.min()) if image_left else int(cs_xs.max()),
     )
-
-
-def shown_on(kidney: Kidney, field: Mask | None, frame: int) -> float:
-    """The share of the collecting system's outline, where breathing put it on
-    ``frame``, that lies in that frame's ``field`` (None: the frame shows everything)."""
-    if field is None:
-        return 1.0
-    where = shift_mask(kidney.outline, int(kidney.tracks.dy[frame]), int(kidney.tracks.dx[frame]))
-    n = int(where.sum())
-    return float((where & field).sum()) / n if n else 1.0

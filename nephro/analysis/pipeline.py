@@ -19,7 +19,7 @@ from nephro.analysis.arrival import arrival_on_views, bladder_seen_empty, find_a
 from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.bodypart import region_without_kidney
 from nephro.analysis.curves import Curves, measure_curves, require_filling
-from nephro.analysis.kidney import Kidney, find_kidney, shown_on
+from nephro.analysis.kidney import Kidney, find_kidney
 from nephro.analysis.leak import Leak, confirm_leak, search_leaks
 from nephro.analysis.metrics import (
     Metrics,
@@ -123,14 +123,14 @@ def analyze_series(
         log_scale_known = "log_encoded_pixels" not in quality
         lin = fit_scatter_around(contrast, sub, times, kidney.template_frame, log_scale_known, px)
         curves = trace.curves = measure_curves(
-            sub, kidney, bladder, tract, leak_if_blocked, lin, px
+            sub, kidney, bladder, tract, leak_if_blocked, lin, px, _fields(reg, keep)
         )
         require_filling(curves, kidney)
     except NoContrast as stop:
         return _indeterminate(
             series, stop.reason, [*quality, "no_contrast"], stop.confidence, vd.NO_CONTRAST
         )
-    if shown_on(kidney, reg.fields.get(int(keep[-1])), log.shape[0] - 1) < th.KIDNEY_MIN_SHOWN:
+    if curves.kidney_shown[-1] < th.KIDNEY_MIN_SHOWN:
         return _kidney_not_shown(series, quality)
 
     clearance = measure_clearance(curves, times)
@@ -291,6 +291,11 @@ def _run_field(
         return reg.log[keep], times[keep], keep
     trace.keep = keep
     return reg.log, times, keep
+
+
+def _fields(reg: Registration, keep: NDArray[np.intp]) -> dict[int, NDArray[np.bool_]]:
+    """What each frame of the run's field shows, by its index there."""
+    return {k: reg.fields[int(i)] for k, i in enumerate(keep) if int(i) in reg.fields}
 
 
 def _labelled_elsewhere(series: Series) -> AnalysisResult | None:

@@ -81,10 +81,10 @@ significant contrast about 12 mm from the edge on our phantom's 128 px grid.
 MIN_POINTS_AFTER_PEAK: int = 3
 """At least 3 time points after filling are needed to fit a clearance (analysis.md)."""
 
-KIDNEY_MIN_SHOWN: float = 0.9
-"""Share of the collecting system's outline the last film must show to be read there.
-Engineering: a film missing the kidney read it as emptied, one showing part of it as
-partly drained (issue 14, independent simulator's development seeds)."""
+KIDNEY_MIN_SHOWN: float = 0.5
+"""Share of the collecting system's contrast at its fullest a film must show to be read
+(:func:`nephro.analysis.curves.read_within_fields`). Engineering (issue 14, indsim dev):
+a film missing the kidney read as emptied; below half, the part stands for too little."""
 
 MIN_FILLED_IMAGES: int = 2
 """The collecting system must show contrast on at least 2 different images: drainage is

@@ -115,6 +115,32 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     assert (shown.verdict, shown.rule) == (whole.verdict, whole.rule)
 
 
+def test_a_last_film_showing_part_of_the_kidney_is_read_over_that_part(make_case):
+    # A collimated delayed film that hides the kidney's lower third: the part shown is
+    # read and scaled by its share of the kidney's contrast at its fullest. Before, the
+    # hidden part counted as emptied (or the film was not read at all).
+    folder, truth = make_case("obstructed_upj", 1)
+    series = load_series([folder])
+    last = series.log_frames.shape[0] - 1
+    whole = analyze_series(series)
+    assert whole.evidence is not None and whole.residual_fraction_last is not None
+    outline = whole.evidence.collecting_system_late
+    rows = np.flatnonzero(outline.any(axis=1))
+    per_row = outline.sum(axis=1)[rows]
+    cut = int(rows[np.searchsorted(np.cumsum(per_row), 0.65 * per_row.sum())])
+    field = np.zeros(outline.shape, bool)
+    field[:cut] = True
+    assert 0.55 < outline[:cut].sum() / outline.sum() < 0.8
+    frames = series.log_frames.copy()
+    frames[last] = np.where(field, frames[last], frames[0])
+    result = analyze_series(replace(series, log_frames=frames, fields={last: field}))
+    assert (
+        (result.verdict, result.rule) == (whole.verdict, whole.rule) == ("obstructed", vd.RETAINED)
+    )
+    assert result.residual_fraction_last is not None
+    assert abs(result.residual_fraction_last - whole.residual_fraction_last) < 0.1
+
+
 def _labelled(folder, dest, labels):
     """Copies of ``folder``'s files with Body Part Examined set per file (None: absent)."""
     dest.mkdir()

@@ -82,17 +82,19 @@ def test_run_frames_and_films_showing_the_kidney_are_read_against_the_runs_peak(
             _image("run", 2.0, mg=1000.0),
             _image("run", 3.0, mg=1000.0, kidney=0.3),  # panned away: not read
             _image("film", 600.0, mg=900.0),
-            _image("film", 1200.0, mg=500.0, kidney=0.5),  # misses the kidney
+            _image("film", 1200.0, mg=500.0, kidney=0.5),  # shows half of it
+            _image("film", 1300.0, mg=500.0, kidney=0.4),  # misses the kidney
         ]
     }
-    keep = np.array([0, 1, 2, 3, 4, 5])
-    curve = np.array([0.0, 40.0, 50.0, 500.0, 20.0, 5.0])
+    keep = np.array([0, 1, 2, 3, 4, 5, 6])
+    curve = np.array([0.0, 40.0, 50.0, 500.0, 20.0, 5.0, 1.0])
     rows = readings(truth, curve, keep)
     assert rows == [
         {"kind": "run", "t_s": 0.0, "true": 0.0, "measured": 0.0},
         {"kind": "run", "t_s": 1.0, "true": 0.8, "measured": 0.8},
         {"kind": "run", "t_s": 2.0, "true": 1.0, "measured": 1.0},
         {"kind": "film", "t_s": 600.0, "true": 0.9, "measured": 0.4},
+        {"kind": "film part", "t_s": 1200.0, "true": 0.5, "measured": 0.1},
     ]
     # Frames set aside from the run have no reading; too few run frames, none at all.
     assert [r["kind"] for r in readings(truth, curve[:4], np.array([0, 1, 2, 3]))] == ["run"] * 3
@@ -115,6 +117,7 @@ def test_the_summary_counts_each_stage_and_reports_it():
                 {"kind": "film", "true": 0.9, "measured": 0.85},
                 {"kind": "film", "true": 0.1, "measured": 0.9},
                 {"kind": "run", "true": 1.0, "measured": 1.0},
+                {"kind": "film part", "true": 0.5, "measured": 0.2},
             ],
         },
         {
@@ -141,7 +144,9 @@ def test_the_summary_counts_each_stage_and_reports_it():
     assert s["film"]["n"] == 2 and s["film"]["within_0_2"][0] == 0.5
     assert s["film"]["retention_agrees"][0] == 0.5
     assert s["run"]["n"] == 1 and s["run"]["median_abs_error"] == 0.0
+    assert s["film part"]["n"] == 1 and s["film part"]["median_abs_error"] == 0.3
     text = report(s)
+    assert "films showing 50% to 90% of it (1)" in text
     assert "3 development cases (1 unreadable)" in text
     assert "median error 4 s over 1 series" in text
 
@@ -152,5 +157,5 @@ def test_one_simulated_case_is_read_stage_by_stage():
     assert row["onset_true_s"] is not None
     assert len(row["stations"]) >= 10
     assert all(set(f) == {"far", "set_aside"} for f in row["stations"])
-    assert {r["kind"] for r in row["readings"]} <= {"run", "film"}
+    assert {r["kind"] for r in row["readings"]} <= {"run", "film", "film part"}
     assert all(0 <= r["true"] <= 2 for r in row["readings"])
