@@ -75,9 +75,11 @@ def fit_scatter(
     frames = np.arange(first, n_t)
     if frames.size < 3 or times[-1] - times[first] < 120.0:
         return 0.0, 1.0
-    # Frames: the run after filling (at most 8, evenly spread) plus every spot film.
-    run = frames[times[frames] - times[first] < th.SPOT_GAP_S * 6]
-    rest = frames[times[frames] - times[first] >= th.SPOT_GAP_S * 6]
+    # Frames: the run after filling up to its first pause (at most 8, evenly spread)
+    # plus every frame after that pause (the spot films).
+    pauses = np.flatnonzero(np.diff(times[frames]) > th.SPOT_GAP_S)
+    end = int(pauses[0]) + 1 if pauses.size else frames.size
+    run, rest = frames[:end], frames[end:]
     if run.size > 8:
         run = run[np.linspace(0, run.size - 1, 8).round().astype(int)]
     use = np.concatenate([run, rest])
