@@ -83,14 +83,14 @@ def analyze_series(
        breathing tracked), bladder (a large blob far below on the last film), tube,
        ureter, and candidate leaks (contrast near the kidney that grew).
     3. Linearise for scatter (the fraction that best conserves iodine) and read each
-       region's contrast per frame.
+       region's contrast per frame. Films after the latest that shows the collecting
+       system are read again as views at another position (for the bladder alone).
     4. Date bladder arrival (in the run's field, or else on the views at another table
        position: :mod:`nephro.analysis.views`); confirm the leak; measure T1/2,
        residual fractions, the mass balance (contrast lost from the field, retention)
        and the column's end.
     5. Decide by the verdict rule (:mod:`nephro.analysis.verdict`) and explain why.
     """
-    times, px = series.times_s, series.pixel_mm
     if series.log_frames.shape[0] < 2:
         reason = "only one frame: drainage needs a scout and later frames"
         return _indeterminate(series, reason, list(series.quality), 0.0, vd.ONE_FRAME)
@@ -99,10 +99,21 @@ def analyze_series(
         return _indeterminate(series, reason, list(series.quality), 1.0, vd.BLANK)
     if (elsewhere := _labelled_elsewhere(series)) is not None:
         return elsewhere
-    reg = register_pauses(series.log_frames, times, series.fields)
+    reg = register_pauses(series.log_frames, series.times_s, series.fields)
+    return _analyze_registered(series, reg, side, outlines, trace or Trace())
+
+
+def _analyze_registered(
+    series: Series,
+    reg: Registration,
+    side: str | None,
+    outlines: Outlines | None,
+    trace: Trace,
+) -> AnalysisResult:
+    """Steps 1-5 of :func:`analyze_series` on the registered frames ``reg``."""
+    px = series.pixel_mm
     quality = list(series.quality) + (["patient_motion_corrected"] if reg.moved else [])
-    trace = trace or Trace()
-    log, times, keep = _run_field(reg, times, trace)
+    log, times, keep = _run_field(reg, series.times_s, trace)
     quality += ["views_elsewhere_left_out"] if keep.size < reg.log.shape[0] else []
     if display := set(series.info.get("_display_frames", ())):
         log = match_frames(log, only=[k for k, i in enumerate(keep) if int(i) in display])
@@ -131,7 +142,11 @@ def analyze_series(
             series, stop.reason, [*quality, "no_contrast"], stop.confidence, vd.NO_CONTRAST
         )
     if curves.kidney_shown[-1] < th.KIDNEY_MIN_SHOWN:
-        return _kidney_not_shown(series, quality)
+        if (hidden := _hidden_at_end(curves, keep)) is None:
+            return _kidney_not_shown(series, quality)
+        views = replace(reg, elsewhere=sorted({*reg.elsewhere, *hidden}))
+        noted = replace(series, quality=[*series.quality, "late_films_without_kidney_as_views"])
+        return _analyze_registered(noted, views, side, outlines, trace)
 
     clearance = measure_clearance(curves, times)
     pelvic = judge_views(reg, series.times_s, kidney.seed, float(times[sub.onset]), px)
@@ -291,6 +306,17 @@ def _run_field(
         return reg.log[keep], times[keep], keep
     trace.keep = keep
     return reg.log, times, keep
+
+
+def _hidden_at_end(curves: Curves, keep: NDArray[np.intp]) -> list[int] | None:
+    """The last films, when they do not show the collecting system but an earlier film
+    after its filling does: read like views elsewhere (for the bladder alone), so the
+    kidney is judged on the latest film that shows it. None when no such film exists."""
+    shown = np.flatnonzero(curves.kidney_shown >= th.KIDNEY_MIN_SHOWN)
+    last = int(shown[-1]) if shown.size else -1
+    if last <= curves.onset:
+        return None
+    return [int(i) for i in keep[last + 1 :]]
 
 
 def _fields(reg: Registration, keep: NDArray[np.intp]) -> dict[int, NDArray[np.bool_]]:

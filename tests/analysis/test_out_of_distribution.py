@@ -14,7 +14,9 @@ import pytest
 from nephro.analysis import analyze_paths, analyze_series, load_series
 from nephro.analysis import verdict as vd
 from nephro.analysis.bodypart import region_without_kidney
+from nephro.analysis.curves import Curves
 from nephro.analysis.metrics import Clearance, retention
+from nephro.analysis.pipeline import _hidden_at_end
 from nephro.analysis.series import Series
 
 
@@ -89,7 +91,9 @@ def test_contrast_leaving_the_field_down_the_ureter_without_a_bladder_is_indeter
 def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_case):
     # A delayed film of another field or table position that misses the kidney: the
     # run's first frame stands in there (nothing changed, as far as the subtraction can
-    # tell), so it read as the kidney having emptied, or as retention far too low.
+    # tell), so it read as the kidney having emptied, or as retention far too low. Now
+    # it is read like a view elsewhere (for the bladder alone) and the kidney is judged
+    # on the latest film that shows it.
     folder, truth = make_case("obstructed_upj", 1)
     series = load_series([folder])
     last = series.log_frames.shape[0] - 1
@@ -102,17 +106,32 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     away[:, : w // 2] = not kidney_left
     frames = series.log_frames.copy()
     frames[last] = np.where(away, frames[last], frames[0])
-    missed = replace(series, log_frames=frames, fields={last: away})
-    result = analyze_series(missed)
-    assert result.verdict == "indeterminate"
-    assert result.rule == vd.KIDNEY_NOT_SHOWN
-    assert "does not show the collecting system" in result.reasons[0]
-    assert "kidney_outside_last_film" in result.quality
+    missed = analyze_series(replace(series, log_frames=frames, fields={last: away}))
+    before = analyze_series(
+        replace(series, log_frames=series.log_frames[:last], times_s=series.times_s[:last])
+    )
+    assert (missed.verdict, missed.rule) == (before.verdict, before.rule)
+    assert missed.residual_fraction_last == before.residual_fraction_last
+    assert missed.span_s == before.span_s < whole.span_s
+    assert "late_films_without_kidney_as_views" in missed.quality
     # A film that shows the kidney but not the far corner is read as before.
     corner = np.ones((h, w), bool)
     corner[: h // 8, : w // 8] = corner[: h // 8, -w // 8 :] = False
     shown = analyze_series(replace(series, fields={last: corner}))
     assert (shown.verdict, shown.rule) == (whole.verdict, whole.rule)
+
+
+def test_films_missing_the_kidney_are_views_only_after_one_shows_it_filled():
+    shown = np.array([1.0, 1.0, 1.0, 0.2, 0.1])
+    keep = np.array([0, 2, 3, 4, 6])
+
+    def curves(onset: int) -> Curves:
+        flat = np.zeros(shown.size)
+        return Curves(flat, flat, flat, flat, flat, flat, flat + 1, 1.0, onset, shown)
+
+    assert _hidden_at_end(curves(1), keep) == [4, 6]
+    # The latest film showing it is where contrast first shows: no drainage to judge.
+    assert _hidden_at_end(curves(2), keep) is None
 
 
 def test_a_last_film_showing_part_of_the_kidney_is_read_over_that_part(make_case):
