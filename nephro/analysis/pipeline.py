@@ -219,6 +219,7 @@ def _analyze_registered(
             confidence=conf,
             rule_confidence=rule_conf,
             uncertain_input=uncertain,
+            later_films_for_bladder="late_films_without_kidney_as_views" in quality,
         ),
         leak=leak.found,
         leak_onset_s=leak.onset_s,

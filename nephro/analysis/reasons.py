@@ -28,11 +28,14 @@ def explain(
     confidence: float,
     rule_confidence: float,
     uncertain_input: list[str],
+    later_films_for_bladder: bool = False,
 ) -> list[str]:
     """Why ``decision`` was reached from ``m``, the deciding reasons first.
 
     ``confidence`` is the reported one, ``rule_confidence`` the margin to the deciding
     limits before ``uncertain_input`` (quality flags) lowered it.
+    ``later_films_for_bladder``: films after the last one read for the kidney did not
+    show it and were read for the bladder alone.
     """
     reasons = _deciding(decision, m)
     if level is not None:
@@ -53,6 +56,12 @@ def explain(
         onset = f" from {fmt_t(m.leak_onset_s)}" if m.leak_onset_s is not None else ""
         area = f"about {m.leak_area_cm2:.0f} cm2" if m.leak_area_cm2 is not None else "area unknown"
         reasons.append(f"contrast outside the collecting system{onset} (extravasation, {area})")
+    if later_films_for_bladder:
+        reasons.append(
+            "the films after the one at "
+            f"{fmt_t(m.span_s)} do not show the collecting system: the kidney is judged on"
+            " that film, and the later ones were read for the bladder only"
+        )
     if m.frames_realigned:
         reasons.append(f"patient moved between films ({m.frames_realigned} frames re-aligned)")
     if 0 < confidence < th.CONFIDENCE_MIN_DECISIVE and decision.verdict != "indeterminate":

@@ -114,6 +114,8 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     assert missed.residual_fraction_last == before.residual_fraction_last
     assert missed.span_s == before.span_s < whole.span_s
     assert "late_films_without_kidney_as_views" in missed.quality
+    assert any("read for the bladder only" in r for r in missed.reasons)
+    assert not any("read for the bladder only" in r for r in before.reasons)
     # A film that shows the kidney but not the far corner is read as before.
     corner = np.ones((h, w), bool)
     corner[: h // 8, : w // 8] = corner[: h // 8, -w // 8 :] = False
