@@ -41,6 +41,9 @@ from nephro.analysis.tract import Tract, segment_tract
 from nephro.analysis.verdict import calibrated, confidence, decide, margin_score
 from nephro.analysis.views import judge_views
 
+AS_VIEWS = "late_films_without_kidney_as_views"
+"""Quality flag: the last films missed the collecting system and were read as views."""
+
 # Input flags that make the measurements less certain (each costs 10 % of the score).
 _UNCERTAIN_INPUT = (
     "pixel_spacing_assumed",
@@ -142,10 +145,12 @@ def _analyze_registered(
             series, stop.reason, [*quality, "no_contrast"], stop.confidence, vd.NO_CONTRAST
         )
     if curves.kidney_shown[-1] < th.KIDNEY_MIN_SHOWN:
-        if (hidden := _hidden_at_end(curves, keep)) is None:
+        # Read again once, with the films that miss the kidney as views elsewhere.
+        hidden = _hidden_at_end(curves, keep)
+        if hidden is None or AS_VIEWS in series.quality:
             return _kidney_not_shown(series, quality)
         views = replace(reg, elsewhere=sorted({*reg.elsewhere, *hidden}))
-        noted = replace(series, quality=[*series.quality, "late_films_without_kidney_as_views"])
+        noted = replace(series, quality=[*series.quality, AS_VIEWS])
         return _analyze_registered(noted, views, side, outlines, trace)
 
     clearance = measure_clearance(curves, times)
@@ -219,7 +224,7 @@ def _analyze_registered(
             confidence=conf,
             rule_confidence=rule_conf,
             uncertain_input=uncertain,
-            later_films_for_bladder="late_films_without_kidney_as_views" in quality,
+            later_films_for_bladder=AS_VIEWS in quality,
         ),
         leak=leak.found,
         leak_onset_s=leak.onset_s,

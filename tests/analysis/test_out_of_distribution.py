@@ -16,7 +16,7 @@ from nephro.analysis import verdict as vd
 from nephro.analysis.bodypart import region_without_kidney
 from nephro.analysis.curves import Curves
 from nephro.analysis.metrics import Clearance, retention
-from nephro.analysis.pipeline import _hidden_at_end
+from nephro.analysis.pipeline import AS_VIEWS, _hidden_at_end
 from nephro.analysis.series import Series
 
 
@@ -107,13 +107,16 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     frames = series.log_frames.copy()
     frames[last] = np.where(away, frames[last], frames[0])
     missed = analyze_series(replace(series, log_frames=frames, fields={last: away}))
+    # Read again once only: a series already read so stops at "kidney not shown".
+    again = replace(series, log_frames=frames, fields={last: away}, quality=[AS_VIEWS])
+    assert analyze_series(again).rule == vd.KIDNEY_NOT_SHOWN
     before = analyze_series(
         replace(series, log_frames=series.log_frames[:last], times_s=series.times_s[:last])
     )
     assert (missed.verdict, missed.rule) == (before.verdict, before.rule)
     assert missed.residual_fraction_last == before.residual_fraction_last
     assert missed.span_s == before.span_s < whole.span_s
-    assert "late_films_without_kidney_as_views" in missed.quality
+    assert AS_VIEWS in missed.quality
     assert any("read for the bladder only" in r for r in missed.reasons)
     assert not any("read for the bladder only" in r for r in before.reasons)
     # A film that shows the kidney but not the far corner is read as before.
