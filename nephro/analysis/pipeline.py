@@ -102,7 +102,9 @@ def analyze_series(
         return _indeterminate(series, reason, list(series.quality), 1.0, vd.BLANK)
     if (elsewhere := _labelled_elsewhere(series)) is not None:
         return elsewhere
-    reg = register_pauses(series.log_frames, series.times_s, series.fields)
+    reg = register_pauses(
+        series.log_frames, series.times_s, series.fields, series.info.get("_acquisition")
+    )
     return _analyze_registered(series, reg, side, outlines, trace or Trace())
 
 

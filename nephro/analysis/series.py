@@ -308,6 +308,7 @@ def load_series(paths: list[Path]) -> Series:
         src_mm = grid_mm[fi] * bin_factor_for(info.rows, info.cols)
         slots = [slot[(fi, j)] for j in range(info.n_frames)]
         _decode(info, out, slots, (ref_slot, src_mm, dst_mm, fields))
+    infos_meta["_acquisition"] = np.asarray([fi for _, fi, _ in entries], dtype=np.intp)
     for fi in order:
         ds = usable[fi].ds
         enc = Encoding.of(ds)

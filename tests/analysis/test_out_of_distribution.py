@@ -111,7 +111,12 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     again = replace(series, log_frames=frames, fields={last: away}, quality=[AS_VIEWS])
     assert analyze_series(again).rule == vd.KIDNEY_NOT_SHOWN
     before = analyze_series(
-        replace(series, log_frames=series.log_frames[:last], times_s=series.times_s[:last])
+        replace(
+            series,
+            log_frames=series.log_frames[:last],
+            times_s=series.times_s[:last],
+            info={**series.info, "_acquisition": series.info["_acquisition"][:last]},
+        )
     )
     assert (missed.verdict, missed.rule) == (before.verdict, before.rule)
     assert missed.residual_fraction_last == before.residual_fraction_last
