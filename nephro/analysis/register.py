@@ -16,21 +16,9 @@ from numpy.typing import NDArray
 from scipy import fft as sfft
 from scipy import ndimage
 
+from nephro.analysis import pan
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask, clear_border
-
-PAN_PASS_CYCLES = 0.3
-"""Engineering: the pan check's phase correlation weighs its whitened spectrum by a
-Gaussian of this many cycles per (half-resolution) pixel, so the fine pattern that stays
-in place (a detector's, the noise a recursive filter carries from frame to frame) does
-not outweigh the anatomy. On indsim dev (240 series, 773 run frames in the first
-stretch a quarter of the field or more from its first frame), the sum of the steps
-alone found 0.61 of them with the whole spectrum and 0.66 with it rolled off; with the
-frames' own shifts 0.74 and 0.78 (of 5,637 frames in place, 2 set aside)."""
-
-FIELD_EDGE_PX = 5
-"""Engineering: the 9-pixel high-pass of phase correlation spreads a field's edge 4
-pixels into it; the window is zero 5 pixels inside the edge (:func:`field_window`)."""
+from nephro.analysis.arrays import F32, clear_border
 
 MATCH_MIN_CORRELATION = 0.1
 """A frame outside the run whose fine structure, once registered, correlates less than
@@ -87,27 +75,6 @@ def _phase_shift(
     return float(iy - h // 2 + oy), float(ix - w // 2 + ox)
 
 
-def field_window(seen: Mask | None, shape: tuple[int, int], edge: int = FIELD_EDGE_PX) -> F32:
-    """A Hann window over ``shape``, tapered to zero ``edge`` pixels inside the edge of
-    the field ``seen`` (all of it when None).
-
-    An intensifier's circle or a collimator's blade stays where it is when the table
-    pans; left in, its edge is the strongest structure of every frame and phase
-    correlation finds it unmoved (issue 14: runs that panned 11 cm down the ureter were
-    read as if in place).
-    """
-    h, w = shape
-    win: F32 = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    if seen is None or seen.all():
-        return win
-    inner = ndimage.binary_erosion(seen, iterations=2 * edge)
-    if inner.sum() < 0.1 * inner.size:
-        return win
-    taper = ndimage.uniform_filter(inner.astype(np.float32), 2 * edge + 1, mode="constant")
-    out: F32 = win * taper
-    return out
-
-
 @dataclass(frozen=True)
 class Registration:
     """Frames moved onto the run's position, and those taken elsewhere."""
@@ -156,7 +123,7 @@ def register_pauses(
     bladder's field, a scout taken elsewhere): it is listed in ``elsewhere``, not moved.
     ``fields``: the pixels each frame shows (``Series.fields``), moved with it.
     ``acquisition``: each frame's file (``Series.info["_acquisition"]``): the run's
-    frames after its pauses are checked for panning with it (:func:`_panned`).
+    frames after its pauses are checked for panning with it (:func:`pan.panned`).
     """
     first, end = run_block(times)
     moved: list[int] = []
@@ -169,12 +136,9 @@ def register_pauses(
     ref_ft: dict[str, NDArray[Any]] = {}
     # The run itself is only checked for panning (it is never moved: the patient lies
     # still and breathing is tracked later), at half resolution.
-    chain = np.arange(first, end)
-    if acquisition is not None:
-        if acquisition.shape != (log.shape[0],):
-            raise ValueError("one acquisition per frame is needed")
-        chain = np.flatnonzero(acquisition == acquisition[first])
-    panned = _panned(log, chain, first, end, shown.get(first))
+    panned = pan.panned(
+        log, pan.run_frames(first, end, acquisition, log.shape[0]), first, end, shown.get(first)
+    )
     ref_fine = _fine(ref)
     for i in range(log.shape[0]):
         if i in panned:
@@ -233,65 +197,6 @@ def _same_field(
         return True
     r = np.corrcoef(ref_fine[both], _fine(frame)[both])[0, 1]
     return not np.isfinite(r) or float(r) >= MATCH_MIN_CORRELATION
-
-
-def _panned(
-    log: F32, chain: NDArray[np.intp], first: int, end: int, seen: Mask | None = None
-) -> set[int]:
-    """The frames of ``chain`` (one acquisition's, in time order, the run's first frame
-    ``first`` among them) that lie more than a quarter of the image from ``first``: by
-    the sum of the shifts from frame to frame along the chain, or, within the run's
-    first stretch (``first`` to ``end``), by their own shift from it.
-
-    A table pans in steps a frame apart; far along, a frame shares little with the
-    first, or only the spine's repeat a vertebra away, and its own shift from the first
-    is chance (issue 14: 37 % of far run frames were read in place). The steps share
-    most of their field and are found: their sum is where the frame lies, across the
-    run's pauses too. ``seen``: the run's field (:func:`field_window`).
-    """
-    if chain.size < 2:
-        return set()
-    spectra, (hh, ww) = _half_spectra(log[chain], seen)
-    at = int(np.flatnonzero(chain == first)[0])
-    sy, sx = _peaks(spectra[:-1], spectra[1:], (hh, ww))
-    py, px = np.concatenate([[0], np.cumsum(sy)]), np.concatenate([[0], np.cumsum(sx)])
-    far = (np.abs(py - py[at]) > hh / 4) | (np.abs(px - px[at]) > ww / 4)
-    run = (chain >= first) & (chain < end)
-    dy, dx = _peaks(spectra[at : at + 1], spectra[run], (hh, ww))
-    far[run] |= (np.abs(dy) > hh / 4) | (np.abs(dx) > ww / 4)
-    far[at] = False
-    return {int(i) for i in chain[far]}
-
-
-def _half_spectra(stack: F32, seen: Mask | None) -> tuple[NDArray[Any], tuple[int, int]]:
-    """The spectra of ``stack``'s frames 2x2-binned (a quarter of the image is tens of
-    pixels, so half resolution decides it alike), high-passed as :func:`_phase_shift`
-    does and windowed within the field ``seen``; and the binned shape."""
-    h, w = (stack.shape[1] // 2) * 2, (stack.shape[2] // 2) * 2
-    small: F32 = stack[:, 0:h:2, 0:w:2] + stack[:, 1:h:2, 0:w:2]
-    small += stack[:, 0:h:2, 1:w:2]
-    small += stack[:, 1:h:2, 1:w:2]  # the sum of four: the scale does not matter to the phases
-    hh, ww = small.shape[1:]
-    win = field_window(None if seen is None else seen[0:h:2, 0:w:2], (hh, ww), 3)
-    high = small - ndimage.uniform_filter(small, (1, 5, 5), mode="nearest")
-    return sfft.rfft2(high * win), (hh, ww)
-
-
-def _peaks(
-    a: NDArray[Any], b: NDArray[Any], shape: tuple[int, int]
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """The whole-pixel shifts that map each of ``b``'s frames onto ``a``'s (one frame,
-    or as many as ``b``) from their spectra: phase correlation, its whitened spectrum
-    rolled off above PAN_PASS_CYCLES (a detector's fixed pattern and the noise a
-    recursive filter carries from frame to frame are fine, and stay in place)."""
-    hh, ww = shape
-    r = a * np.conj(b)
-    r /= np.abs(r) + 1e-9
-    fy, fx = sfft.fftfreq(hh)[:, None], sfft.rfftfreq(ww)[None]
-    r *= np.exp(-(fy**2 + fx**2) / PAN_PASS_CYCLES**2).astype(np.float32)
-    c = sfft.fftshift(sfft.irfft2(r, s=shape), axes=(-2, -1))
-    iy, ix = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), shape)
-    return iy - hh // 2, ix - ww // 2
 
 
 def _bound_spot_shifts(

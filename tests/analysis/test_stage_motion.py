@@ -1,4 +1,4 @@
-"""Stage: motion (register.py) and the array helpers it stands on (arrays.py)."""
+"""Stage: motion (register.py, pan.py) and the array helpers it stands on (arrays.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,8 @@ import numpy as np
 from scipy import ndimage
 
 from nephro.analysis.arrays import box3, dilate, disk, median_rows, shift_mask
-from nephro.analysis.register import (
-    _half_spectra,
-    _panned,
-    _peaks,
-    field_window,
-    register_pauses,
-    track_kidney,
-)
+from nephro.analysis.pan import _half_spectra, _peaks, field_window, panned
+from nephro.analysis.register import register_pauses, track_kidney
 
 
 def _texture(shape=(64, 64), seed=0):
@@ -165,7 +159,7 @@ def test_a_run_panning_down_the_spine_is_found_by_its_steps():
     steps = [min(4 * i, 96) for i in range(30)]
     log = np.stack([anatomy[y : y + 96] for y in steps]).astype(np.float32)
     frames = np.arange(log.shape[0])
-    far = _panned(log, frames, 0, log.shape[0])
+    far = panned(log, frames, 0, log.shape[0])
     spectra, shape = _half_spectra(log, None)
     dy, _ = _peaks(spectra[:1], spectra, shape)
     # Half resolution: a quarter of the image is 12 binned rows.
@@ -173,7 +167,7 @@ def test_a_run_panning_down_the_spine_is_found_by_its_steps():
     truly_far = {i for i, y in enumerate(steps) if y > 24}
     assert far == truly_far
     assert not truly_far <= own_far  # the frames' own shifts alone miss some
-    assert not _panned(log[:7], frames[:7], 0, 7)  # a quarter of the image at most: in place
+    assert not panned(log[:7], frames[:7], 0, 7)  # a quarter of the image at most: in place
 
 
 def test_a_pan_under_an_intensifier_circle_is_found_within_its_field():
@@ -185,12 +179,12 @@ def test_a_pan_under_an_intensifier_circle_is_found_within_its_field():
     steps = [min(4 * i, 96) for i in range(30)]
     log = np.stack([np.where(circle, anatomy[y : y + 96], 30.0) for y in steps]).astype(np.float32)
     frames = np.arange(log.shape[0])
-    assert _panned(log, frames, 0, log.shape[0], circle) == {
+    assert panned(log, frames, 0, log.shape[0], circle) == {
         i for i, y in enumerate(steps) if y > 24
     }
-    assert not _panned(log, frames, 0, log.shape[0])  # unwindowed, the unmoved circle wins
+    assert not panned(log, frames, 0, log.shape[0])  # unwindowed, the unmoved circle wins
     still = np.stack([log[0]] * 10)
-    assert not _panned(still, np.arange(10), 0, 10, circle)
+    assert not panned(still, np.arange(10), 0, 10, circle)
     win = field_window(circle, circle.shape)
     assert not win[~circle].any() and win[48, 48] > 0.9
 
