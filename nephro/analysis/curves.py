@@ -44,7 +44,8 @@ class Curves:
     """First frame with contrast."""
     kidney_shown: NDArray[np.float64]
     """Share of the collecting system's contrast at its fullest that each frame's field
-    shows (1 where the field holds all of it; see :func:`read_within_fields`)."""
+    shows (1 where the field holds all of it; see :func:`read_within_fields`); 0 where
+    the frame reads it clearly more lucent than its scout (misread)."""
 
     def noise(self, n_px: int) -> NDArray[np.float64]:
         """Noise of a region sum over ``n_px`` pixels, per frame."""
@@ -76,7 +77,7 @@ def measure_curves(
     tube = tract.tube
     tube_curve = masked_sums(s, tube, None) if tube.any() else np.zeros(s.shape[0])
     sig_scout = float(np.median(sig[: max(onset, 1)])) if onset > 0 else float(np.median(sig))
-    return Curves(
+    curves = Curves(
         collecting_system=p_cs,
         ureter=u_ureter,
         bladder=b_curve,
@@ -88,6 +89,12 @@ def measure_curves(
         onset=onset,
         kidney_shown=shown,
     )
+    # Contrast only adds attenuation: a frame that reads the collecting system clearly
+    # more lucent than its scout was not read right (registered onto other anatomy,
+    # processed otherwise) and does not show it.
+    lucent = p_cs < -th.ARRIVAL_SIGMA * curves.noise(int(kidney.outline.sum()))
+    shown[lucent] = 0.0
+    return curves
 
 
 def read_within_fields(

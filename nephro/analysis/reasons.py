@@ -59,8 +59,10 @@ def explain(
     if later_films_for_bladder:
         reasons.append(
             "the films after the one at "
-            f"{fmt_t(m.span_s)} do not show the collecting system: the kidney is judged on"
-            " that film, and the later ones were read for the bladder only"
+            f"{fmt_t(m.span_s)} do not show the collecting system (or read it more lucent than"
+            " before contrast, which contrast cannot do: they were misread):"
+            " the kidney is judged on that film, and the later ones were read for the"
+            " bladder only"
         )
     if m.frames_realigned:
         reasons.append(f"patient moved between films ({m.frames_realigned} frames re-aligned)")

@@ -131,6 +131,36 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     assert (shown.verdict, shown.rule) == (whole.verdict, whole.rule)
 
 
+def test_a_film_reading_the_kidney_more_lucent_than_its_scout_is_not_read(make_case):
+    # Contrast only adds attenuation: a last film whose collecting system reads clearly
+    # more lucent than before contrast was misread (registered onto other anatomy,
+    # processed otherwise). It is not read as the kidney having emptied but like a
+    # film that does not show it: the kidney is judged on the latest film that does.
+    folder, _ = make_case("obstructed_upj", 1)
+    series = load_series([folder])
+    last = series.log_frames.shape[0] - 1
+    whole = analyze_series(series)
+    assert whole.verdict == "obstructed"
+    fullest = int(np.searchsorted(series.times_s, whole.evidence.early_time_s))
+    outline = whole.evidence.collecting_system
+    frames = series.log_frames.copy()
+    # The fullest frame's contrast, mirrored: the scout plus what the contrast took.
+    mirrored = 2 * frames[0] - frames[fullest]
+    frames[last] = np.where(outline, mirrored, frames[last])
+    misread = analyze_series(replace(series, log_frames=frames))
+    without = analyze_series(
+        replace(
+            series,
+            log_frames=series.log_frames[:last],
+            times_s=series.times_s[:last],
+            info={**series.info, "_acquisition": series.info["_acquisition"][:last]},
+        )
+    )
+    assert (misread.verdict, misread.rule) == (without.verdict, without.rule)
+    assert misread.residual_fraction_last == without.residual_fraction_last
+    assert AS_VIEWS in misread.quality
+
+
 def test_films_missing_the_kidney_are_views_only_after_one_shows_it_filled():
     shown = np.array([1.0, 1.0, 1.0, 0.2, 0.1])
     keep = np.array([0, 2, 3, 4, 6])
