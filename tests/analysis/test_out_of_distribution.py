@@ -88,6 +88,17 @@ def test_contrast_leaving_the_field_down_the_ureter_without_a_bladder_is_indeter
     assert "beyond the edge of the field" in " ".join(result.reasons)
 
 
+def _without_last_frame(series):
+    """``series`` as if its last image had not been taken."""
+    last = series.log_frames.shape[0] - 1
+    return replace(
+        series,
+        log_frames=series.log_frames[:last],
+        times_s=series.times_s[:last],
+        info={**series.info, "_acquisition": series.info["_acquisition"][:last]},
+    )
+
+
 def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_case):
     # A delayed film of another field or table position that misses the kidney: the
     # run's first frame stands in there (nothing changed, as far as the subtraction can
@@ -110,14 +121,7 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     # Read again once only: a series already read so stops at "kidney not shown".
     again = replace(series, log_frames=frames, fields={last: away}, quality=[AS_VIEWS])
     assert analyze_series(again).rule == vd.KIDNEY_NOT_SHOWN
-    before = analyze_series(
-        replace(
-            series,
-            log_frames=series.log_frames[:last],
-            times_s=series.times_s[:last],
-            info={**series.info, "_acquisition": series.info["_acquisition"][:last]},
-        )
-    )
+    before = analyze_series(_without_last_frame(series))
     assert (missed.verdict, missed.rule) == (before.verdict, before.rule)
     assert missed.residual_fraction_last == before.residual_fraction_last
     assert missed.span_s == before.span_s < whole.span_s
@@ -148,14 +152,7 @@ def test_a_film_reading_the_kidney_more_lucent_than_its_scout_is_not_read(make_c
     mirrored = 2 * frames[0] - frames[fullest]
     frames[last] = np.where(outline, mirrored, frames[last])
     misread = analyze_series(replace(series, log_frames=frames))
-    without = analyze_series(
-        replace(
-            series,
-            log_frames=series.log_frames[:last],
-            times_s=series.times_s[:last],
-            info={**series.info, "_acquisition": series.info["_acquisition"][:last]},
-        )
-    )
+    without = analyze_series(_without_last_frame(series))
     assert (misread.verdict, misread.rule) == (without.verdict, without.rule)
     assert misread.residual_fraction_last == without.residual_fraction_last
     assert AS_VIEWS in misread.quality
