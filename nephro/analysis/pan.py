@@ -93,31 +93,33 @@ def panned(
 
 
 def _half_spectra(stack: F32, seen: Mask | None) -> tuple[NDArray[Any], tuple[int, int]]:
-    """The spectra of ``stack``'s frames 2x2-binned (a quarter of the image is tens of
-    pixels, so half resolution decides it alike), high-passed as :func:`_phase_shift`
-    does and windowed within the field ``seen``; and the binned shape."""
-    h, w = (stack.shape[1] // 2) * 2, (stack.shape[2] // 2) * 2
-    small: F32 = stack[:, 0:h:2, 0:w:2] + stack[:, 1:h:2, 0:w:2]
-    small += stack[:, 0:h:2, 1:w:2]
-    small += stack[:, 1:h:2, 1:w:2]  # the sum of four: the scale does not matter to the phases
-    hh, ww = small.shape[1:]
-    win = field_window(None if seen is None else seen[0:h:2, 0:w:2], (hh, ww), 3)
+    """The whitened spectra of ``stack``'s frames 2x2-binned (a quarter of the image is
+    tens of pixels, so half resolution decides it alike), high-passed as
+    :func:`_phase_shift` does and windowed within the field ``seen``, each rolled off by
+    the square root of the Gaussian of PAN_PASS_CYCLES (so the product of two is rolled
+    off by it: a detector's fixed pattern and the noise a recursive filter carries from
+    frame to frame are fine, and stay in place); and the binned shape."""
+    n, hh, ww = stack.shape[0], stack.shape[1] // 2, stack.shape[2] // 2
+    pairs = stack[:, : 2 * hh, : 2 * ww].reshape(n, hh, 2, 2 * ww)
+    rows = pairs[:, :, 0] + pairs[:, :, 1]
+    cols = rows.reshape(n, hh, ww, 2)
+    small: F32 = cols[..., 0] + cols[..., 1]  # the sum of four: the scale does not matter
+    half_seen = None if seen is None else seen[: 2 * hh : 2, : 2 * ww : 2]
+    win = field_window(half_seen, (hh, ww), 3)
     high = small - ndimage.uniform_filter(small, (1, 5, 5), mode="nearest")
-    return sfft.rfft2(high * win), (hh, ww)
+    spectra = sfft.rfft2(high * win)
+    spectra /= np.abs(spectra) + 1e-9
+    fy, fx = sfft.fftfreq(hh)[:, None], sfft.rfftfreq(ww)[None]
+    spectra *= np.exp(-(fy**2 + fx**2) / (2 * PAN_PASS_CYCLES**2)).astype(np.float32)
+    return spectra, (hh, ww)
 
 
 def _peaks(
     a: NDArray[Any], b: NDArray[Any], shape: tuple[int, int]
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """The whole-pixel shifts that map each of ``b``'s frames onto ``a``'s (one frame,
-    or as many as ``b``) from their spectra: phase correlation, its whitened spectrum
-    rolled off above PAN_PASS_CYCLES (a detector's fixed pattern and the noise a
-    recursive filter carries from frame to frame are fine, and stay in place)."""
+    or as many as ``b``) from their spectra (:func:`_half_spectra`): phase correlation."""
     hh, ww = shape
-    r = a * np.conj(b)
-    r /= np.abs(r) + 1e-9
-    fy, fx = sfft.fftfreq(hh)[:, None], sfft.rfftfreq(ww)[None]
-    r *= np.exp(-(fy**2 + fx**2) / PAN_PASS_CYCLES**2).astype(np.float32)
-    c = sfft.fftshift(sfft.irfft2(r, s=shape), axes=(-2, -1))
+    c = sfft.fftshift(sfft.irfft2(a * np.conj(b), s=shape), axes=(-2, -1))
     iy, ix = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), shape)
     return iy - hh // 2, ix - ww // 2
