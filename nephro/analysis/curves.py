@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,7 +77,7 @@ def measure_curves(
     tube = tract.tube
     tube_curve = masked_sums(s, tube, None) if tube.any() else np.zeros(s.shape[0])
     sig_scout = float(np.median(sig[: max(onset, 1)])) if onset > 0 else float(np.median(sig))
-    curves = Curves(
+    read = Curves(
         collecting_system=p_cs,
         ureter=u_ureter,
         bladder=b_curve,
@@ -92,9 +92,8 @@ def measure_curves(
     # Contrast only adds attenuation: a frame that reads the collecting system clearly
     # more lucent than its scout was not read right (registered onto other anatomy,
     # processed otherwise) and does not show it.
-    lucent = p_cs < -th.ARRIVAL_SIGMA * curves.noise(int(kidney.outline.sum()))
-    shown[lucent] = 0.0
-    return curves
+    lucent = p_cs < -th.ARRIVAL_SIGMA * read.noise(int(kidney.outline.sum()))
+    return replace(read, kidney_shown=np.where(lucent, 0.0, shown))
 
 
 def read_within_fields(
