@@ -50,7 +50,7 @@ def _phase_shift(
     h, w = ref.shape
     cache: dict[str, NDArray[Any]] = {} if ref_ft is None else ref_ft
     if "win" not in cache:
-        cache["win"] = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+        cache["win"] = pan.field_window(None, (h, w))
     win = cache["win"]
 
     def prep(a: F32) -> NDArray[np.complex128]:
@@ -134,8 +134,8 @@ def register_pauses(
     out = log
     ref = log[first]
     ref_ft: dict[str, NDArray[Any]] = {}
-    # The run itself is only checked for panning (it is never moved: the patient lies
-    # still and breathing is tracked later), at half resolution.
+    # The run's frames are checked for panning (:mod:`nephro.analysis.pan`); its first
+    # stretch is never moved (the patient lies still and breathing is tracked later).
     panned = pan.panned(
         log, pan.run_frames(first, end, acquisition, log.shape[0]), first, end, shown.get(first)
     )
@@ -143,7 +143,8 @@ def register_pauses(
     for i in range(log.shape[0]):
         if i in panned:
             elsewhere.append(i)
-        if first <= i < end or i in panned:
+            continue
+        if first <= i < end:
             continue
         dy, dx = _phase_shift(ref, log[i], ref_ft)
         if abs(dy) > log.shape[1] / 4 or abs(dx) > log.shape[2] / 4:
