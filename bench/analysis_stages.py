@@ -25,7 +25,12 @@ Reported, each with a Wilson 95 % interval:
   series where the analysis saw contrast and read on, the collecting system's
   contrast as a share of its peak on the run (measured against true): the median
   absolute error, the share within 0.2, and agreement on "retains 80 % or more"
-  (the obstruction limit).
+  (the obstruction limit);
+* bladder: series with an image that shows most of the bladder holding contrast, in
+  which the analysis dated its arrival, apart by where it was first seen so (run
+  frames, or films only) and by whether an image showed it empty before (the baseline
+  that :mod:`nephro.analysis.views` reads a pelvic film against); and series whose
+  bladder was shown but never received contrast, in which it dated none.
 """
 
 from __future__ import annotations
@@ -61,6 +66,12 @@ PART_SHOWN = 0.5
 KIDNEY_SHOWN, are reported apart: the analysis reads them over the part shown."""
 FILLED_SHARE = 0.05
 """The collecting system has contrast once it holds this share of its peak iodine."""
+BLADDER_SHOWN = 0.5
+"""An image shows the bladder when this share of it lies in the image's field."""
+BLADDER_FILLED = 0.1
+"""...and shows it filled when it holds this share of the collecting system's peak
+iodine; empty under BLADDER_EMPTY."""
+BLADDER_EMPTY = 0.01
 
 
 def _sorted_images(truth: dict[str, Any]) -> list[dict[str, Any]]:
@@ -140,6 +151,30 @@ def readings(truth: dict[str, Any], curve: np.ndarray, keep: np.ndarray) -> list
     ]
 
 
+def bladder_row(truth: dict[str, Any]) -> dict[str, Any] | None:
+    """What the images showed of the bladder: ``filled`` (on some image showing it), where
+    it was first seen so (``"run"`` frames or ``"films"``) and whether an image showed it
+    empty before (``baseline``); or ``filled`` False when every image showing it shows
+    it empty. None when no image shows it, or it only ever held a trace."""
+    images = _sorted_images(truth)
+    mg = [image.get("iodine_mg", {}) for image in images]
+    peak = max((x.get("collecting_system", 0.0) for x in mg), default=0.0)
+    shown = [
+        image for image in images if image.get("bladder_fraction_in_field", 0.0) >= BLADDER_SHOWN
+    ]
+    if peak <= 0 or not shown:
+        return None
+    share = [image.get("iodine_mg", {}).get("bladder", 0.0) / peak for image in shown]
+    first = next((k for k, x in enumerate(share) if x >= BLADDER_FILLED), None)
+    if first is not None:
+        return {
+            "filled": True,
+            "seen_on": "run" if shown[first]["kind"] == "run" else "films",
+            "baseline": any(x < BLADDER_EMPTY for x in share[:first]),
+        }
+    return {"filled": False} if all(x < BLADDER_EMPTY for x in share) else None
+
+
 def _kind(image: dict[str, Any]) -> str | None:
     """ "run" or "film" for images showing the kidney, "film part" for films showing
     part of it (PART_SHOWN to KIDNEY_SHOWN), None for the rest."""
@@ -187,6 +222,9 @@ def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
         "onset_true_s": onset_truth_s(truth),
         "onset_s": onset_s,
         "readings": read or [],
+        "bladder": None
+        if (bladder := bladder_row(truth)) is None
+        else bladder | {"arrival": result.bladder_arrival_s is not None},
     }
 
 
@@ -224,6 +262,31 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "run": _agreement(kind("run"), limit),
         "film": _agreement(kind("film"), limit),
         "film part": _agreement(kind("film part"), limit),
+        **_bladder(read),
+    }
+
+
+def _bladder(read: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(dated, series): arrival dated where the bladder was seen filled (all, and apart
+    by where and whether with a baseline); and (undated, series) where it was seen
+    empty throughout."""
+    rows = [r["bladder"] for r in read if r.get("bladder")]
+    filled = [b for b in rows if b["filled"]]
+    empty = [b for b in rows if not b["filled"]]
+
+    def dated(group: list[dict[str, Any]]) -> tuple[int, int]:
+        return sum(b["arrival"] for b in group), len(group)
+
+    return {
+        "bladder_filled_dated": dated(filled),
+        "bladder_filled_on_run_dated": dated([b for b in filled if b["seen_on"] == "run"]),
+        "bladder_filled_on_films_dated": dated(
+            [b for b in filled if b["seen_on"] == "films" and b["baseline"]]
+        ),
+        "bladder_filled_on_films_no_baseline_dated": dated(
+            [b for b in filled if b["seen_on"] == "films" and not b["baseline"]]
+        ),
+        "bladder_empty_undated": (sum(not b["arrival"] for b in empty), len(empty)),
     }
 
 
@@ -261,6 +324,10 @@ def report(s: dict[str, Any]) -> str:
     def line(label: str, key: str) -> str:
         return f"{label:58s} {_ci(s[key])}"
 
+    def count(label: str, key: str) -> str:
+        k, total = s[key]
+        return f"{label:58s} {k} of {total}, {_ci(wilson(k, total))}"
+
     limit = f"{th.OBSTRUCTED_MIN_RESIDUAL:.0%}"
     return "\n".join(
         [
@@ -287,6 +354,16 @@ def report(s: dict[str, Any]) -> str:
                     (f"films showing {PART_SHOWN:.0%} to {KIDNEY_SHOWN:.0%} of it", s["film part"]),
                 )
             ),
+            count("bladder seen filled: arrival dated", "bladder_filled_dated"),
+            count("  first seen filled on run frames", "bladder_filled_on_run_dated"),
+            count(
+                "  on films, after an image showed it empty",
+                "bladder_filled_on_films_dated",
+            ),
+            count(
+                "  on films, never shown empty before", "bladder_filled_on_films_no_baseline_dated"
+            ),
+            count("bladder shown, never filled: no arrival dated", "bladder_empty_undated"),
         ]
     )
 

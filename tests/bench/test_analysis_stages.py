@@ -3,6 +3,7 @@
 import numpy as np
 
 from bench.analysis_stages import (
+    bladder_row,
     onset_truth_s,
     polarity_row,
     readings,
@@ -13,7 +14,7 @@ from bench.analysis_stages import (
 )
 
 
-def _image(kind, t_s, centre=(0.0, 0.0), kidney=1.0, mg=0.0):
+def _image(kind, t_s, centre=(0.0, 0.0), kidney=1.0, mg=0.0, bladder=0.0, bladder_mg=0.0):
     return {
         "kind": kind,
         "t_s": t_s,
@@ -21,7 +22,8 @@ def _image(kind, t_s, centre=(0.0, 0.0), kidney=1.0, mg=0.0):
         "fov_cm": 40.0,
         "magnification_kidney": 1.25,
         "kidney_fraction_in_field": kidney,
-        "iodine_mg": {"collecting_system": mg},
+        "bladder_fraction_in_field": bladder,
+        "iodine_mg": {"collecting_system": mg, "bladder": bladder_mg},
     }
 
 
@@ -101,6 +103,31 @@ def test_run_frames_and_films_showing_the_kidney_are_read_against_the_runs_peak(
     assert readings(truth, curve[:2], np.array([0, 1])) == []
 
 
+def test_the_bladder_is_judged_on_the_images_that_show_most_of_it():
+    run = [_image("run", 0.0, mg=1000.0), _image("run", 1.0, bladder=0.6, bladder_mg=5.0)]
+    films = [
+        _image("film", 600.0, bladder=0.4, bladder_mg=900.0),  # shows too little of it
+        _image("film", 900.0, bladder=1.0, bladder_mg=300.0),
+    ]
+    # First seen filled on a film, after a run frame showed it empty (5 mg < 1 %).
+    assert bladder_row({"images": run + films}) == {
+        "filled": True,
+        "seen_on": "films",
+        "baseline": True,
+    }
+    filled_on_run = [_image("run", 2.0, bladder=1.0, bladder_mg=150.0)]
+    assert bladder_row({"images": run[:1] + filled_on_run + films}) == {
+        "filled": True,
+        "seen_on": "run",
+        "baseline": False,
+    }
+    # Shown and empty throughout; a trace (5 % of the peak) says neither; never shown.
+    assert bladder_row({"images": run + films[:1]}) == {"filled": False}
+    trace = [_image("film", 900.0, bladder=1.0, bladder_mg=50.0)]
+    assert bladder_row({"images": run + trace}) is None
+    assert bladder_row({"images": run[:1]}) is None
+
+
 def test_the_summary_counts_each_stage_and_reports_it():
     rows = [
         {
@@ -119,6 +146,7 @@ def test_the_summary_counts_each_stage_and_reports_it():
                 {"kind": "run", "true": 1.0, "measured": 1.0},
                 {"kind": "film part", "true": 0.5, "measured": 0.2},
             ],
+            "bladder": {"filled": True, "seen_on": "films", "baseline": False, "arrival": True},
         },
         {
             "scenario": "no_contrast",
@@ -131,6 +159,7 @@ def test_the_summary_counts_each_stage_and_reports_it():
             "onset_true_s": None,
             "onset_s": None,
             "readings": [],
+            "bladder": {"filled": False, "arrival": True},
         },
         {"scenario": "blank", "seed": 3, "read": False},
     ]
@@ -145,8 +174,13 @@ def test_the_summary_counts_each_stage_and_reports_it():
     assert s["film"]["retention_agrees"][0] == 0.5
     assert s["run"]["n"] == 1 and s["run"]["median_abs_error"] == 0.0
     assert s["film part"]["n"] == 1 and s["film part"]["median_abs_error"] == 0.3
+    assert s["bladder_filled_dated"] == (1, 1)
+    assert s["bladder_filled_on_films_no_baseline_dated"] == (1, 1)
+    assert s["bladder_filled_on_run_dated"] == (0, 0)
+    assert s["bladder_empty_undated"] == (0, 1)
     text = report(s)
     assert "films showing 50% to 90% of it (1)" in text
+    assert "bladder shown, never filled: no arrival dated" in text
     assert "3 development cases (1 unreadable)" in text
     assert "median error 4 s over 1 series" in text
 
@@ -159,3 +193,4 @@ def test_one_simulated_case_is_read_stage_by_stage():
     assert all(set(f) == {"far", "set_aside"} for f in row["stations"])
     assert {r["kind"] for r in row["readings"]} <= {"run", "film", "film part"}
     assert all(0 <= r["true"] <= 2 for r in row["readings"])
+    assert row["bladder"] is None or isinstance(row["bladder"]["arrival"], bool)
