@@ -106,7 +106,7 @@ def station_rows(truth: dict[str, Any], set_aside: set[int]) -> list[dict[str, b
     for i, image in enumerate(images):
         x, z = image["center_xz_cm"]
         far = max(abs(x - x0), abs(z - z0)) > FAR_FIELD_SHARE * field_cm
-        rows.append({"far": far, "set_aside": i in set_aside})
+        rows.append({"far": far, "set_aside": i in set_aside, "film": image["kind"] == "film"})
     return rows
 
 
@@ -254,6 +254,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "polarity_right": wilson(sum(p["right"] for p in polar), len(polar)),
         "far_set_aside": wilson(sum(f["set_aside"] for f in far), len(far)),
         "near_set_aside": wilson(sum(f["set_aside"] for f in near), len(near)),
+        "far_films_set_aside": wilson(
+            sum(f["set_aside"] for f in far if f.get("film")), sum(bool(f.get("film")) for f in far)
+        ),
+        "near_films_set_aside": wilson(
+            sum(f["set_aside"] for f in near if f.get("film")),
+            sum(bool(f.get("film")) for f in near),
+        ),
         "contrast_seen_when_filled": wilson(sum(r["contrast_seen"] for r in filled), len(filled)),
         "none_seen_when_none_given": wilson(sum(not r["contrast_seen"] for r in empty), len(empty)),
         "onset_median_error_s": statistics.median(timed) if timed else None,
@@ -339,6 +346,8 @@ def report(s: dict[str, Any]) -> str:
                 "far_set_aside",
             ),
             line("frames in place set aside", "near_set_aside"),
+            line("  of them films: far ones set aside", "far_films_set_aside"),
+            line("  films in place set aside", "near_films_set_aside"),
             line("contrast seen where the collecting system filled", "contrast_seen_when_filled"),
             line(
                 "'no contrast' where none reached it (failed, displaced)",

@@ -58,6 +58,7 @@ def test_frames_a_quarter_field_away_from_the_runs_first_are_elsewhere():
     rows = station_rows(truth, set_aside={3, 4})
     assert [r["far"] for r in rows] == [False, False, False, True, True]
     assert [r["set_aside"] for r in rows] == [False, False, False, True, True]
+    assert [r["film"] for r in rows] == [False, False, False, False, True]
     assert station_rows({"images": [_image("film", 0.0)]}, set()) == []
 
 
@@ -135,7 +136,11 @@ def test_the_summary_counts_each_stage_and_reports_it():
             "seed": 1,
             "read": True,
             "polarity": {"right": True},
-            "stations": [{"far": True, "set_aside": True}, {"far": False, "set_aside": False}],
+            "stations": [
+                {"far": True, "set_aside": True, "film": True},
+                {"far": False, "set_aside": False, "film": False},
+                {"far": False, "set_aside": True, "film": True},
+            ],
             "filled": True,
             "contrast_seen": True,
             "onset_true_s": 10.0,
@@ -166,7 +171,8 @@ def test_the_summary_counts_each_stage_and_reports_it():
     s = summarise(rows)
     assert s["unreadable"] == 1
     assert s["polarity_right"][0] == 0.5
-    assert s["far_set_aside"][0] == 0.5 and s["near_set_aside"][0] == 0.0
+    assert s["far_set_aside"][0] == 0.5 and s["near_set_aside"][0] == 0.5
+    assert s["far_films_set_aside"][0] == 1.0 and s["near_films_set_aside"][0] == 1.0
     assert s["contrast_seen_when_filled"][0] == 1.0
     assert s["none_seen_when_none_given"][0] == 1.0
     assert s["onset_median_error_s"] == 4.0
@@ -190,7 +196,7 @@ def test_one_simulated_case_is_read_stage_by_stage():
     assert row["read"] and row["filled"]
     assert row["onset_true_s"] is not None
     assert len(row["stations"]) >= 10
-    assert all(set(f) == {"far", "set_aside"} for f in row["stations"])
+    assert all(set(f) == {"far", "set_aside", "film"} for f in row["stations"])
     assert {r["kind"] for r in row["readings"]} <= {"run", "film", "film part"}
     assert all(0 <= r["true"] <= 2 for r in row["readings"])
     assert row["bladder"] is None or isinstance(row["bladder"]["arrival"], bool)
