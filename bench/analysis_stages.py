@@ -72,6 +72,7 @@ BLADDER_FILLED = 0.1
 """...and shows it filled when it holds this share of the collecting system's peak
 iodine; empty under BLADDER_EMPTY."""
 BLADDER_EMPTY = 0.01
+"""...the share under which an image shows the bladder empty."""
 
 
 def _sorted_images(truth: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,8 +158,10 @@ def bladder_row(truth: dict[str, Any]) -> dict[str, Any] | None:
     empty before (``baseline``); or ``filled`` False when every image showing it shows
     it empty. None when no image shows it, or it only ever held a trace."""
     images = _sorted_images(truth)
-    mg = [image.get("iodine_mg", {}) for image in images]
-    peak = max((x.get("collecting_system", 0.0) for x in mg), default=0.0)
+    peak = max(
+        (image.get("iodine_mg", {}).get("collecting_system", 0.0) for image in images),
+        default=0.0,
+    )
     shown = [
         image for image in images if image.get("bladder_fraction_in_field", 0.0) >= BLADDER_SHOWN
     ]
@@ -252,15 +255,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "cases": len(rows),
         "unreadable": len(rows) - len(read),
         "polarity_right": wilson(sum(p["right"] for p in polar), len(polar)),
-        "far_set_aside": wilson(sum(f["set_aside"] for f in far), len(far)),
-        "near_set_aside": wilson(sum(f["set_aside"] for f in near), len(near)),
-        "far_films_set_aside": wilson(
-            sum(f["set_aside"] for f in far if f.get("film")), sum(bool(f.get("film")) for f in far)
-        ),
-        "near_films_set_aside": wilson(
-            sum(f["set_aside"] for f in near if f.get("film")),
-            sum(bool(f.get("film")) for f in near),
-        ),
+        "far_set_aside": _aside(far),
+        "near_set_aside": _aside(near),
+        "far_films_set_aside": _aside([f for f in far if f.get("film")]),
+        "near_films_set_aside": _aside([f for f in near if f.get("film")]),
         "contrast_seen_when_filled": wilson(sum(r["contrast_seen"] for r in filled), len(filled)),
         "none_seen_when_none_given": wilson(sum(not r["contrast_seen"] for r in empty), len(empty)),
         "onset_median_error_s": statistics.median(timed) if timed else None,
@@ -271,6 +269,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "film part": _agreement(kind("film part"), limit),
         **_bladder(read),
     }
+
+
+def _aside(frames: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """The share of ``frames`` (station rows) set aside from the run."""
+    return wilson(sum(f["set_aside"] for f in frames), len(frames))
 
 
 def _bladder(read: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
@@ -346,8 +349,8 @@ def report(s: dict[str, Any]) -> str:
                 "far_set_aside",
             ),
             line("frames in place set aside", "near_set_aside"),
-            line("  of them films: far ones set aside", "far_films_set_aside"),
-            line("  films in place set aside", "near_films_set_aside"),
+            line("  films of them: elsewhere, set aside", "far_films_set_aside"),
+            line("  films of them: in place, set aside", "near_films_set_aside"),
             line("contrast seen where the collecting system filled", "contrast_seen_when_filled"),
             line(
                 "'no contrast' where none reached it (failed, displaced)",
