@@ -287,15 +287,12 @@ def _bladder(read: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     def dated(group: list[dict[str, Any]]) -> tuple[int, int]:
         return sum(b["arrival"] for b in group), len(group)
 
+    films = [b for b in filled if b["seen_on"] == "films"]
     return {
-        "bladder_filled_dated": dated(filled),
-        "bladder_filled_on_run_dated": dated([b for b in filled if b["seen_on"] == "run"]),
-        "bladder_filled_on_films_dated": dated(
-            [b for b in filled if b["seen_on"] == "films" and b["baseline"]]
-        ),
-        "bladder_filled_on_films_no_baseline_dated": dated(
-            [b for b in filled if b["seen_on"] == "films" and not b["baseline"]]
-        ),
+        "bladder_dated": dated(filled),
+        "bladder_run_dated": dated([b for b in filled if b["seen_on"] == "run"]),
+        "bladder_films_dated": dated([b for b in films if b["baseline"]]),
+        "bladder_films_alone_dated": dated([b for b in films if not b["baseline"]]),
         "bladder_empty_undated": (sum(not b["arrival"] for b in empty), len(empty)),
     }
 
@@ -366,16 +363,16 @@ def report(s: dict[str, Any]) -> str:
                     (f"films showing {PART_SHOWN:.0%} to {KIDNEY_SHOWN:.0%} of it", s["film part"]),
                 )
             ),
-            count("bladder seen filled: arrival dated", "bladder_filled_dated"),
-            count("  first seen filled on run frames", "bladder_filled_on_run_dated"),
-            count(
-                "  on films, after an image showed it empty",
-                "bladder_filled_on_films_dated",
+            *(
+                count(label, key)
+                for label, key in (
+                    ("bladder seen filled: arrival dated", "bladder_dated"),
+                    ("  first seen filled on run frames", "bladder_run_dated"),
+                    ("  on films, after an image showed it empty", "bladder_films_dated"),
+                    ("  on films, never shown empty before", "bladder_films_alone_dated"),
+                    ("bladder shown, never filled: no arrival dated", "bladder_empty_undated"),
+                )
             ),
-            count(
-                "  on films, never shown empty before", "bladder_filled_on_films_no_baseline_dated"
-            ),
-            count("bladder shown, never filled: no arrival dated", "bladder_empty_undated"),
         ]
     )
 

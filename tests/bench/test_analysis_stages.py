@@ -180,9 +180,9 @@ def test_the_summary_counts_each_stage_and_reports_it():
     assert s["film"]["retention_agrees"][0] == 0.5
     assert s["run"]["n"] == 1 and s["run"]["median_abs_error"] == 0.0
     assert s["film part"]["n"] == 1 and s["film part"]["median_abs_error"] == 0.3
-    assert s["bladder_filled_dated"] == (1, 1)
-    assert s["bladder_filled_on_films_no_baseline_dated"] == (1, 1)
-    assert s["bladder_filled_on_run_dated"] == (0, 0)
+    assert s["bladder_dated"] == (1, 1)
+    assert s["bladder_films_alone_dated"] == (1, 1)
+    assert s["bladder_run_dated"] == (0, 0)
     assert s["bladder_empty_undated"] == (0, 1)
     text = report(s)
     assert "films showing 50% to 90% of it (1)" in text
