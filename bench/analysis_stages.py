@@ -333,7 +333,7 @@ def report(s: dict[str, Any]) -> str:
 
     def count(label: str, key: str) -> str:
         k, total = s[key]
-        return f"{label:58s} {k} of {total}, {_ci(wilson(k, total))}"
+        return f"{label:58s} " + (f"{k} of {total}, {_ci(wilson(k, total))}" if total else "none")
 
     limit = f"{th.OBSTRUCTED_MIN_RESIDUAL:.0%}"
     return "\n".join(

@@ -187,6 +187,7 @@ def test_the_summary_counts_each_stage_and_reports_it():
     text = report(s)
     assert "films showing 50% to 90% of it (1)" in text
     assert "bladder shown, never filled: no arrival dated" in text
+    assert "first seen filled on run frames" in text and "nan" not in text
     assert "3 development cases (1 unreadable)" in text
     assert "median error 4 s over 1 series" in text
 
