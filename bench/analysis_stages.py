@@ -75,6 +75,11 @@ BLADDER_EMPTY = 0.01
 """...the share under which an image shows the bladder empty."""
 
 
+def _iodine(image: dict[str, Any], part: str) -> float:
+    """The simulator's iodine (mg) in ``part`` on ``image`` (0 where it records none)."""
+    return float(image.get("iodine_mg", {}).get(part, 0.0))
+
+
 def _sorted_images(truth: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(truth["images"], key=lambda image: image["t_s"])
 
@@ -115,7 +120,7 @@ def onset_truth_s(truth: dict[str, Any]) -> float | None:
     """Time (from the first image) of the first image whose collecting system holds
     contrast, or None when it never does."""
     images = _sorted_images(truth)
-    amounts = [image.get("iodine_mg", {}).get("collecting_system", 0.0) for image in images]
+    amounts = [_iodine(image, "collecting_system") for image in images]
     peak = max(amounts, default=0.0)
     if peak <= 0:
         return None
@@ -158,16 +163,11 @@ def bladder_row(truth: dict[str, Any]) -> dict[str, Any] | None:
     empty before (``baseline``); or ``filled`` False when every image showing it shows
     it empty. None when no image shows it, or it only ever held a trace."""
     images = _sorted_images(truth)
-    peak = max(
-        (image.get("iodine_mg", {}).get("collecting_system", 0.0) for image in images),
-        default=0.0,
-    )
-    shown = [
-        image for image in images if image.get("bladder_fraction_in_field", 0.0) >= BLADDER_SHOWN
-    ]
+    peak = max((_iodine(image, "collecting_system") for image in images), default=0.0)
+    shown = [im for im in images if im.get("bladder_fraction_in_field", 0.0) >= BLADDER_SHOWN]
     if peak <= 0 or not shown:
         return None
-    share = [image.get("iodine_mg", {}).get("bladder", 0.0) / peak for image in shown]
+    share = [_iodine(image, "bladder") / peak for image in shown]
     first = next((k for k, x in enumerate(share) if x >= BLADDER_FILLED), None)
     if first is not None:
         return {
