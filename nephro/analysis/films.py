@@ -85,9 +85,11 @@ def read_film(
     ref_slot: int,
     mm: tuple[float, float],
     fields: dict[int, NDArray[np.bool_]],
+    header_end: int | None = None,
 ) -> int:
     """Decode a file of another matrix or field onto the run's grid (``out[slots]``);
-    returns the index of the last frame read.
+    returns the index of the last frame read (``header_end``: see
+    :func:`nephro.analysis.pixels.read_header`).
 
     Resampled in the patient's plane, read in the polarity whose anatomy correlates
     with the run's (films are sometimes stored in the opposite one) and matched to the
@@ -105,12 +107,13 @@ def read_film(
     if inside is not None:
         shown = shown & (resample(inside.astype(np.float32), src_mm, shape, dst_mm)[0] > 0.999)
     flip = False
-    first = next(log_frames(path, ds, 1))
+    first = next(log_frames(path, ds, 1, header_end=header_end))
     film, seen = resample(first, src_mm, shape, dst_mm)
     if correlation(film, ref, seen & shown) < 0:
         flip = True
     k = -1
-    for k, y in enumerate(log_frames(path, ds, len(slots), inverted=flip)):
+    frames = log_frames(path, ds, len(slots), inverted=flip, header_end=header_end)
+    for k, y in enumerate(frames):
         film, seen = resample(y, src_mm, shape, dst_mm)
         seen &= shown
         out[slots[k]] = np.where(seen, match_to(film, ref, seen), ref)

@@ -119,10 +119,28 @@ frame): 4 frames at 512^2 x 16 bits. Larger chunks fall out of the CPU's cache a
 were slower here (16 frames took twice as long as 4)."""
 
 
-def _native_pixels(path: Path, ds: Dataset) -> tuple[int, int, np.dtype[Any]] | None:
+PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
+"""(7FE0,0010) Pixel Data, as a little-endian file stores the tag."""
+
+
+def read_header(path: Path) -> tuple[Dataset, int | None]:
+    """``dcmread(path, stop_before_pixels=True)``, and where that header ends when the
+    Pixel Data element (little endian) starts there (for :func:`log_frames`)."""
+    with open(path, "rb") as f:
+        ds = dcmread(f, stop_before_pixels=True)
+        end = f.tell()
+        return ds, end if f.read(4) == PIXEL_DATA_TAG else None
+
+
+def _native_pixels(
+    path: Path, ds: Dataset, header_end: int | None = None
+) -> tuple[int, int, np.dtype[Any]] | None:
     """Where an uncompressed little-endian file's pixel values start, how many bytes
     they take and their type; None for anything else (compressed, big endian, colour,
-    float, odd layouts)."""
+    float, odd layouts).
+
+    ``header_end``: where the header ends (:func:`read_header`), when the caller knows:
+    the header is not parsed a second time (1-2 ms on a 150-frame run)."""
     meta = getattr(ds, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
     allocated = int(ds.get("BitsAllocated", 0) or 0)
@@ -135,10 +153,13 @@ def _native_pixels(path: Path, ds: Dataset) -> tuple[int, int, np.dtype[Any]] | 
     signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
     dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
     with open(path, "rb") as f:
-        dcmread(f, stop_before_pixels=True)
+        if header_end is None:
+            dcmread(f, stop_before_pixels=True)
+        else:
+            f.seek(header_end)
         start = f.tell()
         head = f.read(12)
-    if len(head) < 12 or head[:4] != b"\xe0\x7f\x10\x00":  # (7FE0,0010) Pixel Data
+    if len(head) < 12 or head[:4] != PIXEL_DATA_TAG:
         return None
     implicit = syntax == ImplicitVRLittleEndian
     length = int.from_bytes(head[4:8] if implicit else head[8:12], "little")
@@ -237,10 +258,16 @@ class Encoding:
 
 
 def log_frames(
-    path: Path, ds: Dataset, n_frames: int, *, inverted: bool = False
+    path: Path,
+    ds: Dataset,
+    n_frames: int,
+    *,
+    inverted: bool = False,
+    header_end: int | None = None,
 ) -> Iterator[FloatArray]:
     """Every frame of the file binned to about the analysis grid, as log transmission
-    (``inverted``: read in the opposite polarity to what the tags say).
+    (``inverted``: read in the opposite polarity to what the tags say; ``header_end``:
+    see :func:`_native_pixels`).
 
     Uncompressed pixel data is read straight from the file a few frames at a time;
     anything else is decoded frame by frame by pydicom's plugins. The yielded array is
@@ -252,7 +279,7 @@ def log_frames(
     enc = Encoding.of(ds)
     maxval = float(2**enc.bits - 1)
     stored = _StoredBits(enc.allocated, enc.bits)
-    native = _native_pixels(path, ds)
+    native = _native_pixels(path, ds, header_end)
     chunks: Iterator[NDArray[Any]]
     if native is not None:
         chunks = _native_chunks(path, *native, (rows, cols), n_frames)

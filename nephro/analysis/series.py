@@ -23,7 +23,7 @@ from pydicom.errors import InvalidDicomError
 
 from nephro.analysis import films, shutter
 from nephro.analysis.films import read_film
-from nephro.analysis.pixels import Encoding, bin_factor_for, log_frames, pixel_mm
+from nephro.analysis.pixels import Encoding, bin_factor_for, log_frames, pixel_mm, read_header
 from nephro.analysis.polarity import polarity_open, reverse, turned_is_right
 
 FloatArray = NDArray[np.float32]
@@ -77,6 +77,8 @@ class _FileInfo:
     offsets_s: NDArray[np.float64] | None  # per-frame offsets from ``start``
     absolute: list[dt.datetime] | None  # enhanced per-frame datetimes
     instance: int
+    header_end: int | None = None
+    """Where the header ends, when the Pixel Data element (little endian) starts there."""
 
 
 def collect_files(paths: list[Path]) -> list[Path]:
@@ -172,7 +174,7 @@ def _file_times(
 def _read_header(path: Path) -> _FileInfo | str:
     """Header of one file, or a short reason why it is not a usable image."""
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        ds, header_end = read_header(path)
     except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         return f"{path.name}: not a DICOM file ({type(exc).__name__})"
     except Exception as exc:  # pydicom raises many types on damaged files
@@ -193,12 +195,18 @@ def _read_header(path: Path) -> _FileInfo | str:
         offsets_s=offsets,
         absolute=absolute,
         instance=int(ds.get("InstanceNumber", 0) or 0),
+        header_end=header_end,
     )
 
 
-def _has_pixel_data(path: Path) -> bool:
+def _has_pixel_data(info: _FileInfo) -> bool:
+    """Whether the file holds Pixel Data: right after its header, or anywhere."""
+    if info.header_end is not None:
+        return True
     try:
-        ds = pydicom.dcmread(path, specific_tags=["PixelData", "FloatPixelData"], defer_size=16)
+        ds = pydicom.dcmread(
+            info.path, specific_tags=["PixelData", "FloatPixelData"], defer_size=16
+        )
     except Exception:
         return False
     return "PixelData" in ds
@@ -223,7 +231,7 @@ def load_series(paths: list[Path]) -> Series:
     if not infos:
         reason = skipped[0] if len(skipped) == 1 else f"{len(skipped)} files, none an image"
         raise SeriesError(f"no DICOM images found ({reason})")
-    with_pixels = [i for i in infos if _has_pixel_data(i.path)]
+    with_pixels = [i for i in infos if _has_pixel_data(i)]
     if not with_pixels:
         raise SeriesError("the DICOM file(s) contain no pixel data")
     # The grid holding the most frames: a multi-frame run outweighs a few spot films
@@ -368,11 +376,13 @@ def _decode(
     k = -1
     try:
         if film is None:
-            for k, y in enumerate(log_frames(info.path, info.ds, info.n_frames)):
+            frames = log_frames(info.path, info.ds, info.n_frames, header_end=info.header_end)
+            for k, y in enumerate(frames):
                 out[slots[k]] = y
         else:
             ref_slot, src_mm, dst_mm, fields = film
-            k = read_film(info.path, info.ds, out, slots, ref_slot, (src_mm, dst_mm), fields)
+            mm = (src_mm, dst_mm)
+            k = read_film(info.path, info.ds, out, slots, ref_slot, mm, fields, info.header_end)
     except SeriesError:
         raise
     except Exception as exc:
