@@ -80,7 +80,10 @@ def panned(
     """
     if chain.size < 2:
         return set()
-    spectra, (hh, ww) = _half_spectra(log[chain], seen)
+    c0 = int(chain[0])
+    # The run's frames are usually one stretch of the stack: a view, not a 10 MB copy.
+    in_order = np.array_equal(chain, np.arange(c0, c0 + chain.size))
+    spectra, (hh, ww) = _half_spectra(log[c0 : c0 + chain.size] if in_order else log[chain], seen)
     at = int(np.flatnonzero(chain == first)[0])
     sy, sx = _peaks(spectra[:-1], spectra[1:], (hh, ww))
     py, px = np.concatenate([[0], np.cumsum(sy)]), np.concatenate([[0], np.cumsum(sx)])
@@ -100,16 +103,19 @@ def _half_spectra(stack: F32, seen: Mask | None) -> tuple[NDArray[Any], tuple[in
     the product of two is rolled off by it: a detector's fixed pattern and the noise a
     recursive filter carries from frame to frame are fine, and stay in place); and the
     binned shape."""
-    n, hh, ww = stack.shape[0], stack.shape[1] // 2, stack.shape[2] // 2
-    pairs = stack[:, : 2 * hh, : 2 * ww].reshape(n, hh, 2, 2 * ww)
-    rows = pairs[:, :, 0] + pairs[:, :, 1]
-    cols = rows.reshape(n, hh, ww, 2)
-    small: F32 = cols[..., 0] + cols[..., 1]  # the sum of four: the scale does not matter
+    hh, ww = stack.shape[1] // 2, stack.shape[2] // 2
+    rows = np.add(stack[:, 0 : 2 * hh : 2, : 2 * ww], stack[:, 1 : 2 * hh : 2, : 2 * ww])
+    small: F32 = rows[..., 0::2] + rows[..., 1::2]  # the sum of four: the scale does not matter
     half_seen = None if seen is None else seen[: 2 * hh : 2, : 2 * ww : 2]
     win = field_window(half_seen, (hh, ww), 3)
-    high = small - ndimage.uniform_filter(small, (1, 5, 5), mode="nearest")
-    spectra = sfft.rfft2(high * win)
-    spectra /= np.abs(spectra) + 1e-9
+    # In place where the arithmetic is the same (fewer 2-5 MB temporaries).
+    high = ndimage.uniform_filter(small, (1, 5, 5), mode="nearest")
+    np.subtract(small, high, out=high)
+    high *= win
+    spectra = sfft.rfft2(high)
+    mag = np.abs(spectra)
+    mag += 1e-9
+    spectra /= mag
     fy, fx = sfft.fftfreq(hh)[:, None], sfft.rfftfreq(ww)[None]
     spectra *= np.exp(-(fy**2 + fx**2) / (2 * PAN_PASS_CYCLES**2)).astype(np.float32)
     return spectra, (hh, ww)
@@ -121,6 +127,8 @@ def _peaks(
     """The whole-pixel shifts that map each of ``b``'s frames onto ``a``'s (one frame,
     or as many as ``b``) from their spectra (:func:`_half_spectra`): phase correlation."""
     hh, ww = shape
-    c = sfft.fftshift(sfft.irfft2(a * np.conj(b), s=shape), axes=(-2, -1))
+    cross = np.conj(b)
+    cross *= a
+    c = sfft.fftshift(sfft.irfft2(cross, s=shape), axes=(-2, -1))
     iy, ix = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), shape)
     return iy - hh // 2, ix - ww // 2
