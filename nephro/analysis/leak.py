@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask, dilate, disk, local_level, shift_mask
+from nephro.analysis.arrays import F32, Mask, dilate, disk, distance_to, local_level, shift_mask
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.curves import Curves
 from nephro.analysis.kidney import Kidney
@@ -151,7 +151,8 @@ def search_leaks(
     late_frames = [i for i in range(n_t) if times[i] >= times[t_tpl] + 60.0] or [n_t - 1]
     to_fixed = (-int(kidney.tracks.dy[t_tpl]), -int(kidney.tracks.dx[t_tpl]))
     tpl_fixed = np.roll(np.roll(tpl_map, to_fixed[0], 0), to_fixed[1], 1)
-    near_kidney = ndimage.distance_transform_edt(~kidney.outline) * px <= th.LEAK_MAX_DISTANCE_MM
+    reach = th.LEAK_MAX_DISTANCE_MM / px
+    near_kidney = distance_to(kidney.outline, reach) * px <= th.LEAK_MAX_DISTANCE_MM
     # The pigtail's lumen keeps its contrast while the pelvis around it empties.
     yy, xx = np.mgrid[0:h, 0:w]
     tube_tip = np.hypot(yy - seed[0], xx - seed[1]) * px <= th.LEAK_TUBE_TIP_MM

@@ -12,10 +12,18 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, MAD, Mask, box3, gather, median_rows, shift_mask
+from nephro.analysis.arrays import (
+    F32,
+    MAD,
+    Mask,
+    box3,
+    distance_to,
+    gather,
+    median_rows,
+    shift_mask,
+)
 from nephro.analysis.register import Tracks
 from nephro.analysis.scatter import linearise
 
@@ -64,7 +72,7 @@ def corrected_sums(
     r_out = max(r_in + 1, int(round(ring_mm[1] / px)))
     # Dilation by the disk x^2 + y^2 <= r^2 is exactly "Euclidean distance to the mask
     # <= r" (integer squared distances); one exact distance map serves both radii.
-    dist = ndimage.distance_transform_edt(~mask)
+    dist = distance_to(mask, r_out)
     inner = dist <= r_in
     outer = dist <= r_out
     ring = outer & ~inner & ~exclude
@@ -137,10 +145,11 @@ def profile_fit(
     """
     n_t = s.shape[0]
     # One distance map for both reaches (dilation by a disk = distance <= its radius).
-    dist = ndimage.distance_transform_edt(~region)
     r_band = max(1, int(round(th.URETER_BAND_MM / px)))
+    r_win = r_band + max(1, int(round(15.0 / px)))
+    dist = distance_to(region, r_win)
     band = dist <= r_band
-    win = (dist <= r_band + max(1, int(round(15.0 / px)))) & ~(exclude & ~band)
+    win = (dist <= r_win) & ~(exclude & ~band)
     idx = np.flatnonzero(win.ravel())
     vals = gather(s.reshape(n_t, -1), np.arange(n_t), idx)
     prof = box3(last[None])[0].reshape(1, -1).take(idx, axis=1)
