@@ -23,17 +23,19 @@ def box3(s: F32) -> F32:
     """
     out: F32 = np.empty_like(s)
     if s.ndim < 3:
-        _box3_into(s, np.empty_like(s), out)
+        box3_into(s, np.empty_like(s), out)
         return out
     step = max(1, (1 << 19) // max(1, s[0].nbytes))  # ~0.5 MB per chunk
     tmp = np.empty_like(s[:step])
     for c0 in range(0, s.shape[0], step):
         c1 = min(c0 + step, s.shape[0])
-        _box3_into(s[c0:c1], tmp[: c1 - c0], out[c0:c1])
+        box3_into(s[c0:c1], tmp[: c1 - c0], out[c0:c1])
     return out
 
 
-def _box3_into(s: F32, tmp: F32, out: F32) -> None:
+def box3_into(s: F32, tmp: F32, out: F32) -> None:
+    """:func:`box3` of ``s`` into ``out`` (``tmp``: scratch of ``s``'s shape), for a
+    caller that makes ``s`` a few frames at a time and smooths each while in cache."""
     np.add(s[..., :-2], s[..., 2:], out=tmp[..., 1:-1])
     tmp[..., 1:-1] += s[..., 1:-1]
     np.add(s[..., 0], s[..., 0], out=tmp[..., 0])

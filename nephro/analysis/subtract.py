@@ -23,7 +23,7 @@ from nephro.analysis.arrays import (
     F32,
     MAD,
     Mask,
-    box3,
+    box3_into,
     clear_border,
     disk,
     median_rows,
@@ -235,14 +235,16 @@ def _subtract(
     med = median_rows(flat.copy())
     sig = MAD * median_rows(np.abs(flat - med[:, None]))
     invalid = ~valid
-    s = np.empty_like(log)
+    s, sm = np.empty_like(log), np.empty_like(log)
     step = max(1, (1 << 19) // max(1, s[0].nbytes))
+    tmp = np.empty_like(log[:step])
     for c0 in range(0, n_t, step):
         sc = s[c0 : c0 + step]
         np.subtract(scout, log[c0 : c0 + step], out=sc)
         sc -= med[c0 : c0 + step, None, None]
         np.copyto(sc, np.float32(0.0), where=invalid)
-    sm = box3(s)
+        # Smoothed (box3) while the chunk is still in the CPU's cache.
+        box3_into(sc, tmp[: sc.shape[0]], sm[c0 : c0 + step])
     fm = sm.reshape(n_t, -1).take(sample, axis=1)
     sig_m = MAD * median_rows(np.abs(fm - median_rows(fm.copy())[:, None]))
     # Pixel noise alone, from the high-frequency residual (S - box3(S)).
