@@ -57,6 +57,33 @@ def gather(flat: F32, rows: NDArray[np.intp], idx: NDArray[np.intp]) -> F32:
     return out
 
 
+def above(stack: F32, limits: NDArray[np.float64]) -> Mask:
+    """``stack > limits[:, None, None]`` (a float64 limit per frame), the same pixels
+    compared in float32 (a third faster than converting the stack): a float32 value
+    exceeds a limit exactly when it exceeds the largest float32 not above it."""
+    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, compared alike
+        lim = limits.astype(np.float32)
+    lim = np.where(lim > limits, np.nextafter(lim, np.float32(-np.inf)), lim)
+    out: Mask = stack > lim.astype(np.float32)[:, None, None]
+    return out
+
+
+def below(stack: F32, limits: NDArray[np.float64]) -> Mask:
+    """``stack < limits[:, None, None]``, compared in float32 as :func:`above` does."""
+    with np.errstate(over="ignore"):
+        lim = limits.astype(np.float32)
+    lim = np.where(lim < limits, np.nextafter(lim, np.float32(np.inf)), lim)
+    out: Mask = stack < lim.astype(np.float32)[:, None, None]
+    return out
+
+
+def count_per_frame(masks: Mask) -> NDArray[np.int64]:
+    """True pixels in each frame of a stack of masks: ``masks.sum(axis=(1, 2))``, by
+    ``count_nonzero`` frame by frame (three times as fast on a 150-frame stack: the sum
+    along an axis converts every boolean to an integer first)."""
+    return np.fromiter((np.count_nonzero(m) for m in masks), np.int64, masks.shape[0])
+
+
 def median_rows(a: NDArray[Any]) -> NDArray[Any]:
     """``np.median(a, axis=1)`` with one partition instead of two order statistics.
 

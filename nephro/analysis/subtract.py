@@ -23,8 +23,11 @@ from nephro.analysis.arrays import (
     F32,
     MAD,
     Mask,
+    above,
+    below,
     box3_into,
     clear_border,
+    count_per_frame,
     disk,
     median_rows,
     robust_range,
@@ -124,11 +127,11 @@ def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtract
 
     # First pass on the early frames only, to find when contrast appears.
     s, sig, sm, sig_m, sig_hf = _subtract(log[: min(n_t, FIRST_PASS_FRAMES)], log0, valid, sample)
-    signif = sm > (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
+    signif = above(sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)
     onset_idx = contrast_frames(sm, sig_m, signif)
     if onset_idx.size == 0 and s.shape[0] < n_t:
         s, sig, sm, sig_m, sig_hf = _subtract(log, log0, valid, sample)
-        signif = sm > (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
+        signif = above(sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)
         onset_idx = contrast_frames(sm, sig_m, signif)
     if onset_idx.size == 0:
         raise NoContrast("no contrast seen in any frame", 1.0)
@@ -139,7 +142,7 @@ def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtract
     if use_mean or s.shape[0] != n_t:
         scout_used = log[:n_pre].mean(axis=0) if use_mean else log0
         s, sig, sm, sig_m, sig_hf = _subtract(log, scout_used, valid, sample)
-        signif = sm > (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
+        signif = above(sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)
 
     # Bowel gas that drifts away from where it was on the scout leaves a positive
     # "contrast-like" signal. Gas is lucent (a local bright bump of log transmission) on
@@ -193,8 +196,8 @@ def change_balance(log: F32) -> int:
     """
     valid = valid_pixels(log[0])
     _, _, sm, sig_m, _ = _subtract(log, log[0], valid, _sample(valid))
-    high = (th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]
-    return int(np.count_nonzero(sm > high)) - int(np.count_nonzero(sm < -high))
+    high = th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m
+    return int(np.count_nonzero(above(sm, high))) - int(np.count_nonzero(below(sm, -high)))
 
 
 def _sample(valid: Mask) -> NDArray[np.intp]:
@@ -263,9 +266,8 @@ def contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArra
     negative one.
     """
     n_t = sm.shape[0]
-    pos = signif.reshape(n_t, -1).sum(axis=1)
-    neg = (sm < -(th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)[:, None, None]).reshape(n_t, -1)
-    neg_n = neg.sum(axis=1)
+    pos = count_per_frame(signif)
+    neg_n = count_per_frame(below(sm, -(th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)))
     ok = (pos >= th.MIN_CONTRAST_PIXELS) & (pos >= th.CONTRAST_POSITIVE_RATIO * neg_n)
     # Injected contrast stays: require most of the following frames to agree, which
     # rejects a single frame caught at the wrong breathing phase.

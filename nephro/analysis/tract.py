@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import Mask, dilate, disk
+from nephro.analysis.arrays import Mask, above, dilate, disk
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.subtract import Subtraction
@@ -87,7 +87,7 @@ def segment_tract(sub: Subtraction, kidney: Kidney, bladder: Bladder, px: float)
 
     # Ureter: contrast ever seen below the kidney, not lateral to it, not bladder/tube.
     after = np.arange(onset, n_t)
-    ever = (sm[onset:] > th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[after, None, None]).any(axis=0)
+    ever = above(sm[onset:], th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[after]).any(axis=0)
     ever &= sub.gas_free
     ever = ndimage.binary_opening(ever, np.ones((2, 1), bool)) | (
         ndimage.binary_opening(ever, np.ones((1, 2), bool))
