@@ -158,14 +158,50 @@ def distance_to(mask: Mask, reach: float) -> NDArray[np.float64]:
     return out
 
 
+def _by_disk(m: Mask, r: int, combine: np.ufunc) -> Mask:
+    """``combine`` (and: erosion, or: dilation) of ``m`` at every offset of ``disk(r)``
+    (symmetric, so both read the same offsets), outside the image False.
+
+    ``m`` is padded with ``r`` False pixels each side and flattened: every offset is
+    then one contiguous slice (no row wraps: a disk never reaches more than ``r``
+    columns), and a 128 px mask takes a few microseconds an offset where scipy's
+    generic binary filters took 0.3-0.8 ms a call, and the stages make dozens.
+    """
+    m = np.asarray(m, dtype=bool)
+    h, w = m.shape
+    wide = w + 2 * r
+    pad = np.zeros((h + 2 * r, wide), bool)
+    pad[r : r + h, r : r + w] = m
+    flat = pad.reshape(-1)
+    n, base = h * wide, r * wide
+    out = flat[base : base + n].copy()
+    ys, xs = np.nonzero(disk(r))
+    for dy, dx in zip(ys.tolist(), xs.tolist(), strict=True):
+        if (dy, dx) != (r, r):
+            at = base + (dy - r) * wide + (dx - r)
+            combine(out, flat[at : at + n], out=out)
+    return np.ascontiguousarray(out.reshape(h, wide)[:, r : r + w])
+
+
+def erode(m: Mask, r: int) -> Mask:
+    """``ndimage.binary_erosion(m, disk(r))``, the same pixels (:func:`_by_disk`)."""
+    return _by_disk(m, r, np.logical_and)
+
+
+def opening(m: Mask, r: int) -> Mask:
+    """``ndimage.binary_opening(m, disk(r))``, the same pixels (:func:`erode`,
+    :func:`dilate`)."""
+    return dilate(erode(m, r), r)
+
+
 def dilate(m: Mask, r: int) -> Mask:
     """``ndimage.binary_dilation(m, disk(r))``, the same pixels: every pixel within
-    ``r`` of one of ``m``'s. Beyond a radius of 3 by the Euclidean distance transform,
-    whose cost does not grow with ``r`` (a 12 px disk took 17 times as long)."""
+    ``r`` of one of ``m``'s. Up to a radius of 3 by :func:`_by_disk`; beyond, by the
+    Euclidean distance transform, whose cost does not grow with ``r`` (a 12 px disk
+    took 17 times as long)."""
     m = np.asarray(m, dtype=bool)
     if r <= 3:
-        small: Mask = ndimage.binary_dilation(m, disk(r))
-        return small
+        return _by_disk(m, r, np.logical_or)
     if not m.any():
         return np.zeros_like(m, dtype=bool)
     near: Mask = distance_to(m, r) <= r

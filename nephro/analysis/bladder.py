@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, MAD, Mask, box3, dilate, disk
+from nephro.analysis.arrays import F32, MAD, Mask, box3, dilate, opening
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.subtract import Subtraction
 from nephro.analysis.sums import profile_fit
@@ -63,7 +63,7 @@ def find_bladder(
     if not mask.any():
         # Without the outlier test, a candidate must show a bladder's course instead.
         mask = bladder_by_growth(s, times, find(0.0), pelvic_gas, px)
-    roi = ndimage.binary_dilation(mask, disk(1)) if mask.any() else mask
+    roi = dilate(mask, 1) if mask.any() else mask
     return Bladder(mask=mask, roi=roi, find=find)
 
 
@@ -215,7 +215,7 @@ def _bladder_region(
     """The blob around one detector peak, if it is wide and large enough for a bladder."""
     peak = float(sm5[iy, ix] - m_out[iy, ix])
     region = (sm5 - m_out[iy, ix] > th.BLADDER_REGION_FRACTION * peak) & lower
-    region = ndimage.binary_opening(region, disk(max(1, int(round(8.0 / px)))))
+    region = opening(region, max(1, int(round(8.0 / px))))
     lab, n_lab = ndimage.label(region)
     if n_lab == 0:
         return None

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask, disk, shift_mask
+from nephro.analysis.arrays import F32, Mask, dilate, opening, shift_mask
 from nephro.analysis.register import Tracks, track_kidney
 from nephro.analysis.result import NoContrast
 from nephro.analysis.subtract import Subtraction
@@ -149,10 +149,10 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
         th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[t_tpl], 0.12 * float(tpl_map[seed])
     )
     cs_core = comp & near & strong
-    cs_core = ndimage.binary_opening(cs_core, disk(1)) | (cs_core & (tpl_map > 0.4 * tpl_map[seed]))
+    cs_core = opening(cs_core, 1) | (cs_core & (tpl_map > 0.4 * tpl_map[seed]))
     if not cs_core.any():
         cs_core = comp & near
-    cs_mask = ndimage.binary_dilation(cs_core, disk(1)) & near
+    cs_mask = dilate(cs_core, 1) & near
     image_left = seed[1] < w / 2
     cs_ys, cs_xs = np.nonzero(cs_core)
 
@@ -160,7 +160,7 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
     cs_zone = np.zeros((h, w), bool)
     for key in set(zip(tracks.dy.tolist(), tracks.dx.tolist(), strict=True)):
         cs_zone |= shift_mask(cs_mask, *key)
-    cs_zone = ndimage.binary_dilation(cs_zone, disk(1))
+    cs_zone = dilate(cs_zone, 1)
     return Kidney(
         seed=seed,
         template_frame=t_tpl,

@@ -21,7 +21,15 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask, dilate, disk, distance_to, local_level, shift_mask
+from nephro.analysis.arrays import (
+    F32,
+    Mask,
+    dilate,
+    distance_to,
+    local_level,
+    opening,
+    shift_mask,
+)
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.curves import Curves
 from nephro.analysis.kidney import Kidney
@@ -103,7 +111,7 @@ class LeakSearch:
                 low &= dilate(low_acc, tol)
             cand_acc, low_acc = cand, low
         assert cand_acc is not None and low_acc is not None
-        cand = ndimage.binary_opening(cand_acc, disk(max(1, int(round(4.0 / px)))))
+        cand = opening(cand_acc, max(1, int(round(4.0 / px))))
         # Hysteresis: the faint rim of a leak that connects to its significant core.
         region = low_acc | cand
         if blocked:
@@ -113,7 +121,7 @@ class LeakSearch:
             # read as a leak but a leak beside it still is. (A region touching the
             # band was dropped whole: 1 of 10 obstructed leaks found on the phantom's
             # development seeds; one pixel around it left a column's edge as a leak.)
-            cut = ndimage.binary_dilation(moved, disk(2))
+            cut = dilate(moved, 2)
             region &= ~cut
             cand &= ~cut
         lab, _ = ndimage.label(region)
@@ -192,12 +200,8 @@ def confirm_leak(
     u_peak = float(curves.upper.max())
     if drained:
         # Contrast flows on to the bladder: no stagnant column (see the leak search).
-        thick = ndimage.binary_opening(
-            tract.course, disk(max(1, int(round(th.URETER_THIN_MM / px))))
-        )
-        leak_mask_draining = search.regions(
-            ndimage.binary_dilation(tract.ureter & ~thick, disk(1)), blocked=False
-        )
+        thick = opening(tract.course, max(1, int(round(th.URETER_THIN_MM / px))))
+        leak_mask_draining = search.regions(dilate(tract.ureter & ~thick, 1), blocked=False)
         if (leak_mask_draining != leak_mask).any():
             leak_mask = leak_mask_draining
             leak_curve = corrected_sums(

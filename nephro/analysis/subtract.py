@@ -28,7 +28,7 @@ from nephro.analysis.arrays import (
     box3_into,
     clear_border,
     count_per_frame,
-    disk,
+    dilate,
     median_rows,
     robust_range,
 )
@@ -152,7 +152,7 @@ def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtract
     tophat = scout - ndimage.grey_opening(scout, size=(g, g))
     sig_pix = float(np.median(sig_hf[1 : max(onset, 2)])) / math.sqrt(2.0)
     gas_thr = gas_threshold(tophat, valid, 6.0 * sig_pix + 0.02 * robust_range(scout))
-    gas = ndimage.binary_dilation(tophat > gas_thr, disk(1))
+    gas = dilate(tophat > gas_thr, 1)
     signif &= (~gas & valid)[None]
     onset_idx = contrast_frames(sm, sig_m, signif)
     if onset_idx.size == 0:
@@ -218,7 +218,7 @@ def valid_pixels(log0: F32) -> Mask:
     h, w = log0.shape
     rng_l = float(log0.max() - log0.min()) or 1.0
     sat = (log0 >= log0.max() - 1e-3 * rng_l) | (log0 <= log0.min() + 1e-3 * rng_l)
-    valid = ~ndimage.binary_dilation(sat, disk(2))
+    valid = ~dilate(sat, 2)
     clear_border(valid, max(1, int(round(0.03 * min(h, w)))))
     if valid.sum() < 0.2 * h * w:
         valid[:] = True

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import Mask, above, dilate, disk
+from nephro.analysis.arrays import Mask, above, dilate, opening
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.subtract import Subtraction
@@ -76,7 +76,7 @@ def segment_tract(sub: Subtraction, kidney: Kidney, bladder: Bladder, px: float)
     beyond = (xx - lat_edge) * lateral > 10.0 / px
     tube = early_sig & beyond & (np.abs(yy - seed[0]) * px < 90.0)
     # A tube is a thin line; a blob lateral to the kidney is something else (a leak).
-    tube &= ~ndimage.binary_opening(tube, disk(max(1, int(round(5.0 / px)))))
+    tube &= ~opening(tube, max(1, int(round(5.0 / px))))
     tube = ndimage.binary_opening(tube, np.ones((1, 2), bool))
     tube_lab, n_tube = ndimage.label(tube)
     if n_tube:
@@ -95,21 +95,21 @@ def segment_tract(sub: Subtraction, kidney: Kidney, bladder: Bladder, px: float)
     below = yy > kidney.bottom - 5.0 / px
     medial = (xx - lat_edge) * lateral < 0
     course = _from_kidney(ever & below & medial & ~cs_zone, cs_zone, px)
-    ureter = course & ~ndimage.binary_dilation(bladder_roi, disk(1))
+    ureter = course & ~dilate(bladder_roi, 1)
     ureter &= ~tube
     lab_u, n_u = ndimage.label(ureter, np.ones((3, 3), bool))
     if n_u:
         sizes = np.bincount(lab_u.ravel())[1:]
         keep = np.flatnonzero(sizes >= 3) + 1
         ureter = np.isin(lab_u, keep)
-    ureter_roi = ndimage.binary_dilation(ureter, disk(1)) & ~cs_zone & ~bladder_roi
+    ureter_roi = dilate(ureter, 1) & ~cs_zone & ~bladder_roi
     # A stagnant ureteric column keeps filling after the template frame; its blurred
     # edges reach beyond the significant core (see URETER_BAND_MM). The ureter is long
     # and thin: blur and a dilated column's profile put contrast well beyond its
     # significant core, so it is summed over a wider band and its background taken
     # further out; a near ring times many pixels under-counts it.
     ureter_wide = dilate(ureter, max(1, int(round(th.URETER_BAND_MM / px))))
-    occupied = sub.gas | ndimage.binary_dilation(cs_zone | ureter_roi | bladder_roi | tube, disk(1))
+    occupied = sub.gas | dilate(cs_zone | ureter_roi | bladder_roi | tube, 1)
     return Tract(
         tube=tube,
         course=course,

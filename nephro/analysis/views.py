@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, MAD, Mask, disk
+from nephro.analysis.arrays import F32, MAD, Mask, opening
 from nephro.analysis.bladder import midline
 from nephro.analysis.placement import Placement, place, seen_pixels, shifted
 from nephro.analysis.register import Registration
@@ -200,7 +200,7 @@ def bladder_gain(diff: F32, both: Mask, sigma: float, top: int, mid: int, px: fl
     region = both & (yy >= top) & (np.abs(xx - mid) * px <= th.BLADDER_MAX_OFF_MIDLINE_MM)
     blobs = region & (sm - med > th.VIEW_EMPTY_SIGMA * noise)
     r = max(1, int(round(th.BLADDER_MIN_HALF_WIDTH_MM / px)))
-    wide = ndimage.binary_opening(blobs, disk(r))
+    wide = opening(blobs, r)
     lab, n_lab = ndimage.label(blobs)
     best = 0.0
     for c in np.unique(lab[wide]).tolist():
