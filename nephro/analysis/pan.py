@@ -115,7 +115,10 @@ def _half_spectra(stack: F32, seen: Mask | None) -> tuple[NDArray[Any], tuple[in
     spectra = sfft.rfft2(high)
     mag = np.abs(spectra)
     mag += 1e-9
-    spectra /= mag
+    # Times the reciprocal: what numpy's complex division by a real does anyway (the
+    # same values), without its general complex division.
+    np.divide(np.float32(1.0), mag, out=mag)
+    spectra *= mag
     fy, fx = sfft.fftfreq(hh)[:, None], sfft.rfftfreq(ww)[None]
     spectra *= np.exp(-(fy**2 + fx**2) / (2 * PAN_PASS_CYCLES**2)).astype(np.float32)
     return spectra, (hh, ww)
