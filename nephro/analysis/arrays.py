@@ -61,20 +61,25 @@ def above(stack: F32, limits: NDArray[np.float64]) -> Mask:
     """``stack > limits[:, None, None]`` (a float64 limit per frame), the same pixels
     compared in float32 (a third faster than converting the stack): a float32 value
     exceeds a limit exactly when it exceeds the largest float32 not above it."""
-    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, compared alike
-        lim = limits.astype(np.float32)
-    lim = np.where(lim > limits, np.nextafter(lim, np.float32(-np.inf)), lim)
-    out: Mask = stack > lim.astype(np.float32)[:, None, None]
+    out: Mask = stack > _limits32(limits, -np.inf)[:, None, None]
     return out
 
 
 def below(stack: F32, limits: NDArray[np.float64]) -> Mask:
-    """``stack < limits[:, None, None]``, compared in float32 as :func:`above` does."""
-    with np.errstate(over="ignore"):
-        lim = limits.astype(np.float32)
-    lim = np.where(lim < limits, np.nextafter(lim, np.float32(np.inf)), lim)
-    out: Mask = stack < lim.astype(np.float32)[:, None, None]
+    """``stack < limits[:, None, None]``, compared in float32 as :func:`above` does
+    (against the smallest float32 not below the limit)."""
+    out: Mask = stack < _limits32(limits, np.inf)[:, None, None]
     return out
+
+
+def _limits32(limits: NDArray[np.float64], toward: float) -> NDArray[np.float32]:
+    """``limits`` in float32, each moved one step ``toward`` (-inf or inf) where rounding
+    put it past the float64 value on the other side."""
+    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, compared alike
+        lim = limits.astype(np.float32)
+    past = lim > limits if toward < 0 else lim < limits
+    out: NDArray[np.float32] = np.where(past, np.nextafter(lim, np.float32(toward)), lim)
+    return out.astype(np.float32)
 
 
 def count_per_frame(masks: Mask) -> NDArray[np.int64]:
