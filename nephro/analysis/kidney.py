@@ -62,13 +62,19 @@ The collecting system is fullest when the injection ends (5-10 mL by gravity or 
 hand: clinical.md, "Contrast"); a late film with its own field and processing can show
 more "contrast" around the pelvis (its fill, misregistration) than the kidney ever held
 (issue 14, indsim dev)."""
+RESEED_WITHIN_MM = 25.0
+"""Engineering: on the template frame the pelvis is sought this close to where the
+first contrast was (tracked for breathing)."""
 PERSISTENT_SHARE = 0.6
 """Engineering: the share of those frames in which a pixel must show contrast."""
 
 
-def _pelvis_seed(sub: Subtraction, times: NDArray[np.float64]) -> tuple[int, int]:
+def _pelvis_seed(
+    sub: Subtraction, times: NDArray[np.float64]
+) -> tuple[tuple[int, int], NDArray[np.intp]]:
     """The renal pelvis at the tube tip: the densest point of the largest blob of
-    contrast that persists through the first seconds of contrast.
+    contrast that persists through the first seconds of contrast; and the frames it
+    was found on.
 
     Injected contrast stays where it went; the diaphragm and the liver's edge that
     breathing moves into the field show as a dense crescent in every other frame
@@ -82,11 +88,11 @@ def _pelvis_seed(sub: Subtraction, times: NDArray[np.float64]) -> tuple[int, int
         persistent = sub.signif[early].mean(axis=0) >= PERSISTENT_SHARE
         seed = _densest_of_largest(persistent, sub.sm[early].mean(axis=0))
         if seed is not None:
-            return seed
+            return seed, early
     for t in cf:
         seed = _densest_of_largest(sub.signif[t], sub.sm[t])
         if seed is not None:
-            return seed
+            return seed, np.array([t])
     raise NoContrast("no contrast seen in any frame", 1.0)
 
 
@@ -110,7 +116,7 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
     """
     sm, sig_m = sub.sm, sub.sig_m
     n_t, h, w = sm.shape
-    seed = _pelvis_seed(sub, times)
+    seed, found_on = _pelvis_seed(sub, times)
     # Template frame: most contrast around the seed (collecting system at its fullest).
     r_k = int(round(60.0 / px))
     ky0, ky1 = max(seed[0] - r_k, 0), min(seed[0] + r_k + 1, h)
@@ -124,7 +130,13 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
         k_signal = np.where(soon, k_signal, -np.inf)
     t_tpl = int(np.flatnonzero(k_signal >= 0.9 * k_signal.max())[0])
     tracks, _ = track_kidney(sm, sig_m, t_tpl, seed, px, times)
-    # Re-seed on the template frame (the pelvis may have moved with breathing).
+    # Re-seed on the template frame, near where the first contrast was (carried there
+    # by breathing): not on whatever else is densest around it.
+    sure = found_on[tracks.reliable[found_on]]
+    at_tpl = seed
+    if sure.size:
+        dy, dx = float(np.mean(tracks.dy[sure])), float(np.mean(tracks.dx[sure]))
+        at_tpl = (seed[0] - int(round(dy)), seed[1] - int(round(dx)))
     tpl_map = sm[t_tpl]
     hi = tpl_map > th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[t_tpl]
     lo = tpl_map > th.PIXEL_SIGMA_SIGNIFICANT * sig_m[t_tpl]
@@ -134,6 +146,10 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
     zz[ky1:] = -np.inf
     zz[:, :kx0] = -np.inf
     zz[:, kx1:] = -np.inf
+    yy, xx = np.mgrid[0:h, 0:w]
+    close = np.hypot(yy - at_tpl[0], xx - at_tpl[1]) * px <= RESEED_WITHIN_MM
+    if np.isfinite(zz[close]).any():
+        zz[~close] = -np.inf
     if not np.isfinite(zz).any():
         # Nothing near the first contrast stands out on its fullest frame: no kidney
         # (the argmax of nothing had taken the image's corner for the pelvis).
@@ -143,7 +159,6 @@ def find_kidney(sub: Subtraction, times: NDArray[np.float64], px: float) -> Kidn
     comp = lab == lab[seed]
     # Keep the collecting system proper: pixels well above noise near the seed; thin
     # tube and ureter leave through the opening.
-    yy, xx = np.mgrid[0:h, 0:w]
     near = np.hypot(yy - seed[0], xx - seed[1]) * px <= 75.0
     strong = tpl_map > max(
         th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[t_tpl], 0.12 * float(tpl_map[seed])

@@ -62,6 +62,7 @@ class Trace:
     keep: NDArray[np.intp] | None = None
     """The frames of the registration read as the run's field."""
     subtraction: Subtraction | None = None
+    kidney: Kidney | None = None
     curves: Curves | None = None
 
 
@@ -124,7 +125,7 @@ def _analyze_registered(
         log = match_frames(log, only=[k for k, i in enumerate(keep) if int(i) in display])
     try:
         sub = trace.subtraction = subtract_scout(log, times, px)
-        kidney = find_kidney(sub, times, px)
+        kidney = trace.kidney = find_kidney(sub, times, px)
         bladder = find_bladder(sub, kidney, times, px)
         if outlines is not None:
             kidney, bladder = outlines.correct_organs(kidney, bladder, series.bin_factor)

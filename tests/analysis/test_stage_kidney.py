@@ -87,3 +87,33 @@ def test_a_seed_with_no_contrast_around_it_on_any_frame_is_no_kidney():
     flat = dataclasses.replace(sub, sm=np.zeros_like(sub.sm))
     with pytest.raises(NoContrast, match="collecting system"):
         find_kidney(flat, times, PX)
+
+
+def _run_with_later_residue():
+    """A 1-frame-a-second run over a kidney that fills from frame 8 and stays full;
+    from frame 20 on, a denser patch 48 mm beside it (a vertebra's subtraction residue
+    once the display changes), which makes the frames after it the fullest."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:96, 0:96]
+    body = 5.0 - 0.0002 * ((yy - 48) ** 2 + (xx - 48) ** 2)
+    blob = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - 30) ** 2) / 20.0)
+    residue = 0.9 * ((np.abs(yy - 50) <= 3) & (np.abs(xx - 46) <= 2))
+    frames = [
+        body
+        + rng.normal(0, 0.01, body.shape)
+        - (blob if t >= 8 else 0)
+        - (residue if t >= 20 else 0)
+        for t in range(60)
+    ]
+    return np.stack(frames).astype(np.float32), np.arange(60.0)
+
+
+def test_the_pelvis_is_sought_where_the_first_contrast_was_not_on_denser_residue_nearby():
+    # The template frame's densest point within 6 cm of the first contrast was taken
+    # for the pelvis, a vertebra's residue (issue 14, indsim dev: 17 of 98 filled
+    # kidneys outlined on the spine, obstructed_ureter-185 among them).
+    log, times = _run_with_later_residue()
+    sub = subtract_scout(log, times, PX)
+    kidney = find_kidney(sub, times, PX)
+    assert np.hypot(kidney.seed[0] - 50, kidney.seed[1] - 30) <= 3
+    assert kidney.core[50, 30] and not kidney.core[50, 46]

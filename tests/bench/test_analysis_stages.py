@@ -152,6 +152,7 @@ def test_the_summary_counts_each_stage_and_reports_it():
                 {"kind": "film part", "true": 0.5, "measured": 0.2},
             ],
             "bladder": {"filled": True, "seen_on": "films", "baseline": False, "arrival": True},
+            "kidney": {"distance_mm": 40.0, "at_pelvis": False},
         },
         {
             "scenario": "no_contrast",
@@ -180,6 +181,7 @@ def test_the_summary_counts_each_stage_and_reports_it():
     assert s["film"]["retention_agrees"][0] == 0.5
     assert s["run"]["n"] == 1 and s["run"]["median_abs_error"] == 0.0
     assert s["film part"]["n"] == 1 and s["film part"]["median_abs_error"] == 0.3
+    assert s["kidney_at_pelvis"] == (0, 1)
     assert s["bladder_dated"] == (1, 1)
     assert s["bladder_films_alone_dated"] == (1, 1)
     assert s["bladder_run_dated"] == (0, 0)
@@ -187,6 +189,7 @@ def test_the_summary_counts_each_stage_and_reports_it():
     text = report(s)
     assert "films showing 50% to 90% of it (1)" in text
     assert "bladder shown, never filled: no arrival dated" in text
+    assert "kidney outlined at the true pelvis (template a run frame)" in text
     assert "first seen filled on run frames" in text and "nan" not in text
     assert "3 development cases (1 unreadable)" in text
     assert "median error 4 s over 1 series" in text
@@ -201,3 +204,4 @@ def test_one_simulated_case_is_read_stage_by_stage():
     assert {r["kind"] for r in row["readings"]} <= {"run", "film", "film part"}
     assert all(0 <= r["true"] <= 2 for r in row["readings"])
     assert row["bladder"] is None or isinstance(row["bladder"]["arrival"], bool)
+    assert row["kidney"] is None or row["kidney"]["distance_mm"] >= 0.0
