@@ -14,29 +14,37 @@ from nephro.analysis.subtract import subtract_scout
 PX = 3.0
 
 
+def _frames(n, seed, dense):
+    """``n`` frames of a smooth body with pixel noise, less ``dense(t, yy, xx)`` (the
+    contrast and whatever else attenuates) in frame ``t``."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:96, 0:96]
+    body = 5.0 - 0.0002 * ((yy - 48) ** 2 + (xx - 48) ** 2)
+    frames = [body + rng.normal(0, 0.01, body.shape) - dense(t, yy, xx) for t in range(n)]
+    return np.stack(frames).astype(np.float32)
+
+
+def _kidney(log, times):
+    return find_kidney(subtract_scout(log, times, PX), times, PX)
+
+
 def _breathing_run(n=60, onset=8, seed=0):
     """A 4-frames-per-second run: a small blob of contrast from ``onset`` on, and, from
     the injection on, the dense liver dome entering the top of the field for two seconds
     of every four (the patient breathes deeply), larger than the blob at first."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:96, 0:96]
-    body = 5.0 - 0.0002 * ((yy - 48) ** 2 + (xx - 48) ** 2)
-    blob = 0.5 * np.exp(-((yy - 55) ** 2 + (xx - 35) ** 2) / 20.0)
-    dome = 0.8 * ((yy > 6) & (yy < 22) & (np.abs(xx - 60) < 25))
-    frames = [
-        body
-        + rng.normal(0, 0.01, body.shape)
-        - (dome if t >= onset and (t - onset) // 8 % 2 == 0 else 0)
-        - (blob * min(1.0, (t - onset + 1) / 8) if t >= onset else 0)
-        for t in range(n)
-    ]
-    return np.stack(frames).astype(np.float32), 0.25 * np.arange(n)
+
+    def dense(t, yy, xx):
+        if t < onset:
+            return 0.0
+        blob = 0.5 * np.exp(-((yy - 55) ** 2 + (xx - 35) ** 2) / 20.0)
+        dome = 0.8 * ((yy > 6) & (yy < 22) & (np.abs(xx - 60) < 25))
+        return blob * min(1.0, (t - onset + 1) / 8) + (dome if (t - onset) // 8 % 2 == 0 else 0)
+
+    return _frames(n, seed, dense), 0.25 * np.arange(n)
 
 
 def test_the_collecting_system_is_the_contrast_that_stays_not_the_breathing_diaphragm():
-    log, times = _breathing_run()
-    sub = subtract_scout(log, times, PX)
-    kidney = find_kidney(sub, times, PX)
+    kidney = _kidney(*_breathing_run())
     assert np.hypot(kidney.seed[0] - 55, kidney.seed[1] - 35) <= 4
     assert kidney.core[55, 35] and not kidney.core[14, 60]
 
@@ -93,27 +101,19 @@ def _run_with_later_residue():
     """A 1-frame-a-second run over a kidney that fills from frame 8 and stays full;
     from frame 20 on, a denser patch 48 mm beside it (a vertebra's subtraction residue
     once the display changes), which makes the frames after it the fullest."""
-    rng = np.random.default_rng(5)
-    yy, xx = np.mgrid[0:96, 0:96]
-    body = 5.0 - 0.0002 * ((yy - 48) ** 2 + (xx - 48) ** 2)
-    blob = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - 30) ** 2) / 20.0)
-    residue = 0.9 * ((np.abs(yy - 50) <= 3) & (np.abs(xx - 46) <= 2))
-    frames = [
-        body
-        + rng.normal(0, 0.01, body.shape)
-        - (blob if t >= 8 else 0)
-        - (residue if t >= 20 else 0)
-        for t in range(60)
-    ]
-    return np.stack(frames).astype(np.float32), np.arange(60.0)
+
+    def dense(t, yy, xx):
+        blob = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - 30) ** 2) / 20.0)
+        residue = 0.9 * ((np.abs(yy - 50) <= 3) & (np.abs(xx - 46) <= 2))
+        return (blob if t >= 8 else 0) + (residue if t >= 20 else 0)
+
+    return _frames(60, 5, dense), np.arange(60.0)
 
 
 def test_the_pelvis_is_sought_where_the_first_contrast_was_not_on_denser_residue_nearby():
     # The template frame's densest point within 6 cm of the first contrast was taken
     # for the pelvis, a vertebra's residue (issue 14, indsim dev: 17 of 98 filled
     # kidneys outlined on the spine, obstructed_ureter-185 among them).
-    log, times = _run_with_later_residue()
-    sub = subtract_scout(log, times, PX)
-    kidney = find_kidney(sub, times, PX)
+    kidney = _kidney(*_run_with_later_residue())
     assert np.hypot(kidney.seed[0] - 50, kidney.seed[1] - 30) <= 3
     assert kidney.core[50, 30] and not kidney.core[50, 46]
