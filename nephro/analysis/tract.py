@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import Mask, above, dilate, opening
+from nephro.analysis.arrays import Mask, above, below, dilate, opening
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.subtract import Subtraction
@@ -87,14 +87,15 @@ def segment_tract(sub: Subtraction, kidney: Kidney, bladder: Bladder, px: float)
 
     # Ureter: contrast ever seen below the kidney, not lateral to it, not bladder/tube.
     after = np.arange(onset, n_t)
-    ever = above(sm[onset:], th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[after]).any(axis=0)
-    ever &= sub.gas_free
+    limit = th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[after]
+    ever = above(sm[onset:], limit).any(axis=0)
+    ever &= sub.gas_free & ~below(sm[onset:], -limit).any(axis=0)
     ever = ndimage.binary_opening(ever, np.ones((2, 1), bool)) | (
         ndimage.binary_opening(ever, np.ones((1, 2), bool))
     )
-    below = yy > kidney.bottom - 5.0 / px
+    low = yy > kidney.bottom - 5.0 / px
     medial = (xx - lat_edge) * lateral < 0
-    course = _from_kidney(ever & below & medial & ~cs_zone, cs_zone, px)
+    course = _from_kidney(ever & low & medial & ~cs_zone, cs_zone, px)
     ureter = course & ~dilate(bladder_roi, 1)
     ureter &= ~tube
     lab_u, n_u = ndimage.label(ureter, np.ones((3, 3), bool))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nephro.analysis.tract import COURSE_GAP_MM, _from_kidney
+from nephro.analysis.bladder import find_bladder
+from nephro.analysis.kidney import find_kidney
+from nephro.analysis.subtract import subtract_scout
+from nephro.analysis.tract import COURSE_GAP_MM, _from_kidney, segment_tract
 
 
 def test_a_speck_at_the_edge_of_the_field_is_not_a_ureter_running_out_of_it():
@@ -19,3 +22,40 @@ def test_a_speck_at_the_edge_of_the_field_is_not_a_ureter_running_out_of_it():
     assert COURSE_GAP_MM > 8
     assert kept[22:50, 49:51].all() and kept[54:99, 49:51].all()
     assert not kept[97:, :10].any()
+
+
+def _run_with_flickering_bone(n=60):
+    """A 1-frame-a-second run: a kidney that fills from frame 8, its ureter below it
+    from frame 15, and beside the ureter a vertebra whose pixels flicker both ways from
+    frame 10 on (a saturating display quantises dense bone: the subtraction's residue)."""
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:96, 0:96]
+    body = 5.0 - 0.0002 * ((yy - 48) ** 2 + (xx - 48) ** 2)
+    blob = 0.5 * np.exp(-((yy - 30) ** 2 + (xx - 62) ** 2) / 20.0)
+    ureter = 0.3 * ((yy >= 36) & (yy < 90) & (np.abs(xx - 56) <= 1))
+    bone = (yy >= 38) & (yy < 80) & (xx >= 38) & (xx < 46)
+    frames = []
+    for t in range(n):
+        flicker = 0.6 * rng.choice([-1.0, 0.0, 1.0], size=body.shape, p=[0.05, 0.9, 0.05])
+        frames.append(
+            body
+            + rng.normal(0, 0.01, body.shape)
+            - (blob if t >= 8 else 0)
+            - (ureter if t >= 15 else 0)
+            - (np.where(bone, flicker, 0.0) if t >= 10 else 0)
+        )
+    return np.stack(frames).astype(np.float32), np.arange(float(n))
+
+
+def test_bone_residue_that_flickers_both_ways_is_not_the_ureters_course():
+    # Contrast only adds attenuation: a pixel the subtraction also reads clearly more
+    # lucent than its scout is residue, not a ureter (issue 14, indsim dev: the "ureter"
+    # of obstructed_upj-145 ran down a vertebral column's residue out of the field, and
+    # a kidney blocked at the UPJ was read "contrast passes beyond the field").
+    px = 3.0
+    log, times = _run_with_flickering_bone()
+    sub = subtract_scout(log, times, px)
+    kidney = find_kidney(sub, times, px)
+    tract = segment_tract(sub, kidney, find_bladder(sub, kidney, times, px), px)
+    assert tract.ureter[50:85, 55:58].mean() > 0.8
+    assert not tract.ureter[38:80, 38:46].any()
