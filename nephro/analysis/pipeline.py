@@ -129,7 +129,7 @@ def _analyze_registered(
         bladder = find_bladder(sub, kidney, times, px)
         if outlines is not None:
             kidney, bladder = outlines.correct_organs(kidney, bladder, series.bin_factor)
-        tract = segment_tract(sub, kidney, bladder, px)
+        tract = segment_tract(sub, kidney, bladder, px, _fields(reg, keep))
         leaks = search_leaks(sub, kidney, bladder, tract, times, px)
         if outlines is not None:
             tract, leaks = outlines.correct_tract(

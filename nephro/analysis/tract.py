@@ -61,8 +61,21 @@ def _from_kidney(course: Mask, cs_zone: Mask, px: float) -> Mask:
     return out
 
 
-def segment_tract(sub: Subtraction, kidney: Kidney, bladder: Bladder, px: float) -> Tract:
-    """Tube and ureter from the subtracted series, given kidney and bladder."""
+def segment_tract(
+    sub: Subtraction,
+    kidney: Kidney,
+    bladder: Bladder,
+    px: float,
+    fields: dict[int, Mask] | None = None,
+) -> Tract:
+    """Tube and ureter from the subtracted series, given kidney and bladder.
+
+    ``fields``: the pixels each frame shows, for frames that do not show all of them.
+    The ureter is read only where a frame shows: a film holds the run's first frame
+    elsewhere, moved by the film's own intensity map, and its whole hidden margin read
+    as contrast running out of the field (issue 14, indsim dev: obstructed_upj-80,
+    obstructed_uvj-199).
+    """
     sm, sig_m, onset = sub.sm, sub.sig_m, sub.onset
     n_t, h, w = sm.shape
     yy, xx = np.mgrid[0:h, 0:w]
@@ -88,8 +101,12 @@ def segment_tract(sub: Subtraction, kidney: Kidney, bladder: Bladder, px: float)
     # Ureter: contrast ever seen below the kidney, not lateral to it, not bladder/tube.
     after = np.arange(onset, n_t)
     limit = th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[after]
-    ever = above(sm[onset:], limit).any(axis=0)
-    ever &= sub.gas_free & ~below(sm[onset:], -limit).any(axis=0)
+    gained, lost = above(sm[onset:], limit), below(sm[onset:], -limit)
+    for t, shown in (fields or {}).items():
+        if t >= onset:
+            gained[t - onset] &= shown
+            lost[t - onset] &= shown
+    ever = gained.any(axis=0) & sub.gas_free & ~lost.any(axis=0)
     ever = ndimage.binary_opening(ever, np.ones((2, 1), bool)) | (
         ndimage.binary_opening(ever, np.ones((1, 2), bool))
     )
