@@ -61,6 +61,15 @@ def _from_kidney(course: Mask, cs_zone: Mask, px: float) -> Mask:
     return out
 
 
+def _any_shown(hits: Mask, fields: dict[int, Mask] | None, first: int) -> Mask:
+    """Pixels of ``hits`` (frames from ``first`` on) set in any frame that shows them."""
+    for t, shown in (fields or {}).items():
+        if t >= first:
+            hits[t - first] &= shown
+    out: Mask = np.asarray(hits.any(axis=0), dtype=bool)
+    return out
+
+
 def segment_tract(
     sub: Subtraction,
     kidney: Kidney,
@@ -101,12 +110,8 @@ def segment_tract(
     # Ureter: contrast ever seen below the kidney, not lateral to it, not bladder/tube.
     after = np.arange(onset, n_t)
     limit = th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[after]
-    gained, lost = above(sm[onset:], limit), below(sm[onset:], -limit)
-    for t, shown in (fields or {}).items():
-        if t >= onset:
-            gained[t - onset] &= shown
-            lost[t - onset] &= shown
-    ever = gained.any(axis=0) & sub.gas_free & ~lost.any(axis=0)
+    lost = _any_shown(below(sm[onset:], -limit), fields, onset)
+    ever = _any_shown(above(sm[onset:], limit), fields, onset) & sub.gas_free & ~lost
     ever = ndimage.binary_opening(ever, np.ones((2, 1), bool)) | (
         ndimage.binary_opening(ever, np.ones((1, 2), bool))
     )

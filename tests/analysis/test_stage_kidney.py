@@ -112,8 +112,9 @@ def _run_with_later_residue():
 
 def test_the_pelvis_is_sought_where_the_first_contrast_was_not_on_denser_residue_nearby():
     # The template frame's densest point within 6 cm of the first contrast was taken
-    # for the pelvis, a vertebra's residue (issue 14, indsim dev: 17 of 98 filled
-    # kidneys outlined on the spine, obstructed_ureter-185 among them).
+    # for the pelvis, a vertebra's residue (issue 14, indsim dev: 19 of the 110 filled
+    # series' kidneys outlined within 2 cm of the midline, obstructed_ureter-185 among
+    # them).
     kidney = _kidney(*_run_with_later_residue())
     assert np.hypot(kidney.seed[0] - 50, kidney.seed[1] - 30) <= 3
     assert kidney.core[50, 30] and not kidney.core[50, 46]
