@@ -120,6 +120,7 @@ def _analyze_registered(
     px = series.pixel_mm
     quality = list(series.quality) + (["patient_motion_corrected"] if reg.moved else [])
     log, times, keep = _run_field(reg, series.times_s, trace)
+    fields = _fields(reg, keep)
     quality += ["views_elsewhere_left_out"] if keep.size < reg.log.shape[0] else []
     if display := set(series.info.get("_display_frames", ())):
         log = match_frames(log, only=[k for k, i in enumerate(keep) if int(i) in display])
@@ -129,7 +130,7 @@ def _analyze_registered(
         bladder = find_bladder(sub, kidney, times, px)
         if outlines is not None:
             kidney, bladder = outlines.correct_organs(kidney, bladder, series.bin_factor)
-        tract = segment_tract(sub, kidney, bladder, px, _fields(reg, keep))
+        tract = segment_tract(sub, kidney, bladder, px, fields)
         leaks = search_leaks(sub, kidney, bladder, tract, times, px)
         if outlines is not None:
             tract, leaks = outlines.correct_tract(
@@ -140,7 +141,7 @@ def _analyze_registered(
         log_scale_known = "log_encoded_pixels" not in quality
         lin = fit_scatter_around(contrast, sub, times, kidney.template_frame, log_scale_known, px)
         curves = trace.curves = measure_curves(
-            sub, kidney, bladder, tract, leak_if_blocked, lin, px, _fields(reg, keep)
+            sub, kidney, bladder, tract, leak_if_blocked, lin, px, fields
         )
         require_filling(curves, kidney)
     except NoContrast as stop:

@@ -62,7 +62,8 @@ def _from_kidney(course: Mask, cs_zone: Mask, px: float) -> Mask:
 
 
 def _any_shown(hits: Mask, fields: dict[int, Mask] | None, first: int) -> Mask:
-    """Pixels of ``hits`` (frames from ``first`` on) set in any frame that shows them."""
+    """Pixels of ``hits`` (frames from ``first`` on) set in any frame that shows them;
+    ``hits`` is cleared in place where a frame does not show."""
     for t, shown in (fields or {}).items():
         if t >= first:
             hits[t - first] &= shown
