@@ -126,7 +126,7 @@ def _analyze_registered(
         log = match_frames(log, only=[k for k, i in enumerate(keep) if int(i) in display])
     try:
         sub = trace.subtraction = subtract_scout(log, times, px)
-        kidney = trace.kidney = find_kidney(sub, times, px)
+        kidney = trace.kidney = find_kidney(sub, times, px, _kidney_image_left(side, series))
         bladder = find_bladder(sub, kidney, times, px)
         if outlines is not None:
             kidney, bladder = outlines.correct_organs(kidney, bladder, series.bin_factor)
@@ -358,15 +358,30 @@ def _kidney_not_shown(series: Series, quality: list[str]) -> AnalysisResult:
     )
 
 
+def _right_on_image_left(series: Series) -> bool | None:
+    """Whether the patient's right lies on the image's left, by the images' Patient
+    Orientation (column direction "L": an AP view); None when they do not say."""
+    orient = series.info.get("patient_orientation")
+    if orient and orient[0] in ("L", "R"):
+        return bool(orient[0] == "L")
+    return None
+
+
+def _kidney_image_left(given: str | None, series: Series) -> bool | None:
+    """Whether the given side's kidney lies on the image's left (None if not known)."""
+    right_on_left = _right_on_image_left(series)
+    if given not in ("left", "right") or right_on_left is None:
+        return None
+    return (given == "right") == right_on_left
+
+
 def _side(given: str | None, kidney: Kidney, series: Series) -> tuple[str | None, str]:
     """The patient's side of the kidney: given, or from its place on the image."""
     image_left = kidney.image_left
     if given:
         return given, "given"
-    orient = series.info.get("patient_orientation")
-    # Column direction "L" = AP view (patient's right on the image left).
-    if orient and orient[0] in ("L", "R"):
-        right_on_left = orient[0] == "L"
+    right_on_left = _right_on_image_left(series)
+    if right_on_left is not None:
         kidney_right = image_left == right_on_left
         return ("right" if kidney_right else "left"), "image position and orientation"
     return ("right" if image_left else "left"), "image position, assuming an AP view"

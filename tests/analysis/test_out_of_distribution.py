@@ -135,6 +135,21 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     assert (shown.verdict, shown.rule) == (whole.verdict, whole.rule)
 
 
+def test_contrast_only_on_the_other_kidneys_side_is_not_read_as_this_kidney(make_case):
+    # The exam names the kidney and the images' Patient Orientation says which side of
+    # the image the patient's right lies on: contrast on the other half is not this
+    # kidney (issue 14, indsim dev: outlines on the wrong half in 30 of 102 series).
+    folder, truth = make_case("obstructed_upj", 1)
+    side = truth.data["side"]
+    other = {"left": "right", "right": "left"}[side]
+    assert analyze_paths([folder], side=side).verdict == "obstructed"
+    wrong = analyze_paths([folder], side=other)
+    assert (wrong.verdict, wrong.rule) == ("indeterminate", vd.NO_CONTRAST)
+    assert (
+        wrong.reasons[0] == "no contrast seen on the half of the image where the exam's kidney lies"
+    )
+
+
 def test_a_film_reading_the_kidney_more_lucent_than_its_scout_is_not_read(make_case):
     # Contrast only adds attenuation: a last film whose collecting system reads clearly
     # more lucent than before contrast was misread (registered onto other anatomy,

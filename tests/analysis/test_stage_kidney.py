@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from nephro.analysis.kidney import find_kidney
+from nephro.analysis.kidney import find_kidney, on_side
 from nephro.analysis.result import NoContrast
 from nephro.analysis.subtract import subtract_scout
 
@@ -118,3 +118,39 @@ def test_the_pelvis_is_sought_where_the_first_contrast_was_not_on_denser_residue
     kidney = _kidney(*_run_with_later_residue())
     assert np.hypot(kidney.seed[0] - 50, kidney.seed[1] - 30) <= 3
     assert kidney.core[50, 30] and not kidney.core[50, 46]
+
+
+def _two_sided_run():
+    """A 1-frame-a-second run: from frame 4 a larger, denser blob on the image's right
+    half (the other kidney, a residue), from frame 8 the kidney on its left half."""
+
+    def dense(t, yy, xx):
+        kidney = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - 25) ** 2) / 20.0)
+        other = 0.8 * np.exp(-((yy - 45) ** 2 + (xx - 72) ** 2) / 40.0)
+        return (kidney if t >= 8 else 0) + (other if t >= 4 else 0)
+
+    return subtract_scout(_frames(40, 6, dense), np.arange(40.0), PX), np.arange(40.0)
+
+
+def test_the_kidney_is_sought_on_its_own_side_of_the_image():
+    # The outline lay on the other half of the image in 30 of 102 indsim dev series,
+    # at the true pelvis in 1 of them (issue 14); the exam says which kidney it is.
+    sub, times = _two_sided_run()
+    assert find_kidney(sub, times, PX).seed[1] > 48  # side not known: the first blob
+    kidney = find_kidney(sub, times, PX, image_left=True)
+    assert np.hypot(kidney.seed[0] - 50, kidney.seed[1] - 25) <= 3
+    assert kidney.core[50, 25] and not kidney.core[45, 72]
+    with pytest.raises(NoContrast, match="the exam.s kidney"):
+        find_kidney(
+            dataclasses.replace(sub, signif=sub.signif & (np.arange(96) > 60)),
+            times,
+            PX,
+            image_left=True,
+        )
+
+
+def test_the_side_is_sought_only_when_known():
+    assert on_side((4, 10), None).all()
+    left, right = on_side((4, 10), True), on_side((4, 10), False)
+    assert left[:, :5].all() and not left[:, 6:].any()
+    assert right[:, 5:].all() and not right[:, :4].any()
