@@ -141,7 +141,7 @@ def find_kidney(
 
     A blob on the other side of the spine is not this kidney: the other kidney, a
     vertebra's residue, the field's edge (issue 14, indsim dev: the outline lay on the
-    wrong half in 30 of 102 series, at the true pelvis in 1 of them).
+    wrong half in 21 of 102 series, at the true pelvis in 1 of them).
 
     Raises :class:`NoContrast` when no frame holds a sizeable blob of contrast there.
     """

@@ -138,7 +138,7 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
 def test_contrast_only_on_the_other_kidneys_side_is_not_read_as_this_kidney(make_case):
     # The exam names the kidney and the images' Patient Orientation says which side of
     # the image the patient's right lies on: contrast on the other half is not this
-    # kidney (issue 14, indsim dev: outlines on the wrong half in 30 of 102 series).
+    # kidney (issue 14, indsim dev: outlines on the wrong half in 21 of 102 series).
     folder, truth = make_case("obstructed_upj", 1)
     side = truth.data["side"]
     other = {"left": "right", "right": "left"}[side]
