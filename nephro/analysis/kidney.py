@@ -85,7 +85,8 @@ def _pelvis_seed(
     (issue 14: the independent simulator's breathing took the seed to the lung base),
     and a leak grows later. Where nothing sizeable persists, the densest point of the
     first sizeable blob is taken, as before. Only pixels ``allowed`` are sought
-    (:func:`on_side`).
+    (:func:`on_side`); when nothing shows there but something does elsewhere, the
+    reason says so.
     """
     cf = sub.contrast_frames
     if cf.size:
@@ -98,7 +99,7 @@ def _pelvis_seed(
         seed = _densest_of_largest(sub.signif[t] & allowed, sub.sm[t])
         if seed is not None:
             return seed, np.array([t])
-    if not allowed.all():
+    if not allowed.all() and any(_densest_of_largest(sub.signif[t], sub.sm[t]) for t in cf):
         raise NoContrast(
             "no contrast seen on the half of the image where the exam's kidney lies", 0.8
         )

@@ -147,6 +147,8 @@ def test_the_kidney_is_sought_on_its_own_side_of_the_image():
             PX,
             image_left=True,
         )
+    with pytest.raises(NoContrast, match="any frame"):  # nor anywhere else
+        find_kidney(dataclasses.replace(sub, signif=sub.signif & False), times, PX, True)
 
 
 def test_the_side_is_sought_only_when_known():
