@@ -21,12 +21,12 @@ def box3(s: F32) -> F32:
     the subtraction on a 150-frame stack. A stack is done a few frames at a time so the
     intermediate sums stay in the CPU cache.
     """
-    out: F32 = np.empty_like(s)
+    out: F32 = np.empty(s.shape, s.dtype)
     if s.ndim < 3:
-        box3_into(s, np.empty_like(s), out)
+        box3_into(s, np.empty(s.shape, s.dtype), out)
         return out
     step = max(1, (1 << 19) // max(1, s[0].nbytes))  # ~0.5 MB per chunk
-    tmp = np.empty_like(s[:step])
+    tmp = np.empty(s[:step].shape, s.dtype)
     for c0 in range(0, s.shape[0], step):
         c1 = min(c0 + step, s.shape[0])
         box3_into(s[c0:c1], tmp[: c1 - c0], out[c0:c1])
@@ -34,16 +34,27 @@ def box3(s: F32) -> F32:
 
 
 def box3_into(s: F32, tmp: F32, out: F32) -> None:
-    """:func:`box3` of ``s`` into ``out`` (``tmp``: scratch of ``s``'s shape), for a
-    caller that makes ``s`` a few frames at a time and smooths each while in cache."""
-    np.add(s[..., :-2], s[..., 2:], out=tmp[..., 1:-1])
-    tmp[..., 1:-1] += s[..., 1:-1]
+    """:func:`box3` of ``s`` into ``out`` (``tmp``: scratch of ``s``'s shape; both
+    C-contiguous), for a caller that makes ``s`` a few frames at a time and smooths
+    each while in cache.
+
+    The interior sums run over the flattened arrays, one contiguous loop each instead
+    of one per row (twice as fast): a sum that reaches across a row's (or a frame's)
+    end lands on an edge pixel, which the edge sums then overwrite, so every pixel is
+    the same sum of the same three values as row by row.
+    """
+    if not (tmp.flags.c_contiguous and out.flags.c_contiguous):
+        raise ValueError("box3_into writes to C-contiguous arrays only")
+    w = s.shape[-1]
+    sf, tf, of = s.reshape(-1), tmp.reshape(-1), out.reshape(-1)
+    np.add(sf[:-2], sf[2:], out=tf[1:-1])
+    tf[1:-1] += sf[1:-1]
     np.add(s[..., 0], s[..., 0], out=tmp[..., 0])
     tmp[..., 0] += s[..., 1]
     np.add(s[..., -1], s[..., -1], out=tmp[..., -1])
     tmp[..., -1] += s[..., -2]
-    np.add(tmp[..., :-2, :], tmp[..., 2:, :], out=out[..., 1:-1, :])
-    out[..., 1:-1, :] += tmp[..., 1:-1, :]
+    np.add(tf[: -2 * w], tf[2 * w :], out=of[w:-w])
+    of[w:-w] += tf[w:-w]
     np.add(tmp[..., 0, :], tmp[..., 0, :], out=out[..., 0, :])
     out[..., 0, :] += tmp[..., 1, :]
     np.add(tmp[..., -1, :], tmp[..., -1, :], out=out[..., -1, :])
