@@ -52,7 +52,8 @@ class Subtraction:
     sig_m: NDArray[np.float64]
     """Per-frame noise of ``sm``."""
     sig_hf: NDArray[np.float64]
-    """Per-frame pixel noise alone (high-frequency residual)."""
+    """Per-frame pixel noise alone (high-frequency residual), of the frames before
+    contrast and the last (NaN on the others, which no stage reads)."""
     signif: Mask
     """``sm`` above PIXEL_SIGMA_HYSTERESIS_HIGH noise sigmas, gas pockets excluded."""
     contrast_frames: NDArray[np.intp]
@@ -126,42 +127,42 @@ def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtract
     sample = _sample(valid)
 
     # First pass on the early frames only, to find when contrast appears.
-    s, sig, sm, sig_m, sig_hf = _subtract(log[: min(n_t, FIRST_PASS_FRAMES)], log0, valid, sample)
-    signif = above(sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)
-    onset_idx = contrast_frames(sm, sig_m, signif)
-    if onset_idx.size == 0 and s.shape[0] < n_t:
-        s, sig, sm, sig_m, sig_hf = _subtract(log, log0, valid, sample)
-        signif = above(sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)
-        onset_idx = contrast_frames(sm, sig_m, signif)
+    p = _subtract(log[: min(n_t, FIRST_PASS_FRAMES)], log0, valid, sample)
+    signif = above(p.sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m)
+    onset_idx = contrast_frames(p.sm, p.sig_m, signif)
+    if onset_idx.size == 0 and p.sm.shape[0] < n_t:
+        p = _subtract(log, log0, valid, sample)
+        signif = above(p.sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m)
+        onset_idx = contrast_frames(p.sm, p.sig_m, signif)
     if onset_idx.size == 0:
         raise NoContrast("no contrast seen in any frame", 1.0)
     onset = int(onset_idx[0])
     # Scout = mean of the frames before contrast (less noise than one frame).
     n_pre = min(onset, 8)
+    scout = log[:n_pre].mean(axis=0) if n_pre > 1 else log0
     use_mean = n_pre > 1 and times[n_pre - 1] - times[0] < th.SPOT_GAP_S
-    if use_mean or s.shape[0] != n_t:
-        scout_used = log[:n_pre].mean(axis=0) if use_mean else log0
-        s, sig, sm, sig_m, sig_hf = _subtract(log, scout_used, valid, sample)
-        signif = above(sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)
+    if use_mean or p.sm.shape[0] != n_t:
+        p = _subtract(log, scout if use_mean else log0, valid, sample)
+        signif = above(p.sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m)
 
     # Bowel gas that drifts away from where it was on the scout leaves a positive
     # "contrast-like" signal. Gas is lucent (a local bright bump of log transmission) on
     # the scout, so exclude those pockets; contrast never makes a region more lucent.
-    scout = log[0] if n_pre <= 1 else log[:n_pre].mean(axis=0)
     g = 2 * int(round(25.0 / px)) + 1
     tophat = scout - ndimage.grey_opening(scout, size=(g, g))
+    sig_hf = p.pixel_noise(max(onset, 2))
     sig_pix = float(np.median(sig_hf[1 : max(onset, 2)])) / math.sqrt(2.0)
     gas_thr = gas_threshold(tophat, valid, 6.0 * sig_pix + 0.02 * robust_range(scout))
     gas = dilate(tophat > gas_thr, 1)
     signif &= (~gas & valid)[None]
-    onset_idx = contrast_frames(sm, sig_m, signif)
+    onset_idx = contrast_frames(p.sm, p.sig_m, signif)
     if onset_idx.size == 0:
         raise NoContrast("no contrast seen in any frame", 1.0)
     return Subtraction(
-        s=s,
-        sm=sm,
-        sig=sig,
-        sig_m=sig_m,
+        s=p.s,
+        sm=p.sm,
+        sig=p.sig(),
+        sig_m=p.sig_m,
         sig_hf=sig_hf,
         signif=signif,
         contrast_frames=onset_idx,
@@ -195,9 +196,9 @@ def change_balance(log: F32) -> int:
     Contrast only gains attenuation; motion, panning and gas move both ways.
     """
     valid = valid_pixels(log[0])
-    _, _, sm, sig_m, _ = _subtract(log, log[0], valid, _sample(valid))
-    high = th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m
-    return int(np.count_nonzero(above(sm, high))) - int(np.count_nonzero(below(sm, -high)))
+    p = _subtract(log, log[0], valid, _sample(valid))
+    high = th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m
+    return int(np.count_nonzero(above(p.sm, high))) - int(np.count_nonzero(below(p.sm, -high)))
 
 
 def _sample(valid: Mask) -> NDArray[np.intp]:
@@ -226,21 +227,50 @@ def valid_pixels(log0: F32) -> Mask:
     return out
 
 
-def _subtract(
-    log: F32, scout: F32, valid: Mask, sample: NDArray[np.intp]
-) -> tuple[F32, NDArray[np.float64], F32, NDArray[np.float64], NDArray[np.float64]]:
+@dataclass(frozen=True)
+class _Pass:
+    """One subtraction of a stack from a scout (:func:`_subtract`). The noise of S and
+    of the pixels alone is measured when asked: a first pass needs ``sm``'s alone, and
+    the pixel noise is read on the frames before contrast and the last only."""
+
+    s: F32
+    sm: F32
+    sig_m: NDArray[np.float64]
+    dev: F32
+    """S on the sampled pixels (frame by frame)."""
+    dev_m: F32
+    """``sm`` on the sampled pixels."""
+
+    def sig(self) -> NDArray[np.float64]:
+        """Per-frame noise (robust sigma) of ``s``."""
+        out: NDArray[np.float64] = np.maximum(MAD * median_rows(np.abs(self.dev)), 1e-6)
+        return out
+
+    def pixel_noise(self, pre: int) -> NDArray[np.float64]:
+        """Per-frame pixel noise (the high-frequency residual S - box3(S)) of the
+        frames before ``pre`` and of the last; NaN on the others, which are not read."""
+        n_t = self.dev.shape[0]
+        rows = np.union1d(np.arange(min(pre, n_t)), [n_t - 1])
+        hf = self.dev[rows] - self.dev_m[rows]
+        sig_hf = MAD * median_rows(np.abs(hf - median_rows(hf.copy())[:, None]))
+        sig_hf /= math.sqrt(8.0 / 9.0)
+        out: NDArray[np.float64] = np.full(n_t, np.nan, sig_hf.dtype)
+        out[rows] = np.maximum(sig_hf, 1e-6)
+        return out
+
+
+def _subtract(log: F32, scout: F32, valid: Mask, sample: NDArray[np.intp]) -> _Pass:
     """S = scout - frame - frame median for every frame of ``log``, its 3x3 mean, and
-    the noise of both and of the pixels alone, measured on ``sample``."""
+    the noise of that, measured on ``sample``."""
     n_t = log.shape[0]
     # The sampled pixels first (take() gives C-ordered rows: partitions along a
     # strided axis were twice as slow), then the stack a few frames at a time.
     flat = scout.reshape(-1).take(sample)[None] - log.reshape(n_t, -1).take(sample, axis=1)
     med = median_rows(flat.copy())
-    sig = MAD * median_rows(np.abs(flat - med[:, None]))
     invalid = ~valid
-    s, sm = np.empty_like(log), np.empty_like(log)
+    s, sm = np.empty(log.shape, log.dtype), np.empty(log.shape, log.dtype)
     step = max(1, (1 << 19) // max(1, s[0].nbytes))
-    tmp = np.empty_like(log[:step])
+    tmp = np.empty(s[:step].shape, s.dtype)
     for c0 in range(0, n_t, step):
         sc = s[c0 : c0 + step]
         np.subtract(scout, log[c0 : c0 + step], out=sc)
@@ -250,11 +280,7 @@ def _subtract(
         box3_into(sc, tmp[: sc.shape[0]], sm[c0 : c0 + step])
     fm = sm.reshape(n_t, -1).take(sample, axis=1)
     sig_m = MAD * median_rows(np.abs(fm - median_rows(fm.copy())[:, None]))
-    # Pixel noise alone, from the high-frequency residual (S - box3(S)).
-    hf = flat - med[:, None] - fm
-    sig_hf = MAD * median_rows(np.abs(hf - median_rows(hf.copy())[:, None]))
-    sig_hf /= math.sqrt(8.0 / 9.0)
-    return s, np.maximum(sig, 1e-6), sm, np.maximum(sig_m, 1e-6), np.maximum(sig_hf, 1e-6)
+    return _Pass(s, sm, np.maximum(sig_m, 1e-6), flat - med[:, None], fm)
 
 
 def contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArray[np.intp]:
