@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,6 +16,37 @@ F32 = NDArray[np.float32]
 Mask = NDArray[np.bool_]
 MAD = 1.4826
 """Median absolute deviation to standard deviation, for Gaussian noise."""
+
+THREADS = max(1, min(2, os.cpu_count() or 1))
+"""Engineering: threads that share the frame-by-frame work of the longest stages
+(:func:`in_parts`). Two: the analysis runs beside the service's other work, and the
+speed machine has two cores."""
+
+R = TypeVar("R")
+
+
+@lru_cache(maxsize=1)
+def _pool(pid: int) -> ThreadPoolExecutor:
+    """The analysis's helper threads, one pool per process (``pid``: a process forked
+    from one that had them starts its own; the forked copy's threads do not exist)."""
+    return ThreadPoolExecutor(THREADS - 1, thread_name_prefix=f"nephro-analysis-{pid}")
+
+
+def in_parts(fn: Callable[[int, int], R], n: int) -> list[R]:
+    """``fn(start, stop)`` over ``range(n)`` cut into THREADS consecutive parts, run at
+    once (the first in the calling thread), their results in order.
+
+    numpy's loops and partitions, scipy.ndimage's filters and pocketfft release the
+    GIL, so the parts run side by side. For a ``fn`` whose every frame (or row) is
+    computed on its own, the values are those of one call over the whole range.
+    """
+    cuts = [n * k // THREADS for k in range(THREADS + 1)]
+    parts = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    if len(parts) < 2:
+        return [fn(0, n)]
+    pool = _pool(os.getpid())
+    later = [pool.submit(fn, a, b) for a, b in parts[1:]]
+    return [fn(*parts[0]), *(f.result() for f in later)]
 
 
 def box3(s: F32) -> F32:

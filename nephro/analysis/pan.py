@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from scipy import fft as sfft
 from scipy import ndimage
 
-from nephro.analysis.arrays import F32, Mask
+from nephro.analysis.arrays import F32, Mask, in_parts
 
 PAN_PASS_CYCLES = 0.3
 """Engineering: the pan check's phase correlation weighs its whitened spectrum by a
@@ -25,6 +25,10 @@ not outweigh the anatomy. On indsim dev (240 series, 773 run frames in the first
 stretch a quarter of the field or more from its first frame), the sum of the steps
 alone found 0.61 of them with the whole spectrum and 0.66 with it rolled off; with the
 frames' own shifts 0.74 and 0.78 (of 5,637 frames in place, 2 set aside)."""
+
+CHUNK = 16
+"""Frames whitened, or correlated, at a time (:func:`_half_spectra`, :func:`_peaks`):
+their temporaries stay in the CPU's cache."""
 
 FIELD_EDGE_PX = 5
 """Engineering: the 9-pixel high-pass of phase correlation spreads a field's edge 4
@@ -102,13 +106,34 @@ def _half_spectra(stack: F32, seen: Mask | None) -> tuple[NDArray[Any], tuple[in
     ``seen``, each rolled off by the square root of the Gaussian of PAN_PASS_CYCLES (so
     the product of two is rolled off by it: a detector's fixed pattern and the noise a
     recursive filter carries from frame to frame are fine, and stay in place); and the
-    binned shape."""
+    binned shape.
+
+    A few frames at a time (:data:`CHUNK`), the parts on the analysis's threads
+    (:func:`nephro.analysis.arrays.in_parts`): every frame's spectrum is computed on
+    its own, pocketfft's included, so the values are those of the whole stack at once.
+    """
     hh, ww = stack.shape[1] // 2, stack.shape[2] // 2
-    rows = np.add(stack[:, 0 : 2 * hh : 2, : 2 * ww], stack[:, 1 : 2 * hh : 2, : 2 * ww])
-    small: F32 = rows[..., 0::2] + rows[..., 1::2]  # the sum of four: the scale does not matter
     half_seen = None if seen is None else seen[: 2 * hh : 2, : 2 * ww : 2]
     win = field_window(half_seen, (hh, ww), 3)
-    # In place where the arithmetic is the same (fewer 2-5 MB temporaries).
+    fy, fx = sfft.fftfreq(hh)[:, None], sfft.rfftfreq(ww)[None]
+    roll = np.exp(-(fy**2 + fx**2) / (2 * PAN_PASS_CYCLES**2)).astype(np.float32)
+    kind = np.result_type(stack.dtype, np.complex64)
+    spectra = np.empty((stack.shape[0], hh, ww // 2 + 1), kind)
+
+    def part(c0: int, c1: int) -> None:
+        for a in range(c0, c1, CHUNK):
+            spectra[a : min(a + CHUNK, c1)] = _whitened(stack[a : min(a + CHUNK, c1)], win, roll)
+
+    in_parts(part, stack.shape[0])
+    return spectra, (hh, ww)
+
+
+def _whitened(stack: F32, win: F32, roll: F32) -> NDArray[Any]:
+    """:func:`_half_spectra` of a few frames."""
+    hh, ww = win.shape
+    rows = np.add(stack[:, 0 : 2 * hh : 2, : 2 * ww], stack[:, 1 : 2 * hh : 2, : 2 * ww])
+    small: F32 = rows[..., 0::2] + rows[..., 1::2]  # the sum of four: the scale does not matter
+    # In place where the arithmetic is the same (fewer temporaries).
     high = ndimage.uniform_filter(small, (1, 5, 5), mode="nearest")
     np.subtract(small, high, out=high)
     high *= win
@@ -119,19 +144,27 @@ def _half_spectra(stack: F32, seen: Mask | None) -> tuple[NDArray[Any], tuple[in
     # same values), without its general complex division.
     np.divide(np.float32(1.0), mag, out=mag)
     spectra *= mag
-    fy, fx = sfft.fftfreq(hh)[:, None], sfft.rfftfreq(ww)[None]
-    spectra *= np.exp(-(fy**2 + fx**2) / (2 * PAN_PASS_CYCLES**2)).astype(np.float32)
-    return spectra, (hh, ww)
+    spectra *= roll
+    return spectra
 
 
 def _peaks(
     a: NDArray[Any], b: NDArray[Any], shape: tuple[int, int]
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """The whole-pixel shifts that map each of ``b``'s frames onto ``a``'s (one frame,
-    or as many as ``b``) from their spectra (:func:`_half_spectra`): phase correlation."""
+    or as many as ``b``) from their spectra (:func:`_half_spectra`): phase correlation.
+    A few frames at a time on the analysis's threads, as the spectra are."""
     hh, ww = shape
-    cross = np.conj(b)
-    cross *= a
-    c = sfft.fftshift(sfft.irfft2(cross, s=shape), axes=(-2, -1))
-    iy, ix = np.unravel_index(c.reshape(c.shape[0], -1).argmax(axis=1), shape)
+    iy, ix = np.empty(b.shape[0], np.intp), np.empty(b.shape[0], np.intp)
+
+    def part(c0: int, c1: int) -> None:
+        for p0 in range(c0, c1, CHUNK):
+            p1 = min(p0 + CHUNK, c1)
+            cross = np.conj(b[p0:p1])
+            cross *= a if a.shape[0] == 1 else a[p0:p1]
+            c = sfft.fftshift(sfft.irfft2(cross, s=shape), axes=(-2, -1))
+            at = c.reshape(c.shape[0], -1).argmax(axis=1)
+            iy[p0:p1], ix[p0:p1] = np.unravel_index(at, shape)
+
+    in_parts(part, b.shape[0])
     return iy - hh // 2, ix - ww // 2
