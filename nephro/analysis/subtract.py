@@ -29,6 +29,7 @@ from nephro.analysis.arrays import (
     clear_border,
     count_per_frame,
     dilate,
+    in_parts,
     median_rows,
     robust_range,
 )
@@ -242,8 +243,10 @@ class _Pass:
     """``sm`` on the sampled pixels."""
 
     def sig(self) -> NDArray[np.float64]:
-        """Per-frame noise (robust sigma) of ``s``."""
-        out: NDArray[np.float64] = np.maximum(MAD * median_rows(np.abs(self.dev)), 1e-6)
+        """Per-frame noise (robust sigma) of ``s`` (its frames shared among the threads)."""
+        dev = self.dev
+        med = in_parts(lambda a, b: median_rows(np.abs(dev[a:b])), dev.shape[0])
+        out: NDArray[np.float64] = np.maximum(MAD * np.concatenate(med), 1e-6)
         return out
 
     def pixel_noise(self, pre: int) -> NDArray[np.float64]:
@@ -261,26 +264,36 @@ class _Pass:
 
 def _subtract(log: F32, scout: F32, valid: Mask, sample: NDArray[np.intp]) -> _Pass:
     """S = scout - frame - frame median for every frame of ``log``, its 3x3 mean, and
-    the noise of that, measured on ``sample``."""
+    the noise of that, measured on ``sample``.
+
+    Every frame is done on its own, so the frames are shared among the analysis's
+    threads (:func:`nephro.analysis.arrays.in_parts`) and the values are the same."""
     n_t = log.shape[0]
-    # The sampled pixels first (take() gives C-ordered rows: partitions along a
-    # strided axis were twice as slow), then the stack a few frames at a time.
-    flat = scout.reshape(-1).take(sample)[None] - log.reshape(n_t, -1).take(sample, axis=1)
-    med = median_rows(flat.copy())
     invalid = ~valid
     s, sm = np.empty(log.shape, log.dtype), np.empty(log.shape, log.dtype)
-    step = max(1, (1 << 19) // max(1, s[0].nbytes))
-    tmp = np.empty(s[:step].shape, s.dtype)
-    for c0 in range(0, n_t, step):
-        sc = s[c0 : c0 + step]
-        np.subtract(scout, log[c0 : c0 + step], out=sc)
-        sc -= med[c0 : c0 + step, None, None]
-        np.copyto(sc, np.float32(0.0), where=invalid)
-        # Smoothed (box3) while the chunk is still in the CPU's cache.
-        box3_into(sc, tmp[: sc.shape[0]], sm[c0 : c0 + step])
-    fm = sm.reshape(n_t, -1).take(sample, axis=1)
-    sig_m = MAD * median_rows(np.abs(fm - median_rows(fm.copy())[:, None]))
-    return _Pass(s, sm, np.maximum(sig_m, 1e-6), flat - med[:, None], fm)
+
+    def part(c0: int, c1: int) -> tuple[F32, F32, NDArray[np.float64]]:
+        n = c1 - c0
+        # The sampled pixels first (take() gives C-ordered rows: partitions along a
+        # strided axis were twice as slow), then the stack a few frames at a time.
+        flat = scout.reshape(-1).take(sample)[None] - log[c0:c1].reshape(n, -1).take(sample, axis=1)
+        med = median_rows(flat.copy())
+        step = max(1, (1 << 19) // max(1, s[0].nbytes))
+        tmp = np.empty(s[:step].shape, s.dtype)
+        for a in range(c0, c1, step):
+            b = min(a + step, c1)
+            sc = s[a:b]
+            np.subtract(scout, log[a:b], out=sc)
+            sc -= med[a - c0 : b - c0, None, None]
+            np.copyto(sc, np.float32(0.0), where=invalid)
+            # Smoothed (box3) while the chunk is still in the CPU's cache.
+            box3_into(sc, tmp[: b - a], sm[a:b])
+        fm = sm[c0:c1].reshape(n, -1).take(sample, axis=1)
+        sig_m = MAD * median_rows(np.abs(fm - median_rows(fm.copy())[:, None]))
+        return flat - med[:, None], fm, np.maximum(sig_m, 1e-6)
+
+    dev, dev_m, sig_m = (np.concatenate(x) for x in zip(*in_parts(part, n_t), strict=True))
+    return _Pass(s, sm, sig_m, dev, dev_m)
 
 
 def contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArray[np.intp]:
