@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from nephro.analysis import pan
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, clear_border
+from nephro.analysis.arrays import F32, THREADS, clear_border
 
 MATCH_MIN_CORRELATION = 0.1
 """A frame outside the run whose fine structure, once registered, correlates less than
@@ -281,9 +281,11 @@ def track_kidney(
     fh, fw = sfft.next_fast_len(region.shape[1], True), sfft.next_fast_len(region.shape[2], True)
     ft = np.conj(sfft.rfft2(tpl, s=(fh, fw)))
     # irfft2 done by hand (the same transforms and final scale, so the same values)
-    # to transform back only the rows of the valid shifts along the last axis.
-    rows = sfft.ifft(sfft.rfft2(region, s=(fh, fw)) * ft, axis=1, norm="forward")
-    corr = sfft.irfft(rows[:, : 2 * my + 1], n=fw, axis=2, norm="forward")
+    # to transform back only the rows of the valid shifts along the last axis. The
+    # frames' lines are shared among THREADS (pocketfft computes each line alike).
+    spectra = sfft.rfft2(region, s=(fh, fw), workers=THREADS) * ft
+    rows = sfft.ifft(spectra, axis=1, norm="forward", workers=THREADS)
+    corr = sfft.irfft(rows[:, : 2 * my + 1], n=fw, axis=2, norm="forward", workers=THREADS)
     corr *= float(np.longdouble(1) / np.longdouble(fh * fw))  # pocketfft's 1/n
     valid = corr[:, :, : 2 * mx + 1]
     if times is not None:
