@@ -275,6 +275,14 @@ def shift_mask(m: Mask, dy: int, dx: int) -> Mask:
     return out
 
 
+def blank(stack: F32) -> bool:
+    """``np.ptp(stack) <= 1e-6`` (every pixel of every frame the same), the first frame
+    looked at first: its range is at most the whole stack's (the largest value minus
+    the smallest, rounded alike), so a frame with more settles it without reading the
+    stack again."""
+    return float(np.ptp(stack[0])) <= 1e-6 and float(np.ptp(stack)) <= 1e-6
+
+
 def robust_range(a: F32) -> float:
     """Spread of ``a`` between its 5th and 95th percentiles (every other pixel)."""
     lo, hi = np.percentile(a[::2, ::2], [5, 95])

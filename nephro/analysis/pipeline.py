@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from nephro.analysis import thresholds as th
 from nephro.analysis import verdict as vd
-from nephro.analysis.arrays import F32, shift_mask
+from nephro.analysis.arrays import F32, blank, shift_mask
 from nephro.analysis.arrival import arrival_on_views, bladder_seen_empty, find_arrival
 from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.bodypart import region_without_kidney
@@ -98,7 +98,7 @@ def analyze_series(
     if series.log_frames.shape[0] < 2:
         reason = "only one frame: drainage needs a scout and later frames"
         return _indeterminate(series, reason, list(series.quality), 0.0, vd.ONE_FRAME)
-    if float(np.ptp(series.log_frames)) <= 1e-6:
+    if blank(series.log_frames):
         reason = "the images are blank (every pixel of every frame has the same value)"
         return _indeterminate(series, reason, list(series.quality), 1.0, vd.BLANK)
     if (elsewhere := _labelled_elsewhere(series)) is not None:
