@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -248,12 +250,7 @@ def bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mask
     pixels near clearly lucent ones (a pocket's tapering rim, GAS_RIM_MM) and pieces
     ringed mostly by bone (a pocket over the sacrum, GAP_MAX_BONE_RING).
     """
-    h, w = scout.shape
-    x = (np.arange(w) - w / 2) / (w / 2)
-    y = (np.arange(h) - h / 2) / (h / 2)
-    # Fitted on every other pixel each way (a smooth surface), by the normal equations.
-    sy, sx = (g.ravel() for g in np.meshgrid(y[::2], x[::2], indexing="ij"))
-    design = np.stack([np.ones_like(sx), sx, sx**2, sx**3, sx**4, sy, sy * sx, sy**2], axis=1)
+    x, y, design = _surface_design(*scout.shape)
     v = scout[::2, ::2].ravel().astype(np.float64)
     ok = valid[::2, ::2].ravel()
     keep = ok
@@ -283,6 +280,21 @@ def bone_gaps(scout: F32, valid: Mask, gas: Mask, thr: float, px: float) -> Mask
         np.bincount(owner, minlength=n + 1), 1
     )
     return np.isin(lab, np.flatnonzero(share[1:] < th.GAP_MAX_BONE_RING) + 1)
+
+
+@lru_cache(maxsize=4)
+def _surface_design(h: int, w: int) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """:func:`bone_gaps`'s coordinates across (x) and along (y) the body, and its
+    surface's design matrix, fitted on every other pixel each way (a smooth surface).
+    Made once for a grid's shape (read-only): a series' analysis reads them once or
+    twice, and building them took a tenth of the bladder's search."""
+    x = (np.arange(w) - w / 2) / (w / 2)
+    y = (np.arange(h) - h / 2) / (h / 2)
+    sy, sx = (g.ravel() for g in np.meshgrid(y[::2], x[::2], indexing="ij"))
+    design = np.stack([np.ones_like(sx), sx, sx**2, sx**3, sx**4, sy, sy * sx, sy**2], axis=1)
+    for a in (x, y, design):
+        a.setflags(write=False)
+    return x, y, design
 
 
 def midline(scout: F32, px: float) -> int:
