@@ -8,8 +8,9 @@ cross-correlation with its template.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +19,9 @@ from scipy import ndimage
 
 from nephro.analysis import pan
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, THREADS, clear_border
+from nephro.analysis.arrays import F32, THREADS, clear_border, in_parts
+
+R = TypeVar("R")
 
 MATCH_MIN_CORRELATION = 0.1
 """A frame outside the run whose fine structure, once registered, correlates less than
@@ -140,32 +143,47 @@ def register_pauses(
         log, pan.run_frames(first, end, acquisition, log.shape[0]), first, end, shown.get(first)
     )
     ref_fine = _fine(ref)
-    for i in range(log.shape[0]):
-        if i in panned:
-            elsewhere.append(i)
-            continue
-        if first <= i < end:
-            continue
+    ref_seen = shown.get(first)
+
+    def place(i: int) -> tuple[bool, F32 | None, NDArray[np.bool_] | None]:
+        """Whether frame ``i`` shows the run's field, and if so, moved onto it (None
+        when it is in place) and the pixels it then shows."""
         dy, dx = _phase_shift(ref, log[i], ref_ft)
         if abs(dy) > log.shape[1] / 4 or abs(dx) > log.shape[2] / 4:
-            elsewhere.append(i)
-            continue
+            return False, None, None
         frame, seen = log[i], shown.get(i)
         shift = abs(dy) > 0.2 or abs(dx) > 0.2
         if shift:
             frame = ndimage.shift(log[i], (dy, dx), order=1, mode="nearest")
             whole = np.ones(log.shape[1:], bool) if seen is None else seen
             seen = ndimage.shift(whole.astype(np.float32), (dy, dx), order=1) > 0.99
-        if not _same_field(ref_fine, frame, seen, shown.get(first)):
+        return _same_field(ref_fine, frame, seen, ref_seen), frame if shift else None, seen
+
+    # The frames outside the run are placed on their own: shared among the threads
+    # (two may both fill ``ref_ft`` at first, with the same values).
+    todo = [i for i in range(log.shape[0]) if i not in panned and not first <= i < end]
+    placed = dict(zip(todo, _each(place, todo), strict=True))
+    for i in range(log.shape[0]):
+        if i in panned:
             elsewhere.append(i)
-        elif shift:
-            if out is log:
-                out = log.copy()
-            out[i] = frame
-            moved.append(i)
-            if seen is not None:
-                shown[i] = seen
+        elif i in placed:
+            same, frame, seen = placed[i]
+            if not same:
+                elsewhere.append(i)
+            elif frame is not None:
+                if out is log:
+                    out = log.copy()
+                out[i] = frame
+                moved.append(i)
+                if seen is not None:
+                    shown[i] = seen
     return Registration(out, moved, elsewhere, first, shown)
+
+
+def _each(fn: Callable[[int], R], items: list[int]) -> list[R]:
+    """``[fn(i) for i in items]``, the items shared among the analysis's threads."""
+    parts = in_parts(lambda a, b: [fn(i) for i in items[a:b]], len(items))
+    return [r for part in parts for r in part]
 
 
 def _fine(frame: F32) -> NDArray[np.float64]:
