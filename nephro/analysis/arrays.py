@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,9 @@ THREADS = max(1, min(2, os.cpu_count() or 1))
 (:func:`in_parts`). Two: the analysis runs beside the service's other work, and the
 speed machine has two cores."""
 
+PARTS_PER_THREAD = 3
+"""Engineering: parts :func:`in_parts` cuts a range into, per thread."""
+
 R = TypeVar("R")
 
 
@@ -33,20 +37,34 @@ def _pool(pid: int) -> ThreadPoolExecutor:
 
 
 def in_parts(fn: Callable[[int, int], R], n: int) -> list[R]:
-    """``fn(start, stop)`` over ``range(n)`` cut into THREADS consecutive parts, run at
-    once (the first in the calling thread), their results in order.
+    """``fn(start, stop)`` over ``range(n)`` cut into consecutive parts, run by the
+    calling thread and THREADS - 1 helpers at once, their results in order.
 
     numpy's loops and partitions, scipy.ndimage's filters and pocketfft release the
     GIL, so the parts run side by side. For a ``fn`` whose every frame (or row) is
-    computed on its own, the values are those of one call over the whole range.
+    computed on its own, the values are those of one call over the whole range. Each
+    thread takes the next part when done (PARTS_PER_THREAD each on average), so a
+    helper kept waiting by other work on the machine holds up one part at most, and a
+    helper that never started is not waited for.
     """
-    cuts = [n * k // THREADS for k in range(THREADS + 1)]
-    parts = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
-    if len(parts) < 2:
+    n_parts = min(n, PARTS_PER_THREAD * THREADS) if THREADS > 1 else 1
+    if n_parts < 2:
         return [fn(0, n)]
+    cuts = [n * k // n_parts for k in range(n_parts + 1)]
+    done: dict[int, R] = {}
+    taken = itertools.count()  # next() is atomic: each part is taken once
+
+    def work() -> None:
+        while (k := next(taken)) < n_parts:
+            done[k] = fn(cuts[k], cuts[k + 1])
+
     pool = _pool(os.getpid())
-    later = [pool.submit(fn, a, b) for a, b in parts[1:]]
-    return [fn(*parts[0]), *(f.result() for f in later)]
+    helpers = [pool.submit(work) for _ in range(THREADS - 1)]
+    work()
+    for helper in helpers:
+        if not helper.cancel():
+            helper.result()
+    return [done[k] for k in range(n_parts)]
 
 
 def box3(s: F32) -> F32:
