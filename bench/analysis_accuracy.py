@@ -18,11 +18,9 @@ image chain, field, devices, stones, moving gas, bursts, spot films; see
 without variations and then once with each variation alone (its seeded value), and
 each variation's accuracy and the verdicts it changed are listed.
 
-The analysis is told the kidney's side, as the app tells it the exam's.
-
-Reported: obstruction sensitivity and specificity with Wilson 95% intervals,
-leak accuracy, bladder arrival and T1/2 errors, indeterminate rate and a confusion
-matrix of verdicts.
+Reported (the analysis told the kidney's side, as the app tells it the exam's):
+obstruction sensitivity and specificity with Wilson 95% intervals, leak accuracy,
+bladder arrival and T1/2 errors, indeterminate rate and a confusion matrix of verdicts.
 """
 
 from __future__ import annotations
@@ -63,7 +61,6 @@ def run_case(job: tuple[int, str, int, int, bool, bool | str]) -> dict[str, Any]
         t0 = time.perf_counter()
         truth = generate_case(scenario, seed, Path(tmp), **opts)
         t1 = time.perf_counter()
-        # The exam's side, as the app passes it (the kidney is sought on its half).
         result = analyze_paths([Path(tmp)], side=truth.data["side"])
         t2 = time.perf_counter()
     gt = truth.data
