@@ -67,6 +67,11 @@ RESEED_WITHIN_MM = 25.0
 first contrast was (tracked for breathing)."""
 PERSISTENT_SHARE = 0.6
 """Engineering: the share of those frames in which a pixel must show contrast."""
+OTHER_SIDE = (
+    "contrast first shows on the other half of the image from the exam's kidney: check"
+    " the exam's side and the images"
+)
+"""The reason when it does (:func:`find_kidney`)."""
 SIDE_MARGIN = 0.05
 """Engineering: with the kidney's side known, it is sought on its half of the image
 and this share of the width beyond the centre line (a run centred on the kidney puts
@@ -84,26 +89,30 @@ def _pelvis_seed(
     breathing moves into the field show as a dense crescent in every other frame
     (issue 14: the independent simulator's breathing took the seed to the lung base),
     and a leak grows later. Where nothing sizeable persists, the densest point of the
-    first sizeable blob is taken, as before. Only pixels ``allowed`` are sought
-    (:func:`on_side`); when nothing shows there but something does elsewhere, the
-    reason says so.
+    first sizeable blob is taken, as before. Either must lie on the kidney's side
+    (``allowed``, :func:`on_side`).
     """
     cf = sub.contrast_frames
     if cf.size:
         early = cf[times[cf] <= times[cf[0]] + PERSISTENT_S]
-        persistent = (sub.signif[early].mean(axis=0) >= PERSISTENT_SHARE) & allowed
-        seed = _densest_of_largest(persistent, sub.sm[early].mean(axis=0))
+        persistent = sub.signif[early].mean(axis=0) >= PERSISTENT_SHARE
+        seed = _on_the_side(_densest_of_largest(persistent, sub.sm[early].mean(axis=0)), allowed)
         if seed is not None:
             return seed, early
     for t in cf:
-        seed = _densest_of_largest(sub.signif[t] & allowed, sub.sm[t])
+        seed = _on_the_side(_densest_of_largest(sub.signif[t], sub.sm[t]), allowed)
         if seed is not None:
             return seed, np.array([t])
-    if not allowed.all() and any(_densest_of_largest(sub.signif[t], sub.sm[t]) for t in cf):
-        raise NoContrast(
-            "no contrast seen on the half of the image where the exam's kidney lies", 0.8
-        )
     raise NoContrast("no contrast seen in any frame", 1.0)
+
+
+def _on_the_side(seed: tuple[int, int] | None, allowed: Mask) -> tuple[int, int] | None:
+    """``seed`` where it lies on the kidney's side; raises :class:`NoContrast` where it
+    lies on the other: the exam names the other kidney, or what shows first there is
+    not this kidney; either way a person has to look."""
+    if seed is None or allowed[seed]:
+        return seed
+    raise NoContrast(OTHER_SIDE, 0.8)
 
 
 def on_side(shape: tuple[int, ...], image_left: bool | None) -> Mask:
@@ -140,11 +149,15 @@ def find_kidney(
     kidney lies on the image's left (from the exam's side and the image's orientation),
     None when that is not known.
 
-    A blob on the other side of the spine is not this kidney: the other kidney, a
-    vertebra's residue, the field's edge (issue 14, indsim dev: the outline lay on the
-    wrong half in 21 of 102 series, at the true pelvis in 1 of them).
+    Contrast that first shows on the other half of the image is not this kidney: the
+    other kidney (the exam names the wrong one), a vertebra's residue, the field's edge
+    (issue 14, indsim dev: the outline lay on the wrong half in 21 of 102 filled
+    series, at the true pelvis in 1 of them; told the wrong side, the phantom's bladder
+    at the midline was read as a kidney that kept its contrast). The analysis then
+    stops for a person to look (:data:`OTHER_SIDE`); the pelvis is re-sought on the
+    template frame on the kidney's side only.
 
-    Raises :class:`NoContrast` when no frame holds a sizeable blob of contrast there.
+    Raises :class:`NoContrast` when no frame holds a sizeable blob of contrast.
     """
     sm, sig_m = sub.sm, sub.sig_m
     n_t, h, w = sm.shape

@@ -37,12 +37,13 @@ def test_it_prints_exactly_one_json_object(make_case, capsys):
 
 
 def test_it_writes_the_evidence_png(make_case, tmp_path, capsys):
-    folder, _ = make_case("obstructed_ureter", 3)
+    folder, truth = make_case("obstructed_ureter", 3)
     png = tmp_path / "evidence.png"
-    assert analyze_main([str(folder), "--png", str(png), "--side", "left"]) == 0
+    side = truth.data["side"]
+    assert analyze_main([str(folder), "--png", str(png), "--side", side]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
-    assert out.startswith("Verdict:") and "left (given)" in out
+    assert out.startswith("Verdict:") and f"{side} (given)" in out
 
 
 def test_it_writes_a_phantom_from_the_command_line(tmp_path, capsys):

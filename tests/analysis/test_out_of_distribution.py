@@ -15,6 +15,7 @@ from nephro.analysis import analyze_paths, analyze_series, load_series
 from nephro.analysis import verdict as vd
 from nephro.analysis.bodypart import region_without_kidney
 from nephro.analysis.curves import Curves
+from nephro.analysis.kidney import OTHER_SIDE
 from nephro.analysis.metrics import Clearance, retention
 from nephro.analysis.pipeline import AS_VIEWS, _hidden_at_end
 from nephro.analysis.series import Series
@@ -135,19 +136,18 @@ def test_a_last_film_that_does_not_show_the_kidney_is_not_read_as_emptied(make_c
     assert (shown.verdict, shown.rule) == (whole.verdict, whole.rule)
 
 
-def test_contrast_only_on_the_other_kidneys_side_is_not_read_as_this_kidney(make_case):
+def test_an_exam_naming_the_other_kidney_is_held_for_a_person(make_case):
     # The exam names the kidney and the images' Patient Orientation says which side of
-    # the image the patient's right lies on: contrast on the other half is not this
-    # kidney (issue 14, indsim dev: outlines on the wrong half in 21 of 102 series).
-    folder, truth = make_case("obstructed_upj", 1)
+    # the image the patient's right lies on. Told the other side, the analysis had read
+    # the bladder, straddling the midline, as a kidney that kept its contrast
+    # ("obstructed"); contrast that first shows on the other half is not this kidney.
+    folder, truth = make_case("patent", 3)
     side = truth.data["side"]
     other = {"left": "right", "right": "left"}[side]
-    assert analyze_paths([folder], side=side).verdict == "obstructed"
+    assert analyze_paths([folder], side=side).verdict == truth.data["verdict"] == "drains"
     wrong = analyze_paths([folder], side=other)
     assert (wrong.verdict, wrong.rule) == ("indeterminate", vd.NO_CONTRAST)
-    assert (
-        wrong.reasons[0] == "no contrast seen on the half of the image where the exam's kidney lies"
-    )
+    assert wrong.reasons[0] == OTHER_SIDE
 
 
 def test_a_film_reading_the_kidney_more_lucent_than_its_scout_is_not_read(make_case):

@@ -30,6 +30,7 @@ def analysed_exam(make_exam, settings, tmp_path):
         size=384,  # binned by 3 for the analysis: the outlines come back in original pixels
         max_run_frames=20,
         layout="multiframe",
+        side=exam.side,  # the images show the exam's kidney
         patient_id=exam.patient.mrn,
         patient_name=exam.patient.dicom_name,
         accession_number=exam.accession_number,

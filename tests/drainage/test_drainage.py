@@ -28,6 +28,7 @@ def phantom(tmp_path):
             max_run_frames=20,
             layout="multiframe",
             syntax="explicit",
+            side=exam.side,  # the images show the exam's kidney
             patient_id=exam.patient.mrn,
             patient_name=exam.patient.dicom_name,
             accession_number=exam.accession_number,
