@@ -97,14 +97,15 @@ def test_a_seed_with_no_contrast_around_it_on_any_frame_is_no_kidney():
         find_kidney(flat, times, PX)
 
 
-def _run_with_later_residue():
+def _run_with_later_residue(kidney_x=30, residue_x=46, half_width=2):
     """A 1-frame-a-second run over a kidney that fills from frame 8 and stays full;
-    from frame 20 on, a denser patch 48 mm beside it (a vertebra's subtraction residue
-    once the display changes), which makes the frames after it the fullest."""
+    from frame 20 on, a denser patch beside it (48 mm by default: a vertebra's
+    subtraction residue once the display changes), which makes the frames after it the
+    fullest."""
 
     def dense(t, yy, xx):
-        blob = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - 30) ** 2) / 20.0)
-        residue = 0.9 * ((np.abs(yy - 50) <= 3) & (np.abs(xx - 46) <= 2))
+        blob = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - kidney_x) ** 2) / 20.0)
+        residue = 0.9 * ((np.abs(yy - 50) <= 3) & (np.abs(xx - residue_x) <= half_width))
         return (blob if t >= 8 else 0) + (residue if t >= 20 else 0)
 
     return _frames(60, 5, dense), np.arange(60.0)
@@ -145,20 +146,10 @@ def test_contrast_first_on_the_other_side_is_held_for_a_person():
         find_kidney(dataclasses.replace(sub, signif=sub.signif & False), times, PX, True)
 
 
-def _residue_across_the_midline():
-    """The kidney beside the midline from frame 8; from frame 20 a denser patch 24 mm
-    away across it, beyond SIDE_MARGIN (as :func:`_run_with_later_residue`)."""
-
-    def dense(t, yy, xx):
-        blob = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - 47) ** 2) / 20.0)
-        residue = 0.9 * ((np.abs(yy - 50) <= 3) & (np.abs(xx - 55) <= 1))
-        return (blob if t >= 8 else 0) + (residue if t >= 20 else 0)
-
-    return _frames(60, 5, dense), np.arange(60.0)
-
-
 def test_the_pelvis_is_re_sought_on_the_kidneys_side_only():
-    log, times = _residue_across_the_midline()
+    # The kidney beside the midline, the denser patch 24 mm away across it and beyond
+    # SIDE_MARGIN.
+    log, times = _run_with_later_residue(kidney_x=47, residue_x=55, half_width=1)
     sub = subtract_scout(log, times, PX)
     kidney = find_kidney(sub, times, PX, image_left=True)
     assert np.hypot(kidney.seed[0] - 50, kidney.seed[1] - 47) <= 3
