@@ -71,7 +71,7 @@ OTHER_SIDE = (
     "contrast first shows on the other half of the image from the exam's kidney: check"
     " the exam's side and the images"
 )
-"""The reason when it does (:func:`find_kidney`)."""
+"""The reason given when contrast first shows on the other half (:func:`find_kidney`)."""
 SIDE_MARGIN = 0.05
 """Engineering: with the kidney's side known, it is sought on its half of the image
 and this share of the width beyond the centre line (a run centred on the kidney puts
