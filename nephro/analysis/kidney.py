@@ -96,17 +96,19 @@ def _pelvis_seed(
     if cf.size:
         early = cf[times[cf] <= times[cf[0]] + PERSISTENT_S]
         persistent = sub.signif[early].mean(axis=0) >= PERSISTENT_SHARE
-        seed = _on_the_side(_densest_of_largest(persistent, sub.sm[early].mean(axis=0)), allowed)
+        seed = _kept_if_on_side(
+            _densest_of_largest(persistent, sub.sm[early].mean(axis=0)), allowed
+        )
         if seed is not None:
             return seed, early
     for t in cf:
-        seed = _on_the_side(_densest_of_largest(sub.signif[t], sub.sm[t]), allowed)
+        seed = _kept_if_on_side(_densest_of_largest(sub.signif[t], sub.sm[t]), allowed)
         if seed is not None:
             return seed, np.array([t])
     raise NoContrast("no contrast seen in any frame", 1.0)
 
 
-def _on_the_side(seed: tuple[int, int] | None, allowed: Mask) -> tuple[int, int] | None:
+def _kept_if_on_side(seed: tuple[int, int] | None, allowed: Mask) -> tuple[int, int] | None:
     """``seed`` where it lies on the kidney's side; raises :class:`NoContrast` where it
     lies on the other: the exam names the other kidney, or what shows first there is
     not this kidney; either way a person has to look."""
