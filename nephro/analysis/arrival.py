@@ -32,6 +32,12 @@ class Arrival:
     time_s: float | None
     frame: int
 
+    @property
+    def on_views(self) -> bool:
+        """Dated on a view at another table position (:func:`arrival_on_views`), not in
+        the run's field."""
+        return self.time_s is not None and self.frame < 0
+
 
 NO_ARRIVAL = Arrival(None, -1)
 

@@ -7,6 +7,8 @@
   emptied below half its peak but bladder, ureter and leak hold less than
   MASS_LOSS_FRACTION of what left it. Iodine is conserved inside the field, so it left
   through a tube open to drainage, or the bladder is outside the field or was emptied.
+  Not judged when views at another table position showed the bladder fill: the
+  contrast is seen where it went, outside the field the balance counts.
 * Retention by mass balance: with no bladder contrast and none lost from the field,
   iodine that left kidney and ureter can only be in a leak.
 * The caudal end of the contrast column on the last film gives the obstruction level.
@@ -122,11 +124,14 @@ def contrast_lost(
     occupied: Mask,
     lin: Linearisation,
     px: float,
+    *,
+    bladder_on_views: bool,
 ) -> bool:
     """The collecting system emptied, but bladder, ureter and leak together show little
-    of what left it (see the module docstring)."""
+    of what left it (see the module docstring). ``bladder_on_views``: the bladder was
+    seen to fill on views at another table position, outside the run's field."""
     p_cs, p_peak = curves.collecting_system, clearance.peak
-    if not (p_peak > 0 and float(p_cs[-1]) < 0.5 * p_peak):
+    if bladder_on_views or not (p_peak > 0 and float(p_cs[-1]) < 0.5 * p_peak):
         return False
     cleared = p_peak - float(p_cs[-1])
     # The bladder's whole content (a wider band, plain sum): the detection region

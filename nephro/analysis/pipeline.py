@@ -179,7 +179,17 @@ def _analyze_registered(
     # position may date an arrival the run's field did not show.
     arrival = arrival_on_views(arrival, pelvic.filled_s)
     quality += pelvic.quality
-    tube_open = contrast_lost(clearance, curves, leak, bladder, sub, tract.occupied, lin, px)
+    tube_open = contrast_lost(
+        clearance,
+        curves,
+        leak,
+        bladder,
+        sub,
+        tract.occupied,
+        lin,
+        px,
+        bladder_on_views=arrival.on_views,
+    )
     metrics = Metrics(
         span_s=float(times[-1] - times[0]),
         arrival_s=arrival.time_s,

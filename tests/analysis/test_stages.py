@@ -14,7 +14,7 @@ import pytest
 from scipy import ndimage
 
 from nephro.analysis.arrays import shift_mask
-from nephro.analysis.arrival import Arrival, find_arrival
+from nephro.analysis.arrival import NO_ARRIVAL, Arrival, find_arrival
 from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.curves import Curves, measure_curves, require_filling
 from nephro.analysis.kidney import Kidney, find_kidney
@@ -217,8 +217,23 @@ def test_contrast_lost_through_an_open_tube_is_seen(staged):
         st.tract.occupied,
         (0.0, 1.0),
         st.series.pixel_mm,
+        bladder_on_views=False,
     )
     assert lost
     clean = staged("patent", 0)
     args = (clean.curves, clean.leak, clean.bladder, clean.sub, clean.tract.occupied)
-    assert not contrast_lost(clean.clearance, *args, (0.0, 1.0), clean.series.pixel_mm)
+    assert not contrast_lost(
+        clean.clearance, *args, (0.0, 1.0), clean.series.pixel_mm, bladder_on_views=False
+    )
+
+
+def test_no_contrast_is_lost_when_views_elsewhere_show_the_bladder_fill(staged):
+    # The run's field holds only part of the urinary tract: a bladder seen filling on
+    # views at another table position holds what the field's balance misses.
+    st = staged("tube_open", 15)
+    args = (st.curves, st.leak, st.bladder, st.sub, st.tract.occupied, (0.0, 1.0))
+    assert contrast_lost(st.clearance, *args, st.series.pixel_mm, bladder_on_views=False)
+    assert not contrast_lost(st.clearance, *args, st.series.pixel_mm, bladder_on_views=True)
+    assert Arrival(300.0, -1).on_views
+    assert not Arrival(300.0, 12).on_views
+    assert not NO_ARRIVAL.on_views
