@@ -17,7 +17,7 @@ from scipy import ndimage
 from nephro.analysis import thresholds as th
 from nephro.analysis.arrays import F32, Mask, dilate, opening, shift_mask
 from nephro.analysis.register import Tracks, track_kidney
-from nephro.analysis.result import NoContrast
+from nephro.analysis.result import ContrastOnOtherSide, NoContrast
 from nephro.analysis.subtract import Subtraction
 
 
@@ -114,7 +114,7 @@ def _kept_if_on_side(seed: tuple[int, int] | None, allowed: Mask) -> tuple[int, 
     not this kidney; either way a person has to look."""
     if seed is None or allowed[seed]:
         return seed
-    raise NoContrast(OTHER_SIDE, 0.8)
+    raise ContrastOnOtherSide(OTHER_SIDE, 0.8)
 
 
 def on_side(shape: tuple[int, ...], image_left: bool | None) -> Mask:

@@ -146,7 +146,7 @@ def _analyze_registered(
         require_filling(curves, kidney)
     except NoContrast as stop:
         return _indeterminate(
-            series, stop.reason, [*quality, "no_contrast"], stop.confidence, vd.NO_CONTRAST
+            series, stop.reason, [*quality, stop.flag], stop.confidence, stop.rule
         )
     if curves.kidney_shown[-1] < th.KIDNEY_MIN_SHOWN:
         # Read again once, with the films that miss the kidney as views elsewhere.

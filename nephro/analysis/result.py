@@ -9,17 +9,32 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nephro.analysis import verdict as vd
+
 VERDICTS = ("drains", "delayed", "obstructed", "indeterminate")
 
 
 class NoContrast(Exception):
     """Raised by a stage when the series shows no usable contrast: nothing can be
-    judged, and the verdict is indeterminate with this reason and confidence."""
+    judged, and the verdict is indeterminate with this reason and confidence, the rule
+    ``rule`` and the quality flag ``flag``."""
+
+    rule = vd.NO_CONTRAST
+    flag = "no_contrast"
 
     def __init__(self, reason: str, confidence: float) -> None:
         super().__init__(reason)
         self.reason = reason
         self.confidence = confidence
+
+
+class ContrastOnOtherSide(NoContrast):
+    """Contrast first shows on the other half of the image from the exam's kidney:
+    contrast was seen, so the result must not say "no contrast"; a person checks the
+    exam's side and the images (:data:`nephro.analysis.kidney.OTHER_SIDE`)."""
+
+    rule = vd.OTHER_SIDE
+    flag = "contrast_on_other_side"
 
 
 @dataclass

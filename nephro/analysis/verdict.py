@@ -45,6 +45,9 @@ KIDNEY_NOT_SHOWN = "kidney_not_shown"
 """The last film does not show the collecting system (it lies outside that film's field)."""
 NOT_KIDNEY_REGION = "not_kidney_region"
 """Every file is labelled as a region that holds no kidney (:mod:`nephro.analysis.bodypart`)."""
+OTHER_SIDE = "other_side"
+"""Contrast first shows on the other half of the image from the exam's kidney
+(:class:`nephro.analysis.result.ContrastOnOtherSide`)."""
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 """Calibration maps fitted by ``bench/calibrate.py`` on development seeds (see there)."""

@@ -146,8 +146,10 @@ def test_an_exam_naming_the_other_kidney_is_held_for_a_person(make_case):
     other = {"left": "right", "right": "left"}[side]
     assert analyze_paths([folder], side=side).verdict == truth.data["verdict"] == "drains"
     wrong = analyze_paths([folder], side=other)
-    assert (wrong.verdict, wrong.rule) == ("indeterminate", vd.NO_CONTRAST)
+    assert (wrong.verdict, wrong.rule) == ("indeterminate", vd.OTHER_SIDE)
     assert wrong.reasons[0] == OTHER_SIDE
+    # Contrast was seen: nothing in the result may say otherwise.
+    assert "contrast_on_other_side" in wrong.quality and "no_contrast" not in wrong.quality
 
 
 def test_a_film_reading_the_kidney_more_lucent_than_its_scout_is_not_read(make_case):

@@ -17,6 +17,7 @@ QUALITY = {
     "frame_time_from_cine_rate": "frame times taken from the cine rate",
     "patient_motion_corrected": "patient movement corrected",
     "png_not_written": "picture not written",
+    "contrast_on_other_side": "contrast first shows on the other side from the exam's kidney",
 }
 
 
