@@ -7,8 +7,9 @@
   emptied below half its peak but bladder, ureter and leak hold less than
   MASS_LOSS_FRACTION of what left it. Iodine is conserved inside the field, so it left
   through a tube open to drainage, or the bladder is outside the field or was emptied.
-  Not judged when views at another table position showed the bladder fill: the
-  contrast is seen where it went, outside the field the balance counts.
+  Not judged when the arrival was dated on views at another table position (the run's
+  field showed none): the contrast is seen where it went, outside the field the
+  balance counts.
 * Retention by mass balance: with no bladder contrast and none lost from the field,
   iodine that left kidney and ureter can only be in a leak.
 * The caudal end of the contrast column on the last film gives the obstruction level.

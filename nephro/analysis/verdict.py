@@ -9,7 +9,8 @@ ground truth), so the benchmark compares like with like. Every limit is in
 | drains | bladder arrival <= 10 min and (T1/2 <= 10 min or residual at 20 min <= 0.5) |
 | obstructed | no arrival, a film at >= 20 min (2 min tolerance), kidney + ureter hold >= 80 % |
 | indeterminate | no times, no contrast, contrast lost from the field, no arrival while the |
-| | ureter leaves the field, < 10 min and no arrival |
+| | ureter leaves the field, < 10 min and no arrival (and the stages' stops, below, |
+| | such as contrast first shown on the other half of the image from the exam's kidney) |
 | delayed | everything in between |
 """
 

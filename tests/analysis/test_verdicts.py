@@ -11,7 +11,9 @@ import pytest
 from scipy import ndimage
 
 from nephro.analysis import analyze_paths, generate_case
+from nephro.analysis import pipeline as pipeline_module
 from nephro.analysis.phantom import simulate
+from nephro.analysis.views import PelvicViews
 
 SEEDS = (31, 32, 33)
 
@@ -105,6 +107,26 @@ def test_an_open_tube_that_took_most_of_the_contrast_is_not_called_draining(tmp_
     assert truth.verdict == "indeterminate"
     assert result.tube_open
     assert result.verdict == "indeterminate"
+
+
+def test_a_bladder_seen_filling_on_views_elsewhere_is_where_the_contrast_went(
+    tmp_path, monkeypatch
+):
+    # The run's field cannot count a bladder that views at another table position
+    # showed filling: its balance is not judged then. Our phantom makes no such views,
+    # so what the views stage (tested on its own in test_stage_views) reports is given
+    # here, on an open tube whose balance otherwise says the contrast left the field.
+    truth = generate_case("tube_open", 951, tmp_path, size=256)
+    lost = analyze_paths([tmp_path], side=truth.data["side"])
+    assert lost.tube_open and lost.bladder_arrival_s is None
+
+    monkeypatch.setattr(
+        pipeline_module, "judge_views", lambda *args: PelvicViews(filled_s=240.0, empty_s=None)
+    )
+    seen = analyze_paths([tmp_path], side=truth.data["side"])
+    assert seen.bladder_arrival_s == 240.0
+    assert not seen.tube_open
+    assert seen.rule != "contrast_lost"
 
 
 @pytest.mark.parametrize("seed", [890])
