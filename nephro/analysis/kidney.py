@@ -72,6 +72,11 @@ OTHER_SIDE = (
     " the exam's side and the images"
 )
 """The reason given when contrast first shows on the other half (:func:`find_kidney`)."""
+DRAWN_OTHER_SIDE = (
+    "the collecting system drawn lies on the other half of the image from the exam's"
+    " kidney: check the exam's side"
+)
+"""The reason given when the radiologist's drawing lies on the other half."""
 SIDE_MARGIN = 0.05
 """Engineering: with the kidney's side known, it is sought on its half of the image
 and this share of the width beyond the centre line (a run centred on the kidney puts
@@ -79,7 +84,7 @@ the pelvis near the centre: indsim dev obstructed_ureter-133 at 0.50 of the widt
 
 
 def _pelvis_seed(
-    sub: Subtraction, times: NDArray[np.float64], allowed: Mask
+    sub: Subtraction, times: NDArray[np.float64], allowed: Mask, drawn: bool = False
 ) -> tuple[tuple[int, int], NDArray[np.intp]]:
     """The renal pelvis at the tube tip: the densest point of the largest blob of
     contrast that persists through the first seconds of contrast; and the frames it
@@ -90,21 +95,28 @@ def _pelvis_seed(
     (issue 14: the independent simulator's breathing took the seed to the lung base),
     and a leak grows later. Where nothing sizeable persists, the densest point of the
     first sizeable blob is taken, as before. Either must lie on the kidney's side
-    (``allowed``, :func:`on_side`).
+    (``allowed``, :func:`on_side`). ``drawn``: ``allowed`` is the radiologist's
+    drawing, and only contrast within it is looked at.
     """
+
+    def pick(pixels: Mask, values: F32) -> tuple[int, int] | None:
+        if drawn:
+            return _densest_of_largest(pixels & allowed, values)
+        return _kept_if_on_side(_densest_of_largest(pixels, values), allowed)
+
     cf = sub.contrast_frames
     if cf.size:
         early = cf[times[cf] <= times[cf[0]] + PERSISTENT_S]
         persistent = sub.signif[early].mean(axis=0) >= PERSISTENT_SHARE
-        seed = _kept_if_on_side(
-            _densest_of_largest(persistent, sub.sm[early].mean(axis=0)), allowed
-        )
+        seed = pick(persistent, sub.sm[early].mean(axis=0))
         if seed is not None:
             return seed, early
     for t in cf:
-        seed = _kept_if_on_side(_densest_of_largest(sub.signif[t], sub.sm[t]), allowed)
+        seed = pick(sub.signif[t], sub.sm[t])
         if seed is not None:
             return seed, np.array([t])
+    if drawn:
+        raise NoContrast("no contrast seen in the collecting system", 0.8)
     raise NoContrast("no contrast seen in any frame", 1.0)
 
 
@@ -131,6 +143,17 @@ def on_side(shape: tuple[int, ...], image_left: bool | None) -> Mask:
     return allowed
 
 
+def _search_region(shape: tuple[int, ...], image_left: bool | None, drawn: Mask | None) -> Mask:
+    """Where the pelvis is sought: the kidney's half (:func:`on_side`), or the
+    radiologist's drawing, which must lie mostly on that half."""
+    allowed = on_side(shape, image_left)
+    if drawn is None:
+        return allowed
+    if np.count_nonzero(drawn & allowed) < 0.5 * np.count_nonzero(drawn):
+        raise ContrastOnOtherSide(DRAWN_OTHER_SIDE, 0.8)
+    return drawn
+
+
 def _densest_of_largest(pixels: Mask, values: F32) -> tuple[int, int] | None:
     """The densest point of the largest blob of ``pixels``, if it is sizeable."""
     lab, n_lab = ndimage.label(pixels)
@@ -145,11 +168,17 @@ def _densest_of_largest(pixels: Mask, values: F32) -> tuple[int, int] | None:
 
 
 def find_kidney(
-    sub: Subtraction, times: NDArray[np.float64], px: float, image_left: bool | None = None
+    sub: Subtraction,
+    times: NDArray[np.float64],
+    px: float,
+    image_left: bool | None = None,
+    drawn: Mask | None = None,
 ) -> Kidney:
     """Find, outline and track the collecting system; ``image_left``: whether the
     kidney lies on the image's left (from the exam's side and the image's orientation),
-    None when that is not known.
+    None when that is not known; ``drawn``: the collecting system as the radiologist
+    drew it, within which alone the pelvis is then sought (it must lie on the kidney's
+    half: :data:`DRAWN_OTHER_SIDE`).
 
     Contrast that first shows on the other half of the image is not this kidney: the
     other kidney (the exam names the wrong one), a vertebra's residue, the field's edge
@@ -163,8 +192,8 @@ def find_kidney(
     """
     sm, sig_m = sub.sm, sub.sig_m
     n_t, h, w = sm.shape
-    allowed = on_side(sm.shape[1:], image_left)
-    seed, found_on = _pelvis_seed(sub, times, allowed)
+    allowed = _search_region(sm.shape[1:], image_left, drawn)
+    seed, found_on = _pelvis_seed(sub, times, allowed, drawn is not None)
     # Template frame: most contrast around the seed (collecting system at its fullest).
     r_k = int(round(60.0 / px))
     ky0, ky1 = max(seed[0] - r_k, 0), min(seed[0] + r_k + 1, h)

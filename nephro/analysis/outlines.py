@@ -23,14 +23,15 @@ from typing import Any
 import contourpy
 import numpy as np
 from matplotlib.path import Path as MplPath
+from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
 from nephro.analysis.arrays import Mask, dilate, disk, shift_mask
 from nephro.analysis.bladder import Bladder
-from nephro.analysis.kidney import Kidney
+from nephro.analysis.kidney import Kidney, find_kidney
 from nephro.analysis.leak import LeakSearch
-from nephro.analysis.result import Evidence
+from nephro.analysis.result import Evidence, NoContrast
 from nephro.analysis.subtract import Subtraction
 from nephro.analysis.tract import Tract
 
@@ -82,19 +83,23 @@ class Outlines:
             raise OutlineError(f"the {label} outline is too small: it holds no analysed pixel")
         return mask
 
-    def correct_organs(
-        self, kidney: Kidney, bladder: Bladder, bin_factor: int
-    ) -> tuple[Kidney, Bladder]:
-        """The collecting system and bladder as corrected (the pipeline's first hook)."""
-        grid = kidney.outline.shape
+    def organ(self, name: str, grid: tuple[int, int], bin_factor: int) -> Mask | None:
+        """:meth:`mask`, once the outlines are known to be drawn on these images."""
         rows, cols = self.source_shape
         if (rows // bin_factor, cols // bin_factor) != grid:
             raise OutlineError(
                 f"the outlines were drawn on {cols}x{rows} images, not on these images"
             )
+        return self.mask(name, grid, bin_factor)
+
+    def correct_organs(
+        self, kidney: Kidney, bladder: Bladder, bin_factor: int
+    ) -> tuple[Kidney, Bladder]:
+        """The collecting system and bladder as corrected (the pipeline's first hook)."""
+        grid = kidney.outline.shape
         cs, bl = (
-            self.mask("collecting_system", grid, bin_factor),
-            self.mask("bladder", grid, bin_factor),
+            self.organ("collecting_system", grid, bin_factor),
+            self.organ("bladder", grid, bin_factor),
         )
         kidney = kidney if cs is None else corrected_kidney(kidney, cs)
         return kidney, bladder if bl is None else corrected_bladder(bladder, bl)
@@ -115,6 +120,31 @@ class Outlines:
         if ureter is not None:
             tract = corrected_tract(tract, ureter, kidney, bladder, sub, px)
         return tract, leaks if leak is None else corrected_leaks(leaks, leak, kidney)
+
+
+def kidney_or_drawn(
+    sub: Subtraction,
+    times: NDArray[np.float64],
+    px: float,
+    image_left: bool | None,
+    outlines: Outlines | None,
+    bin_factor: int,
+) -> Kidney:
+    """:func:`~nephro.analysis.kidney.find_kidney`; where it finds none (a stop: contrast
+    first on the other half, none in the collecting system) and the radiologist drew
+    the collecting system, the kidney sought within the drawing. A stop must not make
+    the correction that answers it impossible."""
+    try:
+        return find_kidney(sub, times, px, image_left)
+    except NoContrast:
+        drawn = (
+            None
+            if outlines is None
+            else outlines.organ("collecting_system", sub.sm.shape[1:], bin_factor)
+        )
+        if drawn is None or not drawn.any():
+            raise
+        return find_kidney(sub, times, px, image_left, drawn)
 
 
 def parse_outlines(data: Any, source_shape: tuple[int, int]) -> Outlines:

@@ -19,7 +19,7 @@ from nephro.analysis.arrival import arrival_on_views, bladder_seen_empty, find_a
 from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.bodypart import region_without_kidney
 from nephro.analysis.curves import Curves, measure_curves, require_filling
-from nephro.analysis.kidney import Kidney, find_kidney
+from nephro.analysis.kidney import Kidney
 from nephro.analysis.leak import Leak, confirm_leak, search_leaks
 from nephro.analysis.metrics import (
     Metrics,
@@ -30,7 +30,7 @@ from nephro.analysis.metrics import (
     retention,
 )
 from nephro.analysis.normalise import match_frames
-from nephro.analysis.outlines import Outlines
+from nephro.analysis.outlines import Outlines, kidney_or_drawn
 from nephro.analysis.reasons import explain
 from nephro.analysis.register import Registration, register_pauses
 from nephro.analysis.result import AnalysisResult, Evidence, NoContrast
@@ -126,7 +126,9 @@ def _analyze_registered(
         log = match_frames(log, only=[k for k, i in enumerate(keep) if int(i) in display])
     try:
         sub = trace.subtraction = subtract_scout(log, times, px)
-        kidney = trace.kidney = find_kidney(sub, times, px, _kidney_image_left(side, series))
+        kidney = trace.kidney = kidney_or_drawn(
+            sub, times, px, _kidney_image_left(side, series), outlines, series.bin_factor
+        )
         bladder = find_bladder(sub, kidney, times, px)
         if outlines is not None:
             kidney, bladder = outlines.correct_organs(kidney, bladder, series.bin_factor)

@@ -7,8 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
+from nephro.analysis import verdict as vd
 from nephro.analysis.kidney import find_kidney, on_side
-from nephro.analysis.result import NoContrast
+from nephro.analysis.outlines import parse_outlines
+from nephro.analysis.pipeline import analyze_series
+from nephro.analysis.result import ContrastOnOtherSide, NoContrast
+from nephro.analysis.series import Series
 from nephro.analysis.subtract import subtract_scout
 
 PX = 3.0
@@ -121,16 +125,27 @@ def test_the_pelvis_is_sought_where_the_first_contrast_was_not_on_denser_residue
     assert kidney.core[50, 30] and not kidney.core[50, 46]
 
 
-def _two_sided_run():
+def _two_sided_frames(kidney_from: int = 8):
     """A 1-frame-a-second run: from frame 4 a larger, denser blob on the image's right
-    half (the other kidney, a residue), from frame 8 the kidney on its left half."""
+    half (the other kidney, a residue), from frame ``kidney_from`` the kidney on its
+    left half."""
 
     def dense(t, yy, xx):
         kidney = 0.5 * np.exp(-((yy - 50) ** 2 + (xx - 25) ** 2) / 20.0)
         other = 0.8 * np.exp(-((yy - 45) ** 2 + (xx - 72) ** 2) / 40.0)
-        return (kidney if t >= 8 else 0) + (other if t >= 4 else 0)
+        return (kidney if t >= kidney_from else 0) + (other if t >= 4 else 0)
 
-    return subtract_scout(_frames(40, 6, dense), np.arange(40.0), PX), np.arange(40.0)
+    return _frames(40, 6, dense), np.arange(40.0)
+
+
+def _two_sided_run():
+    log, times = _two_sided_frames()
+    return subtract_scout(log, times, PX), times
+
+
+def _disk(cy, cx, r):
+    yy, xx = np.mgrid[0:96, 0:96]
+    return np.hypot(yy - cy, xx - cx) <= r
 
 
 def test_contrast_first_on_the_other_side_is_held_for_a_person():
@@ -144,6 +159,45 @@ def test_contrast_first_on_the_other_side_is_held_for_a_person():
         find_kidney(sub, times, PX, image_left=True)
     with pytest.raises(NoContrast, match="any frame"):
         find_kidney(dataclasses.replace(sub, signif=sub.signif & False), times, PX, True)
+
+
+def test_a_drawn_collecting_system_is_where_the_pelvis_is_sought_after_a_stop():
+    # The radiologist answers the stop by drawing the kidney: the pelvis is sought
+    # within the drawing, which must itself lie on the exam's half.
+    sub, times = _two_sided_run()
+    drawn = find_kidney(sub, times, PX, image_left=True, drawn=_disk(50, 25, 6))
+    assert np.hypot(drawn.seed[0] - 50, drawn.seed[1] - 25) <= 2
+    with pytest.raises(ContrastOnOtherSide, match="collecting system drawn lies on the other"):
+        find_kidney(sub, times, PX, image_left=True, drawn=_disk(45, 72, 6))
+    with pytest.raises(NoContrast, match="no contrast seen in the collecting system"):
+        find_kidney(sub, times, PX, image_left=True, drawn=_disk(85, 20, 5))
+
+
+def test_the_radiologists_kidney_is_read_where_the_analysis_stopped_for_the_side():
+    # (The kidney from frame 5: with it from frame 8 the pan check sets the run's later
+    # frames aside, and the drawing finds no contrast in the frames kept.)
+    log, times = _two_sided_frames(kidney_from=5)
+    series = Series(
+        log_frames=log,
+        times_s=times,
+        pixel_mm=PX,
+        bin_factor=1,
+        source_shape=(96, 96),
+        info={"patient_orientation": ["L", "F"]},  # the patient's right on the image's left
+    )
+    stopped = analyze_series(series, side="right")
+    assert stopped.rule == vd.OTHER_SIDE
+    ring = [[25 + 7 * np.cos(a), 50 + 7 * np.sin(a)] for a in np.linspace(0, 6.2, 12)]
+    drawn = analyze_series(
+        series, side="right", outlines=parse_outlines({"collecting_system": [ring]}, (96, 96))
+    )
+    assert drawn.rule != vd.OTHER_SIDE
+    assert drawn.kidney_on_image == "left"
+    across = [[x + 47, y - 5] for x, y in ring]
+    refused = analyze_series(
+        series, side="right", outlines=parse_outlines({"collecting_system": [across]}, (96, 96))
+    )
+    assert refused.rule == vd.OTHER_SIDE and "drawn" in refused.reasons[0]
 
 
 def test_the_pelvis_is_re_sought_on_the_kidneys_side_only():
