@@ -69,7 +69,7 @@ PERSISTENT_SHARE = 0.6
 """Engineering: the share of those frames in which a pixel must show contrast."""
 OTHER_SIDE = (
     "contrast first shows on the other half of the image from the exam's kidney: check"
-    " the exam's side and the images"
+    " the exam's side and the images, or outline the kidney in the viewer to have it read"
 )
 """The reason given when contrast first shows on the other half (:func:`find_kidney`)."""
 DRAWN_OTHER_SIDE = (
