@@ -121,8 +121,8 @@ def _pelvis_seed(
 
 
 def _kept_if_on_side(seed: tuple[int, int] | None, allowed: Mask) -> tuple[int, int] | None:
-    """``seed`` where it lies on the kidney's side; raises :class:`NoContrast` where it
-    lies on the other: the exam names the other kidney, or what shows first there is
+    """``seed`` where it lies on the kidney's side; raises :class:`ContrastOnOtherSide`
+    where it lies on the other: the exam names the other kidney, or what shows first there is
     not this kidney; either way a person has to look."""
     if seed is None or allowed[seed]:
         return seed
@@ -188,7 +188,8 @@ def find_kidney(
     stops for a person to look (:data:`OTHER_SIDE`); the pelvis is re-sought on the
     template frame on the kidney's side only.
 
-    Raises :class:`NoContrast` when no frame holds a sizeable blob of contrast.
+    Raises :class:`NoContrast` when no frame holds a sizeable blob of contrast (within
+    the drawing, when given), :class:`ContrastOnOtherSide` for either stop above.
     """
     sm, sig_m = sub.sm, sub.sig_m
     n_t, h, w = sm.shape

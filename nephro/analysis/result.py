@@ -29,9 +29,10 @@ class NoContrast(Exception):
 
 
 class ContrastOnOtherSide(NoContrast):
-    """Contrast first shows on the other half of the image from the exam's kidney:
-    contrast was seen, so the result must not say "no contrast"; a person checks the
-    exam's side and the images (:data:`nephro.analysis.kidney.OTHER_SIDE`)."""
+    """Contrast first shows, or the radiologist drew the collecting system, on the other
+    half of the image from the exam's kidney: contrast was seen, so the result must not
+    say "no contrast"; a person checks the exam's side and the images (the reasons
+    ``OTHER_SIDE`` and ``DRAWN_OTHER_SIDE`` of :mod:`nephro.analysis.kidney`)."""
 
     rule = vd.OTHER_SIDE
     flag = "contrast_on_other_side"
