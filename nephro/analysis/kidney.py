@@ -46,11 +46,17 @@ class Kidney:
     """Lowest row of ``core`` (the pelvi-ureteric junction's level)."""
     lateral_edge: int
     """Column of ``core``'s edge away from the spine."""
+    spine_column: int | None = None
+    """Column of the spine on the scout (:func:`spine_column`), None if not found."""
 
     @property
     def lateral(self) -> int:
         """Column direction away from the spine on the image (-1 or 1)."""
         return -1 if self.image_left else 1
+
+    def from_spine_mm(self, px: float) -> float | None:
+        """How far the pelvis (the seed) lies from the spine's column, in mm."""
+        return None if self.spine_column is None else abs(self.seed[1] - self.spine_column) * px
 
 
 PERSISTENT_S = 10.0
@@ -77,6 +83,11 @@ DRAWN_OTHER_SIDE = (
     " kidney: check the exam's side"
 )
 """The reason given when the radiologist's drawing lies on the other half."""
+SPINE_WIDTH_MM = 15.0
+"""Engineering: the column profile is averaged over about half a vertebra's width."""
+SPINE_EDGE_MARGIN = 0.1
+"""Engineering: a least transmission within this share of the field's width of its
+edge is the field's edge, not the spine."""
 SIDE_MARGIN = 0.05
 """Engineering: with the kidney's side known, it is sought on its half of the image
 and this share of the width beyond the centre line (a run centred on the kidney puts
@@ -152,6 +163,28 @@ def _search_region(shape: tuple[int, ...], image_left: bool | None, drawn: Mask 
     if np.count_nonzero(drawn & allowed) < 0.5 * np.count_nonzero(drawn):
         raise ContrastOnOtherSide(DRAWN_OTHER_SIDE, 0.8)
     return drawn
+
+
+def spine_column(scout: F32, valid: Mask, px: float) -> int | None:
+    """The spine's column on the scout: the body is thickest at the midline, where
+    the vertebrae lie, so the columns there pass the least (each column's median log
+    transmission over its valid pixels, averaged over SPINE_WIDTH_MM). None when that
+    least lies at the field's edge (a field off the midline) or few columns carry
+    pixels."""
+    h, w = scout.shape
+    counts = valid.sum(axis=0)
+    filled = counts >= h // 4
+    if filled.sum() < w // 4:
+        return None
+    # Each column's (lower) median over its valid pixels: sorted, the invalid ones last.
+    ordered = np.sort(np.where(valid, scout, np.inf), axis=0)
+    cols = ordered[np.maximum((counts - 1) // 2, 0), np.arange(w)].astype(np.float64)
+    cols[~filled] = cols[filled].max()
+    cols = ndimage.uniform_filter1d(cols, max(3, int(round(SPINE_WIDTH_MM / px))), mode="nearest")
+    j = int(np.argmin(cols))
+    span = np.flatnonzero(filled)
+    margin = SPINE_EDGE_MARGIN * (span[-1] - span[0])
+    return j if span[0] + margin <= j <= span[-1] - margin else None
 
 
 def _densest_of_largest(pixels: Mask, values: F32) -> tuple[int, int] | None:
@@ -263,4 +296,5 @@ def find_kidney(
         image_left=on_left,
         bottom=int(cs_ys.max()),
         lateral_edge=int(cs_xs.min()) if on_left else int(cs_xs.max()),
+        spine_column=spine_column(sub.scout, sub.valid, px),
     )

@@ -34,7 +34,7 @@ from nephro.analysis.scatter import Linearisation
 from nephro.analysis.subtract import Subtraction
 from nephro.analysis.sums import band_sums
 from nephro.analysis.tract import Tract
-from nephro.analysis.verdict import Drainage
+from nephro.analysis.verdict import Drainage, far_from_spine
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ class Metrics:
     frames_realigned: int
     beyond_field: bool = False
     """Ureteric contrast reaches the lower edge of the field."""
+    from_spine_mm: float | None = None
+    """How far the pelvis lies from the spine (:meth:`Kidney.from_spine_mm`)."""
 
     def drainage(self, *, timing_known: bool) -> Drainage:
         """The verdict rule's inputs."""
@@ -92,6 +94,7 @@ class Metrics:
             tube_open=self.tube_open,
             timing_known=timing_known,
             beyond_field=self.beyond_field,
+            outside_kidney=far_from_spine(self.from_spine_mm),
         )
 
 

@@ -213,6 +213,7 @@ def _analyze_registered(
         beyond_field=leaves_field(sub, tract, px)
         and arrival.time_s is None
         and not bladder_seen_empty(pelvic.empty_s),
+        from_spine_mm=kidney.from_spine_mm(px),
     )
 
     drainage = metrics.drainage(timing_known="timing_missing" not in quality)
@@ -257,6 +258,7 @@ def _analyze_registered(
         side=side_out,
         side_source=side_src,
         kidney_on_image="left" if kidney.image_left else "right",
+        kidney_from_spine_mm=metrics.from_spine_mm,
         quality=quality,
         curves={
             "t_s": [float(x) for x in times],
@@ -389,11 +391,10 @@ def _kidney_image_left(given: str | None, series: Series) -> bool | None:
 
 def _side(given: str | None, kidney: Kidney, series: Series) -> tuple[str | None, str]:
     """The patient's side of the kidney: given, or from its place on the image."""
-    image_left = kidney.image_left
     if given:
         return given, "given"
     right_on_left = _right_on_image_left(series)
     if right_on_left is not None:
-        kidney_right = image_left == right_on_left
+        kidney_right = kidney.image_left == right_on_left
         return ("right" if kidney_right else "left"), "image position and orientation"
-    return ("right" if image_left else "left"), "image position, assuming an AP view"
+    return ("right" if kidney.image_left else "left"), "image position, assuming an AP view"

@@ -123,6 +123,18 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
     if rule == vd.RETAINED:
         reasons.append(_retention(m))
         return reasons
+    if rule == vd.OUTSIDE_KIDNEY:
+        assert m.from_spine_mm is not None
+        limit = th.KIDNEY_MAX_FROM_SPINE_MM
+        far = _shown(m.from_spine_mm, limit, 0, at_most=True, keep_nonzero=False)
+        return [
+            *reasons,
+            _retention(m),
+            f"but the contrast lies {far} mm from the spine, beyond the kidney's outer edge "
+            f"(limit {limit:.0f} mm): a tube that has slipped back into its tract pools "
+            "contrast there, so it may not be in the collecting system; check the tube's "
+            "position",
+        ]
     # NOT_RETAINED: no arrival, but no obstruction either.
     if not vd.reaches_delayed_film(span):
         reasons.append(

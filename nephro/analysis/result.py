@@ -89,6 +89,8 @@ class AnalysisResult:
     side: str | None = None
     side_source: str | None = None
     kidney_on_image: str | None = None
+    kidney_from_spine_mm: float | None = None
+    """How far the collecting system's pelvis lies from the spine on the image."""
     quality: list[str] = field(default_factory=list)
     error: str | None = None
     curves: dict[str, list[float]] = field(default_factory=dict)
@@ -125,6 +127,7 @@ class AnalysisResult:
             "side": self.side,
             "side_source": self.side_source,
             "kidney_on_image": self.kidney_on_image,
+            "kidney_from_spine_mm": _num(self.kidney_from_spine_mm, 1),
             "quality": list(self.quality),
             "error": self.error,
             "input": dict(self.input_info),

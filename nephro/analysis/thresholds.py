@@ -73,10 +73,8 @@ as retained, is used only above this level; half is the T1/2 definition.
 
 FIELD_EDGE_MM: float = 15.0
 """Ureteric contrast this close to the lower edge of the valid field leaves it.
-
 Engineering: the 3x3 smoothing and the border left out of the valid pixels keep
-significant contrast about 12 mm from the edge on our phantom's 128 px grid.
-"""
+significant contrast about 12 mm from the edge on our phantom's 128 px grid."""
 
 MIN_POINTS_AFTER_PEAK: int = 3
 """At least 3 time points after filling are needed to fit a clearance (analysis.md)."""
@@ -92,14 +90,19 @@ a change over time (clinical.md section 4, "Drainage"; [NU]). Engineering on the
 on indsim development seeds, contrast seen only on the last film read as "retained".
 """
 
+KIDNEY_MAX_FROM_SPINE_MM: float = 100.0
+"""Contrast retained further from the spine than this lies beyond the kidney's lateral
+border: the hilum lies about 5 cm from the median plane (Moore, Clinically Oriented
+Anatomy, "Kidneys") and a kidney is about 5 cm wide (Ellis, Clinical Anatomy, "The
+kidneys"). Dev seeds: the phantom's collecting systems 29-63 mm from the spine, its
+displaced tubes 82-128 mm; indsim's rightly read obstructed kidneys 11-100 mm."""
+
 # --- Detection (engineering; tuned on development seeds 0-9999) -----------------------
 
 ANALYSIS_GRID_PX: int = 128
 """Frames are binned so the longer side is about 128 px (~3 mm at a 40 cm field).
-
 Engineering: keeps a 150-frame 512^2 series inside the speed budget and averages
-quantum noise; the thinnest structure we must see (ureter, 3-7 mm) is still 1-2 px.
-"""
+quantum noise; the thinnest structure we must see (ureter, 3-7 mm) is still 1-2 px."""
 
 PIXEL_SIGMA_SIGNIFICANT: float = 3.0
 """Per-pixel significance (in noise sigmas) for "contrast present" maps."""
@@ -108,10 +111,8 @@ PIXEL_SIGMA_HYSTERESIS_HIGH: float = 6.0
 """Seed level of the hysteresis segmentation (analysis.md: k*sigma plus hysteresis)."""
 
 ARRIVAL_SIGMA: float = 4.0
-"""Bladder arrival = first of 2 consecutive frames above baseline + 4 sigma.
-
-analysis.md section 6(a), same rule as bolus arrival time in DSA parametric imaging.
-"""
+"""Bladder arrival = first of 2 consecutive frames above baseline + 4 sigma (analysis.md
+section 6(a), the same rule as bolus arrival time in DSA parametric imaging)."""
 
 ARRIVAL_CONSECUTIVE: int = 2
 """Number of consecutive frames that must exceed :data:`ARRIVAL_SIGMA`."""

@@ -9,7 +9,8 @@ ground truth), so the benchmark compares like with like. Every limit is in
 | drains | bladder arrival <= 10 min and (T1/2 <= 10 min or residual at 20 min <= 0.5) |
 | obstructed | no arrival, a film at >= 20 min (2 min tolerance), kidney + ureter hold >= 80 % |
 | indeterminate | no times, no contrast, contrast lost from the field, no arrival while the |
-| | ureter leaves the field, < 10 min and no arrival (and the stages' stops, below, |
+| | ureter leaves the field, < 10 min and no arrival, retained contrast beyond the |
+| | kidney's lateral border (a tube slipped into its tract) (and the stages' stops, |
 | | such as contrast first shown on the other half of the image from the exam's kidney) |
 | delayed | everything in between |
 """
@@ -39,6 +40,8 @@ RETAINED = "retained"
 NOT_RETAINED = "not_retained"
 LATE_ARRIVAL = "late_arrival"
 BEYOND_FIELD = "beyond_field"
+OUTSIDE_KIDNEY = "outside_kidney"
+"""Retained contrast beyond the kidney's lateral border (:func:`far_from_spine`)."""
 # Stops before the rule could be applied (a stage found nothing to measure).
 ONE_FRAME = "one_frame"
 BLANK = "blank"
@@ -72,6 +75,8 @@ class Drainage:
     timing_known: bool = True
     beyond_field: bool = False
     """Contrast runs down the ureter out of the field (and the bladder is not seen)."""
+    outside_kidney: bool = False
+    """The contrast lies beyond the kidney's lateral border (:func:`far_from_spine`)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,8 @@ def decide(d: Drainage) -> Decision:
         if d.span_s < th.MIN_SPAN_WITHOUT_ARRIVAL_S:
             return Decision("indeterminate", SHORT_SERIES)
         if reaches_delayed_film(d.span_s) and retained(d.upper_residual_last):
+            if d.outside_kidney:
+                return Decision("indeterminate", OUTSIDE_KIDNEY)
             return Decision("obstructed", RETAINED)
         return Decision("delayed", NOT_RETAINED)
     return Decision("delayed", LATE_ARRIVAL)
@@ -120,6 +127,12 @@ def reaches_delayed_film(span_s: float) -> bool:
 def retained(upper_residual_last: float | None) -> bool:
     """Kidney and ureter still hold at least the obstruction limit of their peak."""
     return upper_residual_last is not None and upper_residual_last >= th.OBSTRUCTED_MIN_RESIDUAL
+
+
+def far_from_spine(from_spine_mm: float | None) -> bool:
+    """The pelvis lies further from the spine than the kidney's lateral border
+    (:data:`~nephro.analysis.thresholds.KIDNEY_MAX_FROM_SPINE_MM`)."""
+    return from_spine_mm is not None and from_spine_mm > th.KIDNEY_MAX_FROM_SPINE_MM
 
 
 # Score: the margin to the deciding limit, in these units, through a sigmoid.
@@ -208,7 +221,7 @@ def margin_score(decision: Decision, d: Drainage) -> float:
         return _sigmoid((d.arrival_s - th.DRAINS_MAX_ARRIVAL_S) / _ARRIVAL_SCALE_S + 1.0)
     if rule == NOT_RETAINED:
         return 0.5
-    if rule in (CONTRAST_LOST, BEYOND_FIELD):
+    if rule in (CONTRAST_LOST, BEYOND_FIELD, OUTSIDE_KIDNEY):
         return 0.6
     if rule == NO_CONTRAST:
         return 1.0

@@ -64,7 +64,12 @@ def metrics(draw: st.DrawFn) -> Metrics:
         leak_area_cm2=draw(st.floats(4.0, 200.0)) if leak else None,
         column_level=draw(st.sampled_from(["upj", "ureter", "uvj"])),
         frames_realigned=draw(st.integers(0, 5)),
+        from_spine_mm=draw(st.none() | _millimetres(th.KIDNEY_MAX_FROM_SPINE_MM)),
     )
+
+
+def _millimetres(limit: float) -> st.SearchStrategy[float]:
+    return st.one_of(st.floats(0.0, 200.0), st.floats(limit - 0.1, limit + 0.1))
 
 
 def _reasons(m: Metrics, timing_known: bool, flags: list[str]) -> tuple[str, list[str]]:
@@ -157,6 +162,23 @@ def test_no_reason_contradicts_a_metric(m, timing_known, flags):
     assert ("extravasation" in text) == m.leak
     assert ("column stops" in text) == (verdict == "obstructed")
     assert ("frames re-aligned" in text) == (m.frames_realigned > 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(m=metrics(), timing_known=st.booleans())
+def test_retention_beyond_the_kidneys_edge_is_not_called_an_obstruction(m, timing_known):
+    verdict, reasons = _reasons(m, timing_known, [])
+    rule = decide(m.drainage(timing_known=timing_known)).rule
+    text = " | ".join(reasons)
+    far = m.from_spine_mm is not None and m.from_spine_mm > th.KIDNEY_MAX_FROM_SPINE_MM
+    if far:
+        assert verdict != "obstructed"
+    assert ("check the tube's position" in text) == (rule == vd.OUTSIDE_KIDNEY)
+    assert rule != vd.OUTSIDE_KIDNEY or far
+    for r in reasons:
+        if hit := re.search(rf"lies {NUMBER} mm from the spine.*\(limit {NUMBER} mm\)", r):
+            assert m.from_spine_mm is not None and _shows(hit[1], m.from_spine_mm, 1.0)
+            assert float(hit[1]) > float(hit[2])
 
 
 def test_a_mass_balance_is_not_reported_as_what_the_films_show():

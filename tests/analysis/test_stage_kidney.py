@@ -7,12 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
+from nephro.analysis import thresholds as th
 from nephro.analysis import verdict as vd
-from nephro.analysis.kidney import find_kidney, on_side
+from nephro.analysis.kidney import find_kidney, on_side, spine_column
 from nephro.analysis.outlines import parse_outlines
-from nephro.analysis.pipeline import analyze_series
+from nephro.analysis.pipeline import Trace, analyze_series
 from nephro.analysis.result import ContrastOnOtherSide, NoContrast
-from nephro.analysis.series import Series
+from nephro.analysis.series import Series, load_series
 from nephro.analysis.subtract import subtract_scout
 
 PX = 3.0
@@ -216,3 +217,36 @@ def test_the_side_is_sought_only_when_known():
     left, right = on_side((4, 10), True), on_side((4, 10), False)
     assert left[:, :5].all() and not left[:, 6:].any()
     assert right[:, 5:].all() and not right[:, :4].any()
+
+
+def _scout_with_spine(spine_col, width=96):
+    """A scout whose body is thickest at ``spine_col``, with vertebrae there (log
+    transmission: lower is denser)."""
+    yy, xx = np.mgrid[0:96, 0:width]
+    body = 4.0 + 0.0006 * (xx - spine_col) ** 2  # thinner, more transmission
+    vertebrae = 0.4 * (np.abs(xx - spine_col) < 5) * (yy % 16 < 13)
+    rng = np.random.default_rng(5)
+    return (body - vertebrae + rng.normal(0, 0.01, body.shape)).astype(np.float32)
+
+
+def test_the_spine_is_found_where_the_body_is_thickest_even_off_centre():
+    scout = _scout_with_spine(34)
+    assert abs(spine_column(scout, np.ones(scout.shape, bool), PX) - 34) <= 2
+
+
+def test_a_field_off_the_midline_has_no_spine_to_measure_from():
+    # Only the part right of the spine: the least transmission lies at the field's edge.
+    scout = _scout_with_spine(34)[:, 40:]
+    assert spine_column(scout, np.ones(scout.shape, bool), PX) is None
+
+
+@pytest.mark.parametrize("scenario,seed", [("patent", 31), ("obstructed_upj", 32)])
+def test_the_phantoms_spine_is_found_at_its_midline(make_case, scenario, seed):
+    folder, truth = make_case(scenario, seed)
+    trace = Trace()
+    result = analyze_series(load_series(sorted(folder.glob("*.dcm"))), trace=trace)
+    kidney = trace.kidney
+    width = trace.subtraction.scout.shape[1]
+    assert kidney.spine_column is not None and abs(kidney.spine_column - width / 2) <= 6
+    # A collecting system lies within the kidney's reach of the spine.
+    assert result.kidney_from_spine_mm <= th.KIDNEY_MAX_FROM_SPINE_MM

@@ -39,6 +39,9 @@ def _d(**kw: object) -> Drainage:
         (_d(upper_residual_last=0.9, span_s=500.0), "indeterminate", vd.SHORT_SERIES),
         (_d(arrival_s=60.0, t_half_s=60.0, tube_open=True), "indeterminate", vd.CONTRAST_LOST),
         (_d(upper_residual_last=0.9, contrast_seen=False), "indeterminate", vd.NO_CONTRAST),
+        (_d(upper_residual_last=0.9, outside_kidney=True), "indeterminate", vd.OUTSIDE_KIDNEY),
+        (_d(upper_residual_last=0.5, outside_kidney=True), "delayed", vd.NOT_RETAINED),
+        (_d(arrival_s=60.0, t_half_s=60.0, outside_kidney=True), "drains", vd.PROMPT_DRAINAGE),
         (_d(arrival_s=60.0, t_half_s=60.0, timing_known=False), "indeterminate", vd.TIMING_MISSING),
     ],
 )

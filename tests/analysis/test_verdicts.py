@@ -12,6 +12,8 @@ from scipy import ndimage
 
 from nephro.analysis import analyze_paths, generate_case
 from nephro.analysis import pipeline as pipeline_module
+from nephro.analysis import thresholds as th
+from nephro.analysis import verdict as vd
 from nephro.analysis.phantom import simulate
 from nephro.analysis.views import PelvicViews
 
@@ -218,3 +220,15 @@ def test_the_outline_it_draws_lies_where_the_phantom_put_it(
             near = ndimage.binary_dilation(truth, iterations=margin) if margin else truth
             found += (drawn & near).sum() >= share * drawn.sum()
     assert found >= 2
+
+
+@pytest.mark.parametrize("seed", [8, 17])
+def test_contrast_pooled_beyond_the_kidneys_edge_is_not_called_an_obstruction(tmp_path, seed):
+    # The tube slipped back into its tract: the contrast pools there and never leaves,
+    # which read "obstructed at the pelvi-ureteric junction" before.
+    truth = generate_case("tube_displaced", seed, tmp_path, size=256)
+    result = analyze_paths([tmp_path], side=truth.data["side"])
+    assert result.kidney_from_spine_mm > th.KIDNEY_MAX_FROM_SPINE_MM
+    assert (result.verdict, result.rule) == ("indeterminate", vd.OUTSIDE_KIDNEY)
+    assert result.verdict == truth.verdict
+    assert any("check the tube's position" in r for r in result.reasons)
