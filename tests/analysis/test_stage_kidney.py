@@ -10,7 +10,7 @@ import pytest
 from nephro.analysis import thresholds as th
 from nephro.analysis import verdict as vd
 from nephro.analysis.kidney import find_kidney, on_side, spine_column
-from nephro.analysis.outlines import parse_outlines
+from nephro.analysis.outlines import corrected_kidney, parse_outlines
 from nephro.analysis.pipeline import Trace, analyze_series
 from nephro.analysis.result import ContrastOnOtherSide, NoContrast
 from nephro.analysis.series import Series, load_series
@@ -250,3 +250,15 @@ def test_the_phantoms_spine_is_found_at_its_midline(make_case, scenario, seed):
     assert kidney.spine_column is not None and abs(kidney.spine_column - width / 2) <= 6
     # A collecting system lies within the kidney's reach of the spine.
     assert result.kidney_from_spine_mm <= th.KIDNEY_MAX_FROM_SPINE_MM
+
+
+def test_the_distance_from_the_spine_follows_a_drawn_collecting_system():
+    kidney = dataclasses.replace(_kidney(*_breathing_run()), spine_column=48)
+    assert kidney.from_spine_mm(PX) == abs(kidney.seed[1] - 48) * PX
+    drawn = np.zeros(kidney.outline.shape, bool)
+    drawn[50:60, 60:70] = True  # the collecting system as the radiologist drew it
+    corrected = corrected_kidney(kidney, drawn)
+    assert drawn[corrected.seed] and corrected.spine_column == 48
+    assert (
+        corrected.from_spine_mm(PX) == abs(corrected.seed[1] - 48) * PX != kidney.from_spine_mm(PX)
+    )
