@@ -213,7 +213,8 @@ def _analyze_registered(
         beyond_field=leaves_field(sub, tract, px)
         and arrival.time_s is None
         and not bladder_seen_empty(pelvic.empty_s),
-        from_spine_mm=kidney.from_spine_mm(px),
+        # Not from a guessed pixel size: a small field would read far too wide.
+        from_spine_mm=None if "pixel_spacing_assumed" in quality else kidney.from_spine_mm(px),
     )
 
     drainage = metrics.drainage(timing_known="timing_missing" not in quality)
@@ -367,9 +368,8 @@ def _kidney_not_shown(series: Series, quality: list[str]) -> AnalysisResult:
         "the last film does not show the collecting system (it lies outside that"
         " film's field), so whether its contrast drained cannot be judged"
     )
-    return _indeterminate(
-        series, reason, [*quality, "kidney_outside_last_film"], 0.8, vd.KIDNEY_NOT_SHOWN
-    )
+    quality = [*quality, "kidney_outside_last_film"]
+    return _indeterminate(series, reason, quality, 0.8, vd.KIDNEY_NOT_SHOWN)
 
 
 def _right_on_image_left(series: Series) -> bool | None:

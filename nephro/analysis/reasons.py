@@ -124,16 +124,16 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
         reasons.append(_retention(m))
         return reasons
     if rule == vd.OUTSIDE_KIDNEY:
-        assert m.from_spine_mm is not None
+        assert m.from_spine_mm is not None and m.upper_residual_last is not None
         limit = th.KIDNEY_MAX_FROM_SPINE_MM
         far = _shown(m.from_spine_mm, limit, 0, at_most=True, keep_nonzero=False)
         return [
             *reasons,
-            _retention(m),
-            f"but the contrast lies {far} mm from the spine, beyond the kidney's outer edge "
-            f"(limit {limit:.0f} mm): a tube that has slipped back into its tract pools "
-            "contrast there, so it may not be in the collecting system; check the tube's "
-            "position",
+            f"the contrast stayed where it went ({percent(m.upper_residual_last)} of its peak "
+            f"at the last film), but its densest part lies {far} mm to the side of the spine "
+            f"on the image, beyond a native kidney's outer edge (limit {limit:g} mm): a tube "
+            "that has slipped back into its tract pools contrast there, so it may not be in "
+            "the collecting system; check the tube's position",
         ]
     # NOT_RETAINED: no arrival, but no obstruction either.
     if not vd.reaches_delayed_film(span):

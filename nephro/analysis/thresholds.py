@@ -55,10 +55,8 @@ accepted through :data:`SPAN_TOLERANCE_S`.
 """
 
 MIN_SPAN_WITHOUT_ARRIVAL_S: float = 600.0
-"""Below 10 min of observation with no bladder contrast nothing can be said.
-
-analysis.md section 6(a): "a span under 10 min with no arrival" is indeterminate.
-"""
+"""Below 10 min of observation with no bladder contrast nothing can be said (analysis.md
+section 6(a): "a span under 10 min with no arrival" is indeterminate)."""
 
 SPAN_TOLERANCE_S: float = 120.0
 """Spot films are taken "at about" 5/10/20 min; accept 2 min early (engineering)."""
@@ -95,7 +93,9 @@ KIDNEY_MAX_FROM_SPINE_MM: float = 100.0
 border: the hilum lies about 5 cm from the median plane (Moore, Clinically Oriented
 Anatomy, "Kidneys") and a kidney is about 5 cm wide (Ellis, Clinical Anatomy, "The
 kidneys"). Dev seeds: the phantom's collecting systems 29-63 mm from the spine, its
-displaced tubes 82-128 mm; indsim's rightly read obstructed kidneys 11-100 mm."""
+displaced tubes 82-128 mm; indsim's rightly read obstructed kidneys up to 100.1 mm (no
+margin: that one is now indeterminate). Images without source distances are measured at
+the detector (10-30 % wider), which errs towards "indeterminate, check the tube"."""
 
 # --- Detection (engineering; tuned on development seeds 0-9999) -----------------------
 

@@ -138,6 +138,7 @@ def snapshot_result(result: AnalysisResult) -> dict[str, Any]:
         "residual_fraction_20min",
         "residual_fraction_last",
         "upper_tract_residual_last",
+        "kidney_from_spine_mm",
     ):
         v = getattr(result, name)
         out[name] = None if v is None else float(v)

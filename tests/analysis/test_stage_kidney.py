@@ -262,3 +262,19 @@ def test_the_distance_from_the_spine_follows_a_drawn_collecting_system():
     assert (
         corrected.from_spine_mm(PX) == abs(corrected.seed[1] - 48) * PX != kidney.from_spine_mm(PX)
     )
+
+
+def test_a_scout_without_a_bodys_thickness_has_no_spine_to_measure_from():
+    # Pixel noise alone has a least column too, but nothing rises around it.
+    scout = np.random.default_rng(1).normal(4.0, 0.05, (96, 96)).astype(np.float32)
+    assert spine_column(scout, np.ones(scout.shape, bool), PX) is None
+    assert spine_column(scout + _scout_with_spine(34) - 4.0, np.ones(scout.shape, bool), PX)
+
+
+def test_a_spine_found_beyond_the_pelvis_gives_no_distance():
+    kidney = _kidney(*_breathing_run())
+    column = kidney.seed[1]
+    inward = dataclasses.replace(kidney, spine_column=column - 10 * kidney.lateral)
+    outward = dataclasses.replace(kidney, spine_column=column + 10 * kidney.lateral)
+    assert inward.from_spine_mm(PX) == 10 * PX
+    assert outward.from_spine_mm(PX) is None
