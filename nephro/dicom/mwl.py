@@ -8,7 +8,9 @@ responses are built from one ``values()`` query, so it stays fast with 100,000 e
 
 from __future__ import annotations
 
+import logging
 import struct
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +21,7 @@ from nephro.dicom.mwl_match import SPS, BadQuery, candidates
 from nephro.dicom.patches.identifiers import PreEncoded
 
 __all__ = ["BadQuery", "Identifier", "find", "responses"]
+log = logging.getLogger(__name__)
 _CHARSET = 0x00080005  # Specific Character Set
 # (tag, VR, value); a sequence's value is a list of items, each a list of elements.
 Element = tuple[int, str, Any]
@@ -54,6 +57,17 @@ _FIELDS = (
     "screening__reaction_agent",
     "screening__reaction_description",
     "screening__other_allergies",
+)
+
+# What the matching checks read (mwl_match.Check): read for every candidate.
+_CHECKED = (
+    "pk",
+    "accession_number",
+    "modality",
+    "modality_ae_title",
+    "patient__mrn",
+    "patient__family_name",
+    "patient__given_name",
 )
 
 
@@ -206,10 +220,26 @@ def _encode(elements: list[Element], *, explicit: bool) -> bytes:
 
 
 def responses(identifier: Dataset, limit: int | None = None) -> list[Identifier]:
-    """The response identifiers for a worklist query."""
+    """The response identifiers for a worklist query: the first ``limit`` matches by
+    scheduled time (NEPHRO_DICOM_MWL_LIMIT). Every candidate the database narrows to is
+    checked, on the few fields the checks read, not a fixed share of them (a match far
+    down the list was missed); the answers are then read in one query. When more exams
+    match than are sent, a warning is logged."""
     limit = limit or settings.NEPHRO_DICOM_MWL_LIMIT
     exams, checks = candidates(identifier)
-    rows = exams.order_by("scheduled_at", "pk").values(*_FIELDS)
+    exams = exams.order_by("scheduled_at", "pk")
+    if checks:
+        keys = exams.values(*_CHECKED).iterator(chunk_size=2000)
+        chosen = list(islice((r["pk"] for r in keys if all(c(r) for c in checks)), limit + 1))
+        exams = exams.filter(pk__in=chosen)
+    rows = list(exams.values(*_FIELDS)[: limit + 1])
+    if len(rows) > limit:
+        log.warning(
+            "a worklist query matched more than %d exams: the first %d by scheduled time"
+            " were sent (NEPHRO_DICOM_MWL_LIMIT)",
+            limit,
+            limit,
+        )
     selected = _selection(identifier)
     wanted_step = identifier.get(SPS)
     step_keys = wanted_step[0] if wanted_step else None
@@ -217,9 +247,7 @@ def responses(identifier: Dataset, limit: int | None = None) -> list[Identifier]
     if step_keys is not None and len(step_keys):
         step_selected = _selection(step_keys)
     results = []
-    for row in rows[: limit * 4 if checks else limit].iterator(chunk_size=500):
-        if not all(check(row) for check in checks):
-            continue
+    for row in rows[:limit]:
         top, step = _values(row)
         elements = [(_CHARSET, "CS", "ISO_IR 192"), *_fill(selected, top)]
         if SPS in identifier:
@@ -230,8 +258,6 @@ def responses(identifier: Dataset, limit: int | None = None) -> list[Identifier]
             elements.append((SPS, "SQ", [item]))
         elements.sort(key=lambda element: element[0])
         results.append(Identifier(elements))
-        if len(results) >= limit:
-            break
     return results
 
 

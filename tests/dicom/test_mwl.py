@@ -1,5 +1,6 @@
 """Worklist matching in the database (the TCP path is in test_listener)."""
 
+import logging
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from nephro.audit.actor import Actor
 from nephro.dicom import mwl
 from nephro.exams import services as exams
 from nephro.exams.lifecycle import State
+from nephro.patients.models import Patient
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +106,34 @@ def test_it_leaves_out_exams_not_on_the_worklist(make_exam):
     make_exam(State.SCREENED)
     make_exam(State.IN_PROGRESS)
     assert mwl.find(_query()) == []
+
+
+def test_it_finds_a_match_far_down_the_candidates(make_exam):
+    # The name's pattern has no literal start or end, so the database cannot narrow by
+    # it: every scheduled exam is a candidate, checked in Python. The only match is the
+    # last by scheduled time, beyond four times the result limit (the old share read).
+    scheduled = [make_exam(State.SCHEDULED) for _ in range(10)]
+    last = scheduled[-1]
+    Patient.objects.filter(pk=last.patient_id).update(family_name="Zzyzx")
+    answers = mwl.find(_query(name="*ZYZ*"), limit=2)
+    assert [a.AccessionNumber for a in answers] == [last.accession_number]
+
+
+def test_it_sends_the_first_matches_up_to_the_limit_and_says_so(two, caplog):
+    first, second = two
+    for identifier in (_query(), _query(name="*")):  # without and with Python checks
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="nephro.dicom.mwl"):
+            assert _accessions_limited(identifier, 1) == [first.accession_number]
+        assert "matched more than 1 exams" in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="nephro.dicom.mwl"):
+            assert len(mwl.find(identifier, limit=2)) == 2
+        assert caplog.text == ""
+
+
+def _accessions_limited(identifier, limit):
+    return [r.AccessionNumber for r in mwl.find(identifier, limit=limit)]
 
 
 def test_it_answers_in_a_fixed_number_of_queries(two, django_assert_num_queries):
