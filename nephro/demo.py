@@ -22,7 +22,7 @@ from nephro.audit.actor import DEMO, Actor
 from nephro.exams import services as exams
 from nephro.exams.forms import ProcedureForm
 from nephro.exams.lifecycle import HAPPY_PATH, State
-from nephro.exams.models import ChecklistItem, Exam, Indication
+from nephro.exams.models import ChecklistItem, Exam, Indication, PatientClass
 from nephro.patients.models import Patient
 from nephro.reports import services as reports
 from nephro.reports.forms import FindingsForm
@@ -88,6 +88,15 @@ TARGETS = [
     State.CANCELLED,
     State.SCHEDULED,
 ]
+# Patients who do not come as outpatients, by their place in TARGETS: an inpatient
+# brought from the ward (arrived today), one sent from the emergency department (ready in
+# the room today) and an inpatient whose study is under way; the exam page and the FHIR
+# Encounter (IMP, EMER) show the difference.
+PATIENT_CLASSES = {
+    6: PatientClass.INPATIENT,
+    7: PatientClass.EMERGENCY,
+    8: PatientClass.INPATIENT,
+}
 
 
 def _accounts() -> dict[str, User]:
@@ -268,6 +277,7 @@ def build_demo(seed: int = 7) -> dict[str, int]:
             indication=rng.choice(Indication.values),
             clinical_question="Does the kidney drain to the bladder? Can the tube come out?",
             urgency="routine",
+            patient_class=PATIENT_CLASSES.get(i, PatientClass.OUTPATIENT),
         )[0]
         _walk(users, exam, target, when, rng)
     # One hold already decided by a radiologist, so both sides of the hold path show.

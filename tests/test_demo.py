@@ -24,6 +24,9 @@ def test_it_builds_a_department_in_every_state():
         assert user.check_password(DEMO_PASSWORD)
     states = set(Exam.objects.values_list("state", flat=True))
     assert states == set(State), f"missing states: {set(State) - states}"
+    # Not only outpatients: the exam page and the FHIR Encounter show IMP and EMER too.
+    classes = set(Exam.objects.values_list("order__patient_class", flat=True))
+    assert classes == {"outpatient", "inpatient", "emergency"}
     today = timezone.localdate()
     due = [tube.due_state(today) for tube in Tube.objects.all()]
     assert "overdue" in due and "due_soon" in due

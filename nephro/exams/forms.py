@@ -6,7 +6,7 @@ from django.utils import timezone
 from nephro.accounts.models import User
 from nephro.accounts.roles import Role
 from nephro.exams.dose import KAP_UNITS, KAR_UNITS, to_gy_cm2, to_mgy
-from nephro.exams.models import Indication, Procedure, Urgency, View
+from nephro.exams.models import Indication, PatientClass, Procedure, Urgency, View
 from nephro.exams.services import ProcedureValues
 from nephro.lib.once import OnceForm
 from nephro.tubes.forms import NewTubeForm
@@ -32,6 +32,12 @@ class OrderForm(OnceForm):
     indication = forms.ChoiceField(choices=Indication.choices)
     clinical_question = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
     urgency = forms.ChoiceField(choices=Urgency.choices, initial=Urgency.ROUTINE)
+    patient_class = forms.ChoiceField(
+        label="Patient type",
+        choices=PatientClass.choices,
+        initial=PatientClass.OUTPATIENT,
+        error_messages={"invalid_choice": "Choose outpatient, inpatient or emergency department."},
+    )
 
     referring_physician = forms.ModelChoiceField(queryset=None, required=True)
 

@@ -24,6 +24,16 @@ class Urgency(models.TextChoices):
     URGENT = "urgent", "Urgent (today)"
 
 
+class PatientClass(models.TextChoices):
+    """Where the patient comes from for the study: it sets the visit's class in the
+    hospital's records (FHIR Encounter.class; HL7 v2 PV1-2), so results file against the
+    right visit."""
+
+    OUTPATIENT = "outpatient", "Outpatient"
+    INPATIENT = "inpatient", "Inpatient (on a ward)"
+    EMERGENCY = "emergency", "Emergency department"
+
+
 class Order(models.Model):
     """A referral for a nephrostogram; a bilateral order makes one exam per side."""
 
@@ -34,6 +44,9 @@ class Order(models.Model):
     indication = models.CharField(max_length=30, choices=Indication.choices)
     clinical_question = models.TextField()
     urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
+    patient_class = models.CharField(
+        max_length=10, choices=PatientClass.choices, default=PatientClass.OUTPATIENT
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

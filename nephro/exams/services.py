@@ -16,7 +16,14 @@ from nephro.audit.actor import Actor
 from nephro.audit.services import record
 from nephro.exams import lifecycle, rooms
 from nephro.exams.lifecycle import IllegalTransition, State
-from nephro.exams.models import ChecklistItem, ChecklistStep, Exam, Order, Procedure
+from nephro.exams.models import (
+    ChecklistItem,
+    ChecklistStep,
+    Exam,
+    Order,
+    PatientClass,
+    Procedure,
+)
 from nephro.lib import once
 from nephro.lib.steps import Refused
 from nephro.tubes import services as tube_services
@@ -58,6 +65,7 @@ def create_order(
     indication: str,
     clinical_question: str,
     urgency: str,
+    patient_class: str = PatientClass.OUTPATIENT,
     submission=None,
 ) -> list[Exam]:
     """One order; one exam per side (a bilateral order makes two).
@@ -72,6 +80,7 @@ def create_order(
             indication=indication,
             clinical_question=clinical_question,
             urgency=urgency,
+            patient_class=patient_class,
             created_by=actor.user,
         )
         record(actor, "order.create", order, detail={"sides": sides})

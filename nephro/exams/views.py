@@ -111,6 +111,7 @@ def order(request, patient_pk: int):
                 indication=data["indication"],
                 clinical_question=data["clinical_question"],
                 urgency=data["urgency"],
+                patient_class=data["patient_class"],
                 submission=data["submission"],
             )
         except once.AlreadySubmitted as exc:

@@ -2,12 +2,14 @@
 (priority, indication, question; ``status: revoked`` cancels) with ``If-Match``.
 
 Orders go through nephro.hl7.ordering, the same path as HL7 orders, and so through the
-exam services.
+exam services. A ServiceRequest names no visit we read, so an order placed here is an
+outpatient's and an update keeps the order's patient class.
 """
 
 from __future__ import annotations
 
 from nephro.audit.actor import Actor
+from nephro.exams.models import PatientClass
 from nephro.exams.services import WorkflowError
 from nephro.fhir import search, smart
 from nephro.fhir.auth import FhirError, Grant
@@ -26,12 +28,13 @@ def _read(data: dict) -> RequestIn:
         raise FhirError(400, "invalid", str(exc)) from exc
 
 
-def _values(request: RequestIn, sides: list[str]) -> ordering.OrderValues:
+def _values(request: RequestIn, sides: list[str], patient_class: str) -> ordering.OrderValues:
     return ordering.OrderValues(
         sides=sides,
         indication=request.indication,
         clinical_question=request.clinical_question,
         urgency=request.urgency,
+        patient_class=patient_class,
     )
 
 
@@ -81,7 +84,7 @@ def create(grant: Grant, data: dict, if_none_exist: str = ""):
             actor,
             patient,
             referrer,
-            _values(request, request.sides),
+            _values(request, request.sides, PatientClass.OUTPATIENT),
             application=system,
             number=number,
         )
@@ -109,7 +112,8 @@ def update(grant: Grant, rid: str, data: dict, if_match: str):
         elif request.sides != [exam.side]:
             raise Refused("the kidney of a request cannot change; cancel and order again")
         else:
-            ordering.change(actor, exam.order, _values(request, sides), via="fhir")
+            values = _values(request, sides, exam.order.patient_class)
+            ordering.change(actor, exam.order, values, via="fhir")
     except (Refused, WorkflowError) as exc:
         raise FhirError(422, "business-rule", str(exc)) from exc
     exam.refresh_from_db()

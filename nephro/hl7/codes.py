@@ -1,6 +1,6 @@
 """The codes this interface agrees with the hospital (docs/interfaces.md lists them)."""
 
-from nephro.exams.models import Indication, Urgency
+from nephro.exams.models import Indication, PatientClass, Urgency
 from nephro.patients.models import Sex
 
 # OBR-4 universal service ID -> the kidneys to study (one exam per side).
@@ -14,6 +14,16 @@ INDICATIONS = frozenset(Indication.values)
 # ORC-7.6 / TQ1-9 priority (HL7 table 0485): S stat, A ASAP, R routine; the department
 # books "urgent" (today), "soon" (within a week) and "routine" (Urgency).
 PRIORITIES = {"S": Urgency.URGENT, "A": Urgency.SOON, "R": Urgency.ROUTINE, "": Urgency.ROUTINE}
+# PV1-2 patient class (HL7 table 0004): P preadmit and R recurring come as outpatients;
+# any other code (B obstetrics, C commercial, N, U) is refused rather than guessed. No PV1,
+# or an empty PV1-2, is an outpatient on a new order and leaves a changed one's class.
+PATIENT_CLASSES = {
+    "I": PatientClass.INPATIENT,
+    "O": PatientClass.OUTPATIENT,
+    "E": PatientClass.EMERGENCY,
+    "P": PatientClass.OUTPATIENT,
+    "R": PatientClass.OUTPATIENT,
+}
 # PID-8 administrative sex (HL7 table 0001): A ambiguous and N not applicable are "other".
 SEXES = {
     "F": Sex.FEMALE,

@@ -33,6 +33,7 @@ class OrderValues:
     indication: str
     clinical_question: str
     urgency: str
+    patient_class: str  # nephro.exams.models.PatientClass
 
 
 def find(application: str, number: str) -> Order | None:
@@ -84,6 +85,7 @@ def place(
             indication=values.indication,
             clinical_question=values.clinical_question,
             urgency=values.urgency,
+            patient_class=values.patient_class,
         )
         PlacerOrder.objects.create(
             placer_application=application, placer_number=number, order=exams[0].order
@@ -108,7 +110,7 @@ def change(actor: Actor, order: Order, values: OrderValues, *, via: str) -> None
             raise Refused("a change cannot add or remove a side; cancel and order again")
         if any(e.state not in CHANGEABLE for e in exams):
             raise Refused("the study has begun; the order can no longer be changed")
-        fields = ("indication", "clinical_question", "urgency")
+        fields = ("indication", "clinical_question", "urgency", "patient_class")
         before = {k: getattr(locked, k) for k in fields}
         for key in fields:
             setattr(locked, key, getattr(values, key))

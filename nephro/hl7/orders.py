@@ -1,5 +1,6 @@
 """Orders in: ORM^O01 and OMG^O19 (new, cancel, change), read into plain values and
-handed to nephro.hl7.ordering. The ordering provider (ORC-12) is the one who acts."""
+handed to nephro.hl7.ordering. The ordering provider (ORC-12) is the one who acts; the
+patient class comes from PV1-2 (codes.PATIENT_CLASSES)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hl7
 
 from nephro.audit.actor import Actor
 from nephro.audit.services import record
+from nephro.exams.models import PatientClass
 from nephro.hl7 import codes, ordering
 from nephro.hl7.fields import Refused, hl7_date, host_of, required, value
 from nephro.patients.models import Patient
@@ -23,7 +25,7 @@ def handle(message: hl7.Message, peer: str) -> str:
     )
     actor = Actor(user=referrer, address=host_of(peer))
     if control == codes.NEW:
-        values = _order_values(message)
+        values = _order_values(message, PatientClass.OUTPATIENT)
         patient = _patient(message, actor)
         exams = ordering.place(
             actor, patient, referrer, values, application=application, number=placer
@@ -37,7 +39,7 @@ def handle(message: hl7.Message, peer: str) -> str:
         ordering.cancel(actor, order, reason or "cancelled by the ordering system")
         return "order cancelled"
     if control == codes.CHANGE:
-        ordering.change(actor, order, _order_values(message), via="hl7")
+        ordering.change(actor, order, _order_values(message, order.patient_class), via="hl7")
         return "order changed"
     raise Refused(f"order control {control!r} is not supported (NW, CA, XO are)")
 
@@ -65,7 +67,9 @@ def _patient(message: hl7.Message, actor: Actor) -> Patient:
     return patient
 
 
-def _order_values(message: hl7.Message) -> ordering.OrderValues:
+def _order_values(message: hl7.Message, unstated_class: str) -> ordering.OrderValues:
+    """The order's values; ``unstated_class``: the patient class when PV1-2 does not say
+    (an outpatient for a new order; a change keeps the order's)."""
     service = required(message, "OBR.4.1", "universal service ID")
     if service not in codes.SERVICES:
         known = ", ".join(codes.SERVICES)
@@ -82,4 +86,16 @@ def _order_values(message: hl7.Message) -> ordering.OrderValues:
         indication=indication,
         clinical_question=required(message, "OBR.13", "relevant clinical information"),
         urgency=codes.PRIORITIES[priority],
+        patient_class=_patient_class(message, unstated_class),
     )
+
+
+def _patient_class(message: hl7.Message, unstated: str) -> str:
+    """PV1-2, or ``unstated`` when the message has no PV1 or PV1-2 is empty."""
+    code = value(message, "PV1.2")
+    if not code:
+        return unstated
+    if code not in codes.PATIENT_CLASSES:
+        known = ", ".join(codes.PATIENT_CLASSES)
+        raise Refused(f"patient class {code!r} (PV1-2) is not one of {known}")
+    return codes.PATIENT_CLASSES[code]

@@ -19,6 +19,7 @@ def test_an_order_form_sent_twice_makes_one_order(people, login):
         "indication": "routine",
         "clinical_question": "Patent?",
         "urgency": "routine",
+        "patient_class": "outpatient",
         "tube_left": "",
         "tube_right": "",
         "submission": str(uuid4()),
@@ -47,6 +48,7 @@ def test_the_form_fetched_again_keeps_its_token_and_says_it_was_sent(people, log
         "indication": "routine",
         "clinical_question": "Patent?",
         "urgency": "routine",
+        "patient_class": "outpatient",
         "submission": token,
     }
     client.post(url, form)

@@ -31,6 +31,7 @@ def test_the_order_form_links_the_chosen_tube(people, login):
         "indication": "routine",
         "clinical_question": "Patent?",
         "urgency": "routine",
+        "patient_class": "outpatient",
         "submission": str(uuid4()),
     }
     page = login(people["referrer"]).get(f"/exams/order/{patient.pk}/").content.decode()
@@ -48,6 +49,7 @@ def test_another_patients_tube_cannot_be_chosen(people, login):
         "indication": "routine",
         "clinical_question": "Patent?",
         "urgency": "routine",
+        "patient_class": "outpatient",
     }
     response = login(people["referrer"]).post(f"/exams/order/{patient.pk}/", form)
     assert response.status_code == 400 and not Exam.objects.exists()

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from nephro.exams.lifecycle import State
+from nephro.exams.models import Order
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +27,28 @@ def test_the_report_images_and_procedure_point_to_the_visit(fhir, token_for, peo
     ):
         body = fhir.get(f"/fhir/{path}", token).json()
         assert body["encounter"] == {"reference": f"Encounter/{exam.pk}"}, path
+
+
+@pytest.mark.parametrize(
+    ("patient_class", "code", "display"),
+    [
+        ("outpatient", "AMB", "ambulatory"),
+        ("inpatient", "IMP", "inpatient encounter"),
+        ("emergency", "EMER", "emergency"),
+    ],
+)
+def test_its_class_is_the_orders_patient_class(
+    fhir, token_for, people, make_exam, patient_class, code, display
+):
+    exam = make_exam(State.ARRIVED)
+    Order.objects.filter(pk=exam.order_id).update(patient_class=patient_class)
+    token = token_for(people["nurse"], "user/Encounter.read")
+    visit = fhir.get(f"/fhir/Encounter/{exam.pk}", token).json()
+    assert visit["class"] == {
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+        "code": code,
+        "display": display,
+    }
 
 
 @pytest.mark.parametrize(

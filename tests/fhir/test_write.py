@@ -76,6 +76,22 @@ def test_an_update_needs_the_current_version_and_revoked_cancels(fhir, system_to
     assert Exam.objects.get().state == State.CANCELLED
 
 
+def test_an_order_placed_here_is_an_outpatients_and_an_update_keeps_the_class(
+    fhir, system_token, db
+):
+    patient = make_patient()
+    created = fhir.send("post", "/fhir/ServiceRequest", system_token, request_body(patient.pk))
+    assert Order.objects.get().patient_class == "outpatient"
+    # The ward told us over HL7 (PV1-2); a ServiceRequest update names no visit.
+    Order.objects.update(patient_class="inpatient")
+    url = f"/fhir/ServiceRequest/{created.json()['id']}"
+    current = fhir.get(url, system_token)
+    changed = request_body(patient.pk, priority="urgent")
+    done = fhir.send("put", url, system_token, changed, HTTP_IF_MATCH=current["ETag"])
+    assert done.status_code == 200
+    assert Order.objects.get().patient_class == "inpatient"
+
+
 @pytest.mark.parametrize(
     ("change", "status"),
     [

@@ -38,6 +38,7 @@ def test_it_creates_one_order_when_the_form_is_submitted_twice(people, login):
         "indication": "routine",
         "clinical_question": "Drains?",
         "urgency": "routine",
+        "patient_class": "outpatient",
         "submission": "0b6e9cde-43a4-4f4c-9c5e-2b59ef8a4c11",
     }
     first = client.post(reverse("exams:order", args=[patient.pk]), data)

@@ -6,9 +6,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import hl7
 import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
+
+from nephro.hl7.inbound import receive
 
 
 def strict_errors(text: str) -> list[str]:
@@ -34,13 +37,17 @@ def orm(
     priority: str = "R",
     charset: str = "",
     family: str = "DOE",
+    patient_class: str | None = None,
 ) -> str:
+    """An ORM^O01; with `patient_class`, a PV1 segment carrying it in PV1-2 (none without)."""
     msh18 = f"||||||{charset}" if charset else ""
+    pv1 = [] if patient_class is None else [f"PV1|1|{patient_class}"]
     return (
         "\r".join(
             [
                 f"MSH|^~\\&|EHR|HOSP|NEPHRO|RAD|20261203101500||ORM^O01^ORM_O01|{control_id}|P|2.5.1{msh18}",
                 f"PID|1||{mrn}^^^HOSP^MR||{family}^JANE||{born}|F",
+                *pv1,
                 f"ORC|{control}|{placer}^EHR|||||^^^^^{priority}|||||D100^WHO^JOHN",
                 f"OBR|1|{placer}^EHR||{service}^Nephrostogram|||||||||{question}"
                 + "|" * 18
@@ -49,6 +56,13 @@ def orm(
         )
         + "\r"
     )
+
+
+def ack(message: str | bytes, codec: str = "utf-8") -> tuple[str, str]:
+    """(MSA-1, MSA-3) of our answer to a message received from 10.0.0.5."""
+    raw = message.encode(codec) if isinstance(message, str) else message
+    parsed = hl7.parse(receive(raw, "10.0.0.5:4000").decode(codec))
+    return str(parsed.segment("MSA")(1)), parsed.unescape(str(parsed.segment("MSA")(3)))
 
 
 @pytest.fixture

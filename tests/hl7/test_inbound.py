@@ -1,7 +1,6 @@
 """Orders and patient updates in: stored before the ACK, AA only once saved, AE/AR with
 a reason, duplicates by control ID change nothing, MSH-18 character sets."""
 
-import hl7
 import pytest
 
 from nephro.exams.lifecycle import State
@@ -9,15 +8,9 @@ from nephro.exams.models import Exam, Order
 from nephro.hl7.inbound import receive
 from nephro.hl7.models import InboundMessage, InboundStatus, PlacerOrder
 from nephro.patients.models import Patient
-from tests.hl7.conftest import orm
+from tests.hl7.conftest import ack, orm
 
 pytestmark = pytest.mark.django_db
-
-
-def ack(message: str | bytes, codec: str = "utf-8") -> tuple[str, str]:
-    raw = message.encode(codec) if isinstance(message, str) else message
-    parsed = hl7.parse(receive(raw, "10.0.0.5:4000").decode(codec))
-    return str(parsed.segment("MSA")(1)), parsed.unescape(str(parsed.segment("MSA")(3)))
 
 
 def test_a_new_order_creates_the_patient_the_order_and_its_exam():

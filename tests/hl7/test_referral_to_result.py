@@ -53,7 +53,7 @@ def test_a_referral_over_mllp_ends_as_a_valid_oru_and_diagnostic_report(
     fhir,  # noqa: F811 (the fixture imported above)
     token_for,  # noqa: F811
 ):
-    [ack] = medplum_send(mllp.port, [orm(placer="REF-77")])
+    [ack] = medplum_send(mllp.port, [orm(placer="REF-77", patient_class="I")])
     assert "MSA|AA" in ack
     exam = Exam.objects.get(order__placer__placer_number="REF-77")
 
@@ -80,3 +80,6 @@ def test_a_referral_over_mllp_ends_as_a_valid_oru_and_diagnostic_report(
     assert kinds == ["DiagnosticReport", "Observation"]
     report = fhir.get(f"/fhir/DiagnosticReport/{exam.report.pk}", token).json()
     assert report["status"] == "final" and len(report["result"]) >= 9
+    # PV1-2 "I": the visit the results file against is an inpatient one.
+    visit = fhir.get(f"/fhir/Encounter/{exam.pk}", token).json()
+    assert visit["class"]["code"] == "IMP"

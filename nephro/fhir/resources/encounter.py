@@ -2,8 +2,9 @@
 
 DiagnosticReport, ImagingStudy and Procedure point to it (US Core DiagnosticReport and
 Procedure mark `encounter` must-support; IHE IMR's report carries it), so a hospital can
-file results against the visit. Nephro keeps no inpatient/outpatient flag on an order yet,
-so the class is AMB (ambulatory): a fluoroscopy-room visit.
+file results against the visit. The class is the order's patient class (v3-ActCode): AMB
+(ambulatory) for an outpatient, IMP for an inpatient brought from the ward, EMER for a
+patient sent from the emergency department.
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ from __future__ import annotations
 from fhir.resources.R4B.encounter import Encounter
 
 from nephro.exams.lifecycle import State
+from nephro.exams.models import PatientClass
 from nephro.fhir.resources.common import NEPHROSTOGRAM, build, instant, ref
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-AMBULATORY = {"system": V3_ACT_CODE, "code": "AMB", "display": "ambulatory"}
+# The order's patient class -> Encounter.class (v3-ActCode, the R4 extensible value set).
+CLASS = {
+    PatientClass.OUTPATIENT: ("AMB", "ambulatory"),
+    PatientClass.INPATIENT: ("IMP", "inpatient encounter"),
+    PatientClass.EMERGENCY: ("EMER", "emergency"),
+}
 
 # The exam's state -> Encounter.status (R4 encounter-status). Before arrival the visit is
 # planned; held exams count by whether the patient had arrived (exam.arrived_at).
@@ -38,6 +45,7 @@ def status_of(exam) -> str:
 
 def to_fhir(exam) -> Encounter:
     status = status_of(exam)
+    code, display = CLASS[exam.order.patient_class]
     period = {"start": instant(exam.arrived_at)}
     if status == "finished":
         period["end"] = instant(exam.completed_at)
@@ -47,7 +55,7 @@ def to_fhir(exam) -> Encounter:
             "resourceType": "Encounter",
             "id": str(exam.pk),
             "status": status,
-            "class": AMBULATORY,
+            "class": {"system": V3_ACT_CODE, "code": code, "display": display},
             "type": [NEPHROSTOGRAM],
             "subject": ref("Patient", exam.patient_id),
             "basedOn": [ref("ServiceRequest", exam.pk)],
