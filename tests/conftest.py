@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, datetime, time, timedelta
+from uuid import uuid4
 
 import pytest
 from django.utils import timezone
@@ -154,6 +155,20 @@ def make_exam(people):
         return exam
 
     return build
+
+
+def order_form(**overrides) -> dict:
+    """The values of a valid order form for the left kidney (exams.forms.OrderForm),
+    with a fresh one-time token."""
+    data = {
+        "side": "left",
+        "indication": "routine",
+        "clinical_question": "Patent?",
+        "urgency": "routine",
+        "patient_class": "outpatient",
+        "submission": str(uuid4()),
+    }
+    return data | overrides
 
 
 def findings_form(**overrides) -> dict:

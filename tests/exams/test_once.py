@@ -1,12 +1,10 @@
 """Back + submit again on the order form makes no second order or exam."""
 
-from uuid import uuid4
-
 import pytest
 
 from nephro.exams.models import Exam, Order
 from nephro.lib.once import MESSAGE
-from tests.conftest import make_patient
+from tests.conftest import make_patient, order_form
 
 pytestmark = pytest.mark.django_db
 
@@ -14,16 +12,7 @@ pytestmark = pytest.mark.django_db
 def test_an_order_form_sent_twice_makes_one_order(people, login):
     patient = make_patient(registered_by=people["referrer"])
     client = login(people["referrer"])
-    form = {
-        "side": "both",
-        "indication": "routine",
-        "clinical_question": "Patent?",
-        "urgency": "routine",
-        "patient_class": "outpatient",
-        "tube_left": "",
-        "tube_right": "",
-        "submission": str(uuid4()),
-    }
+    form = order_form(side="both", tube_left="", tube_right="")
     first = client.post(f"/exams/order/{patient.pk}/", form)
     again = client.post(f"/exams/order/{patient.pk}/", form, follow=True)
     assert first.status_code == 302 and again.status_code == 200
@@ -43,14 +32,7 @@ def test_the_form_fetched_again_keeps_its_token_and_says_it_was_sent(people, log
     url = f"/exams/order/{patient.pk}/"
     token = _token(client.get(url))
     assert _token(client.get(url)) == token  # Back fetches the page again: same token
-    form = {
-        "side": "left",
-        "indication": "routine",
-        "clinical_question": "Patent?",
-        "urgency": "routine",
-        "patient_class": "outpatient",
-        "submission": token,
-    }
+    form = order_form(submission=token)
     client.post(url, form)
     again = client.get(url)
     assert _token(again) == token and "You already sent this form" in again.content.decode()

@@ -6,21 +6,9 @@ from django.urls import reverse
 
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Order
-from tests.conftest import make_patient
+from tests.conftest import make_patient, order_form
 
 pytestmark = pytest.mark.django_db
-
-
-def order_data(**overrides) -> dict:
-    data = {
-        "side": "left",
-        "indication": "routine",
-        "clinical_question": "Drains?",
-        "urgency": "routine",
-        "patient_class": "outpatient",
-        "submission": "0b6e9cde-43a4-4f4c-9c5e-2b59ef8a4c11",
-    }
-    return data | overrides
 
 
 def test_the_form_asks_in_plain_words_with_outpatient_chosen(people, login):
@@ -37,7 +25,7 @@ def test_the_form_asks_in_plain_words_with_outpatient_chosen(people, login):
 def test_the_form_saves_each_patient_class(people, login, patient_class):
     patient = make_patient(registered_by=people["referrer"])
     response = login(people["referrer"]).post(
-        reverse("exams:order", args=[patient.pk]), order_data(patient_class=patient_class)
+        reverse("exams:order", args=[patient.pk]), order_form(patient_class=patient_class)
     )
     assert response.status_code == 302
     assert Order.objects.get(patient=patient).patient_class == patient_class
@@ -47,7 +35,7 @@ def test_the_form_saves_each_patient_class(people, login, patient_class):
 def test_the_form_refuses_a_bad_or_missing_patient_class(people, login, patient_class):
     patient = make_patient(registered_by=people["referrer"])
     response = login(people["referrer"]).post(
-        reverse("exams:order", args=[patient.pk]), order_data(patient_class=patient_class)
+        reverse("exams:order", args=[patient.pk]), order_form(patient_class=patient_class)
     )
     assert response.status_code == 400
     html = response.content.decode()

@@ -1,7 +1,6 @@
 """An exam is linked to its tube: chosen when ordering, or later on the exam page."""
 
 from datetime import timedelta
-from uuid import uuid4
 
 import pytest
 from django.utils import timezone
@@ -10,7 +9,7 @@ from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Exam
 from nephro.tubes.models import Tube
-from tests.conftest import make_patient
+from tests.conftest import make_patient, order_form
 
 pytestmark = pytest.mark.django_db
 
@@ -25,15 +24,7 @@ def _tube(patient, side="left"):
 def test_the_order_form_links_the_chosen_tube(people, login):
     patient = make_patient(registered_by=people["referrer"])
     older, newer = _tube(patient), _tube(patient)
-    form = {
-        "side": "left",
-        "tube_left": str(older.pk),
-        "indication": "routine",
-        "clinical_question": "Patent?",
-        "urgency": "routine",
-        "patient_class": "outpatient",
-        "submission": str(uuid4()),
-    }
+    form = order_form(tube_left=str(older.pk))
     page = login(people["referrer"]).get(f"/exams/order/{patient.pk}/").content.decode()
     assert f'<option value="{newer.pk}" selected>' in page
     login(people["referrer"]).post(f"/exams/order/{patient.pk}/", form)
@@ -43,14 +34,7 @@ def test_the_order_form_links_the_chosen_tube(people, login):
 def test_another_patients_tube_cannot_be_chosen(people, login):
     patient = make_patient(registered_by=people["referrer"])
     foreign = _tube(make_patient())
-    form = {
-        "side": "left",
-        "tube_left": str(foreign.pk),
-        "indication": "routine",
-        "clinical_question": "Patent?",
-        "urgency": "routine",
-        "patient_class": "outpatient",
-    }
+    form = order_form(tube_left=str(foreign.pk))
     response = login(people["referrer"]).post(f"/exams/order/{patient.pk}/", form)
     assert response.status_code == 400 and not Exam.objects.exists()
 

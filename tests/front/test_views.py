@@ -7,7 +7,7 @@ from nephro.audit.models import AuditEvent
 from nephro.exams.lifecycle import State
 from nephro.exams.models import Order
 from nephro.reports.models import Report
-from tests.conftest import make_patient
+from tests.conftest import make_patient, order_form
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +33,7 @@ def test_it_shows_a_clear_error_for_an_invalid_order_form(people, login):
 def test_it_creates_one_order_when_the_form_is_submitted_twice(people, login):
     patient = make_patient(registered_by=people["referrer"])
     client = login(people["referrer"])
-    data = {
-        "side": "left",
-        "indication": "routine",
-        "clinical_question": "Drains?",
-        "urgency": "routine",
-        "patient_class": "outpatient",
-        "submission": "0b6e9cde-43a4-4f4c-9c5e-2b59ef8a4c11",
-    }
+    data = order_form()
     first = client.post(reverse("exams:order", args=[patient.pk]), data)
     second = client.post(reverse("exams:order", args=[patient.pk]), data, follow=True)
     assert first.status_code == 302
