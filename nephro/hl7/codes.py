@@ -24,6 +24,12 @@ PATIENT_CLASSES = {
     "P": PatientClass.OUTPATIENT,
     "R": PatientClass.OUTPATIENT,
 }
+# The order's patient class back out in the results' PV1-2 (HL7 table 0004).
+PV1_CLASS = {
+    PatientClass.OUTPATIENT: "O",
+    PatientClass.INPATIENT: "I",
+    PatientClass.EMERGENCY: "E",
+}
 # PID-8 administrative sex (HL7 table 0001): A ambiguous and N not applicable are "other".
 SEXES = {
     "F": Sex.FEMALE,

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from nephro.dicom.dose import FLUORO_TIME, KAP_TOTAL, KAR_TOTAL
+from nephro.hl7 import codes
 from nephro.hl7.fields import escape
 
 STATUS = {"preliminary": "P", "final": "F", "addendum": "C", "disposition": "C"}
@@ -167,6 +168,7 @@ def build(exam, event: str, control_id: str) -> str:
             patient.birth_date.strftime("%Y%m%d"),
             patient.sex,
         ),
+        _line("PV1", 1, codes.PV1_CLASS[exam.order.patient_class]),
         _line("ORC", "RE", placer_id, filler, "", "CM"),
         _line(
             "OBR",

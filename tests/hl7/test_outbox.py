@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from nephro.audit.actor import Actor
 from nephro.exams.lifecycle import State
+from nephro.exams.models import Order
 from nephro.hl7 import outbox
 from nephro.hl7.models import OutboundMessage, OutboxState
 from nephro.reports import services as reports
+from tests.conftest import findings_form
 from tests.hl7.conftest import strict_errors
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +32,24 @@ def test_it_queues_a_valid_oru_for_the_final_report_and_the_tube_decision(make_e
     assert "tube_decision^Tube decision" in rows[1].raw
 
 
+@pytest.mark.parametrize(
+    ("patient_class", "pv1_2"), [("outpatient", "O"), ("inpatient", "I"), ("emergency", "E")]
+)
+def test_the_results_carry_the_patient_class_in_pv1(make_exam, people, patient_class, pv1_2):
+    # The hospital files results against the visit: PV1-2 says which kind it is.
+    exam = make_exam(State.COMPLETED)
+    Order.objects.filter(pk=exam.order_id).update(patient_class=patient_class)
+    rad = Actor(user=people["radiologist"])
+    reports.save_findings(rad, exam.pk, findings_form())
+    reports.sign(rad, exam.pk, final=True)
+    final = OutboundMessage.objects.get(exam=exam, event="final").raw
+    assert strict_errors(final) == [], final
+    assert hl7.parse(final).extract_field("PV1", 1, 2, 1, 1) == pv1_2
+
+
 def test_it_queues_one_oru_per_addendum_and_for_a_preliminary(make_exam, people):
     exam = make_exam(State.COMPLETED)
     rad = Actor(user=people["radiologist"])
-    from tests.conftest import findings_form
-
     reports.save_findings(rad, exam.pk, findings_form())
     reports.sign(rad, exam.pk, final=False)
     reports.sign(rad, exam.pk, final=True)
