@@ -44,6 +44,24 @@ def test_it_finds_exams_by_name_in_any_order_mrn_and_accession(people, make_exam
         assert "1 exam</p>" in text
 
 
+def test_a_word_under_three_letters_matches_the_start_of_a_name(people, make_exam, login):
+    # One or two letters anywhere in a name match nearly everyone, and no trigram index
+    # serves them: they match where a name starts ("Nowak, A": Anna, not Jan).
+    anna = make_exam(patient=make_patient(family_name="Nowak", given_name="Anna"))
+    jan = make_exam(patient=make_patient(family_name="Nowak", given_name="Jan"))
+    kowalski = make_exam(patient=make_patient(family_name="Kowalski", given_name="Piotr"))
+    client = login(people["nurse"])
+
+    def found(query):
+        text = client.get("/exams/", {"q": query}).content.decode()
+        return {e for e in (anna, jan, kowalski) if e.accession_number in text}
+
+    assert found("Nowak, A") == {anna}
+    assert found("k") == {kowalski}
+    assert found("ja") == {jan}
+    assert found("owa") == {anna, jan, kowalski}  # three letters: anywhere in the name
+
+
 def test_the_worklist_pages_and_counts(people, make_exam, login):
     for _ in range(3):
         make_exam()
