@@ -14,21 +14,19 @@ INDICATIONS = frozenset(Indication.values)
 # ORC-7.6 / TQ1-9 priority (HL7 table 0485): S stat, A ASAP, R routine; the department
 # books "urgent" (today), "soon" (within a week) and "routine" (Urgency).
 PRIORITIES = {"S": Urgency.URGENT, "A": Urgency.SOON, "R": Urgency.ROUTINE, "": Urgency.ROUTINE}
-# PV1-2 patient class (HL7 table 0004): P preadmit and R recurring come as outpatients;
-# any other code (B obstetrics, C commercial, N, U) is refused rather than guessed. No PV1,
-# or an empty PV1-2, is an outpatient on a new order and leaves a changed one's class.
+# PV1-2 patient class (HL7 table 0004): ours as the hospital codes it (results out), and
+# read back (orders in), where P preadmit and R recurring come as outpatients too; any
+# other code (B obstetrics, C commercial, N, U) is refused rather than guessed. No PV1, or
+# an empty PV1-2, is an outpatient on a new order and leaves a changed one's class.
+PV1_CLASS = {
+    PatientClass.INPATIENT: "I",
+    PatientClass.OUTPATIENT: "O",
+    PatientClass.EMERGENCY: "E",
+}
 PATIENT_CLASSES = {
-    "I": PatientClass.INPATIENT,
-    "O": PatientClass.OUTPATIENT,
-    "E": PatientClass.EMERGENCY,
+    **{code: kind for kind, code in PV1_CLASS.items()},
     "P": PatientClass.OUTPATIENT,
     "R": PatientClass.OUTPATIENT,
-}
-# The order's patient class back out in the results' PV1-2 (HL7 table 0004).
-PV1_CLASS = {
-    PatientClass.OUTPATIENT: "O",
-    PatientClass.INPATIENT: "I",
-    PatientClass.EMERGENCY: "E",
 }
 # PID-8 administrative sex (HL7 table 0001): A ambiguous and N not applicable are "other".
 SEXES = {
