@@ -41,9 +41,11 @@ def test_the_happy_path_from_order_to_tube_removal(page, people):
     page.get_by_label("Side").select_option("right")
     page.get_by_label("Indication").select_option("pre_removal")
     page.get_by_label("Clinical question").fill("Stone cleared? Can the tube come out?")
+    page.get_by_label("Patient type").select_option("inpatient")
     shot(page, "happy-01-order-form")
     page.get_by_role("button", name="Place order").click()
     assert page.locator(".badge.state-ordered").is_visible()
+    assert "Inpatient (on a ward)" in page.locator("p.sub").inner_text()
     exam = Exam.objects.get(patient=patient)
     sign_out(page)
 
