@@ -119,10 +119,26 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
             f"without bladder contrast needs {minutes(th.MIN_SPAN_WITHOUT_ARRIVAL_S)}); a "
             f"delayed film at about {minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed"
         ]
+    return _no_arrival(rule, m)
+
+
+def _no_arrival(rule: str, m: Metrics) -> list[str]:
+    """The reasons of the rule's branches for a series long enough to judge without
+    bladder contrast (none arrived)."""
+    span = m.span_s
     reasons = [f"no contrast reached the bladder in {fmt_t(span)}"]
     if rule == vd.RETAINED:
         reasons.append(_retention(m))
         return reasons
+    if rule == vd.BEFORE_DELAYED_FILM:
+        return [
+            *reasons,
+            _retention(m),
+            f"but the last film, at {_last_film(span)}, is earlier than the "
+            f"{minutes(th.OBSTRUCTED_MIN_SPAN_S)} delayed film that tells slow drainage "
+            f"from a blockage ({minutes(th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)} "
+            f"accepted); a film at about {minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed",
+        ]
     if rule == vd.OUTSIDE_KIDNEY:
         assert m.from_spine_mm is not None and m.upper_residual_last is not None
         limit = th.KIDNEY_MAX_FROM_SPINE_MM
@@ -138,8 +154,8 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
     # NOT_RETAINED: no arrival, but no obstruction either.
     if not vd.reaches_delayed_film(span):
         reasons.append(
-            f"the last film, at {fmt_t(span, th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)}, "
-            f"is earlier than the {minutes(th.OBSTRUCTED_MIN_SPAN_S)} delayed film "
+            f"the last film, at {_last_film(span)}, is earlier than the "
+            f"{minutes(th.OBSTRUCTED_MIN_SPAN_S)} delayed film "
             f"({minutes(th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)} accepted)"
         )
     up = m.upper_residual_last
@@ -150,6 +166,11 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
             f"needs {percent(limit)} retained)"
         )
     return reasons
+
+
+def _last_film(span: float) -> str:
+    """When the last film was taken, to tenths near the delayed film's accepted time."""
+    return fmt_t(span, th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)
 
 
 def _retention(m: Metrics) -> str:

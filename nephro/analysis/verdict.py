@@ -9,7 +9,8 @@ ground truth), so the benchmark compares like with like. Every limit is in
 | drains | bladder arrival <= 10 min and (T1/2 <= 10 min or residual at 20 min <= 0.5) |
 | obstructed | no arrival, a film at >= 20 min (2 min tolerance), kidney + ureter hold >= 80 % |
 | indeterminate | no times, no contrast, contrast lost from the field, no arrival while the |
-| | ureter leaves the field, < 10 min and no arrival, retained contrast beyond the |
+| | ureter leaves the field, < 10 min and no arrival, no arrival and the kidney + ureter |
+| | holding >= 80 % but no film at >= 20 min (2 min tolerance), retained contrast beyond the |
 | | kidney's lateral border (a tube slipped into its tract) (and the stages' stops, |
 | | such as contrast first shown on the other half of the image from the exam's kidney) |
 | delayed | everything in between |
@@ -40,6 +41,9 @@ RETAINED = "retained"
 NOT_RETAINED = "not_retained"
 LATE_ARRIVAL = "late_arrival"
 BEYOND_FIELD = "beyond_field"
+BEFORE_DELAYED_FILM = "before_delayed_film"
+"""No arrival and the contrast retained, but no film as late as the 20-min delayed film
+that tells slow drainage from a blockage ([NU]: "film at 20 min to show the bladder")."""
 OUTSIDE_KIDNEY = "outside_kidney"
 """Retained contrast beyond the kidney's lateral border (:func:`far_from_spine`)."""
 # Stops before the rule could be applied (a stage found nothing to measure).
@@ -104,7 +108,9 @@ def decide(d: Drainage) -> Decision:
     if d.arrival_s is None:
         if d.span_s < th.MIN_SPAN_WITHOUT_ARRIVAL_S:
             return Decision("indeterminate", SHORT_SERIES)
-        if reaches_delayed_film(d.span_s) and retained(d.upper_residual_last):
+        if retained(d.upper_residual_last):
+            if not reaches_delayed_film(d.span_s):
+                return Decision("indeterminate", BEFORE_DELAYED_FILM)
             if d.outside_kidney:
                 return Decision("indeterminate", OUTSIDE_KIDNEY)
             return Decision("obstructed", RETAINED)
@@ -225,7 +231,7 @@ def margin_score(decision: Decision, d: Drainage) -> float:
         return 0.6
     if rule == NO_CONTRAST:
         return 1.0
-    return 0.0  # TIMING_MISSING, SHORT_SERIES
+    return 0.0  # TIMING_MISSING, SHORT_SERIES, BEFORE_DELAYED_FILM
 
 
 def _clearance_margin(d: Drainage, missing: float) -> float:
