@@ -140,16 +140,15 @@ def _no_arrival(rule: str, m: Metrics) -> list[str]:
             f"accepted); a film at about {minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed",
         ]
     if rule == vd.OUTSIDE_KIDNEY:
-        assert m.from_spine_mm is not None and m.upper_residual_last is not None
+        assert m.from_spine_mm is not None
         limit = th.KIDNEY_MAX_FROM_SPINE_MM
         far = _shown(m.from_spine_mm, limit, 0, at_most=True, keep_nonzero=False)
         return [
             *reasons,
-            f"the contrast stayed where it went ({percent(m.upper_residual_last)} of its peak "
-            f"at the last film), but its densest part lies {far} mm to the side of the spine "
-            f"on the image, beyond a native kidney's outer edge (limit {limit:g} mm): a tube "
-            "that has slipped back into its tract pools contrast there, so it may not be in "
-            "the collecting system; check the tube's position",
+            f"{_held(m.upper_residual_last)}its densest part lies {far} mm to the side of the "
+            f"spine on the image, beyond a native kidney's outer edge (limit {limit:g} mm): a "
+            "tube that has slipped back into its tract pools contrast there, so it may not be "
+            "in the collecting system; check the tube's position",
         ]
     # NOT_RETAINED: no arrival, but no obstruction either.
     if not vd.reaches_delayed_film(span):
@@ -166,6 +165,16 @@ def _no_arrival(rule: str, m: Metrics) -> list[str]:
             f"needs {percent(limit)} retained)"
         )
     return reasons
+
+
+def _held(upper_residual_last: float | None) -> str:
+    """What the contrast beyond the kidney's edge kept, leading into "but ..."."""
+    if upper_residual_last is None:
+        return "but "
+    held = percent(upper_residual_last)
+    if vd.retained(upper_residual_last):
+        return f"the contrast stayed where it went ({held} of its peak at the last film), but "
+    return f"the contrast still held {held} of its peak at the last film, but "
 
 
 def _last_film(span: float) -> str:

@@ -10,8 +10,8 @@ ground truth), so the benchmark compares like with like. Every limit is in
 | obstructed | no arrival, a film at >= 20 min (2 min tolerance), kidney + ureter hold >= 80 % |
 | indeterminate | no times, no contrast, contrast lost from the field, no arrival while the |
 | | ureter leaves the field, < 10 min and no arrival, no arrival and the kidney + ureter |
-| | holding >= 80 % but no film at >= 20 min (2 min tolerance), retained contrast beyond the |
-| | kidney's lateral border (a tube slipped into its tract) (and the stages' stops, |
+| | holding >= 80 % but no film at >= 20 min (2 min tolerance), no arrival and the contrast |
+| | beyond the kidney's lateral border (a tube slipped into its tract) (and the stages' stops, |
 | | such as contrast first shown on the other half of the image from the exam's kidney) |
 | delayed | everything in between |
 """
@@ -106,16 +106,24 @@ def decide(d: Drainage) -> Decision:
             return Decision("drains", PROMPT_DRAINAGE)
         return Decision("delayed", SLOW_CLEARANCE)
     if d.arrival_s is None:
-        if d.span_s < th.MIN_SPAN_WITHOUT_ARRIVAL_S:
-            return Decision("indeterminate", SHORT_SERIES)
-        if retained(d.upper_residual_last):
-            if not reaches_delayed_film(d.span_s):
-                return Decision("indeterminate", BEFORE_DELAYED_FILM)
-            if d.outside_kidney:
-                return Decision("indeterminate", OUTSIDE_KIDNEY)
-            return Decision("obstructed", RETAINED)
-        return Decision("delayed", NOT_RETAINED)
+        return _without_arrival(d)
     return Decision("delayed", LATE_ARRIVAL)
+
+
+def _without_arrival(d: Drainage) -> Decision:
+    """The rule's branches when no contrast reached the bladder: judged from the kidney
+    and ureter alone, so only where they were measured, for long enough."""
+    if d.span_s < th.MIN_SPAN_WITHOUT_ARRIVAL_S:
+        return Decision("indeterminate", SHORT_SERIES)
+    if d.outside_kidney:
+        # What was measured may not be the collecting system: how it drains says
+        # nothing of the kidney.
+        return Decision("indeterminate", OUTSIDE_KIDNEY)
+    if not retained(d.upper_residual_last):
+        return Decision("delayed", NOT_RETAINED)
+    if not reaches_delayed_film(d.span_s):
+        return Decision("indeterminate", BEFORE_DELAYED_FILM)
+    return Decision("obstructed", RETAINED)
 
 
 def prompt_clearance(d: Drainage) -> bool:

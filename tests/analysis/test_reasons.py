@@ -186,7 +186,9 @@ def retained_metrics(draw: st.DrawFn) -> Metrics:
 def test_a_kidney_holding_its_contrast_before_the_delayed_film_is_not_called(m, span):
     """No arrival and the contrast retained, but the last film earlier than the delayed
     film's accepted time: slow drainage and a blockage look alike until then."""
-    m = dataclasses.replace(m, arrival_s=None, span_s=span, tube_open=False, beyond_field=False)
+    m = dataclasses.replace(
+        m, arrival_s=None, span_s=span, tube_open=False, beyond_field=False, from_spine_mm=None
+    )
     verdict, reasons = _reasons(m, True, [])
     text = " | ".join(reasons)
     short = not vd.reaches_delayed_film(span)
@@ -213,6 +215,24 @@ def test_retention_beyond_the_kidneys_edge_is_not_called_an_obstruction(m):
             assert float(hit[1]) > float(hit[2])
         if hit := re.search(rf"stayed where it went \({NUMBER}% of its peak", r):
             assert m.upper_residual_last is not None and _shows(hit[1], m.upper_residual_last)
+
+
+@settings(max_examples=300, deadline=None)
+@given(m=metrics(), span=st.floats(th.MIN_SPAN_WITHOUT_ARRIVAL_S, 3000.0))
+def test_no_drainage_is_read_from_contrast_beyond_the_kidneys_edge(m, span):
+    """Without an arrival the verdict rests on the region measured; beyond a native
+    kidney's outer edge that may be a tube's tract, whatever it kept."""
+    m = dataclasses.replace(m, arrival_s=None, span_s=span, tube_open=False, beyond_field=False)
+    verdict, reasons = _reasons(m, True, [])
+    text = " | ".join(reasons)
+    far = m.from_spine_mm is not None and m.from_spine_mm > th.KIDNEY_MAX_FROM_SPINE_MM
+    assert ("check the tube's position" in text) == far
+    if far:
+        assert verdict == "indeterminate"
+    hit = re.search(rf"(?:stayed where it went \(|still held ){NUMBER}% of its peak", text)
+    if far and m.upper_residual_last is not None:
+        assert hit and _shows(hit[1], m.upper_residual_last)
+        assert ("stayed where it went" in text) == vd.retained(m.upper_residual_last)
 
 
 def test_a_mass_balance_is_not_reported_as_what_the_films_show():
