@@ -114,11 +114,12 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
         return [f"contrast reached the bladder only at {when} (after {arrival_limit})"]
     if rule == vd.SHORT_SERIES:
         covered = fmt_t(span, th.MIN_SPAN_WITHOUT_ARRIVAL_S)
-        return [
+        short = (
             f"no contrast in the bladder, but the series covers only {covered} (judging "
             f"without bladder contrast needs {minutes(th.MIN_SPAN_WITHOUT_ARRIVAL_S)}); a "
             f"delayed film at about {minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed"
-        ]
+        )
+        return [short, _outside(m)] if vd.far_from_spine(m.from_spine_mm) else [short]
     return _no_arrival(rule, m)
 
 
@@ -126,30 +127,21 @@ def _no_arrival(rule: str, m: Metrics) -> list[str]:
     """The reasons of the rule's branches for a series long enough to judge without
     bladder contrast (none arrived)."""
     span = m.span_s
-    reasons = [f"no contrast reached the bladder in {fmt_t(span)}"]
+    reasons = [f"no contrast reached the bladder in {_last_film(span)}"]
     if rule == vd.RETAINED:
         reasons.append(_retention(m))
         return reasons
     if rule == vd.BEFORE_DELAYED_FILM:
         return [
             *reasons,
-            _retention(m),
+            _retention(m, before_delayed_film=True),
             f"but the last film, at {_last_film(span)}, is earlier than the "
             f"{minutes(th.OBSTRUCTED_MIN_SPAN_S)} delayed film that tells slow drainage "
             f"from a blockage ({minutes(th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)} "
             f"accepted); a film at about {minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed",
         ]
     if rule == vd.OUTSIDE_KIDNEY:
-        assert m.from_spine_mm is not None
-        limit = th.KIDNEY_MAX_FROM_SPINE_MM
-        far = _shown(m.from_spine_mm, limit, 0, at_most=True, keep_nonzero=False)
-        return [
-            *reasons,
-            f"{_held(m.upper_residual_last)}its densest part lies {far} mm to the side of the "
-            f"spine on the image, beyond a native kidney's outer edge (limit {limit:g} mm): a "
-            "tube that has slipped back into its tract pools contrast there, so it may not be "
-            "in the collecting system; check the tube's position",
-        ]
+        return [*reasons, _outside(m)]
     # NOT_RETAINED: no arrival, but no obstruction either.
     if not vd.reaches_delayed_film(span):
         reasons.append(
@@ -167,14 +159,27 @@ def _no_arrival(rule: str, m: Metrics) -> list[str]:
     return reasons
 
 
-def _held(upper_residual_last: float | None) -> str:
-    """What the contrast beyond the kidney's edge kept, leading into "but ..."."""
-    if upper_residual_last is None:
-        return "but "
-    held = percent(upper_residual_last)
-    if vd.retained(upper_residual_last):
-        return f"the contrast stayed where it went ({held} of its peak at the last film), but "
-    return f"the contrast still held {held} of its peak at the last film, but "
+def _outside(m: Metrics) -> str:
+    """The contrast measured lies beyond a native kidney's outer edge: what it kept, and
+    to check the tube."""
+    assert m.from_spine_mm is not None
+    limit = th.KIDNEY_MAX_FROM_SPINE_MM
+    far = _shown(m.from_spine_mm, limit, 0, at_most=True, keep_nonzero=False)
+    where = (
+        f"lies {far} mm to the side of the spine on the image, beyond a native kidney's outer "
+        f"edge (limit {limit:g} mm): a tube that has slipped back into its tract pools "
+        "contrast there, so it may not be in the collecting system; check the tube's position"
+    )
+    up = m.upper_residual_last
+    if up is None:
+        return f"the densest contrast {where}"
+    held = percent(up, th.OBSTRUCTED_MIN_RESIDUAL)
+    kept = (
+        f"the contrast stayed where it went ({held} of its peak at the last film)"
+        if vd.retained(up)
+        else f"the contrast still held {held} of its peak at the last film"
+    )
+    return f"{kept}, but its densest part {where}"
 
 
 def _last_film(span: float) -> str:
@@ -182,21 +187,27 @@ def _last_film(span: float) -> str:
     return fmt_t(span, th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)
 
 
-def _retention(m: Metrics) -> str:
-    """The retention that made the kidney obstructed, and how it was measured."""
+def _retention(m: Metrics, *, before_delayed_film: bool = False) -> str:
+    """The retention at the last film, and how it was measured; its limit is the
+    obstruction's, which ``before_delayed_film`` says holds only at the delayed film."""
     up, direct = m.upper_residual_last, m.upper_residual_direct
     assert up is not None
     limit = th.OBSTRUCTED_MIN_RESIDUAL
+    bound = (
+        f"obstruction needs {percent(limit)} at the {minutes(th.OBSTRUCTED_MIN_SPAN_S)} film"
+        if before_delayed_film
+        else f"limit {percent(limit)}"
+    )
     if direct is not None and up <= direct:
         return (
             f"the kidney and ureter still hold {percent(up, limit)} of their peak contrast "
-            f"at the last film (limit {percent(limit)})"
+            f"at the last film ({bound})"
         )
     leak = f"a leak holds {percent(1.0 - up)}" if up < 1.0 else "no leak holds any"
     read = percent(direct, limit) if direct is not None else "nothing"
     return (
         f"by mass balance the kidney and ureter retain {percent(up, limit)} of their peak "
-        f"contrast (limit {percent(limit)}): none reached the bladder or left the field, "
+        f"contrast ({bound}): none reached the bladder or left the field, "
         f"and {leak}; the films read {read} directly, which under-reads dense contrast"
     )
 

@@ -43,9 +43,11 @@ LATE_ARRIVAL = "late_arrival"
 BEYOND_FIELD = "beyond_field"
 BEFORE_DELAYED_FILM = "before_delayed_film"
 """No arrival and the contrast retained, but no film as late as the 20-min delayed film
-that tells slow drainage from a blockage ([NU]: "film at 20 min to show the bladder")."""
+([NU]: "film at 20 min to show the bladder"; that slow drainage and a blockage look
+alike until then is our inference from it)."""
 OUTSIDE_KIDNEY = "outside_kidney"
-"""Retained contrast beyond the kidney's lateral border (:func:`far_from_spine`)."""
+"""No arrival, and the contrast measured lies beyond the kidney's lateral border
+(:func:`far_from_spine`), whether it stayed or partly emptied."""
 # Stops before the rule could be applied (a stage found nothing to measure).
 ONE_FRAME = "one_frame"
 BLANK = "blank"
