@@ -34,7 +34,7 @@ from nephro.analysis.scatter import Linearisation
 from nephro.analysis.subtract import Subtraction
 from nephro.analysis.sums import band_sums
 from nephro.analysis.tract import Tract
-from nephro.analysis.verdict import Drainage, far_from_spine
+from nephro.analysis.verdict import Drainage
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,9 @@ class Metrics:
     """Retention of the upper tract: read directly, or by mass balance (see module)."""
     upper_residual_direct: float | None
     """The upper tract at the last film over its peak, as the films read it."""
-    tube_open: bool
-    """Contrast lost from the field."""
+    balance: float | None
+    """What the field shows of the contrast that left the collecting system
+    (:func:`field_balance`)."""
     leak: bool
     leak_onset_s: float | None
     leak_area_cm2: float | None
@@ -83,6 +84,11 @@ class Metrics:
     from_spine_mm: float | None = None
     """How far the pelvis lies from the spine (:meth:`Kidney.from_spine_mm`)."""
 
+    @property
+    def tube_open(self) -> bool:
+        """Contrast lost from the field (:func:`contrast_lost`)."""
+        return contrast_lost(self.balance)
+
     def drainage(self, *, timing_known: bool) -> Drainage:
         """The verdict rule's inputs."""
         return Drainage(
@@ -92,9 +98,10 @@ class Metrics:
             upper_residual_last=self.upper_residual_last,
             span_s=self.span_s,
             tube_open=self.tube_open,
+            balance=self.balance,
             timing_known=timing_known,
             beyond_field=self.beyond_field,
-            outside_kidney=far_from_spine(self.from_spine_mm),
+            from_spine_mm=self.from_spine_mm,
         )
 
 
@@ -119,7 +126,7 @@ def measure_clearance(curves: Curves, times: NDArray[np.float64]) -> Clearance:
     )
 
 
-def contrast_lost(
+def field_balance(
     clearance: Clearance,
     curves: Curves,
     leak: Leak,
@@ -130,13 +137,15 @@ def contrast_lost(
     px: float,
     *,
     bladder_on_views: bool,
-) -> bool:
-    """The collecting system emptied, but bladder, ureter and leak together show little
-    of what left it (see the module docstring). ``bladder_on_views``: the bladder was
-    seen to fill on views at another table position, outside the run's field."""
+) -> float | None:
+    """What bladder, ureter and leak together show at the last film over what left the
+    collecting system; None when it did not empty below half its peak or the bladder
+    was seen to fill on views at another table position, outside the run's field
+    (``bladder_on_views``). Under MASS_LOSS_FRACTION contrast was lost from the field
+    (see the module docstring)."""
     p_cs, p_peak = curves.collecting_system, clearance.peak
     if bladder_on_views or not (p_peak > 0 and float(p_cs[-1]) < 0.5 * p_peak):
-        return False
+        return None
     cleared = p_peak - float(p_cs[-1])
     # The bladder's whole content (a wider band, plain sum): the detection region
     # and its robust curve leave out the dilute rim, which matters for a balance.
@@ -151,11 +160,18 @@ def contrast_lost(
             float(band_sums(sub.s[-1:], band, occupied, px, lin)[0]), float(curves.bladder[-1])
         )
     found = float(max(b_all, 0) + max(curves.ureter[-1], 0) + max(leak.curve[-1], 0))
-    return found < th.MASS_LOSS_FRACTION * cleared
+    return found / cleared
 
 
-def retention(clearance: Clearance, leak: Leak, *, arrived: bool, tube_open: bool) -> float | None:
-    """The upper tract's retention at the last film.
+def contrast_lost(balance: float | None) -> bool:
+    """Less than MASS_LOSS_FRACTION of what left the collecting system is in the field."""
+    return balance is not None and balance < th.MASS_LOSS_FRACTION
+
+
+def retention(
+    clearance: Clearance, leak: Leak, *, arrived: bool, balance: float | None
+) -> float | None:
+    """The upper tract's retention at the last film (``balance``: :func:`field_balance`).
 
     With no bladder contrast and no contrast lost from the field, iodine that left the
     kidney and ureter can only be in a leak. The direct sum under-reads when contrast
@@ -168,7 +184,7 @@ def retention(clearance: Clearance, leak: Leak, *, arrived: bool, tube_open: boo
         # The kidney and ureter emptied: drainage is evidence on its own, even when the
         # bladder was not found (issue 14).
         return up_last
-    if not arrived and not tube_open and up_last is not None and u_peak > 0:
+    if not arrived and not contrast_lost(balance) and up_last is not None and u_peak > 0:
         return max(up_last, 1.0 - max(float(leak.curve[-1]), 0.0) / u_peak)
     return up_last
 

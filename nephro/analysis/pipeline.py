@@ -24,7 +24,7 @@ from nephro.analysis.leak import Leak, confirm_leak, search_leaks
 from nephro.analysis.metrics import (
     Metrics,
     column_level,
-    contrast_lost,
+    field_balance,
     leaves_field,
     measure_clearance,
     retention,
@@ -181,7 +181,7 @@ def _analyze_registered(
     # position may date an arrival the run's field did not show.
     arrival = arrival_on_views(arrival, pelvic.filled_s)
     quality += pelvic.quality
-    tube_open = contrast_lost(
+    balance = field_balance(
         clearance,
         curves,
         leak,
@@ -201,10 +201,10 @@ def _analyze_registered(
         residual_20min=clearance.residual_20min,
         residual_last=clearance.residual_last,
         upper_residual_last=retention(
-            clearance, leak, arrived=arrival.time_s is not None, tube_open=tube_open
+            clearance, leak, arrived=arrival.time_s is not None, balance=balance
         ),
         upper_residual_direct=clearance.upper_residual_last,
-        tube_open=tube_open,
+        balance=balance,
         leak=leak.found,
         leak_onset_s=leak.onset_s,
         leak_area_cm2=leak.area_cm2,
@@ -253,7 +253,7 @@ def _analyze_registered(
         residual_fraction_last=metrics.residual_last,
         upper_tract_residual_last=metrics.upper_residual_last,
         obstruction_level=level,
-        tube_open=tube_open,
+        tube_open=metrics.tube_open,
         frames=int(log.shape[0]),
         span_s=metrics.span_s,
         side=side_out,

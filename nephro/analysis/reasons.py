@@ -88,6 +88,8 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
     if rule == vd.NO_CONTRAST:
         return ["no contrast seen"]
     if rule == vd.CONTRAST_LOST:
+        assert m.balance is not None  # contrast is lost only where the balance was read
+        shown = percent(m.balance, th.MASS_LOSS_FRACTION, at_most=True)
         held = (
             f" (it holds {percent(m.residual_last)} of its peak)"
             if m.residual_last is not None
@@ -95,9 +97,9 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
         )
         return [
             f"contrast left the field of view: the collecting system emptied{held} but the "
-            f"bladder, ureter and any leak show less than {percent(th.MASS_LOSS_FRACTION)} of "
-            "what left it (most likely the tube was open to drainage, or the bladder lies "
-            "outside the field), so drainage cannot be judged"
+            f"bladder, ureter and any leak show {shown} of what left it (limit "
+            f"{percent(th.MASS_LOSS_FRACTION)}; most likely the tube was open to drainage, or "
+            "the bladder lies outside the field), so drainage cannot be judged"
         ]
     if rule == vd.BEYOND_FIELD:
         return [

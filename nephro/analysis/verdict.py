@@ -77,12 +77,21 @@ class Drainage:
     upper_residual_last: float | None
     span_s: float
     tube_open: bool = False
+    balance: float | None = None
+    """What the field shows (bladder, ureter, leak) of the contrast that left the
+    collecting system, as a share of it; None when not judged. Under
+    MASS_LOSS_FRACTION contrast was lost (``tube_open``)."""
     contrast_seen: bool = True
     timing_known: bool = True
     beyond_field: bool = False
     """Contrast runs down the ureter out of the field (and the bladder is not seen)."""
-    outside_kidney: bool = False
-    """The contrast lies beyond the kidney's lateral border (:func:`far_from_spine`)."""
+    from_spine_mm: float | None = None
+    """How far the measured contrast (the pelvis seed) lies from the spine."""
+
+    @property
+    def outside_kidney(self) -> bool:
+        """The contrast lies beyond the kidney's lateral border (:func:`far_from_spine`)."""
+        return far_from_spine(self.from_spine_mm)
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,11 @@ _ARRIVAL_SCALE_S = 60.0
 _T_HALF_SCALE_S = 120.0
 _RESIDUAL_SCALE = 0.1
 _RETENTION_SCALE = 0.04
+_BALANCE_SCALE = 0.25
+_FROM_SPINE_SCALE_MM = 25.0
+"""Half a kidney's width (about 5 cm: :data:`~nephro.analysis.thresholds.
+KIDNEY_MAX_FROM_SPINE_MM`): a retention seed this far inside the lateral border scores
+one unit of margin."""
 
 
 def confidence(
@@ -225,16 +239,22 @@ def margin_score(decision: Decision, d: Drainage) -> float:
     if rule == PROMPT_DRAINAGE:
         assert d.arrival_s is not None
         m_arrival = (th.DRAINS_MAX_ARRIVAL_S - d.arrival_s) / _ARRIVAL_SCALE_S
-        return _sigmoid(min(m_arrival, _clearance_margin(d, -9)) + 1.0)
+        return _sigmoid(min(m_arrival, _clearance_margin(d, -9), _balance_margin(d)) + 1.0)
     if rule == SLOW_CLEARANCE:
-        return _sigmoid(-_clearance_margin(d, -3) + 0.5)
+        return _sigmoid(min(-_clearance_margin(d, -3), _balance_margin(d)) + 0.5)
     if rule == RETAINED:
         assert d.upper_residual_last is not None
         margin = (d.upper_residual_last - th.OBSTRUCTED_MIN_RESIDUAL) / _RETENTION_SCALE
+        if d.from_spine_mm is not None:
+            # Near the kidney's lateral border a displaced tube's pool looks the same
+            # (the OUTSIDE_KIDNEY branch beyond it).
+            inside = (th.KIDNEY_MAX_FROM_SPINE_MM - d.from_spine_mm) / _FROM_SPINE_SCALE_MM
+            margin = min(margin, inside)
         return _sigmoid(margin + 1.0)
     if rule == LATE_ARRIVAL:
         assert d.arrival_s is not None
-        return _sigmoid((d.arrival_s - th.DRAINS_MAX_ARRIVAL_S) / _ARRIVAL_SCALE_S + 1.0)
+        m_arrival = (d.arrival_s - th.DRAINS_MAX_ARRIVAL_S) / _ARRIVAL_SCALE_S
+        return _sigmoid(min(m_arrival, _balance_margin(d)) + 1.0)
     if rule == NOT_RETAINED:
         return 0.5
     if rule in (CONTRAST_LOST, BEYOND_FIELD, OUTSIDE_KIDNEY):
@@ -254,6 +274,14 @@ def _clearance_margin(d: Drainage, missing: float) -> float:
         if d.residual_20min is not None
         else missing,
     )
+
+
+def _balance_margin(d: Drainage) -> float:
+    """How far the field's balance lies above the limit of contrast lost from it (an
+    open tube takes what the field does not show); unlimited when not judged."""
+    if d.balance is None:
+        return math.inf
+    return (d.balance - th.MASS_LOSS_FRACTION) / _BALANCE_SCALE
 
 
 def _sigmoid(x: float) -> float:

@@ -279,7 +279,7 @@ def test_a_kidney_that_empties_is_not_retaining_when_the_bladder_was_not_found(u
     class _NoLeak:
         curve = np.zeros(3)
 
-    kept = retention(clearance, _NoLeak(), arrived=False, tube_open=False)  # type: ignore[arg-type]
+    kept = retention(clearance, _NoLeak(), arrived=False, balance=None)  # type: ignore[arg-type]
     assert kept == upper_last
     assert not vd.retained(kept)
 
@@ -299,5 +299,5 @@ def test_a_kidney_that_keeps_its_contrast_still_uses_the_mass_balance():
     class _NoLeak:
         curve = np.zeros(3)
 
-    kept = retention(clearance, _NoLeak(), arrived=False, tube_open=False)  # type: ignore[arg-type]
+    kept = retention(clearance, _NoLeak(), arrived=False, balance=None)  # type: ignore[arg-type]
     assert kept == 1.0

@@ -59,7 +59,7 @@ def metrics(draw: st.DrawFn) -> Metrics:
         residual_last=draw(st.none() | _fraction()),
         upper_residual_last=upper,
         upper_residual_direct=direct,
-        tube_open=draw(st.booleans()),
+        balance=draw(st.none() | st.floats(0.0, 3.0)),
         leak=leak,
         leak_onset_s=draw(st.none() | st.floats(0.0, 3000.0)) if leak else None,
         leak_area_cm2=draw(st.floats(4.0, 200.0)) if leak else None,
@@ -163,11 +163,20 @@ def test_no_reason_contradicts_a_metric(m, timing_known, flags):
     # One span, shown the same way wherever it is stated.
     spans = set(re.findall(r"(?:bladder in|the last film, at) (\d+:\d\d(?:\.\d)?) min", text))
     assert len(spans) <= 1
-    if "contrast left the field" in text:
-        assert m.tube_open and verdict == "indeterminate"
+    _check_lost(text, m, verdict)
     assert ("extravasation" in text) == m.leak
     assert ("column stops" in text) == (verdict == "obstructed")
     assert ("frames re-aligned" in text) == (m.frames_realigned > 0)
+
+
+def _check_lost(text: str, m: Metrics, verdict: str) -> None:
+    """Contrast is said to have left the field only when it did, with the share the
+    field shows (the metric) on its side of the limit."""
+    if "contrast left the field" in text:
+        assert m.tube_open and verdict == "indeterminate"
+        hit = re.search(rf"any leak show {NUMBER}% of what left it \(limit {NUMBER}%", text)
+        assert hit and m.balance is not None and _shows(hit[1], m.balance)
+        assert _side(hit[1], hit[2], m.balance, th.MASS_LOSS_FRACTION, True)
 
 
 @st.composite
@@ -180,7 +189,7 @@ def retained_metrics(draw: st.DrawFn) -> Metrics:
         arrival_s=None,
         span_s=draw(st.floats(th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S, 3000.0)),
         upper_residual_last=draw(st.floats(th.OBSTRUCTED_MIN_RESIDUAL, 1.0)),
-        tube_open=False,
+        balance=None,
         beyond_field=False,
         from_spine_mm=draw(_millimetres(th.KIDNEY_MAX_FROM_SPINE_MM)),
     )
@@ -192,7 +201,7 @@ def test_a_kidney_holding_its_contrast_before_the_delayed_film_is_not_called(m, 
     """No arrival and the contrast retained, but the last film earlier than the delayed
     film's accepted time: slow drainage and a blockage look alike until then."""
     m = dataclasses.replace(
-        m, arrival_s=None, span_s=span, tube_open=False, beyond_field=False, from_spine_mm=None
+        m, arrival_s=None, span_s=span, balance=None, beyond_field=False, from_spine_mm=None
     )
     verdict, reasons = _reasons(m, True, [])
     text = " | ".join(reasons)
@@ -227,7 +236,7 @@ def test_retention_beyond_the_kidneys_edge_is_not_called_an_obstruction(m):
 def test_no_drainage_is_read_from_contrast_beyond_the_kidneys_edge(m, span):
     """Without an arrival the verdict rests on the region measured; beyond a native
     kidney's outer edge that may be a tube's tract, whatever it kept."""
-    m = dataclasses.replace(m, arrival_s=None, span_s=span, tube_open=False, beyond_field=False)
+    m = dataclasses.replace(m, arrival_s=None, span_s=span, balance=None, beyond_field=False)
     verdict, reasons = _reasons(m, True, [])
     text = " | ".join(reasons)
     far = m.from_spine_mm is not None and m.from_spine_mm > th.KIDNEY_MAX_FROM_SPINE_MM
@@ -253,7 +262,7 @@ def test_a_mass_balance_is_not_reported_as_what_the_films_show():
         residual_last=0.008,
         upper_residual_last=1.0,
         upper_residual_direct=0.3,
-        tube_open=False,
+        balance=None,
         leak=False,
         leak_onset_s=None,
         leak_area_cm2=None,

@@ -23,6 +23,7 @@ from nephro.analysis.metrics import (
     Clearance,
     column_level,
     contrast_lost,
+    field_balance,
     measure_clearance,
     retention,
 )
@@ -199,7 +200,7 @@ def test_the_clearance_and_the_column_end(staged):
     c = st.clearance
     assert c.residual_last is not None and c.residual_last >= 0.0
     assert c.t20_s <= 1200.0
-    up = retention(c, st.leak, arrived=False, tube_open=False)
+    up = retention(c, st.leak, arrived=False, balance=None)
     assert up is not None and up >= (c.upper_residual_last or 0.0)
     assert column_level(st.sub, st.kidney, st.tract, st.series.pixel_mm) == "upj"
     drained = staged("patent", 0)
@@ -208,7 +209,7 @@ def test_the_clearance_and_the_column_end(staged):
 
 def test_contrast_lost_through_an_open_tube_is_seen(staged):
     st = staged("tube_open", 15)
-    lost = contrast_lost(
+    lost = field_balance(
         st.clearance,
         st.curves,
         st.leak,
@@ -219,12 +220,14 @@ def test_contrast_lost_through_an_open_tube_is_seen(staged):
         st.series.pixel_mm,
         bladder_on_views=False,
     )
-    assert lost
+    assert contrast_lost(lost)
     clean = staged("patent", 0)
     args = (clean.curves, clean.leak, clean.bladder, clean.sub, clean.tract.occupied)
-    assert not contrast_lost(
+    kept = field_balance(
         clean.clearance, *args, (0.0, 1.0), clean.series.pixel_mm, bladder_on_views=False
     )
+    assert kept is not None and not contrast_lost(kept)
+    assert lost is not None and lost < kept
 
 
 def test_no_contrast_is_lost_when_views_elsewhere_show_the_bladder_fill(staged):
@@ -232,8 +235,10 @@ def test_no_contrast_is_lost_when_views_elsewhere_show_the_bladder_fill(staged):
     # views at another table position holds what the field's balance misses.
     st = staged("tube_open", 15)
     args = (st.curves, st.leak, st.bladder, st.sub, st.tract.occupied, (0.0, 1.0))
-    assert contrast_lost(st.clearance, *args, st.series.pixel_mm, bladder_on_views=False)
-    assert not contrast_lost(st.clearance, *args, st.series.pixel_mm, bladder_on_views=True)
+    balance = field_balance(st.clearance, *args, st.series.pixel_mm, bladder_on_views=False)
+    assert contrast_lost(balance)
+    on_views = field_balance(st.clearance, *args, st.series.pixel_mm, bladder_on_views=True)
+    assert on_views is None and not contrast_lost(on_views)
     assert Arrival(300.0, -1).on_views
     assert not Arrival(300.0, 12).on_views
     assert not NO_ARRIVAL.on_views

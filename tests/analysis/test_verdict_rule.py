@@ -41,11 +41,11 @@ def _d(**kw: object) -> Drainage:
         (_d(upper_residual_last=0.9, span_s=500.0), "indeterminate", vd.SHORT_SERIES),
         (_d(arrival_s=60.0, t_half_s=60.0, tube_open=True), "indeterminate", vd.CONTRAST_LOST),
         (_d(upper_residual_last=0.9, contrast_seen=False), "indeterminate", vd.NO_CONTRAST),
-        (_d(upper_residual_last=0.9, outside_kidney=True), "indeterminate", vd.OUTSIDE_KIDNEY),
-        (_d(upper_residual_last=0.5, outside_kidney=True), "indeterminate", vd.OUTSIDE_KIDNEY),
-        (_d(upper_residual_last=None, outside_kidney=True), "indeterminate", vd.OUTSIDE_KIDNEY),
-        (_d(arrival_s=700.0, t_half_s=60.0, outside_kidney=True), "delayed", vd.LATE_ARRIVAL),
-        (_d(arrival_s=60.0, t_half_s=60.0, outside_kidney=True), "drains", vd.PROMPT_DRAINAGE),
+        (_d(upper_residual_last=0.9, from_spine_mm=120.0), "indeterminate", vd.OUTSIDE_KIDNEY),
+        (_d(upper_residual_last=0.5, from_spine_mm=120.0), "indeterminate", vd.OUTSIDE_KIDNEY),
+        (_d(upper_residual_last=None, from_spine_mm=120.0), "indeterminate", vd.OUTSIDE_KIDNEY),
+        (_d(arrival_s=700.0, t_half_s=60.0, from_spine_mm=120.0), "delayed", vd.LATE_ARRIVAL),
+        (_d(arrival_s=60.0, t_half_s=60.0, from_spine_mm=120.0), "drains", vd.PROMPT_DRAINAGE),
         (_d(arrival_s=60.0, t_half_s=60.0, timing_known=False), "indeterminate", vd.TIMING_MISSING),
     ],
 )
@@ -61,6 +61,10 @@ def test_it_is_more_confident_further_from_the_limits():
         return margin_score(decide(d), d)
 
     assert conf(_d(upper_residual_last=0.99)) > conf(_d(upper_residual_last=0.81))
+    # Retention near the kidney's lateral border, where a displaced tube pools.
+    far = _d(upper_residual_last=0.99, from_spine_mm=th.KIDNEY_MAX_FROM_SPINE_MM - 5.0)
+    assert conf(_d(upper_residual_last=0.99, from_spine_mm=50.0)) > conf(far)
+    assert conf(_d(upper_residual_last=0.99)) > conf(far)  # no spine found: no such margin
     assert conf(_d(arrival_s=30.0, t_half_s=60.0)) > conf(_d(arrival_s=580.0, t_half_s=60.0))
     assert conf(_d(arrival_s=1200.0)) > conf(_d(arrival_s=620.0))
 
