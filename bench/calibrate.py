@@ -45,6 +45,10 @@ from nephro.analysis.verdict import CALIBRATION_FILE, branch, map_for  # noqa: E
 
 HELD_OUT_SEED_BASE = 100_000
 MIN_CASES = 20
+MIN_BLOCK = 5
+"""Cases a block of the map holds at least: a smaller one is pooled with the neighbour
+nearer in accuracy, so a step of the map never rests on one or two cases (a single
+wrong case at the low end of a branch had made its confidence 0.33)."""
 
 
 def cases(path: Path, *, held_out_ok: bool = False) -> list[tuple[str, str, float, bool, float]]:
@@ -86,6 +90,7 @@ def isotonic(
             a[1] += b[1]
             a[2] += b[2]
             a[4] = b[4]
+    _pool_small(blocks)
     xs: list[float] = []
     ys: list[float] = []
     for k_w, w_sum, n, lo, hi in blocks:
@@ -96,6 +101,27 @@ def isotonic(
     # Keep the map non-decreasing after smoothing (smaller blocks shrink more).
     ys = list(np.maximum.accumulate(ys))
     return xs, ys
+
+
+def _pool_small(blocks: list[list[float]]) -> None:
+    """Pool every block of fewer than MIN_BLOCK cases with the neighbour nearer in
+    accuracy (in place). Pooling two adjacent blocks of a non-decreasing sequence keeps
+    it non-decreasing."""
+    while len(blocks) > 1 and (small := [i for i, b in enumerate(blocks) if b[2] < MIN_BLOCK]):
+        i = min(small, key=lambda k: blocks[k][2])
+        if i == 0:
+            j = 1
+        elif i == len(blocks) - 1:
+            j = i - 1
+        else:
+            gap = [abs(_mean(blocks[k]) - _mean(blocks[i])) for k in (i - 1, i + 1)]
+            j = i - 1 if gap[0] <= gap[1] else i + 1
+        a, b = sorted((i, j))
+        blocks[a][0] += blocks[b][0]
+        blocks[a][1] += blocks[b][1]
+        blocks[a][2] += blocks[b][2]
+        blocks[a][4] = blocks[b][4]
+        del blocks[b]
 
 
 def _mean(block: list[float]) -> float:

@@ -34,7 +34,7 @@ from nephro.analysis.scatter import Linearisation
 from nephro.analysis.subtract import Subtraction
 from nephro.analysis.sums import band_sums
 from nephro.analysis.tract import Tract
-from nephro.analysis.verdict import Drainage
+from nephro.analysis.verdict import Drainage, contrast_lost
 
 
 @dataclass(frozen=True)
@@ -161,11 +161,6 @@ def field_balance(
         )
     found = float(max(b_all, 0) + max(curves.ureter[-1], 0) + max(leak.curve[-1], 0))
     return found / cleared
-
-
-def contrast_lost(balance: float | None) -> bool:
-    """Less than MASS_LOSS_FRACTION of what left the collecting system is in the field."""
-    return balance is not None and balance < th.MASS_LOSS_FRACTION
 
 
 def retention(

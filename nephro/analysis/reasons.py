@@ -70,6 +70,7 @@ def explain(
         why = []
         if rule_confidence < th.CONFIDENCE_MIN_DECISIVE:
             why.append("the measurements lie close to the limits that decided")
+        why += _near_other_limits(decision, m)
         if uncertain_input:
             why.append("the input is uncertain (" + ", ".join(_words(uncertain_input)) + ")")
         if not why:
@@ -77,6 +78,28 @@ def explain(
         shown = _shown(confidence, th.CONFIDENCE_MIN_DECISIVE, 2, at_most=False, keep_nonzero=False)
         reasons.append(f"low confidence ({shown}): " + " and ".join(why))
     return reasons
+
+
+def _near_other_limits(decision: Decision, m: Metrics) -> list[str]:
+    """What lies within one unit of score margin of a limit where another branch of the
+    rule would have answered (:func:`nephro.analysis.verdict.margin_score`)."""
+    out = []
+    if decision.rule == vd.RETAINED and vd.inside_border_margin(m.from_spine_mm) < 1.0:
+        assert m.from_spine_mm is not None
+        out.append(
+            f"the contrast lies {m.from_spine_mm:.0f} mm from the spine, near the kidney's"
+            f" outer edge ({th.KIDNEY_MAX_FROM_SPINE_MM:.0f} mm), where contrast from a"
+            " tube that has slipped back also pools"
+        )
+    arrived = decision.rule in (vd.PROMPT_DRAINAGE, vd.SLOW_CLEARANCE, vd.LATE_ARRIVAL)
+    if arrived and vd.balance_margin(m.balance) < 1.0:
+        assert m.balance is not None
+        out.append(
+            f"the bladder, ureter and any leak show only {percent(m.balance)} of what left"
+            f" the collecting system, near the {percent(th.MASS_LOSS_FRACTION)} below which"
+            " contrast is taken to have left through an open tube"
+        )
+    return out
 
 
 def _deciding(decision: Decision, m: Metrics) -> list[str]:
@@ -89,7 +112,7 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
         return ["no contrast seen"]
     if rule == vd.CONTRAST_LOST:
         assert m.balance is not None  # contrast is lost only where the balance was read
-        shown = percent(m.balance, th.MASS_LOSS_FRACTION, at_most=True)
+        shown = percent(m.balance, th.MASS_LOSS_FRACTION)
         held = (
             f" (it holds {percent(m.residual_last)} of its peak)"
             if m.residual_last is not None

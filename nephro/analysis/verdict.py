@@ -88,6 +88,10 @@ class Drainage:
     from_spine_mm: float | None = None
     """How far the measured contrast (the pelvis seed) lies from the spine."""
 
+    def __post_init__(self) -> None:
+        if self.balance is not None and self.tube_open != contrast_lost(self.balance):
+            raise ValueError("tube_open must be what the balance says (contrast_lost)")
+
     @property
     def outside_kidney(self) -> bool:
         """The contrast lies beyond the kidney's lateral border (:func:`far_from_spine`)."""
@@ -154,6 +158,12 @@ def retained(upper_residual_last: float | None) -> bool:
     return upper_residual_last is not None and upper_residual_last >= th.OBSTRUCTED_MIN_RESIDUAL
 
 
+def contrast_lost(balance: float | None) -> bool:
+    """Less than MASS_LOSS_FRACTION of what left the collecting system is in the field
+    (``balance``: :func:`nephro.analysis.metrics.field_balance`)."""
+    return balance is not None and balance < th.MASS_LOSS_FRACTION
+
+
 def far_from_spine(from_spine_mm: float | None) -> bool:
     """The pelvis lies further from the spine than the kidney's lateral border
     (:data:`~nephro.analysis.thresholds.KIDNEY_MAX_FROM_SPINE_MM`)."""
@@ -168,9 +178,9 @@ _RESIDUAL_SCALE = 0.1
 _RETENTION_SCALE = 0.04
 _BALANCE_SCALE = 0.25
 _FROM_SPINE_SCALE_MM = 25.0
-"""Half a kidney's width (about 5 cm: :data:`~nephro.analysis.thresholds.
-KIDNEY_MAX_FROM_SPINE_MM`): a retention seed this far inside the lateral border scores
-one unit of margin."""
+"""Half a kidney's width (a kidney is about 5 cm wide, as cited at
+:data:`~nephro.analysis.thresholds.KIDNEY_MAX_FROM_SPINE_MM`): a retention seed this far
+inside the lateral border scores one unit of margin."""
 
 
 def confidence(
@@ -239,22 +249,20 @@ def margin_score(decision: Decision, d: Drainage) -> float:
     if rule == PROMPT_DRAINAGE:
         assert d.arrival_s is not None
         m_arrival = (th.DRAINS_MAX_ARRIVAL_S - d.arrival_s) / _ARRIVAL_SCALE_S
-        return _sigmoid(min(m_arrival, _clearance_margin(d, -9), _balance_margin(d)) + 1.0)
+        m_kept = balance_margin(d.balance)
+        return _sigmoid(min(m_arrival, _clearance_margin(d, -9), m_kept) + 1.0)
     if rule == SLOW_CLEARANCE:
-        return _sigmoid(min(-_clearance_margin(d, -3), _balance_margin(d)) + 0.5)
+        return _sigmoid(min(-_clearance_margin(d, -3), balance_margin(d.balance)) + 0.5)
     if rule == RETAINED:
         assert d.upper_residual_last is not None
         margin = (d.upper_residual_last - th.OBSTRUCTED_MIN_RESIDUAL) / _RETENTION_SCALE
-        if d.from_spine_mm is not None:
-            # Near the kidney's lateral border a displaced tube's pool looks the same
-            # (the OUTSIDE_KIDNEY branch beyond it).
-            inside = (th.KIDNEY_MAX_FROM_SPINE_MM - d.from_spine_mm) / _FROM_SPINE_SCALE_MM
-            margin = min(margin, inside)
-        return _sigmoid(margin + 1.0)
+        # Near the kidney's lateral border a displaced tube's pool looks the same (the
+        # OUTSIDE_KIDNEY branch beyond it).
+        return _sigmoid(min(margin, inside_border_margin(d.from_spine_mm)) + 1.0)
     if rule == LATE_ARRIVAL:
         assert d.arrival_s is not None
         m_arrival = (d.arrival_s - th.DRAINS_MAX_ARRIVAL_S) / _ARRIVAL_SCALE_S
-        return _sigmoid(min(m_arrival, _balance_margin(d)) + 1.0)
+        return _sigmoid(min(m_arrival, balance_margin(d.balance)) + 1.0)
     if rule == NOT_RETAINED:
         return 0.5
     if rule in (CONTRAST_LOST, BEYOND_FIELD, OUTSIDE_KIDNEY):
@@ -276,12 +284,21 @@ def _clearance_margin(d: Drainage, missing: float) -> float:
     )
 
 
-def _balance_margin(d: Drainage) -> float:
+def balance_margin(balance: float | None) -> float:
     """How far the field's balance lies above the limit of contrast lost from it (an
-    open tube takes what the field does not show); unlimited when not judged."""
-    if d.balance is None:
+    open tube takes what the field does not show), in score units; unlimited when not
+    judged."""
+    if balance is None or not math.isfinite(balance):
         return math.inf
-    return (d.balance - th.MASS_LOSS_FRACTION) / _BALANCE_SCALE
+    return (balance - th.MASS_LOSS_FRACTION) / _BALANCE_SCALE
+
+
+def inside_border_margin(from_spine_mm: float | None) -> float:
+    """How far the measured contrast lies inside the kidney's lateral border, where a
+    displaced tube's pool lies, in score units; unlimited when not measured."""
+    if from_spine_mm is None or not math.isfinite(from_spine_mm):
+        return math.inf
+    return (th.KIDNEY_MAX_FROM_SPINE_MM - from_spine_mm) / _FROM_SPINE_SCALE_MM
 
 
 def _sigmoid(x: float) -> float:

@@ -41,12 +41,22 @@ def test_an_early_stop_no_longer_answers_with_certainty():
 
 
 def test_isotonic_pools_ties_and_violators():
-    score = [0.1, 0.1, 0.2, 0.3, 0.3, 0.9, 0.9, 0.9]
-    right = [False, True, True, False, False, True, True, True]
+    score = [0.1, 0.1, 0.2, 0.3, 0.3, 0.9, 0.9, 0.9, 0.9, 0.9]
+    right = [False, True, True, False, False, True, True, True, True, True]
     xs, ys = isotonic(score, right, [1.0] * len(score))
     assert np.all(np.diff(xs) >= 0) and len(set(xs)) == len(xs)
     assert np.all(np.diff(ys) >= 0)
-    assert ys[-1] == pytest.approx((3 + 1) / (3 + 2))  # Laplace-smoothed top block
+    assert ys[0] == pytest.approx((2 + 1) / (5 + 2), abs=1e-4)  # the violators 0.1-0.3 pooled
+    assert ys[-1] == pytest.approx((5 + 1) / (5 + 2), abs=1e-4)  # Laplace-smoothed top block
+
+
+def test_no_step_of_the_map_rests_on_a_few_cases():
+    # One wrong case below 25 right ones had made a branch's low end 0.33.
+    score = [0.5] + [0.9 + 0.001 * k for k in range(25)]
+    right = [False] + [True] * 25
+    xs, ys = isotonic(score, right, [1.0] * len(score))
+    assert min(ys) > 0.8  # pooled with its neighbour: no block of one case
+    assert np.all(np.diff(ys) >= 0)
 
 
 def test_calibration_refuses_held_out_rows(tmp_path):

@@ -22,7 +22,6 @@ from nephro.analysis.leak import Leak, confirm_leak, search_leaks
 from nephro.analysis.metrics import (
     Clearance,
     column_level,
-    contrast_lost,
     field_balance,
     measure_clearance,
     retention,
@@ -34,6 +33,7 @@ from nephro.analysis.scatter import fit_scatter_around
 from nephro.analysis.series import Series, load_series
 from nephro.analysis.subtract import Subtraction, subtract_scout
 from nephro.analysis.tract import Tract, segment_tract
+from nephro.analysis.verdict import contrast_lost
 
 
 @dataclass

@@ -65,8 +65,32 @@ def test_it_is_more_confident_further_from_the_limits():
     far = _d(upper_residual_last=0.99, from_spine_mm=th.KIDNEY_MAX_FROM_SPINE_MM - 5.0)
     assert conf(_d(upper_residual_last=0.99, from_spine_mm=50.0)) > conf(far)
     assert conf(_d(upper_residual_last=0.99)) > conf(far)  # no spine found: no such margin
+    # An answer from an arrival near the balance below which contrast is lost (an open
+    # tube takes what the field does not show).
+    for kw in (
+        {"arrival_s": 60.0, "t_half_s": 60.0},  # drains
+        {"arrival_s": 60.0, "t_half_s": 3000.0, "residual_20min": 0.9},  # slow clearance
+        {"arrival_s": 900.0, "t_half_s": 60.0},  # late arrival
+    ):
+        kept, near = _d(**kw, balance=1.5), _d(**kw, balance=th.MASS_LOSS_FRACTION + 0.05)
+        assert decide(kept) == decide(near) == decide(_d(**kw))
+        assert conf(kept) > conf(near) and conf(_d(**kw)) > conf(near)
     assert conf(_d(arrival_s=30.0, t_half_s=60.0)) > conf(_d(arrival_s=580.0, t_half_s=60.0))
     assert conf(_d(arrival_s=1200.0)) > conf(_d(arrival_s=620.0))
+
+
+def test_contrast_is_lost_below_the_balance_limit_only():
+    assert vd.contrast_lost(th.MASS_LOSS_FRACTION - 1e-6)
+    assert not vd.contrast_lost(th.MASS_LOSS_FRACTION)
+    assert not vd.contrast_lost(None)
+    lost = _d(arrival_s=60.0, t_half_s=60.0, balance=0.2, tube_open=True)
+    assert decide(lost).rule == vd.CONTRAST_LOST
+    with pytest.raises(ValueError, match="balance"):
+        _d(arrival_s=60.0, t_half_s=60.0, balance=0.2)  # tube_open left False
+    # A figure that is not a number adds no margin (nor a NaN score).
+    plain = _d(upper_residual_last=0.99)
+    unread = _d(upper_residual_last=0.99, from_spine_mm=float("nan"))
+    assert margin_score(decide(unread), unread) == margin_score(decide(plain), plain)
 
 
 @pytest.mark.parametrize("scenario", ["patent", "obstructed_upj", "tube_open", "no_contrast"])
