@@ -84,12 +84,7 @@ def isotonic(
     for si, yi, wi, ni in zip(s, y, w, counts, strict=True):
         blocks.append([yi * wi, wi, float(ni), si, si])
         while len(blocks) > 1 and _mean(blocks[-2]) >= _mean(blocks[-1]):
-            b = blocks.pop()
-            a = blocks[-1]
-            a[0] += b[0]
-            a[1] += b[1]
-            a[2] += b[2]
-            a[4] = b[4]
+            _merge(blocks, len(blocks) - 2)
     _pool_small(blocks)
     xs: list[float] = []
     ys: list[float] = []
@@ -116,12 +111,16 @@ def _pool_small(blocks: list[list[float]]) -> None:
         else:
             gap = [abs(_mean(blocks[k]) - _mean(blocks[i])) for k in (i - 1, i + 1)]
             j = i - 1 if gap[0] <= gap[1] else i + 1
-        a, b = sorted((i, j))
-        blocks[a][0] += blocks[b][0]
-        blocks[a][1] += blocks[b][1]
-        blocks[a][2] += blocks[b][2]
-        blocks[a][4] = blocks[b][4]
-        del blocks[b]
+        _merge(blocks, min(i, j))
+
+
+def _merge(blocks: list[list[float]], a: int) -> None:
+    """Pool block ``a + 1`` into block ``a`` (in place)."""
+    b = blocks.pop(a + 1)
+    blocks[a][0] += b[0]
+    blocks[a][1] += b[1]
+    blocks[a][2] += b[2]
+    blocks[a][4] = b[4]
 
 
 def _mean(block: list[float]) -> float:

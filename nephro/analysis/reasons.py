@@ -91,8 +91,7 @@ def _near_other_limits(decision: Decision, m: Metrics) -> list[str]:
             f" outer edge ({th.KIDNEY_MAX_FROM_SPINE_MM:.0f} mm), where contrast from a"
             " tube that has slipped back also pools"
         )
-    arrived = decision.rule in (vd.PROMPT_DRAINAGE, vd.SLOW_CLEARANCE, vd.LATE_ARRIVAL)
-    if arrived and vd.balance_margin(m.balance) < 1.0:
+    if decision.rule in vd.FROM_ARRIVAL and vd.balance_margin(m.balance) < 1.0:
         assert m.balance is not None
         out.append(
             f"the bladder, ureter and any leak show only {percent(m.balance)} of what left"

@@ -106,6 +106,11 @@ class Decision:
     rule: str
 
 
+FROM_ARRIVAL = (PROMPT_DRAINAGE, SLOW_CLEARANCE, LATE_ARRIVAL)
+"""The branches that answer from a bladder arrival (their scores count the field's
+balance: :func:`balance_margin`)."""
+
+
 def decide(d: Drainage) -> Decision:
     """Apply the verdict rule (the table in the module docstring) to ``d``."""
     if not d.timing_known:
