@@ -325,7 +325,7 @@ def _run_field(
     views at another table position, which share little field with the run and are
     read for the bladder on their own (4.); unless they are all but one frame."""
     keep = np.arange(reg.log.shape[0])
-    trace.registration = reg
+    vars(trace).update(vars(Trace(registration=reg)))  # no stage of an earlier reading kept
     if reg.elsewhere and len(reg.elsewhere) < reg.log.shape[0] - 1:
         keep = trace.keep = np.setdiff1d(keep, reg.elsewhere)
         return reg.log[keep], times[keep], keep

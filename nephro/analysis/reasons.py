@@ -166,6 +166,12 @@ def _no_arrival(rule: str, m: Metrics) -> list[str]:
         ]
     if rule == vd.OUTSIDE_KIDNEY:
         return [*reasons, _outside(m)]
+    if rule == vd.RETENTION_UNMEASURED:
+        return [
+            *reasons,
+            "and how much contrast the kidney and ureter kept could not be measured, so "
+            "neither slow drainage nor a blockage is shown",
+        ]
     # NOT_RETAINED: no arrival, but no obstruction either.
     if not vd.reaches_delayed_film(span):
         reasons.append(
@@ -173,13 +179,12 @@ def _no_arrival(rule: str, m: Metrics) -> list[str]:
             f"{minutes(th.OBSTRUCTED_MIN_SPAN_S)} delayed film "
             f"({minutes(th.OBSTRUCTED_MIN_SPAN_S - th.SPAN_TOLERANCE_S)} accepted)"
         )
-    up = m.upper_residual_last
-    if up is not None and not vd.retained(up):
-        limit = th.OBSTRUCTED_MIN_RESIDUAL
-        reasons.append(
-            f"but the upper tract emptied to {percent(up, limit)} of its peak (obstruction "
-            f"needs {percent(limit)} retained)"
-        )
+    up, limit = m.upper_residual_last, th.OBSTRUCTED_MIN_RESIDUAL
+    assert up is not None  # else RETENTION_UNMEASURED
+    reasons.append(
+        f"but the upper tract emptied to {percent(up, limit)} of its peak (obstruction "
+        f"needs {percent(limit)} retained)"
+    )
     return reasons
 
 

@@ -11,8 +11,9 @@ ground truth), so the benchmark compares like with like. Every limit is in
 | indeterminate | no times, no contrast, contrast lost from the field, no arrival while the |
 | | ureter leaves the field, < 10 min and no arrival, no arrival and the kidney + ureter |
 | | holding >= 80 % but no film at >= 20 min (2 min tolerance), no arrival and the contrast |
-| | beyond the kidney's lateral border (a tube slipped into its tract) (and the stages' stops, |
-| | such as contrast first shown on the other half of the image from the exam's kidney) |
+| | beyond the kidney's lateral border (a tube slipped into its tract), no arrival and the |
+| | retention not measured (and the stages' stops, such as contrast first shown on the |
+| | other half of the image from the exam's kidney) |
 | delayed | everything in between |
 """
 
@@ -48,6 +49,9 @@ alike until then is our inference from it)."""
 OUTSIDE_KIDNEY = "outside_kidney"
 """No arrival, and the contrast measured lies beyond the kidney's lateral border
 (:func:`far_from_spine`), whether it stayed or partly emptied."""
+RETENTION_UNMEASURED = "retention_unmeasured"
+"""No arrival, and what the kidney and ureter kept was not measured: neither slow
+drainage nor a blockage is shown."""
 # Stops before the rule could be applied (a stage found nothing to measure).
 ONE_FRAME = "one_frame"
 BLANK = "blank"
@@ -139,6 +143,8 @@ def _without_arrival(d: Drainage) -> Decision:
         # What was measured may not be the collecting system: how it drains says
         # nothing of the kidney.
         return Decision("indeterminate", OUTSIDE_KIDNEY)
+    if d.upper_residual_last is None:
+        return Decision("indeterminate", RETENTION_UNMEASURED)
     if not retained(d.upper_residual_last):
         return Decision("delayed", NOT_RETAINED)
     if not reaches_delayed_film(d.span_s):
@@ -274,7 +280,7 @@ def margin_score(decision: Decision, d: Drainage) -> float:
         return 0.6
     if rule == NO_CONTRAST:
         return 1.0
-    return 0.0  # TIMING_MISSING, SHORT_SERIES, BEFORE_DELAYED_FILM
+    return 0.0  # TIMING_MISSING, SHORT_SERIES, BEFORE_DELAYED_FILM, RETENTION_UNMEASURED
 
 
 def _clearance_margin(d: Drainage, missing: float) -> float:

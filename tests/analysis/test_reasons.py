@@ -229,7 +229,28 @@ def test_a_kidney_holding_its_contrast_before_the_delayed_film_is_not_called(m, 
     )
     assert verdict != "obstructed" or not short
     if short and not held:
-        assert verdict == "delayed"
+        measured = m.upper_residual_last is not None
+        assert verdict == ("delayed" if measured else "indeterminate")
+
+
+@settings(max_examples=200, deadline=None)
+@given(m=metrics(), span=st.floats(th.MIN_SPAN_WITHOUT_ARRIVAL_S, 3000.0))
+def test_no_arrival_and_no_retention_measured_is_no_verdict(m, span):
+    """Nothing reached the bladder and the kidney's retention was not read: neither slow
+    drainage nor a blockage is shown, and the reason says what was not measured."""
+    m = dataclasses.replace(
+        m,
+        arrival_s=None,
+        span_s=span,
+        upper_residual_last=None,
+        upper_residual_direct=None,
+        balance=None,
+        beyond_field=False,
+        from_spine_mm=None,
+    )
+    verdict, reasons = _reasons(m, True, [])
+    assert verdict == "indeterminate"
+    assert any("kept could not be measured" in r for r in reasons)
 
 
 @settings(max_examples=300, deadline=None)

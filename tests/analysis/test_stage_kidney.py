@@ -252,6 +252,18 @@ def test_the_phantoms_spine_is_found_at_its_midline(make_case, scenario, seed):
     assert result.kidney_from_spine_mm <= th.KIDNEY_MAX_FROM_SPINE_MM
 
 
+def test_a_trace_holds_only_what_the_last_reading_found(make_case):
+    # A reading that stops early (no contrast) leaves no kidney of an earlier one behind:
+    # the stage bench would score that kidney against the wrong series' truth.
+    trace = Trace()
+    for scenario, seed in (("patent", 31), ("no_contrast", 33)):
+        folder, _ = make_case(scenario, seed)
+        result = analyze_series(load_series(sorted(folder.glob("*.dcm"))), trace=trace)
+    assert result.rule == vd.NO_CONTRAST
+    assert trace.registration is not None and trace.keep is not None
+    assert (trace.subtraction, trace.kidney, trace.curves) == (None, None, None)
+
+
 def test_the_distance_from_the_spine_follows_a_drawn_collecting_system():
     kidney = dataclasses.replace(_kidney(*_breathing_run()), spine_column=48)
     assert kidney.from_spine_mm(PX) == abs(kidney.seed[1] - 48) * PX
