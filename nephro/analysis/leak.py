@@ -51,6 +51,7 @@ class LeakSearch:
     template: F32  # the fullest frame, kidney-fixed
     template_sigma: float
     zone: Mask  # within reach of the kidney, kidney-fixed
+    source: Mask  # within LEAK_MAX_SOURCE_MM of the collecting system, kidney-fixed
     core: Mask  # the dense collecting system, kidney-fixed
     others: Mask  # bladder, tube, gas; patient-fixed
     px: float
@@ -125,7 +126,8 @@ class LeakSearch:
             region &= ~cut
             cand &= ~cut
         lab, _ = ndimage.label(region)
-        hit = np.unique(lab[cand])
+        # A leak runs on from where it left the collecting system (LEAK_MAX_SOURCE_MM).
+        hit = np.intersect1d(lab[cand], lab[self.source])
         sizes = np.bincount(lab.ravel())
         big = hit[(hit > 0) & (sizes[hit] * px * px >= th.LEAK_MIN_AREA_MM2 * 0.5)]
         return np.isin(lab, big)
@@ -160,7 +162,8 @@ def search_leaks(
     to_fixed = (-int(kidney.tracks.dy[t_tpl]), -int(kidney.tracks.dx[t_tpl]))
     tpl_fixed = np.roll(np.roll(tpl_map, to_fixed[0], 0), to_fixed[1], 1)
     reach = th.LEAK_MAX_DISTANCE_MM / px
-    near_kidney = distance_to(kidney.outline, reach) * px <= th.LEAK_MAX_DISTANCE_MM
+    from_kidney_mm = distance_to(kidney.outline, reach) * px
+    near_kidney = from_kidney_mm <= th.LEAK_MAX_DISTANCE_MM
     # The pigtail's lumen keeps its contrast while the pelvis around it empties.
     yy, xx = np.mgrid[0:h, 0:w]
     tube_tip = np.hypot(yy - seed[0], xx - seed[1]) * px <= th.LEAK_TUBE_TIP_MM
@@ -172,6 +175,7 @@ def search_leaks(
         template=tpl_fixed,
         template_sigma=float(sub.sig_m[t_tpl]),
         zone=shift_mask(near_kidney & ~tube_tip, *to_fixed),
+        source=shift_mask(from_kidney_mm <= th.LEAK_MAX_SOURCE_MM, *to_fixed),
         others=bladder.roi | tract.tube | sub.gas,
         core=shift_mask(
             kidney.core & (tpl_map > th.CS_DENSE_FRACTION * float(tpl_map[seed])), *to_fixed

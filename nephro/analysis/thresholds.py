@@ -17,34 +17,27 @@ DRAINS_MAX_ARRIVAL_S: float = 600.0
 
 By analogy: diuretic renography calls T1/2 < 10 min "not obstructed" (WUSTL
 teaching file; analysis.md section 1), and the nephrostogram's delayed film at
-about 20 min is expected to show the bladder (NU Hospitals; clinical.md section 3).
-"""
+about 20 min is expected to show the bladder (NU Hospitals; clinical.md section 3)."""
 
 DRAINS_MAX_T_HALF_S: float = 600.0
 """Collecting-system clearance half-time below 10 min counts as prompt drainage.
 
 By analogy with the MAG3 diuretic T1/2: < 10 min not obstructed, 10-20 min
-indeterminate, > 20 min likely obstructed (WUSTL; analysis.md section 1).
-"""
-
-OBSTRUCTED_MIN_T_HALF_S: float = 1200.0
-"""T1/2 above 20 min is "likely obstructed" in diuretic renography (by analogy)."""
+indeterminate, > 20 min likely obstructed (WUSTL; analysis.md section 1)."""
 
 DRAINS_MAX_RESIDUAL_20MIN: float = 0.5
 """Residual activity at 20 min (RA20 = contrast at 20 min / peak) at most 0.5.
 
 By analogy with NORA20: means 0.25 (normal) and 0.57 (dilated, unobstructed) in the
 IAEA paediatric software study (Clin Nucl Med 2014;39:598). Ours is relative to
-the peak rather than to 1-2 min, so it is at most NORA and the cut-off is lenient.
-"""
+the peak rather than to 1-2 min, so it is at most NORA and the cut-off is lenient."""
 
 OBSTRUCTED_MIN_RESIDUAL: float = 0.8
 """Upper tract still holding >= 80 % of its peak contrast at the last film.
 
 Proposal in analysis.md section 6(a), by analogy with NORA/OE: the IAEA obstruction
 cut-off OE20 73 % (output efficiency) means < 27 % left the kidney; we require
-retention of >= 80 % with no bladder arrival at all before saying "obstructed".
-"""
+retention of >= 80 % with no bladder arrival at all before saying "obstructed"."""
 
 OBSTRUCTED_MIN_SPAN_S: float = 1200.0
 """A no-drainage verdict needs a film at >= 20 min after the first frame.
@@ -293,6 +286,11 @@ LEAK_MAX_DISTANCE_MM: float = 60.0
 """Leaks are searched within 6 cm of the collecting system (the perirenal space);
 further out, the body's edge and bowel gas shifting between films outweighed the rare
 far-flung leak (engineering, dev seeds 0-559: leak accuracy 0.943 at 9 cm, 0.955 at 6 cm)."""
+
+LEAK_MAX_SOURCE_MM: float = 25.0
+"""A leak region reaches this near the collecting system: extravasation spreads from where
+it left it, within half a kidney's width (5 cm, :data:`KIDNEY_MAX_FROM_SPINE_MM`). Dev:
+indsim's false leaks lay 39-44 mm off (diaphragm, gas), the phantom's true ones <= 7 mm."""
 
 URETER_BAND_MM: float = 8.0
 """Half-width added around the ureter's significant core when summing its contrast.
