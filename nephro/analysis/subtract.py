@@ -43,11 +43,10 @@ NOISE_FRAMES = 8
 NOISE_WINDOW = 7
 """Engineering: grid pixels (about 2 cm) over which each pixel's noise is pooled."""
 LASTING_MIN_AREA_MM2 = 300.0
-"""Engineering: the least blob a second look takes for contrast, set well above what
-it found without contrast in the collecting system (indsim dev, where the frame test
-saw none: a failed injection 50 mm^2, a displaced tube 60, an open tube 89; failed
-injections' larger blobs lost as much attenuation elsewhere). Filled kidneys read
-53-525 mm^2; two pass (obstructed_upj-132 at 307-329, delayed-157 at 525)."""
+"""Engineering: the least blob a second look takes for contrast, well above what it found
+without contrast in the collecting system (indsim dev: a failed injection 50 mm^2, a
+displaced tube 60, an open tube 89; larger blobs of failed injections lost as much
+elsewhere). Filled kidneys 53-525 mm^2; obstructed_upj-132 (307-329) and delayed-157 pass."""
 LASTING_SHARE = 0.8
 """Engineering: the share of the last two thirds of the frames the blob is significant in."""
 LASTING_EDGE_PX = 3
@@ -70,7 +69,8 @@ class Subtraction:
     """Per-frame pixel noise alone (high-frequency residual), of the frames before
     contrast and the last (NaN on the others, which no stage reads)."""
     signif: Mask
-    """``sm`` above PIXEL_SIGMA_HYSTERESIS_HIGH noise sigmas, gas pockets excluded."""
+    """``sm`` above PIXEL_SIGMA_HYSTERESIS_HIGH noise sigmas, gas pockets excluded (each
+    pixel's own noise where the second look found the contrast: :func:`_lasting_contrast`)."""
     contrast_frames: NDArray[np.intp]
     """Frames that show contrast."""
     onset: int
@@ -199,8 +199,8 @@ def _lasting_contrast(
 ) -> tuple[NDArray[np.intp], Mask]:
     """A second look where the frame test saw no contrast: one blob that stays.
 
-    Behind the spine fewer photons arrive, so its noise is several times the frame's
-    one figure and fills the frame test's counts with both signs (issue 14:
+    Behind the spine fewer photons arrive, so its noise is several times the one figure
+    the frame test uses for the whole frame, and fills its counts with both signs (issue 14:
     obstructed_upj-132, a pelvis holding 3.5 g of iodine read "no contrast"). Here each
     pixel is judged against the noise around it (``rel``: :func:`_relative_noise`), and
     contrast is one blob of at least LASTING_MIN_AREA_MM2, significant in
