@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -49,8 +50,7 @@ displaced tube 60, an open tube 89; larger blobs of failed injections lost as mu
 elsewhere). Filled kidneys 53-525 mm^2; obstructed_upj-132 (307-329) and delayed-157 pass."""
 LASTING_SHARE = 0.8
 """Engineering: the share of the last two thirds of the frames the blob is significant in."""
-LASTING_EDGE_PX = 3
-"""Engineering: grid pixels kept clear of the field's edge."""
+LASTING_EDGE_PX = 3  # engineering: grid pixels kept clear of the field's edge
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,9 @@ def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtract
         p = _subtract(log, log0, valid, sample)
         signif = above(p.sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m)
         onset_idx = contrast_frames(p.sm, p.sig_m, signif)
+    noise = cache(lambda: _relative_noise(log, valid, sample))  # for the second look, once
     if onset_idx.size == 0:
-        onset_idx, signif = _lasting_contrast(p, _relative_noise(log, valid, sample), valid, px)
+        onset_idx, signif = _lasting_contrast(p, noise(), valid, px)
     if onset_idx.size == 0:
         raise NoContrast("no contrast seen in any frame", 1.0)
     onset = int(onset_idx[0])
@@ -174,8 +175,7 @@ def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtract
     signif &= (~gas & valid)[None]
     onset_idx = contrast_frames(p.sm, p.sig_m, signif)
     if onset_idx.size == 0:
-        rel = _relative_noise(log, valid, sample)
-        onset_idx, signif = _lasting_contrast(p, rel, valid, px, gas)
+        onset_idx, signif = _lasting_contrast(p, noise(), valid, px, gas)
     if onset_idx.size == 0:
         raise NoContrast("no contrast seen in any frame", 1.0)
     return Subtraction(

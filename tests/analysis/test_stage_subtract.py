@@ -138,8 +138,8 @@ def _behind_the_spine(contrast, n=30, onset=6):
 def test_a_filled_pelvis_beside_a_noisy_spine_is_seen_by_a_second_look():
     # issue 14 (obstructed_upj-132): the spine's noise gave the frame test hundreds of
     # "significant" pixels of each sign, and a pelvis holding 3.5 g of iodine read "no
-    # contrast seen in any frame". Judged against the noise of its own scout level, the
-    # blob that stays is contrast.
+    # contrast seen in any frame". Judged against the noise around each pixel, the blob
+    # that stays is contrast.
     _, _, yy, xx = _behind_the_spine(0.0)
     pelvis = 0.5 * np.exp(-((yy - 40) ** 2 + (xx - 35) ** 2) / 40.0)
     log, times, _, _ = _behind_the_spine(pelvis)
