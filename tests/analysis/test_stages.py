@@ -126,10 +126,10 @@ def test_a_blocked_column_is_not_a_bladder(staged):
 
 
 def test_a_blob_smaller_than_an_opacified_bladder_is_not_taken_for_one():
-    # issue 14 (phantom dev obstructed_upj-128, -137): gas that moved and a film's
-    # registration residue left round blobs of 5.6-8.3 cm^2 below blocked kidneys, and
-    # their "arrival" made the kidneys read delayed. A bladder the contrast reached is
-    # wider (BLADDER_MIN_AREA_MM2); both blobs pass the width tests.
+    # issue 14 (phantom dev obstructed_upj-29, -128, -137, leak_obstructed-69): gas that
+    # moved and a film's registration residue left round blobs of 5.6-8.3 cm^2 below
+    # blocked kidneys, and their "arrival" made the kidneys read delayed. A bladder the
+    # contrast reached is wider (BLADDER_MIN_AREA_MM2); both blobs pass the width tests.
     px, rng = 3.0, np.random.default_rng(0)
     yy, xx = np.mgrid[0:128, 0:128]
 

@@ -71,9 +71,10 @@ def test_it_does_not_take_the_end_of_a_blocked_column_for_the_bladder(make_case)
 
 @pytest.mark.parametrize("seed", [128, 137])
 def test_gas_that_moved_below_a_blocked_kidney_is_not_its_bladder(tmp_path, seed):
-    # Bench-size development cases (issue 14): a round blob of 7.7-8.3 cm^2 left by gas
-    # that moved was taken for the bladder on the last film, and its "arrival" on a
-    # spot film at about 5 and 6 min made these blocked kidneys read delayed.
+    # Bench-size development cases (issue 14): a round blob of 7.7-8.3 cm^2 (gas that
+    # moved, or a film's registration residue) was taken for the bladder on the last
+    # film, and its "arrival" on a spot film at about 5 and 6 min made these blocked
+    # kidneys read delayed.
     truth = generate_case("obstructed_upj", seed, tmp_path, size=256)
     result = analyze_paths([tmp_path])
     assert truth.bladder_arrival_s is None
@@ -117,7 +118,7 @@ def test_an_open_tube_that_took_most_of_the_contrast_is_not_called_draining(tmp_
     # of it. Over the old limit (35 %), the empty kidney and the prompt arrival were
     # read "drains"; the truth is indeterminate (contrast lost through the tube). Seed 70
     # was a second case until its bladder, outlined whole once BLADDER_MIN_AREA_MM2
-    # refused a 4 cm^2 piece of it, read 52 % of what left: "drains" at 0.42 (issue 14).
+    # refused a 4 cm^2 piece of it, read 52 % of what left: "drains" at 0.36 (issue 14).
     truth = generate_case("tube_open", seed, tmp_path, size=256)
     result = analyze_paths([tmp_path], side=truth.data["side"])
     assert truth.verdict == "indeterminate"
