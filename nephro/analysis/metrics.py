@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,15 +138,30 @@ def field_balance(
     px: float,
     *,
     bladder_on_views: bool,
+    reread: Callable[[Linearisation], Curves] | None = None,
 ) -> float | None:
     """What bladder, ureter and leak together show at the last film over what left the
     collecting system; None when it did not empty below half its peak or the bladder
     was seen to fill on views at another table position, outside the run's field
     (``bladder_on_views``). Under MASS_LOSS_FRACTION contrast was lost from the field
-    (see the module docstring)."""
+    (see the module docstring).
+
+    ``reread``: the curves read with another scatter fraction (linear pixels; None for
+    log-encoded ones, whose scale was fitted at SCATTER_FRACTION_ASSUMED). The fraction
+    fitted by mass conservation (:func:`nephro.analysis.scatter.fit_scatter`) is raised
+    to at least that here: contrast lost from the field is best hidden by correcting
+    the dense early contrast least, so the fit drifts low exactly when the balance is
+    to see a loss (issue 14, phantom dev: 5 of 7 open tubes with linear pixels fitted at
+    0, draining kidneys 0.1-0.8; the balance read about twice the truth).
+    """
     p_cs, p_peak = curves.collecting_system, clearance.peak
     if bladder_on_views or not (p_peak > 0 and float(p_cs[-1]) < 0.5 * p_peak):
         return None
+    if reread is not None and lin[0] < th.SCATTER_FRACTION_ASSUMED:
+        lin = (th.SCATTER_FRACTION_ASSUMED, lin[1])
+        curves = reread(lin)
+        p_cs = curves.collecting_system
+        p_peak = float(np.max(p_cs))
     cleared = p_peak - float(p_cs[-1])
     # The bladder's whole content (a wider band, plain sum): the detection region
     # and its robust curve leave out the dilute rim, which matters for a balance.

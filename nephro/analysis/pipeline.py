@@ -8,6 +8,7 @@ small frozen dataclasses carry what one stage hands the next.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,14 +44,6 @@ from nephro.analysis.views import judge_views
 
 AS_VIEWS = "late_films_without_kidney_as_views"
 """Quality flag: the last films missed the collecting system and were read as views."""
-
-# Input flags that make the measurements less certain (each costs 10 % of the score).
-_UNCERTAIN_INPUT = (
-    "pixel_spacing_assumed",
-    "frame_time_from_cine_rate",
-    "log_encoded_pixels",
-    "display_encoded_pixels",
-)
 
 
 @dataclass
@@ -142,9 +135,10 @@ def _analyze_registered(
         contrast = kidney.zone | tract.ureter_band | bladder.roi | tract.tube | leak_if_blocked
         log_scale_known = "log_encoded_pixels" not in quality
         lin = fit_scatter_around(contrast, sub, times, kidney.template_frame, log_scale_known, px)
-        curves = trace.curves = measure_curves(
-            sub, kidney, bladder, tract, leak_if_blocked, lin, px, fields
+        read = partial(
+            measure_curves, sub, kidney, bladder, tract, leak_if_blocked, px=px, fields=fields
         )
+        curves = trace.curves = read(lin)
         require_filling(curves, kidney)
     except NoContrast as stop:
         return _indeterminate(
@@ -191,6 +185,7 @@ def _analyze_registered(
         lin,
         px,
         bladder_on_views=arrival.on_views,
+        reread=read if log_scale_known else None,
     )
     metrics = Metrics(
         span_s=float(times[-1] - times[0]),
@@ -219,7 +214,7 @@ def _analyze_registered(
 
     drainage = metrics.drainage(timing_known="timing_missing" not in quality)
     decision = decide(drainage)
-    uncertain = [q for q in _UNCERTAIN_INPUT if q in quality]
+    uncertain = [q for q in vd.UNCERTAIN_INPUT if q in quality]
     rule_conf = margin_score(decision, drainage)
     level = metrics.column_level if decision.verdict == "obstructed" else None
     conf, score = confidence(decision, drainage, len(uncertain), level)

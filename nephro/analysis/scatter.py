@@ -104,7 +104,7 @@ def fit_scatter(
         if ref <= 0:
             return 0.0, 1.0
         # b such that the densest pixels sit at 20-95 % of the saturation level.
-        f0 = th.SCATTER_FRACTION_LOG_INPUT
+        f0 = th.SCATTER_FRACTION_ASSUMED
         sat = -math.log(f0)
         grid = [(0.0, 1.0)] + [(f0, float(q * sat / ref)) for q in np.linspace(0.2, 0.95, 12)]
     best, best_cost = (0.0, 1.0), math.inf

@@ -346,12 +346,12 @@ Physics: a scatter-to-primary ratio of 0.3-1 with a grid and 2-4.5 without
 fitted per series by mass conservation (engineering, checked on dev seeds).
 """
 
-SCATTER_FRACTION_LOG_INPUT: float = 0.4
-"""Scatter fraction assumed for log-encoded pixels, whose log scale is fitted instead.
+SCATTER_FRACTION_ASSUMED: float = 0.4
+"""Scatter fraction assumed for log-encoded pixels (their log scale is fitted instead),
+and the least the field's balance is read with (:func:`nephro.analysis.metrics.field_balance`).
 
 Engineering: the middle of the SPR range above (SPR ~0.7); with an unknown stored log
-scale only one parameter can be fitted from mass conservation.
-"""
+scale only one parameter can be fitted from mass conservation."""
 
 SCATTER_FIT_SIGMA: float = 4.0
 """Pixels above 4 noise sigmas in any fitted frame are linearised in the fit; the

@@ -110,6 +110,15 @@ class Decision:
     rule: str
 
 
+UNCERTAIN_INPUT = (
+    "pixel_spacing_assumed",
+    "frame_time_from_cine_rate",
+    "log_encoded_pixels",
+    "display_encoded_pixels",
+)
+"""Input quality flags that make the measurements less certain (each costs 10 % of the
+score: :func:`confidence`)."""
+
 FROM_ARRIVAL = (PROMPT_DRAINAGE, SLOW_CLEARANCE, LATE_ARRIVAL)
 """The branches that answer from a bladder arrival (their scores count the field's
 balance: :func:`balance_margin`)."""
