@@ -158,10 +158,12 @@ def field_balance(
     if bladder_on_views or not (p_peak > 0 and float(p_cs[-1]) < 0.5 * p_peak):
         return None
     if reread is not None and lin[0] < th.SCATTER_FRACTION_ASSUMED:
-        lin = (th.SCATTER_FRACTION_ASSUMED, lin[1])
-        curves = reread(lin)
-        p_cs = curves.collecting_system
-        p_peak = float(np.max(p_cs))
+        raised = (th.SCATTER_FRACTION_ASSUMED, lin[1])
+        again = reread(raised)
+        peak = float(np.max(again.collecting_system))
+        # Kept only where it too shows the kidney emptied (else nothing left to count).
+        if peak > 0 and float(again.collecting_system[-1]) < 0.5 * peak:
+            lin, curves, p_cs, p_peak = raised, again, again.collecting_system, peak
     cleared = p_peak - float(p_cs[-1])
     # The bladder's whole content (a wider band, plain sum): the detection region
     # and its robust curve leave out the dilute rim, which matters for a balance.

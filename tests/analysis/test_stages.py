@@ -290,6 +290,19 @@ def test_the_balance_is_read_with_at_least_the_assumed_scatter_fraction(staged):
     high = (th.SCATTER_FRACTION_ASSUMED + 0.2, 1.0)
     field_balance(st.clearance, st.curves, *regions, high, px, bladder_on_views=False, reread=read)
     assert len(asked) == 1
+    # A re-reading in which the kidney did not empty has nothing left to count: the
+    # fitted reading stands (no division by what did not leave).
+    flat = replace(st.curves, collecting_system=np.ones_like(st.curves.collecting_system))
+    kept = field_balance(
+        st.clearance,
+        st.curves,
+        *regions,
+        st.lin,
+        px,
+        bladder_on_views=False,
+        reread=lambda lin: flat,
+    )
+    assert kept == as_fitted
 
 
 def test_no_contrast_is_lost_when_views_elsewhere_show_the_bladder_fill(staged):
