@@ -102,7 +102,7 @@ def panned(
 def _half_spectra(stack: F32, seen: Mask | None) -> tuple[NDArray[Any], tuple[int, int]]:
     """The whitened spectra of ``stack``'s frames 2x2-binned (a quarter of the image is
     tens of pixels, so half resolution decides it alike), high-passed as
-    :func:`nephro.analysis.register._phase_shift` does and windowed within the field
+    :func:`nephro.analysis.register._phase_peaks` does and windowed within the field
     ``seen``, each rolled off by the square root of the Gaussian of PAN_PASS_CYCLES (so
     the product of two is rolled off by it: a detector's fixed pattern and the noise a
     recursive filter carries from frame to frame are fine, and stay in place); and the

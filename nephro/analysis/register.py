@@ -31,6 +31,23 @@ median, films a quarter of the field or more away 0.03; below 0.1 lie 106 of 132
 those and 77 of 389 films in place (most of them ones registration had misplaced),
 363 of 464 run frames after a pause that lie far and 37 of 3,184 in place."""
 
+FILM_PEAKS = 8
+"""A film (a frame of another file than the run's) placed within a quarter of the image
+is also tried at this many of the phase correlation's highest peaks: a round field's
+edge, which stays where it is while the patient moves under it, or a vertebra's repeat
+can out-score the true shift, and the film is then read as the kidney's field at the
+wrong place (issue 14, indsim dev: obstructed_ureter-29's film over the pelvis, 11 cm
+below the run, held at no shift by its circle, correlated 0.12, at a peak 60 px down
+0.68; delayed-157's film 8 cm down the spine, held a vertebra short, 0.17, at a peak
+39 px down 0.70). Where a peak beyond the quarter matches best (:func:`_best_peak`),
+the film is a view at another table position."""
+
+FILM_OTHER_PEAK_MIN = 0.3
+"""Another peak is the film's place only where its fine structure, moved by it,
+correlates at least this with the run's first frame's (and more than at the highest
+peak): of eight tries one exceeds MATCH_MIN_CORRELATION by chance. Engineering, indsim
+dev: films in place correlate 0.60 at the median."""
+
 
 @dataclass(frozen=True)
 class Tracks:
@@ -42,10 +59,11 @@ class Tracks:
     reliable: NDArray[np.bool_]
 
 
-def _phase_shift(
-    ref: F32, img: F32, ref_ft: dict[str, NDArray[Any]] | None = None
-) -> tuple[float, float]:
-    """Translation (dy, dx) that maps ``img`` onto ``ref`` by phase correlation.
+def _phase_peaks(
+    ref: F32, img: F32, ref_ft: dict[str, NDArray[Any]] | None = None, n: int = 1
+) -> list[tuple[float, float]]:
+    """Translations (dy, dx) that may map ``img`` onto ``ref``: the ``n`` highest peaks
+    (local maxima) of the phase correlation, highest first.
 
     ``ref_ft``: a dict kept by a caller that matches many images to one ``ref``; the
     window and the reference spectrum are computed once into it.
@@ -67,15 +85,25 @@ def _phase_shift(
     r /= np.abs(r) + 1e-9
     c = np.fft.irfft2(r, s=(h, w))
     c = np.fft.fftshift(c)
-    iy, ix = np.unravel_index(int(np.argmax(c)), c.shape)
+    if n == 1:
+        ys, xs = np.unravel_index(np.array([int(np.argmax(c))]), c.shape)
+    else:
+        top = c == ndimage.maximum_filter(c, size=3)
+        ys, xs = np.nonzero(top)
+        highest = np.argsort(c[ys, xs])[::-1][:n]
+        ys, xs = ys[highest], xs[highest]
 
     def sub(c1: float, c0: float, c2: float) -> float:
         d = c1 - 2 * c0 + c2
         return 0.0 if d == 0 else 0.5 * (c1 - c2) / d
 
-    oy = sub(c[iy - 1, ix], c[iy, ix], c[(iy + 1) % h, ix]) if 0 < iy < h - 1 else 0.0
-    ox = sub(c[iy, ix - 1], c[iy, ix], c[iy, (ix + 1) % w]) if 0 < ix < w - 1 else 0.0
-    return float(iy - h // 2 + oy), float(ix - w // 2 + ox)
+    def at(iy: int, ix: int) -> tuple[float, float]:
+        oy = sub(c[iy - 1, ix], c[iy, ix], c[(iy + 1) % h, ix]) if 0 < iy < h - 1 else 0.0
+        ox = sub(c[iy, ix - 1], c[iy, ix], c[iy, (ix + 1) % w]) if 0 < ix < w - 1 else 0.0
+        # In float64: the correlation may be float32, and a Python int keeps its type.
+        return float(iy - h // 2) + float(oy), float(ix - w // 2) + float(ox)
+
+    return [at(int(iy), int(ix)) for iy, ix in zip(ys, xs, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -122,8 +150,9 @@ def register_pauses(
     translation of the whole image (spine, pelvis, body outline) is estimated by phase
     correlation and undone with bilinear interpolation. A frame that would need more
     than a quarter of the image, or whose fine structure once moved does not match the
-    first frame's (:func:`_same_field`), is a view at another table position (the
-    bladder's field, a scout taken elsewhere): it is listed in ``elsewhere``, not moved.
+    first frame's (:func:`_match`), or a film that matches better beyond that
+    (:data:`FILM_PEAKS`), is a view at another table position (the bladder's field, a
+    scout taken elsewhere): it is listed in ``elsewhere``, not moved.
     ``fields``: the pixels each frame shows (``Series.fields``), moved with it.
     ``acquisition``: each frame's file (``Series.info["_acquisition"]``): the run's
     frames after its pauses are checked for panning with it (:func:`pan.panned`).
@@ -148,16 +177,16 @@ def register_pauses(
     def place(i: int) -> tuple[bool, F32 | None, NDArray[np.bool_] | None]:
         """Whether frame ``i`` shows the run's field, and if so, moved onto it (None
         when it is in place) and the pixels it then shows."""
-        dy, dx = _phase_shift(ref, log[i], ref_ft)
-        if abs(dy) > log.shape[1] / 4 or abs(dx) > log.shape[2] / 4:
+        film = acquisition is not None and acquisition[i] != acquisition[first]
+        shifts = _phase_peaks(ref, log[i], ref_ft, FILM_PEAKS if film else 1)
+        if _far(shifts[0], log.shape[1:]):
             return False, None, None
-        frame, seen = log[i], shown.get(i)
-        shift = abs(dy) > 0.2 or abs(dx) > 0.2
-        if shift:
-            frame = ndimage.shift(log[i], (dy, dx), order=1, mode="nearest")
-            whole = np.ones(log.shape[1:], bool) if seen is None else seen
-            seen = ndimage.shift(whole.astype(np.float32), (dy, dx), order=1) > 0.99
-        return _same_field(ref_fine, frame, seen, ref_seen), frame if shift else None, seen
+        tries = [_shifted(log[i], shown.get(i), shift) for shift in shifts]
+        scores = [_match(ref_fine, log[i] if f is None else f, s, ref_seen) for f, s in tries]
+        if _far(shifts[_best_peak(scores)], log.shape[1:]):
+            return False, None, None
+        r = scores[0]
+        return r is None or r >= MATCH_MIN_CORRELATION, *tries[0]
 
     # The frames outside the run are placed on their own: shared among the threads
     # (two may both fill ``ref_ft`` at first, with the same values).
@@ -197,15 +226,44 @@ def _fine(frame: F32) -> NDArray[np.float64]:
     return out
 
 
-def _same_field(
+def _far(shift: tuple[float, float], shape: tuple[int, ...]) -> bool:
+    """A shift of more than a quarter of the image: a view at another table position."""
+    return abs(shift[0]) > shape[0] / 4 or abs(shift[1]) > shape[1] / 4
+
+
+def _best_peak(scores: list[float | None]) -> int:
+    """Which of the phase correlation's peaks (highest first) places a film: the highest
+    (0), unless another matches its fine structure (``scores``: :func:`_match`) better,
+    and at least FILM_OTHER_PEAK_MIN."""
+    best = 0
+    for k, r in enumerate(scores[1:], 1):
+        if r is not None and r >= FILM_OTHER_PEAK_MIN and r > (scores[best] or -1.0):
+            best = k
+    return best
+
+
+def _shifted(
+    frame: F32, seen: NDArray[np.bool_] | None, shift: tuple[float, float]
+) -> tuple[F32 | None, NDArray[np.bool_] | None]:
+    """``frame`` moved by ``shift`` (None where that is under 0.2 px) and the pixels it
+    then shows (``seen``, all when None, moved with it)."""
+    if abs(shift[0]) <= 0.2 and abs(shift[1]) <= 0.2:
+        return None, seen
+    whole = np.ones(frame.shape, bool) if seen is None else seen
+    moved_seen = ndimage.shift(whole.astype(np.float32), shift, order=1) > 0.99
+    return ndimage.shift(frame, shift, order=1, mode="nearest"), moved_seen
+
+
+def _match(
     ref_fine: NDArray[np.float64],
     frame: F32,
     seen: NDArray[np.bool_] | None,
     ref_seen: NDArray[np.bool_] | None,
-) -> bool:
-    """Whether a registered ``frame`` shows the run's field: its fine structure
-    correlates with the reference's (:data:`MATCH_MIN_CORRELATION`) where both are seen,
-    away from the border (a frame sharing too little is left to the shift's test)."""
+) -> float | None:
+    """How well a registered ``frame`` shows the run's field: the correlation of its
+    fine structure with the reference's where both are seen, away from the border; None
+    where they share too little (left to the shift's test). Under
+    :data:`MATCH_MIN_CORRELATION` it does not show it."""
     both = np.ones(ref_fine.shape, bool)
     for mask in (seen, ref_seen):
         if mask is not None:
@@ -213,9 +271,9 @@ def _same_field(
     clear_border(both, max(1, int(0.08 * len(both))))
     both = ndimage.binary_erosion(both, iterations=3)
     if both.sum() < 0.1 * both.size:
-        return True
+        return None
     r = np.corrcoef(ref_fine[both], _fine(frame)[both])[0, 1]
-    return not np.isfinite(r) or float(r) >= MATCH_MIN_CORRELATION
+    return float(r) if np.isfinite(r) else None
 
 
 def _bound_spot_shifts(
