@@ -238,6 +238,7 @@ def _analyze_registered(
             rule_confidence=rule_conf,
             uncertain_input=uncertain,
             later_films_for_bladder=AS_VIEWS in quality,
+            later_views=bool(reg.elsewhere) and max(reg.elsewhere) > int(keep[-1]),
         ),
         leak=leak.found,
         leak_onset_s=leak.onset_s,

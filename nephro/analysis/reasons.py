@@ -29,13 +29,15 @@ def explain(
     rule_confidence: float,
     uncertain_input: list[str],
     later_films_for_bladder: bool = False,
+    later_views: bool = False,
 ) -> list[str]:
     """Why ``decision`` was reached from ``m``, the deciding reasons first.
 
     ``confidence`` is the reported one, ``rule_confidence`` the margin to the deciding
     limits before ``uncertain_input`` (quality flags) lowered it.
     ``later_films_for_bladder``: films after the last one read for the kidney did not
-    show it and were read for the bladder alone.
+    show it and were read for the bladder alone; ``later_views``: images after the last
+    one read for the kidney were taken at another table position.
     """
     reasons = _deciding(decision, m)
     if level is not None:
@@ -56,14 +58,7 @@ def explain(
         onset = f" from {fmt_t(m.leak_onset_s)}" if m.leak_onset_s is not None else ""
         area = f"about {m.leak_area_cm2:.0f} cm2" if m.leak_area_cm2 is not None else "area unknown"
         reasons.append(f"contrast outside the collecting system{onset} (extravasation, {area})")
-    if later_films_for_bladder:
-        reasons.append(
-            "the films after the one at "
-            f"{fmt_t(m.span_s)} do not show the collecting system (or read it more lucent than"
-            " before contrast, which contrast cannot do: they were misread):"
-            " the kidney is judged on that film, and the later ones were read for the"
-            " bladder only"
-        )
+    reasons += _later_images(m, later_films_for_bladder, later_views)
     if m.frames_realigned:
         reasons.append(f"patient moved between films ({m.frames_realigned} frames re-aligned)")
     if 0 < confidence < th.CONFIDENCE_MIN_DECISIVE and decision.verdict != "indeterminate":
@@ -139,12 +134,32 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
     if rule == vd.SHORT_SERIES:
         covered = fmt_t(span, th.MIN_SPAN_WITHOUT_ARRIVAL_S)
         short = (
-            f"no contrast in the bladder, but the series covers only {covered} (judging "
-            f"without bladder contrast needs {minutes(th.MIN_SPAN_WITHOUT_ARRIVAL_S)}); a "
-            f"delayed film at about {minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed"
+            f"no contrast in the bladder, but the images read for the kidney cover only "
+            f"{covered} (judging without bladder contrast needs "
+            f"{minutes(th.MIN_SPAN_WITHOUT_ARRIVAL_S)}); a delayed film of the kidney at about "
+            f"{minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed"
         )
         return [short, _outside(m)] if vd.far_from_spine(m.from_spine_mm) else [short]
     return _no_arrival(rule, m)
+
+
+def _later_images(m: Metrics, films_for_bladder: bool, views: bool) -> list[str]:
+    """Why the images after the last one read for the kidney were read for the bladder
+    only (see :func:`explain`)."""
+    at = fmt_t(m.span_s)
+    if films_for_bladder:
+        return [
+            f"the films after the one at {at} do not show the collecting system (or read it"
+            " more lucent than before contrast, which contrast cannot do: they were"
+            " misread): the kidney is judged on that film, and the later ones were read for"
+            " the bladder only"
+        ]
+    if views:
+        return [
+            f"the images after the one at {at} show another table position: the kidney is"
+            " judged on that one, and the later ones were read for the bladder only"
+        ]
+    return []
 
 
 def _no_arrival(rule: str, m: Metrics) -> list[str]:

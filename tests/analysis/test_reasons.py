@@ -352,3 +352,27 @@ def test_a_low_confidence_names_the_limit_it_lies_near():
     assert any("show only 55% of what left the collecting system" in r for r in reasons)
     full = dataclasses.replace(drained, balance=1.4)
     assert not any("show only" in r for r in _reasons(full, True, [])[1])
+
+
+def test_images_at_another_table_position_after_the_kidneys_last_are_said_to_be_so():
+    # A short series whose later films show the pelvis: the time given is that of the
+    # kidney's last image, and why the later ones did not count is said; films that
+    # missed the kidney (read again as views) keep their own wording.
+    m = dataclasses.replace(_fixed_metrics(), span_s=283.0)
+    decision = decide(m.drainage(timing_known=True))
+    assert decision.rule == "short_series"
+
+    def reasons(**later: bool) -> list[str]:
+        return explain(
+            decision, m, None, confidence=0.5, rule_confidence=0.5, uncertain_input=[], **later
+        )
+
+    assert "the images read for the kidney cover only 4:43 min" in reasons()[0]
+    views = [r for r in reasons(later_views=True) if "another table position" in r]
+    assert views == [
+        "the images after the one at 4:43 min show another table position: the kidney is"
+        " judged on that one, and the later ones were read for the bladder only"
+    ]
+    both = reasons(later_views=True, later_films_for_bladder=True)
+    assert not any("another table position" in r for r in both)
+    assert any(r.startswith("the films after the one at 4:43 min do not show") for r in both)
