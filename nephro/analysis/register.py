@@ -33,20 +33,15 @@ those and 77 of 389 films in place (most of them ones registration had misplaced
 
 FILM_PEAKS = 8
 """A film (a frame of another file than the run's) placed within a quarter of the image
-is also tried at this many of the phase correlation's highest peaks: a round field's
-edge, which stays where it is while the patient moves under it, or a vertebra's repeat
-can out-score the true shift, and the film is then read as the kidney's field at the
-wrong place (issue 14, indsim dev: obstructed_ureter-29's film over the pelvis, 11 cm
-below the run, held at no shift by its circle, correlated 0.12, at a peak 60 px down
-0.68; delayed-157's film 8 cm down the spine, held a vertebra short, 0.17, at a peak
-39 px down 0.70). Where a peak beyond the quarter matches best (:func:`_best_peak`),
-the film is a view at another table position."""
+is also tried at this many of the phase correlation's highest peaks
+(:func:`_better_elsewhere`): a round field's edge, which stays put while the patient
+moves, or a vertebra's repeat can out-score the true shift (issue 14, indsim dev:
+obstructed_ureter-29's film 11 cm down over the pelvis correlated 0.12 at no shift, 0.68
+at a peak 60 px down; delayed-157's, 8 cm down, 0.17 a vertebra short, 0.70 at 39 px)."""
 
 FILM_OTHER_PEAK_MIN = 0.3
-"""Another peak is the film's place only where its fine structure, moved by it,
-correlates at least this with the run's first frame's (and more than at the highest
-peak): of eight tries one exceeds MATCH_MIN_CORRELATION by chance. Engineering, indsim
-dev: films in place correlate 0.60 at the median."""
+"""... where it matches at least this there (and more than at the highest): of eight
+tries one exceeds MATCH_MIN_CORRELATION by chance (engineering)."""
 
 
 @dataclass(frozen=True)
@@ -175,18 +170,9 @@ def register_pauses(
     ref_seen = shown.get(first)
 
     def place(i: int) -> tuple[bool, F32 | None, NDArray[np.bool_] | None]:
-        """Whether frame ``i`` shows the run's field, and if so, moved onto it (None
-        when it is in place) and the pixels it then shows."""
         film = acquisition is not None and acquisition[i] != acquisition[first]
         shifts = _phase_peaks(ref, log[i], ref_ft, FILM_PEAKS if film else 1)
-        if _far(shifts[0], log.shape[1:]):
-            return False, None, None
-        tries = [_shifted(log[i], shown.get(i), shift) for shift in shifts]
-        scores = [_match(ref_fine, log[i] if f is None else f, s, ref_seen) for f, s in tries]
-        if _far(shifts[_best_peak(scores)], log.shape[1:]):
-            return False, None, None
-        r = scores[0]
-        return r is None or r >= MATCH_MIN_CORRELATION, *tries[0]
+        return _placed(log[i], shown.get(i), shifts, ref_fine, ref_seen)
 
     # The frames outside the run are placed on their own: shared among the threads
     # (two may both fill ``ref_ft`` at first, with the same values).
@@ -226,20 +212,49 @@ def _fine(frame: F32) -> NDArray[np.float64]:
     return out
 
 
-def _far(shift: tuple[float, float], shape: tuple[int, ...]) -> bool:
-    """A shift of more than a quarter of the image: a view at another table position."""
+def _far(shift: tuple[float, float], shape: tuple[int, ...]) -> bool:  # another position
     return abs(shift[0]) > shape[0] / 4 or abs(shift[1]) > shape[1] / 4
 
 
-def _best_peak(scores: list[float | None]) -> int:
-    """Which of the phase correlation's peaks (highest first) places a film: the highest
-    (0), unless another matches its fine structure (``scores``: :func:`_match`) better,
-    and at least FILM_OTHER_PEAK_MIN."""
-    best = 0
-    for k, r in enumerate(scores[1:], 1):
-        if r is not None and r >= FILM_OTHER_PEAK_MIN and r > (scores[best] or -1.0):
-            best = k
-    return best
+def _placed(
+    img: F32,
+    seen: NDArray[np.bool_] | None,
+    shifts: list[tuple[float, float]],
+    ref_fine: NDArray[np.float64],
+    ref_seen: NDArray[np.bool_] | None,
+) -> tuple[bool, F32 | None, NDArray[np.bool_] | None]:
+    """Whether ``img``, placed by the highest of ``shifts``, shows the run's field; if so,
+    moved onto it (None when in place) and the pixels it then shows."""
+    if _far(shifts[0], img.shape):
+        return False, None, None
+
+    def match(shift: tuple[float, float]) -> tuple[float | None, F32 | None, Any]:
+        frame, moved_seen = _shifted(img, seen, shift)
+        moved = img if frame is None else frame
+        return _match(ref_fine, moved, moved_seen, ref_seen), frame, moved_seen
+
+    r, frame, moved_seen = match(shifts[0])
+    same = r is None or r >= MATCH_MIN_CORRELATION
+    if same and _better_elsewhere(r, shifts[1:], lambda s: match(s)[0], img.shape):
+        return False, None, None
+    return same, frame, moved_seen
+
+
+def _better_elsewhere(
+    r: float | None,
+    others: list[tuple[float, float]],
+    match: Callable[[tuple[float, float]], float | None],
+    shape: tuple[int, ...],
+) -> bool:
+    """Whether a film placed by the highest peak (its match ``r``) matches better at
+    one of the ``others`` beyond a quarter of the image (:func:`_far`): at least
+    FILM_OTHER_PEAK_MIN, above ``r`` and above every other peak within the quarter."""
+    beyond = [x for x in (match(s) for s in others if _far(s, shape)) if x is not None]
+    best = max(beyond, default=None)
+    if best is None or best < FILM_OTHER_PEAK_MIN or best <= (r if r is not None else -1.0):
+        return False
+    within = (match(s) for s in others if not _far(s, shape))
+    return all(x is None or x < best for x in within)
 
 
 def _shifted(
