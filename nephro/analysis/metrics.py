@@ -177,7 +177,13 @@ def field_balance(
         b_all = max(
             float(band_sums(sub.s[-1:], band, occupied, px, lin)[0]), float(curves.bladder[-1])
         )
-    found = float(max(b_all, 0) + max(curves.ureter[-1], 0) + max(leak.curve[-1], 0))
+    # A leak region read at more than the kidney and ureter ever held is a film that
+    # could not be matched to the others, not contrast (as the leak's confirmation
+    # judges it: :func:`nephro.analysis.leak.confirm_leak`): it holds none of what left.
+    leak_last = float(leak.curve[-1])
+    if leak_last > float(curves.upper.max()):
+        leak_last = 0.0
+    found = float(max(b_all, 0) + max(curves.ureter[-1], 0) + max(leak_last, 0))
     return found / cleared
 
 

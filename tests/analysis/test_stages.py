@@ -317,3 +317,25 @@ def test_no_contrast_is_lost_when_views_elsewhere_show_the_bladder_fill(staged):
     assert Arrival(300.0, -1).on_views
     assert not Arrival(300.0, 12).on_views
     assert not NO_ARRIVAL.on_views
+
+
+def test_a_leak_region_read_above_all_the_kidney_held_counts_for_nothing(staged):
+    # A film that could not be matched can read a candidate leak region at more iodine
+    # than the kidney and ureter ever held (indsim's tube_open-86: 3.8 times); counted,
+    # it hid the contrast an open tube took out of the field. A plausible reading counts.
+    st = staged("tube_open", 15)
+    px = st.series.pixel_mm
+    regions = (st.bladder, st.sub, st.tract.occupied, (0.0, 1.0))
+
+    def balance(leak_last: float) -> float | None:
+        curve = st.leak.curve.copy()
+        curve[-1] = leak_last
+        leak = replace(st.leak, curve=curve)
+        return field_balance(st.clearance, st.curves, leak, *regions, px, bladder_on_views=False)
+
+    cleared = st.clearance.peak - float(st.curves.collecting_system[-1])
+    upper = float(st.curves.upper.max())
+    none, plausible, implausible = balance(0.0), balance(upper), balance(1.01 * upper)
+    assert none is not None and plausible is not None
+    assert implausible == none and contrast_lost(implausible)
+    assert plausible == pytest.approx(none + upper / cleared) and not contrast_lost(plausible)
