@@ -38,6 +38,15 @@ def make_user(username: str, role: str, **extra) -> User:
     return user
 
 
+@pytest.fixture(autouse=True)
+def _own_var_dir(settings, tmp_path):
+    """Each test keeps its analysis pictures (``var/analysis/<exam>/<analysis>.png``) in a
+    folder of its own: tests running side by side number their exams and analyses alike,
+    and one read a picture while another rewrote it (a flaky
+    ``test_a_correction_keeps_both_versions_and_is_audited`` under ``-n 2``)."""
+    settings.VAR_DIR = tmp_path
+
+
 @pytest.fixture
 def people(db):
     """alice the referrer, bob an unrelated referrer, and one of each other role."""
