@@ -38,6 +38,7 @@ import statistics
 import sys
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,38 @@ def simulated(scenario: str, seed: int, cache: Path | None, tmp: Path) -> tuple[
         folder.mkdir(parents=True, exist_ok=True)
         truth_file.write_text(json.dumps(simulate(scenario, seed, folder), default=str))
     return json.loads(truth_file.read_text()), folder
+
+
+def reached_kidney(truth: dict[str, Any]) -> bool:
+    """Contrast was given, reached the collecting system, and some image shows the kidney."""
+    return (
+        bool(truth.get("contrast_given"))
+        and not truth.get("injection_failed")
+        and not truth.get("tube_displaced")
+        and bool(truth.get("kidney_ever_in_view", True))
+    )
+
+
+def on_dev_seeds(
+    case: Callable[[tuple[str, int, Path | None]], Any], argv: list[str] | None, doc: str
+) -> list[Any]:
+    """``case`` run on the development seeds the command line asks for (``--cases``,
+    ``--workers``, ``--cache``): its rows (None, a case it leaves out, dropped), written to
+    ``--json`` too."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=240)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", type=Path, help="keep simulated series here (reused)")
+    parser.add_argument("--json", type=Path, help="write every case's row here")
+    args = parser.parse_args(argv)
+    jobs = [
+        (SCENARIOS[i % len(SCENARIOS)], DEV_SEED_BASE + i, args.cache) for i in range(args.cases)
+    ]
+    with mp.Pool(args.workers) as pool:
+        rows = [r for r in pool.map(case, jobs, chunksize=1) if r is not None]
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    return rows
 
 
 def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:

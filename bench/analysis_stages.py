@@ -32,9 +32,6 @@ Reported, each with a Wilson 95 % interval:
 
 from __future__ import annotations
 
-import argparse
-import json
-import multiprocessing as mp
 import statistics
 import sys
 import tempfile
@@ -46,8 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.analysis_accuracy import wilson  # noqa: E402
-from bench.analysis_independent import DEV_SEED_BASE, simulated  # noqa: E402
-from bench.indsim import SCENARIOS  # noqa: E402
+from bench.analysis_independent import on_dev_seeds, reached_kidney, simulated  # noqa: E402
 from bench.stage_kidney import kidney_row, kidney_summary  # noqa: E402
 from nephro.analysis import thresholds as th  # noqa: E402
 from nephro.analysis import verdict as vd  # noqa: E402
@@ -205,13 +201,7 @@ def run_case(job: tuple[str, int, Path | None]) -> dict[str, Any]:
     if seen and curves is not None and trace.keep is not None:
         # Read only where the analysis went on to use them.
         read = readings(truth, curves.collecting_system, trace.keep)
-    filled = (
-        bool(truth.get("contrast_given"))
-        and not truth.get("injection_failed")
-        and not truth.get("tube_displaced")
-        and bool(truth.get("kidney_ever_in_view", True))
-        and onset_truth_s(truth) is not None
-    )
+    filled = reached_kidney(truth) and onset_truth_s(truth) is not None
     return {
         "scenario": scenario,
         "seed": seed,
@@ -379,20 +369,7 @@ def report(s: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=240)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--cache", type=Path, help="keep simulated series here (reused)")
-    parser.add_argument("--json", type=Path, help="write every case's row here")
-    args = parser.parse_args(argv)
-    jobs = [
-        (SCENARIOS[i % len(SCENARIOS)], DEV_SEED_BASE + i, args.cache) for i in range(args.cases)
-    ]
-    with mp.Pool(args.workers) as pool:
-        rows = pool.map(run_case, jobs, chunksize=1)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1, default=str))
-    print(report(summarise(rows)))
+    print(report(summarise(on_dev_seeds(run_case, argv, __doc__ or ""))))
     return 0
 
 

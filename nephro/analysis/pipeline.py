@@ -31,7 +31,7 @@ from nephro.analysis.metrics import (
     retention,
 )
 from nephro.analysis.normalise import match_frames
-from nephro.analysis.outlines import Outlines, kidney_or_drawn
+from nephro.analysis.outlines import Outlines, drawn_zone, kidney_or_drawn
 from nephro.analysis.reasons import explain
 from nephro.analysis.register import Registration, register_pauses
 from nephro.analysis.result import AnalysisResult, Evidence, NoContrast
@@ -118,7 +118,8 @@ def _analyze_registered(
     if display := set(series.info.get("_display_frames", ())):
         log = match_frames(log, only=[k for k, i in enumerate(keep) if int(i) in display])
     try:
-        sub = trace.subtraction = subtract_scout(log, times, px)
+        within = drawn_zone(outlines, log.shape[1:], series.bin_factor, px)
+        sub = trace.subtraction = subtract_scout(log, times, px, within)
         kidney = trace.kidney = kidney_or_drawn(
             sub, times, px, _kidney_image_left(side, series), outlines, series.bin_factor
         )

@@ -22,9 +22,16 @@ import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
+from nephro.analysis import thresholds as th
+from nephro.analysis.arrays import F32, above, below
 from nephro.analysis.pixels import Encoding
 from nephro.analysis.result import NoContrast
-from nephro.analysis.subtract import change_balance, subtract_scout
+from nephro.analysis.subtract import (
+    sample_pixels,
+    subtract_frames,
+    subtract_scout,
+    valid_pixels,
+)
 
 FloatArray = NDArray[np.float32]
 
@@ -68,3 +75,15 @@ def _contrast_shown(log: FloatArray, times: NDArray[np.float64], px: float) -> i
     except NoContrast:
         return 0
     return int(sub.signif[sub.contrast_frames].sum())
+
+
+def change_balance(log: F32) -> int:
+    """Pixels that gained attenuation significantly since the first frame of ``log``,
+    minus those that lost it, summed over its frames (3x3 means, each frame's noise).
+
+    Contrast only gains attenuation; motion, panning and gas move both ways.
+    """
+    valid = valid_pixels(log[0])
+    p = subtract_frames(log, log[0], valid, sample_pixels(valid))
+    high = th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m
+    return int(np.count_nonzero(above(p.sm, high))) - int(np.count_nonzero(below(p.sm, -high)))

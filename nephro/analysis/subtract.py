@@ -91,7 +91,9 @@ class Subtraction:
         return out
 
 
-def subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtraction:
+def subtract_scout(
+    log: F32, times: NDArray[np.float64], px: float, within: Mask | None = None
+) -> Subtraction:
     """Subtract the registered series ``log`` from its scout; find contrast onset.
 
     A scout taken on its own before the run (a first frame, then a pause) often comes
@@ -101,15 +103,17 @@ def subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtracti
     shows no contrast against its own first frame (issue 14: a film scout as the
     reference hid the contrast of whole runs).
 
-    Raises :class:`NoContrast` when no frame shows contrast.
+    ``within``: where the frame test counts, when the radiologist outlined the collecting
+    system (:func:`nephro.analysis.outlines.drawn_zone`); the whole field when None.
+    Raises :class:`NoContrast` when no frame shows contrast (there).
     """
     start = run_block(times)[0]
     if start:
         try:
-            return _after_lone_scout(_subtract_scout(log[start:], times[start:], px), start)
+            return _after_lone_scout(_subtract_scout(log[start:], times[start:], px, within), start)
         except NoContrast:
             pass
-    return _subtract_scout(log, times, px)
+    return _subtract_scout(log, times, px, within)
 
 
 def _after_lone_scout(sub: Subtraction, n: int) -> Subtraction:
@@ -134,33 +138,36 @@ def _after_lone_scout(sub: Subtraction, n: int) -> Subtraction:
     )
 
 
-def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtraction:
+def _subtract_scout(
+    log: F32, times: NDArray[np.float64], px: float, within: Mask | None
+) -> Subtraction:
     """:func:`subtract_scout` with the first frame (and those before contrast) as scout."""
-    n_t = log.shape[0]
-    log0 = log[0]
+    n_t, log0 = log.shape[0], log[0]
     valid = valid_pixels(log0)
-    sample = _sample(valid)
+    sample = sample_pixels(valid)
+    counted = valid if within is None else valid & within
+    stop = "no contrast seen in " + ("any frame" if within is None else "the collecting system")
 
     # First pass on the early frames only, to find when contrast appears.
-    p = _subtract(log[: min(n_t, FIRST_PASS_FRAMES)], log0, valid, sample)
+    p = subtract_frames(log[: min(n_t, FIRST_PASS_FRAMES)], log0, valid, sample)
     signif = above(p.sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m)
-    onset_idx = contrast_frames(p.sm, p.sig_m, signif)
+    onset_idx = contrast_frames(p.sm, p.sig_m, signif, within)
     if onset_idx.size == 0 and p.sm.shape[0] < n_t:
-        p = _subtract(log, log0, valid, sample)
+        p = subtract_frames(log, log0, valid, sample)
         signif = above(p.sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m)
-        onset_idx = contrast_frames(p.sm, p.sig_m, signif)
+        onset_idx = contrast_frames(p.sm, p.sig_m, signif, within)
     noise = cache(lambda: _relative_noise(log, valid, sample))  # for the second look, once
     if onset_idx.size == 0:
-        onset_idx, signif = _lasting_contrast(p, noise(), valid, px)
+        onset_idx, signif = _lasting_contrast(p, noise(), counted, px)
     if onset_idx.size == 0:
-        raise NoContrast("no contrast seen in any frame", 1.0)
+        raise NoContrast(stop, 1.0)
     onset = int(onset_idx[0])
     # Scout = mean of the frames before contrast (less noise than one frame).
     n_pre = min(onset, 8)
     scout = log[:n_pre].mean(axis=0) if n_pre > 1 else log0
     use_mean = n_pre > 1 and times[n_pre - 1] - times[0] < th.SPOT_GAP_S
     if use_mean or p.sm.shape[0] != n_t:
-        p = _subtract(log, scout if use_mean else log0, valid, sample)
+        p = subtract_frames(log, scout if use_mean else log0, valid, sample)
         signif = above(p.sm, th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m)
 
     # Bowel gas that drifts away from where it was on the scout leaves a positive
@@ -173,11 +180,11 @@ def _subtract_scout(log: F32, times: NDArray[np.float64], px: float) -> Subtract
     gas_thr = gas_threshold(tophat, valid, 6.0 * sig_pix + 0.02 * robust_range(scout))
     gas = dilate(tophat > gas_thr, 1)
     signif &= (~gas & valid)[None]
-    onset_idx = contrast_frames(p.sm, p.sig_m, signif)
+    onset_idx = contrast_frames(p.sm, p.sig_m, signif, within)
     if onset_idx.size == 0:
-        onset_idx, signif = _lasting_contrast(p, noise(), valid, px, gas)
+        onset_idx, signif = _lasting_contrast(p, noise(), counted, px, gas)
     if onset_idx.size == 0:
-        raise NoContrast("no contrast seen in any frame", 1.0)
+        raise NoContrast(stop, 1.0)
     return Subtraction(
         s=p.s,
         sm=p.sm,
@@ -244,7 +251,7 @@ def _relative_noise(log: F32, valid: Mask, sample: NDArray[np.intp]) -> F32:
     n = min(log.shape[0], NOISE_FRAMES + 1)
     if n < 2 or not valid.any():
         return np.ones(valid.shape, np.float32)
-    p = _subtract(log[:n], log[0], valid, sample)
+    p = subtract_frames(log[:n], log[0], valid, sample)
     hf = np.abs(p.s[1:] - p.sm[1:]).mean(axis=0)
     typical = float(np.median(hf[valid]))
     if typical <= 0:
@@ -270,19 +277,7 @@ def gas_threshold(tophat: F32, valid: Mask, level: float) -> float:
     return max(level, cap)
 
 
-def change_balance(log: F32) -> int:
-    """Pixels that gained attenuation significantly since the first frame of ``log``,
-    minus those that lost it, summed over its frames (3x3 means, each frame's noise).
-
-    Contrast only gains attenuation; motion, panning and gas move both ways.
-    """
-    valid = valid_pixels(log[0])
-    p = _subtract(log, log[0], valid, _sample(valid))
-    high = th.PIXEL_SIGMA_HYSTERESIS_HIGH * p.sig_m
-    return int(np.count_nonzero(above(p.sm, high))) - int(np.count_nonzero(below(p.sm, -high)))
-
-
-def _sample(valid: Mask) -> NDArray[np.intp]:
+def sample_pixels(valid: Mask) -> NDArray[np.intp]:
     """~2000 spread-out valid pixels for the frame statistics: robust enough, and medians
     over the whole stack would dominate the run time of an uncompressed series."""
     sample = np.flatnonzero(valid.ravel())
@@ -310,7 +305,7 @@ def valid_pixels(log0: F32) -> Mask:
 
 @dataclass(frozen=True)
 class _Pass:
-    """One subtraction of a stack from a scout (:func:`_subtract`). The noise of S and
+    """One subtraction of a stack from a scout (:func:`subtract_frames`). The noise of S and
     of the pixels alone is measured when asked: a first pass needs ``sm``'s alone, and
     the pixel noise is read on the frames before contrast and the last only."""
 
@@ -342,7 +337,7 @@ class _Pass:
         return out
 
 
-def _subtract(log: F32, scout: F32, valid: Mask, sample: NDArray[np.intp]) -> _Pass:
+def subtract_frames(log: F32, scout: F32, valid: Mask, sample: NDArray[np.intp]) -> _Pass:
     """S = scout - frame - frame median for every frame of ``log``, its 3x3 mean, and
     the noise of that, measured on ``sample``.
 
@@ -376,8 +371,11 @@ def _subtract(log: F32, scout: F32, valid: Mask, sample: NDArray[np.intp]) -> _P
     return _Pass(s, sm, sig_m, dev, dev_m)
 
 
-def contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArray[np.intp]:
-    """Frames that show contrast: enough significant pixels, mostly positive.
+def contrast_frames(
+    sm: F32, sig_m: NDArray[np.float64], signif: Mask, counted: Mask | None = None
+) -> NDArray[np.intp]:
+    """Frames that show contrast: enough significant pixels, mostly positive (counted
+    within ``counted``, all pixels when None).
 
     Contrast only ever adds attenuation (positive S). Motion of anatomy (kidney edges
     with breathing, gas, misregistration) makes positive and negative lobes of similar
@@ -385,8 +383,10 @@ def contrast_frames(sm: F32, sig_m: NDArray[np.float64], signif: Mask) -> NDArra
     negative one.
     """
     n_t = sm.shape[0]
-    pos = count_per_frame(signif)
-    neg_n = count_per_frame(below(sm, -(th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m)))
+    neg = below(sm, -(th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m))
+    if counted is not None:
+        signif, neg = signif & counted, neg & counted
+    pos, neg_n = count_per_frame(signif), count_per_frame(neg)
     ok = (pos >= th.MIN_CONTRAST_PIXELS) & (pos >= th.CONTRAST_POSITIVE_RATIO * neg_n)
     # Injected contrast stays: require most of the following frames to agree, which
     # rejects a single frame caught at the wrong breathing phase.

@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nephro.analysis import verdict as vd
+from nephro.analysis.outlines import parse_outlines
+from nephro.analysis.pipeline import analyze_series
 from nephro.analysis.result import NoContrast
 from nephro.analysis.scatter import fit_scatter, linearise
+from nephro.analysis.series import Series
 from nephro.analysis.subtract import subtract_scout
 
 PX = 3.0
@@ -160,3 +164,49 @@ def test_the_second_look_takes_neither_a_small_blob_nor_a_crescent_at_the_fields
     crescent = 0.5 * ((xx >= 18) & (xx <= 19) & (yy >= 15) & (yy <= 80))  # by the shutter
     with pytest.raises(NoContrast, match="any frame"):
         subtract_scout(*_behind_the_spine(crescent)[:2], PX)
+
+
+def _beside_a_drifting_mass(n=30, onset=6, seed=0):
+    """:func:`_stack`'s run with a dense mass (bowel content) drifting across the lower
+    field 0.8 pixels a frame: it gains as much attenuation where it goes as it loses
+    where it was, in every frame, and outweighs the filling pelvis."""
+    log, times = _stack(n, onset, seed)
+    yy, xx = np.mgrid[0:96, 0:96]
+    for t in range(n):
+        log[t] -= 1.5 / (1 + np.exp(np.hypot(yy - 66, xx - 50 - 0.8 * t) - 14))
+    return log, times, yy, xx
+
+
+def test_where_the_collecting_system_is_outlined_contrast_is_looked_for_there():
+    # The whole field changes as much one way as the other: no frame shows contrast.
+    # Counted within the outline of the collecting system, the pelvis fills from frame
+    # 6; within an outline where nothing fills, the stop names the collecting system.
+    log, times, yy, xx = _beside_a_drifting_mass()
+    with pytest.raises(NoContrast, match="no contrast seen in any frame"):
+        subtract_scout(log, times, PX)
+    sub = subtract_scout(log, times, PX, within=np.hypot(yy - 40, xx - 30) < 12)
+    assert sub.onset == 6 and sub.contrast_frames[0] == 6
+    assert sub.sm[-1, 40, 30] > 20 * sub.sig_m[-1]
+    with pytest.raises(NoContrast, match="no contrast seen in the collecting system"):
+        subtract_scout(log, times, PX, within=np.hypot(yy - 20, xx - 75) < 10)
+
+
+def test_the_radiologists_outline_answers_a_stop_for_the_whole_field():
+    # issue 14 (indsim dev, the collecting system drawn at its true place on 150 filled
+    # series): an outline could not answer "no contrast seen in any frame", a stop
+    # reached before the kidney was sought.
+    log, times, _, _ = _beside_a_drifting_mass()
+    series = Series(log_frames=log, times_s=times, pixel_mm=PX, bin_factor=1, source_shape=(96, 96))
+    stopped = analyze_series(series)
+    assert stopped.rule == vd.NO_CONTRAST and stopped.reasons == ["no contrast seen in any frame"]
+    ring = [[30 + 6 * np.cos(a), 40 + 6 * np.sin(a)] for a in np.linspace(0, 6.2, 12)]
+    read = analyze_series(series, outlines=parse_outlines({"collecting_system": [ring]}, (96, 96)))
+    assert read.rule != vd.NO_CONTRAST
+    # Read to its end: the pelvis keeps its contrast, over a run too short to judge.
+    assert read.rule == vd.SHORT_SERIES and read.residual_fraction_last > 0.9
+    empty = [[75 + 6 * np.cos(a), 20 + 6 * np.sin(a)] for a in np.linspace(0, 6.2, 12)]
+    nothing = analyze_series(
+        series, outlines=parse_outlines({"collecting_system": [empty]}, (96, 96))
+    )
+    assert nothing.rule == vd.NO_CONTRAST
+    assert nothing.reasons == ["no contrast seen in the collecting system"]
