@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nephro.analysis import thresholds as th
 from nephro.analysis import verdict as vd
 
 VERDICTS = ("drains", "delayed", "obstructed", "indeterminate")
@@ -26,6 +27,31 @@ class NoContrast(Exception):
         super().__init__(reason)
         self.reason = reason
         self.confidence = confidence
+
+    @classmethod
+    def in_field(
+        cls, sm: NDArray[np.float32], sig_m: NDArray[np.float64], outlined: bool
+    ) -> NoContrast:
+        """The subtraction's stop (``sm``, ``sig_m``: its frames and their noise, as the
+        frame test read them): within the collecting system the radiologist outlined;
+        where most frames gained attenuation (MIN_CONTRAST_PIXELS pixels) but never enough
+        over their losses, or not for long, contrast could not be told from what else
+        changed, and an outline answers it; else none was seen."""
+        if outlined:
+            return cls("no contrast seen in the collecting system", 1.0)
+        limit = th.PIXEL_SIGMA_HYSTERESIS_HIGH * sig_m[1:, None, None]
+        gained = np.count_nonzero(sm[1:] > limit, axis=(1, 2)) >= th.MIN_CONTRAST_PIXELS
+        if gained.size and float(gained.mean()) >= 0.5:
+            return cls(CHANGES_BOTH_WAYS, 1.0)
+        return cls("no contrast seen in any frame", 1.0)
+
+
+CHANGES_BOTH_WAYS = (
+    "no contrast told apart from the changes between frames: each gain of density comes"
+    " with as large a loss or does not last (breathing, bowel gas, image processing);"
+    " outline the collecting system in the viewer to have it read there"
+)
+"""The stop where the frames change both ways (:meth:`NoContrast.in_field`)."""
 
 
 class ContrastOnOtherSide(NoContrast):

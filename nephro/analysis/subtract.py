@@ -146,7 +146,6 @@ def _subtract_scout(
     valid = valid_pixels(log0)
     sample = sample_pixels(valid)
     counted = valid if within is None else valid & within
-    stop = "no contrast seen in " + ("any frame" if within is None else "the collecting system")
 
     # First pass on the early frames only, to find when contrast appears.
     p = subtract_frames(log[: min(n_t, FIRST_PASS_FRAMES)], log0, valid, sample)
@@ -160,7 +159,7 @@ def _subtract_scout(
     if onset_idx.size == 0:
         onset_idx, signif = _lasting_contrast(p, noise(), counted, px)
     if onset_idx.size == 0:
-        raise NoContrast(stop, 1.0)
+        raise NoContrast.in_field(p.sm, p.sig_m, within is not None)
     onset = int(onset_idx[0])
     # Scout = mean of the frames before contrast (less noise than one frame).
     n_pre = min(onset, 8)
@@ -184,7 +183,7 @@ def _subtract_scout(
     if onset_idx.size == 0:
         onset_idx, signif = _lasting_contrast(p, noise(), counted, px, gas)
     if onset_idx.size == 0:
-        raise NoContrast(stop, 1.0)
+        raise NoContrast.in_field(p.sm, p.sig_m, within is not None)
     return Subtraction(
         s=p.s,
         sm=p.sm,

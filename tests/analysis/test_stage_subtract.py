@@ -8,7 +8,7 @@ import pytest
 from nephro.analysis import verdict as vd
 from nephro.analysis.outlines import parse_outlines
 from nephro.analysis.pipeline import analyze_series
-from nephro.analysis.result import NoContrast
+from nephro.analysis.result import CHANGES_BOTH_WAYS, NoContrast
 from nephro.analysis.scatter import fit_scatter, linearise
 from nephro.analysis.series import Series
 from nephro.analysis.subtract import subtract_scout
@@ -155,15 +155,22 @@ def test_a_filled_pelvis_beside_a_noisy_spine_is_seen_by_a_second_look():
 
 
 def test_the_second_look_takes_neither_a_small_blob_nor_a_crescent_at_the_fields_edge():
+    # The spine's noise fills every frame with "significant" pixels of both signs: the
+    # stop says that contrast could not be told from them (and how to answer it).
     _, _, yy, xx = _behind_the_spine(0.0)
-    with pytest.raises(NoContrast, match="any frame"):
+    with pytest.raises(NoContrast, match="no contrast told apart from the changes"):
         subtract_scout(*_behind_the_spine(0.0)[:2], PX)
     small = 0.5 * (((yy - 40) ** 2 + (xx - 35) ** 2) <= 2)  # 9 pixels, 25 once smoothed
-    with pytest.raises(NoContrast, match="any frame"):
+    with pytest.raises(NoContrast, match="no contrast told apart from the changes"):
         subtract_scout(*_behind_the_spine(small)[:2], PX)
     crescent = 0.5 * ((xx >= 18) & (xx <= 19) & (yy >= 15) & (yy <= 80))  # by the shutter
-    with pytest.raises(NoContrast, match="any frame"):
+    with pytest.raises(NoContrast, match="no contrast told apart from the changes"):
         subtract_scout(*_behind_the_spine(crescent)[:2], PX)
+
+
+def test_a_series_that_hardly_changes_stops_for_no_contrast_seen():
+    with pytest.raises(NoContrast, match="^no contrast seen in any frame$"):
+        subtract_scout(*_stack(onset=10**6), PX)
 
 
 def _beside_a_drifting_mass(n=30, onset=6, seed=0):
@@ -178,11 +185,12 @@ def _beside_a_drifting_mass(n=30, onset=6, seed=0):
 
 
 def test_where_the_collecting_system_is_outlined_contrast_is_looked_for_there():
-    # The whole field changes as much one way as the other: no frame shows contrast.
-    # Counted within the outline of the collecting system, the pelvis fills from frame
-    # 6; within an outline where nothing fills, the stop names the collecting system.
+    # The whole field changes as much one way as the other: no frame shows contrast,
+    # and the stop says so. Counted within the outline of the collecting system, the
+    # pelvis fills from frame 6; within an outline where nothing fills, the stop names
+    # the collecting system.
     log, times, yy, xx = _beside_a_drifting_mass()
-    with pytest.raises(NoContrast, match="no contrast seen in any frame"):
+    with pytest.raises(NoContrast, match="no contrast told apart from the changes"):
         subtract_scout(log, times, PX)
     sub = subtract_scout(log, times, PX, within=np.hypot(yy - 40, xx - 30) < 12)
     assert sub.onset == 6 and sub.contrast_frames[0] == 6
@@ -193,12 +201,13 @@ def test_where_the_collecting_system_is_outlined_contrast_is_looked_for_there():
 
 def test_the_radiologists_outline_answers_a_stop_for_the_whole_field():
     # issue 14 (indsim dev, the collecting system drawn at its true place on 150 filled
-    # series): an outline could not answer "no contrast seen in any frame", a stop
-    # reached before the kidney was sought.
+    # series): an outline could not answer the subtraction's stop, reached before the
+    # kidney was sought; the stop now asks for the outline that answers it.
     log, times, _, _ = _beside_a_drifting_mass()
     series = Series(log_frames=log, times_s=times, pixel_mm=PX, bin_factor=1, source_shape=(96, 96))
     stopped = analyze_series(series)
-    assert stopped.rule == vd.NO_CONTRAST and stopped.reasons == ["no contrast seen in any frame"]
+    assert stopped.rule == vd.NO_CONTRAST and stopped.reasons == [CHANGES_BOTH_WAYS]
+    assert "outline the collecting system in the viewer" in CHANGES_BOTH_WAYS
     ring = [[30 + 6 * np.cos(a), 40 + 6 * np.sin(a)] for a in np.linspace(0, 6.2, 12)]
     read = analyze_series(series, outlines=parse_outlines({"collecting_system": [ring]}, (96, 96)))
     assert read.rule != vd.NO_CONTRAST
