@@ -20,7 +20,6 @@ from nephro.analysis.arrival import arrival_on_views, bladder_seen_empty, find_a
 from nephro.analysis.bladder import Bladder, find_bladder
 from nephro.analysis.bodypart import region_without_kidney
 from nephro.analysis.curves import Curves, measure_curves, require_filling
-from nephro.analysis.flatten import flatten_films
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.leak import Leak, confirm_leak, search_leaks
 from nephro.analysis.metrics import (
@@ -120,9 +119,7 @@ def _analyze_registered(
         log = match_frames(log, only=[k for k, i in enumerate(keep) if int(i) in display])
     try:
         within = drawn_zone(outlines, log.shape[1:], series.bin_factor, px)
-        sub = trace.subtraction = flatten_films(
-            subtract_scout(log, times, px, within), times, fields
-        )
+        sub = trace.subtraction = subtract_scout(log, times, px, within)
         kidney = trace.kidney = kidney_or_drawn(
             sub, times, px, _kidney_image_left(side, series), outlines, series.bin_factor
         )

@@ -133,9 +133,8 @@ def test_a_bladder_seen_filling_on_views_elsewhere_is_where_the_contrast_went(
     # The run's field cannot count a bladder that views at another table position
     # showed filling: its balance is not judged then. Our phantom makes no such views,
     # so what the views stage (tested on its own in test_stage_views) reports is given
-    # here, on an open tube whose balance otherwise says the contrast left the field
-    # (seed 951 until its films were flattened: its bladder is now dated in the run).
-    truth = generate_case("tube_open", 954, tmp_path, size=256)
+    # here, on an open tube whose balance otherwise says the contrast left the field.
+    truth = generate_case("tube_open", 951, tmp_path, size=256)
     lost = analyze_paths([tmp_path], side=truth.data["side"])
     assert lost.tube_open and lost.bladder_arrival_s is None
 
