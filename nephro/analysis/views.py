@@ -61,21 +61,35 @@ def _difference(
     if not p.clear:
         return None
     moved, moved_seen = shifted(base, base_seen, p.dy, p.dx)
-    both = moved_seen & view_seen
+    both = _below_clip(view, _below_clip(moved, moved_seen & view_seen))
     if both.sum() < th.VIEW_MIN_OVERLAP * view_seen.sum():
         return None
     # Films carry their own dose and processing (sometimes a display curve): the later
     # view is mapped onto the earlier one's scale through the quantiles of what both
-    # show, mostly anatomy (a monotone map; contrast moves few of them).
+    # show, mostly anatomy (a monotone map; contrast moves few of them). Quantiles a
+    # film repeats (8 bits, or its dense end clipped) are one knot.
     q = np.linspace(2, 98, 25)
-    vq, bq = np.percentile(view[both], q), np.percentile(moved[both], q)
-    if np.any(np.diff(vq) <= 0) or np.any(np.diff(bq) < 0):
+    vq, first = np.unique(np.percentile(view[both], q), return_index=True)
+    bq = np.percentile(moved[both], q)[first]
+    if vq.size < q.size // 2:  # a film too flat, or too clipped, to map
         return None
     diff = np.where(both, moved - np.interp(view, vq, bq), 0.0).astype(np.float32)
     # Pixel noise from the residual about the 3x3 mean (which holds 8/9 of its variance).
     hf = diff - ndimage.uniform_filter(diff, 3)
     sigma = MAD * float(np.median(np.abs(hf[both]))) / np.sqrt(8.0 / 9.0)
     return diff, both, max(sigma, 1e-6)
+
+
+def _below_clip(image: F32, seen: Mask) -> Mask:
+    """``seen`` less the pixels at ``image``'s highest value over it: a display window
+    clips a film's lucent end to one value, where contrast cannot be read (contrast
+    only darkens, and a pixel darkened still above the window reads the same). Its
+    quantiles repeated, and the pair was dropped (issue 14: a bladder that filled
+    between two pelvic films was never read)."""
+    if not seen.any():
+        return seen
+    out: Mask = seen & (image < image[seen].max())
+    return out
 
 
 def judge_views(
