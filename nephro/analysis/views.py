@@ -33,6 +33,7 @@ from scipy import ndimage
 from nephro.analysis import thresholds as th
 from nephro.analysis.arrays import F32, MAD, Mask, opening
 from nephro.analysis.bladder import midline
+from nephro.analysis.normalise import quantile_map
 from nephro.analysis.placement import Placement, place, seen_pixels, shifted
 from nephro.analysis.register import Registration
 
@@ -50,6 +51,10 @@ class PelvicViews:
 
 NOTHING_SEEN = PelvicViews(None, None)
 
+_KNOTS = np.linspace(2.0, 98.0, 25)
+"""Engineering: percentiles of a view that must be half distinct for it to be mapped
+(:func:`_difference`)."""
+
 
 def _difference(
     base: F32, base_seen: Mask, view: F32, view_seen: Mask, px: float
@@ -65,15 +70,13 @@ def _difference(
     if both.sum() < th.VIEW_MIN_OVERLAP * view_seen.sum():
         return None
     # Films carry their own dose and processing (sometimes a display curve): the later
-    # view is mapped onto the earlier one's scale through the quantiles of what both
-    # show, mostly anatomy (a monotone map; contrast moves few of them). Quantiles a
-    # film repeats (8 bits, or its dense end clipped) are one knot.
-    q = np.linspace(2, 98, 25)
-    vq, first = np.unique(np.percentile(view[both], q), return_index=True)
-    bq = np.percentile(moved[both], q)[first]
-    if vq.size < q.size // 2:  # a film too flat, or too clipped, to map
+    # view is put on the earlier one's scale through the quantiles of what both show,
+    # mostly anatomy (:func:`nephro.analysis.normalise.quantile_map`, as the run's
+    # display-encoded frames are). A film with too few distinct values over them (8
+    # bits, or its dense end clipped) cannot be mapped.
+    if np.unique(np.percentile(view[both], _KNOTS)).size < _KNOTS.size // 2:
         return None
-    diff = np.where(both, moved - np.interp(view, vq, bq), 0.0).astype(np.float32)
+    diff = np.where(both, moved - quantile_map(view, moved, both), 0.0).astype(np.float32)
     # Pixel noise from the residual about the 3x3 mean (which holds 8/9 of its variance).
     hf = diff - ndimage.uniform_filter(diff, 3)
     sigma = MAD * float(np.median(np.abs(hf[both]))) / np.sqrt(8.0 / 9.0)
@@ -85,7 +88,9 @@ def _below_clip(image: F32, seen: Mask) -> Mask:
     clips a film's lucent end to one value, where contrast cannot be read (contrast
     only darkens, and a pixel darkened still above the window reads the same). Its
     quantiles repeated, and the pair was dropped (issue 14: a bladder that filled
-    between two pelvic films was never read)."""
+    between two pelvic films was never read). Only the lucent end: unlike
+    :func:`nephro.analysis.normalise.exposed`, the dense end stays, where a film may
+    clip a bladder full of contrast."""
     if not seen.any():
         return seen
     out: Mask = seen & (image < image[seen].max())
