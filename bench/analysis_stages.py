@@ -26,7 +26,8 @@ Reported, each with a Wilson 95 % interval:
 * bladder: series with an image that shows most of the bladder holding contrast, in
   which the analysis dated its arrival, apart by where it was first seen so (run
   frames, or films only) and by whether an image showed it empty before (the baseline
-  that :mod:`nephro.analysis.views` reads a pelvic film against); and series whose
+  that a difference needs, :mod:`nephro.analysis.views` for a pelvic film: without
+  one, the arrival can only be read from a single image); and series whose
   bladder was shown but never received contrast, in which it dated none.
 """
 
@@ -257,7 +258,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "run": _agreement(kind("run"), limit),
         "film": _agreement(kind("film"), limit),
         "film part": _agreement(kind("film part"), limit),
-        **_bladder(read),
+        **bladder_summary(read),
     }
 
 
@@ -266,7 +267,7 @@ def _aside(frames: list[dict[str, Any]]) -> tuple[float, float, float]:
     return wilson(sum(f["set_aside"] for f in frames), len(frames))
 
 
-def _bladder(read: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+def bladder_summary(read: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     """(dated, series): arrival dated where the bladder was seen filled (all, and apart
     by where and whether with a baseline); and (undated, series) where it was seen
     empty throughout."""
@@ -277,10 +278,13 @@ def _bladder(read: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     def dated(group: list[dict[str, Any]]) -> tuple[int, int]:
         return sum(b["arrival"] for b in group), len(group)
 
+    run = [b for b in filled if b["seen_on"] == "run"]
     films = [b for b in filled if b["seen_on"] == "films"]
     return {
         "bladder_dated": dated(filled),
-        "bladder_run_dated": dated([b for b in filled if b["seen_on"] == "run"]),
+        "bladder_datable_dated": dated([b for b in filled if b["baseline"]]),
+        "bladder_run_dated": dated([b for b in run if b["baseline"]]),
+        "bladder_run_alone_dated": dated([b for b in run if not b["baseline"]]),
         "bladder_films_dated": dated([b for b in films if b["baseline"]]),
         "bladder_films_alone_dated": dated([b for b in films if not b["baseline"]]),
         "bladder_empty_undated": (sum(not b["arrival"] for b in empty), len(empty)),
@@ -358,7 +362,15 @@ def report(s: dict[str, Any]) -> str:
                 count(label, key)
                 for label, key in (
                     ("bladder seen filled: arrival dated", "bladder_dated"),
-                    ("  first seen filled on run frames", "bladder_run_dated"),
+                    (
+                        "  of them shown empty before (datable by difference)",
+                        "bladder_datable_dated",
+                    ),
+                    (
+                        "  first seen filled on run frames, after an image showed it empty",
+                        "bladder_run_dated",
+                    ),
+                    ("  on run frames, never shown empty before", "bladder_run_alone_dated"),
                     ("  on films, after an image showed it empty", "bladder_films_dated"),
                     ("  on films, never shown empty before", "bladder_films_alone_dated"),
                     ("bladder shown, never filled: no arrival dated", "bladder_empty_undated"),

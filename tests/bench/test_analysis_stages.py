@@ -4,6 +4,7 @@ import numpy as np
 
 from bench.analysis_stages import (
     bladder_row,
+    bladder_summary,
     onset_truth_s,
     polarity_row,
     readings,
@@ -127,6 +128,29 @@ def test_the_bladder_is_judged_on_the_images_that_show_most_of_it():
     trace = [_image("film", 900.0, bladder=1.0, bladder_mg=50.0)]
     assert bladder_row({"images": run + trace}) is None
     assert bladder_row({"images": run[:1]}) is None
+
+
+def test_the_bladder_is_counted_apart_where_no_image_showed_it_empty_before():
+    def read(seen_on, baseline, arrival):
+        bladder = {"filled": True, "seen_on": seen_on, "baseline": baseline, "arrival": arrival}
+        return {"bladder": bladder}
+
+    rows = [
+        read("run", True, True),
+        read("run", False, False),
+        read("run", False, False),
+        read("films", True, False),
+        read("films", False, True),
+        {"bladder": {"filled": False, "arrival": False}},
+        {"bladder": None},
+    ]
+    s = bladder_summary(rows)
+    assert s["bladder_dated"] == (2, 5)
+    # Datable by a difference: an image showed the bladder empty before it filled.
+    assert s["bladder_datable_dated"] == (1, 2)
+    assert s["bladder_run_dated"] == (1, 1) and s["bladder_run_alone_dated"] == (0, 2)
+    assert s["bladder_films_dated"] == (0, 1) and s["bladder_films_alone_dated"] == (1, 1)
+    assert s["bladder_empty_undated"] == (1, 1)
 
 
 def test_the_summary_counts_each_stage_and_reports_it():
