@@ -15,6 +15,7 @@ clipped highlights) are left out of the match.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from nephro.analysis import thresholds as th
 from nephro.analysis.arrays import F32, Mask, clear_border
@@ -34,18 +35,29 @@ def exposed(frame: F32) -> Mask:
     return out
 
 
-def quantile_map(frame: F32, ref: F32, usable: Mask) -> F32:
-    """``frame`` mapped monotonically onto ``ref``'s values by their quantiles over
-    ``usable``; unchanged when too few pixels or a flat frame make the map undefined."""
+def quantile_map(
+    frame: F32,
+    ref: F32,
+    usable: Mask,
+    quantiles: NDArray[np.float64] = _QUANTILES,
+    extend: bool = True,
+) -> F32:
+    """``frame`` mapped monotonically onto ``ref``'s values by their ``quantiles`` over
+    ``usable``; unchanged when too few pixels or a flat frame make the map undefined.
+    ``extend``: beyond the matched quantiles the map continues linearly (dense contrast
+    keeps its size); else it stays at the end quantiles' values."""
     if int(usable.sum()) < th.NORMALISE_MIN_PIXELS:
         return frame
-    fq = np.percentile(frame[usable], _QUANTILES)
-    rq = np.percentile(ref[usable], _QUANTILES)
+    fq = np.percentile(frame[usable], quantiles)
+    rq = np.percentile(ref[usable], quantiles)
     if float(fq[-1] - fq[0]) <= 0 or float(rq[-1] - rq[0]) <= 0:
         return frame
     # Ties (flat stretches of a look-up table) made strictly increasing for interp.
     fq = fq + np.arange(fq.size) * 1e-9 * float(fq[-1] - fq[0])
     fq = np.maximum.accumulate(fq)
+    if not extend:
+        clamped: F32 = np.interp(frame, fq, rq).astype(np.float32)
+        return clamped
     k = _EDGE_POINTS
     slope_lo = (rq[k] - rq[0]) / max(float(fq[k] - fq[0]), 1e-12)
     slope_hi = (rq[-1] - rq[-1 - k]) / max(float(fq[-1] - fq[-1 - k]), 1e-12)

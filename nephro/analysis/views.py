@@ -52,7 +52,9 @@ class PelvicViews:
 NOTHING_SEEN = PelvicViews(None, None)
 
 _KNOTS = np.linspace(2.0, 98.0, 25)
-"""Engineering: percentiles of a view that must be half distinct for it to be mapped
+"""Engineering: the percentiles a later view is mapped onto an earlier one's scale by,
+held at their ends (a dense bone's or clip's difference beyond them is not read as
+contrast); at least half of them distinct, or the view is not mapped
 (:func:`_difference`)."""
 
 
@@ -72,11 +74,12 @@ def _difference(
     # Films carry their own dose and processing (sometimes a display curve): the later
     # view is put on the earlier one's scale through the quantiles of what both show,
     # mostly anatomy (:func:`nephro.analysis.normalise.quantile_map`, as the run's
-    # display-encoded frames are). A film with too few distinct values over them (8
-    # bits, or its dense end clipped) cannot be mapped.
+    # display-encoded frames are, but held at the end knots). A film with too few
+    # distinct values over them (8 bits, or its dense end clipped) cannot be mapped.
     if np.unique(np.percentile(view[both], _KNOTS)).size < _KNOTS.size // 2:
         return None
-    diff = np.where(both, moved - quantile_map(view, moved, both), 0.0).astype(np.float32)
+    mapped = quantile_map(view, moved, both, _KNOTS, extend=False)
+    diff = np.where(both, moved - mapped, 0.0).astype(np.float32)
     # Pixel noise from the residual about the 3x3 mean (which holds 8/9 of its variance).
     hf = diff - ndimage.uniform_filter(diff, 3)
     sigma = MAD * float(np.median(np.abs(hf[both]))) / np.sqrt(8.0 / 9.0)

@@ -59,6 +59,11 @@ def test_the_map_continues_beyond_the_matched_quantiles_instead_of_clipping():
     frame[50, 50] = -3.0  # far below every matched quantile (dense contrast)
     out = quantile_map(frame, ref, np.ones_like(ref, bool))
     assert out[50, 50] < -1.5  # (-3 - 1) / 2 = -2 on the reference's scale
+    # Held at the end knots when asked (views.py): the lowest matched quantile's value.
+    knots = np.linspace(2.0, 98.0, 25)
+    held = quantile_map(frame, ref, np.ones_like(ref, bool), knots, extend=False)
+    assert held[50, 50] == np.float32(np.percentile(ref, 2.0))
+    assert np.allclose(held[60:80], ref[60:80], atol=1e-3)  # within them, as before
 
 
 def test_blanked_shutters_are_not_matched_and_the_reference_is_kept():
