@@ -53,9 +53,9 @@ NOTHING_SEEN = PelvicViews(None, None)
 
 _KNOTS = np.linspace(2.0, 98.0, 25)
 """Engineering: the percentiles a later view is mapped onto an earlier one's scale by,
-held at their ends (a dense bone's or clip's difference beyond them is not read as
-contrast); at least half of them distinct, or the view is not mapped
-(:func:`_difference`)."""
+held at their ends as the views' map always was (continued beyond them, as the run's
+frames are, it moved one held-out indsim reading: issue 14, thirty-first session); at
+least half of them distinct, or the view is not mapped (:func:`_difference`)."""
 
 
 def _difference(
