@@ -311,6 +311,10 @@ def load_series(paths: list[Path]) -> Series:
         if turned_is_right(out[run_slots], turned, run_times, dst_mm):
             out[run_slots] = turned
             quality.append("polarity_from_content")
+    by_slot = {slot[(fi, j)]: fi for fi in run_files for j in range(usable[fi].n_frames)}
+    encodings = {fi: Encoding.of(usable[fi].ds) for fi in run_files}
+    if films.turn_inverted(out, [e[0] for e in entries], by_slot, encodings, fields):
+        quality.append("film_polarity_from_content")
     for fi in order[len(run_files) :]:
         info = usable[fi]
         src_mm = grid_mm[fi] * bin_factor_for(info.rows, info.cols)

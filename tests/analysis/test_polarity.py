@@ -9,8 +9,10 @@ import pydicom
 import pytest
 
 from nephro.analysis import analyze_paths
+from nephro.analysis.films import stored_inverted, turn_inverted
 from nephro.analysis.pixels import Encoding, log_frames
 from nephro.analysis.polarity import _contrast_shown, reverse, turned_is_right
+from nephro.analysis.series import collect_files, load_series
 
 
 def _upside_down(src, dst, *, keep_sign_tag: bool):
@@ -83,3 +85,49 @@ def test_when_neither_reading_shows_contrast_the_lean_of_the_changes_decides():
     assert _contrast_shown(right, times, 2.0) == _contrast_shown(wrong, times, 2.0) == 0
     assert not turned_is_right(right, wrong, times, 2.0)
     assert turned_is_right(wrong, right, times, 2.0)
+
+
+@pytest.mark.parametrize("layout", ["multiframe", "mixed"])
+def test_spot_films_stored_turned_under_honest_looking_tags_are_read_turned_back(make_case, layout):
+    """Films in the run's file or files of their own, on the run's grid, stored in the
+    opposite polarity to what their sign tag says, read as if stored the right way."""
+    straight, _ = make_case("obstructed_upj", 34, layout=layout)
+    turned, _ = make_case("obstructed_upj", 34, layout=layout, spot_inverted=True)
+    as_stored = load_series(collect_files([straight]))
+    read = load_series(collect_files([turned]))
+    films = np.flatnonzero(np.diff(read.times_s) > 10.0) + 1
+    assert films.size >= 2
+    assert np.allclose(read.log_frames, as_stored.log_frames, atol=1e-3)
+    assert "film_polarity_from_content" in read.quality
+    assert "film_polarity_from_content" not in as_stored.quality
+    ref, result = analyze_paths([straight]), analyze_paths([turned])
+    assert (result.verdict, result.rule) == (ref.verdict, ref.rule)
+
+
+def test_a_film_whose_anatomy_matches_the_run_is_never_turned():
+    rng = np.random.default_rng(3)
+    anatomy = rng.normal(0.0, 1.0, (128, 128)).cumsum(axis=0).cumsum(axis=1) / 50.0
+    seen = np.ones(anatomy.shape, bool)
+    film = (0.6 * anatomy + rng.normal(0.0, 0.5, anatomy.shape)).astype(np.float32)
+    assert not stored_inverted(film, anatomy.astype(np.float32), seen)
+    assert stored_inverted(-film, anatomy.astype(np.float32), seen)
+
+
+def test_the_run_is_the_reference_a_turned_lone_scout_is_turned_and_not_the_run():
+    """A lone scout of its own file, stored turned, before a pause: the run (the longest
+    stretch) decides, so the scout is turned back and the run is left as it is."""
+    rng = np.random.default_rng(8)
+    anatomy = rng.normal(0.0, 1.0, (64, 64)).cumsum(axis=0).cumsum(axis=1)
+    linear = 300.0 + 3000.0 * (anatomy - anatomy.min()) / np.ptp(anatomy)
+    enc = Encoding("MONOCHROME2", 12, 1, "LIN", 1.0, 0.0, False, 16)
+    times = [0.0, *[60.0 + k for k in range(20)], 400.0]
+    frames = [np.log(linear + rng.normal(0.0, 5.0, linear.shape)) for _ in times]
+    stored = np.stack(frames).astype(np.float32)
+    for k in (0, 21):  # the scout and the last film, stored turned
+        stored[k] = reverse(stored[k], enc)
+    file_of = {0: 0, **{k: 1 for k in range(1, 21)}, 21: 2}
+    out = stored.copy()
+    assert turn_inverted(out, times, file_of, {0: enc, 1: enc, 2: enc}, {})
+    assert np.allclose(out, np.stack(frames), atol=1e-3)
+    again = np.stack(frames).astype(np.float32)
+    assert not turn_inverted(again, times, file_of, {0: enc, 1: enc, 2: enc}, {})
