@@ -75,11 +75,13 @@ def _ranks(values: NDArray[np.floating]) -> NDArray[np.float64]:
     return out
 
 
-FILM_INVERTED_BELOW = -0.1
-"""A film of the run's grid is read turned when its large-scale structure correlates
-with the reference's below this (:func:`stored_inverted`). Engineering, from the
-phantom's development seeds with variations: films stored as their tags say
-correlated at -0.02 or above (80 series), films stored turned at -0.21 or below."""
+FILM_INVERTED_BELOW = -0.25
+"""A stretch of the run's grid taken apart from the run is read turned when its
+large-scale structure correlates with the run's below this (:func:`stored_inverted`).
+Engineering, development seeds (:func:`correlation`): the phantom's films stored as
+their tags say at 0.32 or above (80 series with variations), those stored turned at
+-0.48 or below (53 series); indsim's stretches 0.077 or above (240 series), the noise
+of its blank series within 0.06 of zero. Halfway between the nearest of each."""
 
 
 def stored_inverted(film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_]) -> bool:
