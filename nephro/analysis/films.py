@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
-from scipy import ndimage
+from scipy import ndimage, stats
 
 from nephro.analysis import shutter
 from nephro.analysis import thresholds as th
@@ -64,15 +64,12 @@ def correlation(film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_]) -> f
         inner = ok
     # Every other pixel each way: the 5-pixel means vary little between neighbours.
     inner = inner[::2, ::2]
-    f_s = _ranks(ndimage.uniform_filter(np.where(ok, film, 0.0), 5)[::2, ::2][inner])
-    r_s = _ranks(ndimage.uniform_filter(np.where(ok, ref, 0.0), 5)[::2, ::2][inner])
-    return float(np.corrcoef(f_s, r_s)[0, 1]) if f_s.std() > 0 and r_s.std() > 0 else 0.0
-
-
-def _ranks(values: NDArray[np.floating]) -> NDArray[np.float64]:
-    out = np.empty(values.size, np.float64)
-    out[np.argsort(values, kind="stable")] = np.arange(values.size)
-    return out
+    f_s = ndimage.uniform_filter(np.where(ok, film, 0.0), 5)[::2, ::2][inner]
+    r_s = ndimage.uniform_filter(np.where(ok, ref, 0.0), 5)[::2, ::2][inner]
+    if f_s.size < 3 or np.ptp(f_s) == 0 or np.ptp(r_s) == 0:
+        return 0.0  # a blank image has no anatomy to correlate
+    # Spearman's: tied values (a window's clipped plateau) share their mean rank.
+    return float(stats.spearmanr(f_s, r_s).statistic)
 
 
 FILM_INVERTED_BELOW = -0.25

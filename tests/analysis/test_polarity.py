@@ -131,3 +131,12 @@ def test_the_run_is_the_reference_a_turned_lone_scout_is_turned_and_not_the_run(
     assert np.allclose(out, np.stack(frames), atol=1e-3)
     again = np.stack(frames).astype(np.float32)
     assert not turn_inverted(again, times, file_of, {0: enc, 1: enc, 2: enc}, {})
+
+
+def test_a_blank_film_is_never_turned():
+    """Nothing to correlate: a constant film says nothing of its polarity."""
+    rng = np.random.default_rng(4)
+    anatomy = rng.normal(0.0, 1.0, (128, 128)).cumsum(axis=0).cumsum(axis=1).astype(np.float32)
+    seen = np.ones(anatomy.shape, bool)
+    assert not stored_inverted(np.full(anatomy.shape, 7.0, np.float32), anatomy, seen)
+    assert not stored_inverted(np.full(anatomy.shape, 7.0, np.float32), -anatomy, seen)
