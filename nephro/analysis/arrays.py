@@ -293,6 +293,12 @@ def shift_mask(m: Mask, dy: int, dx: int) -> Mask:
     return out
 
 
+def stretches(times: NDArray[np.float64], gap_s: float) -> list[NDArray[np.intp]]:
+    """Indices of each stretch of increasing ``times`` without a pause over ``gap_s``."""
+    gaps = np.flatnonzero(np.diff(times) > gap_s) + 1
+    return np.split(np.arange(times.size), gaps)
+
+
 def blank(stack: F32) -> bool:
     """``np.ptp(stack) <= 1e-6`` (every pixel of every frame the same), the first frame
     looked at first: its range is at most the whole stack's (the largest value minus

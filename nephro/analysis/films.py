@@ -18,6 +18,7 @@ from scipy import ndimage, stats
 
 from nephro.analysis import shutter
 from nephro.analysis import thresholds as th
+from nephro.analysis.arrays import stretches
 from nephro.analysis.pixels import Encoding, FloatArray, bin_factor_for, log_frames, pixel_mm
 from nephro.analysis.polarity import reverse
 
@@ -100,21 +101,18 @@ def turn_inverted(
     say. The run is the longest stretch, judged by its first frame; each other
     stretch by its own first frame, and only the frames of that frame's file are
     turned. Returns whether any was."""
-    slots = sorted(file_of, key=lambda k: times[k])
-    breaks = [
-        n for n in range(1, len(slots)) if times[slots[n]] - times[slots[n - 1]] > th.SPOT_GAP_S
-    ]
-    stretches = [slots[a:b] for a, b in zip([0, *breaks], [*breaks, len(slots)], strict=True)]
-    run = max(stretches, key=len)
-    ref = out[run[0]]
-    seen_ref = fields.get(run[0], np.ones(ref.shape, bool))
+    slots = np.asarray(sorted(file_of, key=lambda k: times[k]))
+    parts = [slots[i] for i in stretches(np.asarray(times)[slots], th.SPOT_GAP_S)]
+    run = max(range(len(parts)), key=lambda n: parts[n].size)
+    ref = out[parts[run][0]]
+    seen_ref = fields.get(int(parts[run][0]), np.ones(ref.shape, bool))
     turned = False
-    for stretch in stretches:
-        first = stretch[0]
+    for n, stretch in enumerate(parts):
+        first = int(stretch[0])
         seen = fields.get(first, np.ones(ref.shape, bool)) & seen_ref
-        if stretch is run or not stored_inverted(out[first], ref, seen):
+        if n == run or not stored_inverted(out[first], ref, seen):
             continue
-        for k in stretch:
+        for k in stretch.tolist():
             if file_of[k] == file_of[first]:
                 out[k] = reverse(out[k], encodings[file_of[k]])
         turned = True

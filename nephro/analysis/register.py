@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from nephro.analysis import pan
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, THREADS, clear_border, in_parts
+from nephro.analysis.arrays import F32, THREADS, clear_border, in_parts, stretches
 
 R = TypeVar("R")
 
@@ -125,11 +125,9 @@ def run_block(times: NDArray[np.float64]) -> tuple[int, int]:
     The run starts with the injection, over the kidney; a first frame followed by a
     pause is a scout taken on its own (perhaps elsewhere), and the run starts after it.
     """
-    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
-    starts = np.concatenate([[0], gaps])
-    ends = np.concatenate([gaps, [times.size]])
-    k = 1 if starts.size > 1 and ends[0] - starts[0] == 1 else 0
-    return int(starts[k]), int(ends[k])
+    parts = stretches(times, th.SPOT_GAP_S)
+    k = 1 if len(parts) > 1 and parts[0].size == 1 else 0
+    return int(parts[k][0]), int(parts[k][-1]) + 1
 
 
 def register_pauses(
@@ -307,11 +305,7 @@ def _bound_spot_shifts(
     breathing range. On late films the collecting system has emptied and a leak or the
     ureter can out-score it at a shift breathing never reaches (tracking slips).
     """
-    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
-    starts = np.concatenate([[0], gaps])
-    ends = np.concatenate([gaps, [times.size]])
-    k = int(np.searchsorted(starts, template_t, side="right")) - 1
-    run_all = np.arange(starts[k], ends[k])
+    run_all = next(p for p in stretches(times, th.SPOT_GAP_S) if p[-1] >= template_t)
     flat = valid[run_all].reshape(run_all.size, -1)
     # Frames of the run that really show the collecting system (not the scout frames).
     good = flat.max(axis=1) > th.TRACK_RELIABLE_FRACTION * energy
