@@ -8,6 +8,7 @@ and against the run's first frame (:func:`panned`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from numpy.typing import NDArray
 from scipy import fft as sfft
 from scipy import ndimage
 
+from nephro.analysis import thresholds as th
 from nephro.analysis.arrays import F32, Mask, in_parts
 
 PAN_PASS_CYCLES = 0.3
@@ -68,22 +70,50 @@ def run_frames(
     return np.flatnonzero(acquisition == acquisition[first])
 
 
+MOVING_STEP_PX = 1
+"""Engineering: a frame whose steps from the frame before and to the frame after (each
+within SPOT_GAP_S: a step across a pause says nothing of the exposure) both exceed this
+many half-resolution pixels (2 analysis pixels) was taken while the table moved
+(:attr:`Panning.moving`); a still table's steps are 0, or 1 from noise."""
+
+
+@dataclass(frozen=True)
+class Panning:
+    """What the pan check found of the run's frames (:func:`panned`)."""
+
+    far: set[int]
+    """Frames more than a quarter of the image from the run's first frame."""
+    moving: set[int]
+    """Frames taken while the table moved: each shows a place passed through, not one
+    the table stopped at, and shares less of the field with the frames before and after
+    it than those share with each other (issue 14: patent-0's first frame at the pelvis,
+    taken 12 mm short of where the table stopped, did not show the bladder's dome at the
+    field's lower edge, so the filling read against it was nothing)."""
+
+
 def panned(
-    log: F32, chain: NDArray[np.intp], first: int, end: int, seen: Mask | None = None
-) -> set[int]:
+    log: F32,
+    chain: NDArray[np.intp],
+    first: int,
+    end: int,
+    times: NDArray[np.float64],
+    seen: Mask | None = None,
+) -> Panning:
     """The frames of ``chain`` (one acquisition's, in time order, the run's first frame
     ``first`` among them) that lie more than a quarter of the image from ``first``: by
     the sum of the shifts from frame to frame along the chain, or, within the run's
-    first stretch (``first`` to ``end``), by their own shift from it.
+    first stretch (``first`` to ``end``), by their own shift from it; and those taken
+    while the table moved (by their steps).
 
     A table pans in steps a frame apart; far along, a frame shares little with the
     first, or only the spine's repeat a vertebra away, and its own shift from the first
     is chance (issue 14: 37 % of far run frames were read in place). The steps share
     most of their field and are found: their sum is where the frame lies, across the
-    run's pauses too. ``seen``: the run's field (:func:`field_window`).
+    run's pauses too. ``times``: of every frame of ``log``; ``seen``: the run's field
+    (:func:`field_window`).
     """
     if chain.size < 2:
-        return set()
+        return Panning(set(), set())
     c0 = int(chain[0])
     # The run's frames are usually one stretch of the stack: a view, not a 10 MB copy.
     in_order = np.array_equal(chain, np.arange(c0, c0 + chain.size))
@@ -96,7 +126,11 @@ def panned(
     dy, dx = _peaks(spectra[at : at + 1], spectra[run], (hh, ww))
     far[run] |= (np.abs(dy) > hh / 4) | (np.abs(dx) > ww / 4)
     far[at] = False
-    return {int(i) for i in chain[far]}
+    step = (np.maximum(np.abs(sy), np.abs(sx)) > MOVING_STEP_PX) & (
+        np.diff(times[chain]) <= th.SPOT_GAP_S
+    )
+    before, after = np.concatenate([[False], step]), np.concatenate([step, [False]])
+    return Panning({int(i) for i in chain[far]}, {int(i) for i in chain[before & after]})
 
 
 def _half_spectra(stack: F32, seen: Mask | None) -> tuple[NDArray[Any], tuple[int, int]]:

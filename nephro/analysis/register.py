@@ -117,6 +117,8 @@ class Registration:
     """The pixels a frame shows on the registered grid, for the frames that do not show
     all of it: films of another field (``Series.fields``, moved with them) and moved
     frames (not what was shifted in at the edge)."""
+    moving: set[int] = field(default_factory=set)
+    """The run's frames taken while the table moved (:attr:`nephro.analysis.pan.Panning.moving`)."""
 
 
 def run_block(times: NDArray[np.float64]) -> tuple[int, int]:
@@ -155,15 +157,15 @@ def register_pauses(
     elsewhere: list[int] = []
     shown = dict(fields or {})
     if log.shape[0] < 2:
-        return Registration(log, moved, elsewhere, first, shown)
+        return Registration(log, moved, elsewhere, first, fields=shown)
     out = log
     ref = log[first]
     ref_ft: dict[str, NDArray[Any]] = {}
     # The run's frames are checked for panning (:mod:`nephro.analysis.pan`); its first
     # stretch is never moved (the patient lies still and breathing is tracked later).
-    panned = pan.panned(
-        log, pan.run_frames(first, end, acquisition, log.shape[0]), first, end, shown.get(first)
-    )
+    chain = pan.run_frames(first, end, acquisition, log.shape[0])
+    panning = pan.panned(log, chain, first, end, times, shown.get(first))
+    panned = panning.far
     ref_fine = _fine(ref)
     ref_seen = shown.get(first)
 
@@ -190,7 +192,7 @@ def register_pauses(
                 moved.append(i)
                 if seen is not None:
                     shown[i] = seen
-    return Registration(out, moved, elsewhere, first, shown)
+    return Registration(out, moved, elsewhere, first, fields=shown, moving=panning.moving)
 
 
 def _each(fn: Callable[[int], R], items: list[int]) -> list[R]:

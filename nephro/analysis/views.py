@@ -24,6 +24,7 @@ clear leaves the view out, as the analysis did before, with a quality note.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,7 +172,7 @@ def _place_all(
     placed: list[tuple[int, Placement, Mask]] = []
     unplaced: list[tuple[int, Mask]] = []
     left_out = 0
-    for i in _representatives(reg.elsewhere, times):
+    for i in _representatives(reg.elsewhere, times, reg.moving):
         seen = seen_pixels(log[i], ref)
         if seen.sum() < th.VIEW_MIN_SEEN * seen.size:
             left_out += 1
@@ -234,11 +235,16 @@ def bladder_gain(diff: F32, both: Mask, sigma: float, top: int, mid: int, px: fl
     return best
 
 
-def _representatives(elsewhere: list[int], times: NDArray[np.float64]) -> list[int]:
+def _representatives(
+    elsewhere: list[int], times: NDArray[np.float64], moving: AbstractSet[int] = frozenset()
+) -> list[int]:
     """The first and last frame of each burst of views elsewhere (frames in a row, no
     pause between them), in time order: a panned stretch of the run is one view whose
-    start and end are what the bladder can be judged between."""
-    order = sorted(elsewhere, key=lambda k: float(times[k]))
+    start and end are what the bladder can be judged between. Frames taken while the
+    table moved (``moving``) are no view of one place: a burst starts where the table
+    stopped (the bladder at the field's edge lies outside what a frame taken on the way
+    shares with the rest)."""
+    order = sorted((i for i in elsewhere if i not in moving), key=lambda k: float(times[k]))
     keep: list[int] = []
     for n, i in enumerate(order):
         starts = n == 0 or i != order[n - 1] + 1 or times[i] - times[order[n - 1]] > th.SPOT_GAP_S

@@ -159,7 +159,9 @@ def test_a_run_panning_down_the_spine_is_found_by_its_steps():
     steps = [min(4 * i, 96) for i in range(30)]
     log = np.stack([anatomy[y : y + 96] for y in steps]).astype(np.float32)
     frames = np.arange(log.shape[0])
-    far = panned(log, frames, 0, log.shape[0])
+    times = frames.astype(np.float64)
+    panning = panned(log, frames, 0, log.shape[0], times)
+    far = panning.far
     spectra, shape = _half_spectra(log, None)
     dy, _ = _peaks(spectra[:1], spectra, shape)
     # Half resolution: a quarter of the image is 12 binned rows.
@@ -167,7 +169,12 @@ def test_a_run_panning_down_the_spine_is_found_by_its_steps():
     truly_far = {i for i, y in enumerate(steps) if y > 24}
     assert far == truly_far
     assert not truly_far <= own_far  # the frames' own shifts alone miss some
-    assert not panned(log[:7], frames[:7], 0, 7)  # a quarter of the image at most: in place
+    assert not panned(log[:7], frames[:7], 0, 7, times).far  # a quarter at most: in place
+    # Taken while the table moved: both steps moved (the first and the frames where it
+    # stopped are not).
+    assert panning.moving == {i for i in range(1, 30) if steps[i] != steps[i - 1] and i < 24}
+    paused = times + np.where(frames >= 12, 60.0, 0.0)  # a pause before frame 12
+    assert panned(log, frames, 0, 12, paused).moving == panning.moving - {11, 12}
 
 
 def test_a_pan_under_an_intensifier_circle_is_found_within_its_field():
@@ -179,12 +186,13 @@ def test_a_pan_under_an_intensifier_circle_is_found_within_its_field():
     steps = [min(4 * i, 96) for i in range(30)]
     log = np.stack([np.where(circle, anatomy[y : y + 96], 30.0) for y in steps]).astype(np.float32)
     frames = np.arange(log.shape[0])
-    assert panned(log, frames, 0, log.shape[0], circle) == {
+    times = frames.astype(np.float64)
+    assert panned(log, frames, 0, log.shape[0], times, circle).far == {
         i for i, y in enumerate(steps) if y > 24
     }
-    assert not panned(log, frames, 0, log.shape[0])  # unwindowed, the unmoved circle wins
+    assert not panned(log, frames, 0, log.shape[0], times).far  # unwindowed, the circle wins
     still = np.stack([log[0]] * 10)
-    assert not panned(still, np.arange(10), 0, 10, circle)
+    assert not panned(still, np.arange(10), 0, 10, times[:10], circle).far
     win = field_window(circle, circle.shape)
     assert not win[~circle].any() and win[48, 48] > 0.9
 

@@ -150,3 +150,20 @@ def test_a_bladder_filling_during_a_run_panned_to_the_pelvis_is_dated_in_the_run
     reg = Registration(log, [], list(range(3, 13)), 0)
     views = judge_views(reg, times, (20, 48), 1.0, PX)
     assert views.filled_s == 8.0
+
+
+def test_a_bladder_at_the_fields_edge_is_read_from_where_the_table_stopped():
+    # The table pans to the pelvis: one frame on the way (12 rows short), then frames
+    # where it stopped, the bladder's dome filling at the field's lower edge. The frame
+    # on the way does not show the dome's region, so read against it nothing fills.
+    body = _patient(3)
+    kidney = [_view(body, 0) for _ in range(3)]
+    on_the_way = _view(body, 48)
+    stopped = [_bladder(_view(body, 60), 92, 48, 16, 0.08 * n) for n in range(8)]
+    log = np.stack([*kidney, on_the_way, *stopped]).astype(np.float32)
+    times = np.arange(12, dtype=np.float64)
+    elsewhere = list(range(3, 12))
+    read = judge_views(Registration(log, [], elsewhere, 0, moving={3}), times, (20, 48), 1.0, PX)
+    assert read.filled_s is not None and 5.0 <= read.filled_s <= 8.0
+    unread = judge_views(Registration(log, [], elsewhere, 0), times, (20, 48), 1.0, PX)
+    assert unread.filled_s is None
