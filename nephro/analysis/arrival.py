@@ -31,6 +31,9 @@ class Arrival:
 
     time_s: float | None
     frame: int
+    sigmas: float | None = None
+    """How clearly the bladder holds contrast on the last film, in noise levels of its
+    reading (None when dated on views elsewhere, or never)."""
 
     @property
     def on_views(self) -> bool:
@@ -110,7 +113,7 @@ def find_arrival(
             return NO_ARRIVAL
     if arrival is None:
         return NO_ARRIVAL
-    return Arrival(arrival, i_arr)
+    return Arrival(arrival, i_arr, float(b_curve[last] / nb[last]))
 
 
 def arrival_on_views(arrival: Arrival, filled_s: float | None) -> Arrival:

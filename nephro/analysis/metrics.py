@@ -84,6 +84,8 @@ class Metrics:
     """Ureteric contrast reaches the lower edge of the field."""
     from_spine_mm: float | None = None
     """How far the pelvis lies from the spine (:meth:`Kidney.from_spine_mm`)."""
+    arrival_sigmas: float | None = None
+    """How clearly the bladder holds contrast on the last film (:attr:`Arrival.sigmas`)."""
 
     @property
     def tube_open(self) -> bool:
@@ -103,6 +105,7 @@ class Metrics:
             timing_known=timing_known,
             beyond_field=self.beyond_field,
             from_spine_mm=self.from_spine_mm,
+            arrival_sigmas=self.arrival_sigmas,
         )
 
 

@@ -211,6 +211,7 @@ def _analyze_registered(
         and not bladder_seen_empty(pelvic.empty_s),
         # Not from a guessed pixel size: a small field would read far too wide.
         from_spine_mm=None if "pixel_spacing_assumed" in quality else kidney.from_spine_mm(px),
+        arrival_sigmas=arrival.sigmas,
     )
 
     drainage = metrics.drainage(timing_known="timing_missing" not in quality)

@@ -86,6 +86,13 @@ def _near_other_limits(decision: Decision, m: Metrics) -> list[str]:
             f" outer edge ({th.KIDNEY_MAX_FROM_SPINE_MM:.0f} mm), where contrast from a"
             " tube that has slipped back also pools"
         )
+    if decision.rule in vd.FROM_ARRIVAL and vd.arrival_margin(m.arrival_sigmas) < 1.0:
+        assert m.arrival_sigmas is not None
+        out.append(
+            f"the contrast seen in the bladder is faint ({m.arrival_sigmas:.0f} times the"
+            " noise of its reading on the last image; a last image alone must show"
+            f" {2 * th.ARRIVAL_SIGMA:.0f})"
+        )
     if decision.rule in vd.FROM_ARRIVAL and vd.balance_margin(m.balance) < 1.0:
         assert m.balance is not None
         out.append(

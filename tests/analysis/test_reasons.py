@@ -68,6 +68,9 @@ def metrics(draw: st.DrawFn) -> Metrics:
         column_level=draw(st.sampled_from(["upj", "ureter", "uvj"])),
         frames_realigned=draw(st.integers(0, 5)),
         from_spine_mm=draw(st.none() | _millimetres(th.KIDNEY_MAX_FROM_SPINE_MM)),
+        arrival_sigmas=draw(
+            st.none() | st.floats(0.0, 500.0) | st.floats(15.5, 16.5)  # near a unit's margin
+        ),
     )
 
 
@@ -184,6 +187,11 @@ def _check_near(text: str, m: Metrics, verdict: str) -> None:
         assert verdict in ("drains", "delayed") and m.balance is not None
         assert _shows(hit[1], m.balance) and m.balance >= th.MASS_LOSS_FRACTION
         assert vd.balance_margin(m.balance) < 1.0
+    if hit := re.search(r"bladder is faint \((\d+) times the noise .* must show (\d+)\)", text):
+        assert verdict in ("drains", "delayed") and m.arrival_sigmas is not None
+        assert _shows(hit[1], m.arrival_sigmas, 1.0)
+        assert float(hit[2]) == 2 * th.ARRIVAL_SIGMA
+        assert vd.arrival_margin(m.arrival_sigmas) < 1.0
 
 
 def _check_lost(text: str, m: Metrics, verdict: str) -> None:

@@ -216,6 +216,11 @@ def test_arrival_is_dated_close_to_the_truth(staged):
     assert st.arrival.time_s is not None and st.truth["bladder_arrival_s"] is not None
     assert abs(st.arrival.time_s - st.truth["bladder_arrival_s"]) < 10.0
     assert st.series.times_s[st.arrival.frame] == st.arrival.time_s
+    # How clearly the bladder holds contrast on the last film, in its reading's noise.
+    last = st.series.log_frames.shape[0] - 1
+    noise = st.curves.noise(int(st.bladder.roi.sum()))[last]
+    assert st.arrival.sigmas == pytest.approx(st.curves.bladder[last] / noise)
+    assert st.arrival.sigmas > 2 * th.ARRIVAL_SIGMA
 
 
 def test_a_leak_is_confirmed_where_the_phantom_put_it_and_nowhere_else(staged):

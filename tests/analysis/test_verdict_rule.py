@@ -76,6 +76,11 @@ def test_it_is_more_confident_further_from_the_limits():
         kept, near = _d(**kw, balance=1.5), _d(**kw, balance=th.MASS_LOSS_FRACTION + 0.05)
         assert decide(kept) == decide(near) == decide(_d(**kw))
         assert conf(kept) > conf(near) and conf(_d(**kw)) > conf(near)
+        # ... and on a bladder that holds the contrast faintly (a false arrival is faint).
+        clear, faint = _d(**kw, arrival_sigmas=60.0), _d(**kw, arrival_sigmas=10.0)
+        assert decide(clear) == decide(faint) == decide(_d(**kw))
+        assert conf(clear) > conf(faint) and conf(_d(**kw)) > conf(faint)
+        assert conf(_d(**kw, arrival_sigmas=float("nan"))) == conf(_d(**kw))
     assert conf(_d(arrival_s=30.0, t_half_s=60.0)) > conf(_d(arrival_s=580.0, t_half_s=60.0))
     assert conf(_d(arrival_s=1200.0)) > conf(_d(arrival_s=620.0))
 
