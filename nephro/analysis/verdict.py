@@ -281,12 +281,10 @@ def margin_score(decision: Decision, d: Drainage) -> float:
     if rule == PROMPT_DRAINAGE:
         assert d.arrival_s is not None
         m_arrival = (th.DRAINS_MAX_ARRIVAL_S - d.arrival_s) / _ARRIVAL_SCALE_S
-        m_kept = balance_margin(d.balance)
-        m_seen = arrival_margin(d.arrival_sigmas)
-        return _sigmoid(min(m_arrival, _clearance_margin(d, -9), m_kept, m_seen) + 1.0)
+        m_seen = _arrival_evidence(d)
+        return _sigmoid(min(m_arrival, _clearance_margin(d, -9), m_seen) + 1.0)
     if rule == SLOW_CLEARANCE:
-        m_seen = arrival_margin(d.arrival_sigmas)
-        return _sigmoid(min(-_clearance_margin(d, -3), balance_margin(d.balance), m_seen) + 0.5)
+        return _sigmoid(min(-_clearance_margin(d, -3), _arrival_evidence(d)) + 0.5)
     if rule == RETAINED:
         assert d.upper_residual_last is not None
         margin = (d.upper_residual_last - th.OBSTRUCTED_MIN_RESIDUAL) / _RETENTION_SCALE
@@ -296,8 +294,7 @@ def margin_score(decision: Decision, d: Drainage) -> float:
     if rule == LATE_ARRIVAL:
         assert d.arrival_s is not None
         m_arrival = (d.arrival_s - th.DRAINS_MAX_ARRIVAL_S) / _ARRIVAL_SCALE_S
-        m_seen = arrival_margin(d.arrival_sigmas)
-        return _sigmoid(min(m_arrival, balance_margin(d.balance), m_seen) + 1.0)
+        return _sigmoid(min(m_arrival, _arrival_evidence(d)) + 1.0)
     if rule == NOT_RETAINED:
         return 0.5
     if rule in (CONTRAST_LOST, BEYOND_FIELD, OUTSIDE_KIDNEY):
@@ -317,6 +314,12 @@ def _clearance_margin(d: Drainage, missing: float) -> float:
         if d.residual_20min is not None
         else missing,
     )
+
+
+def _arrival_evidence(d: Drainage) -> float:
+    """The margins every answer from a bladder arrival (:data:`FROM_ARRIVAL`) also takes:
+    the field's balance and how clearly the bladder holds the contrast."""
+    return min(balance_margin(d.balance), arrival_margin(d.arrival_sigmas))
 
 
 def balance_margin(balance: float | None) -> float:
