@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import Mask
+from nephro.analysis.arrays import Mask, stretches
 from nephro.analysis.bladder import Bladder
 from nephro.analysis.curves import Curves
 from nephro.analysis.scatter import Linearisation
@@ -61,8 +61,8 @@ def find_arrival(
     n_t = s.shape[0]
     last = n_t - 1
     u_peak = float(curves.upper.max())
-    gaps = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S)
-    run_end_s = float(times[gaps[0]]) if gaps.size else float(times[-1])
+    parts = stretches(times, th.SPOT_GAP_S)
+    run_end_s = float(times[parts[0][-1]])
     arrival: float | None = None
     i_arr = -1  # frame index of the arrival
     nb = curves.noise(int(bladder_roi.sum()))
@@ -78,16 +78,8 @@ def find_arrival(
             # first bolus is often within the noise, so the bladder's content is
             # read with its own shape (see profile_fit) and the step placed where
             # it best explains the frames up to a few past the detection.
-            lo = i
-            while lo > onset and times[lo] - times[lo - 1] <= th.SPOT_GAP_S:
-                lo -= 1
-            hi = i
-            while (
-                hi + 1 < n_t
-                and hi < i + th.ARRIVAL_STEP_FRAMES
-                and times[hi + 1] - times[hi] <= th.SPOT_GAP_S
-            ):
-                hi += 1
+            part = next(p for p in parts if p[-1] >= i)
+            lo, hi = max(int(part[0]), onset), min(int(part[-1]), i + th.ARRIVAL_STEP_FRAMES)
             if i > lo:
                 # The step starts where the frames from there to ``hi`` hold the
                 # most evidence of contrast: max over k of sum(z[k:]) / sqrt(n).

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, MAD, Mask, box3, dilate, opening
+from nephro.analysis.arrays import F32, MAD, Mask, box3, dilate, opening, stretches
 from nephro.analysis.kidney import Kidney
 from nephro.analysis.subtract import Subtraction
 from nephro.analysis.sums import profile_fit
@@ -200,7 +200,7 @@ def bladder_by_growth(s: F32, times: NDArray[np.float64], cand: Mask, gas: Mask,
     on each and gains more; residue does not (and the end of a column that also fills
     is too narrow, see BLADDER_MIN_FWHM_MM).
     """
-    spots = np.flatnonzero(np.diff(times) > th.SPOT_GAP_S) + 1
+    spots = np.array([p[0] for p in stretches(times, th.SPOT_GAP_S)[1:]], np.intp)
     if spots.size < 2 or not cand.any():
         return np.zeros(s.shape[1:], bool)
     fit, noise = profile_fit(s[spots], s[-1], cand, gas, px, (0.0, 1.0))

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nephro.analysis import thresholds as th
-from nephro.analysis.arrays import F32, Mask, dilate, gather
+from nephro.analysis.arrays import F32, Mask, dilate, gather, stretches
 from nephro.analysis.subtract import Subtraction
 
 Linearisation = tuple[float, float]
@@ -77,8 +77,7 @@ def fit_scatter(
         return 0.0, 1.0
     # Frames: the run after filling up to its first pause (at most 8, evenly spread)
     # plus every frame after that pause (the spot films).
-    pauses = np.flatnonzero(np.diff(times[frames]) > th.SPOT_GAP_S)
-    end = int(pauses[0]) + 1 if pauses.size else frames.size
+    end = stretches(times[frames], th.SPOT_GAP_S)[0].size
     run, rest = frames[:end], frames[end:]
     if run.size > 8:
         run = run[np.linspace(0, run.size - 1, 8).round().astype(int)]
