@@ -133,6 +133,23 @@ def test_the_run_is_the_reference_a_turned_lone_scout_is_turned_and_not_the_run(
     assert not turn_inverted(again, times, file_of, {0: enc, 1: enc, 2: enc}, {})
 
 
+def test_each_file_of_a_stretch_is_judged_on_its_own():
+    """A burst of views and a film of another file taken seconds after it share a
+    stretch; the film alone is stored turned, so it alone is turned back."""
+    rng = np.random.default_rng(9)
+    anatomy = rng.normal(0.0, 1.0, (64, 64)).cumsum(axis=0).cumsum(axis=1)
+    linear = 300.0 + 3000.0 * (anatomy - anatomy.min()) / np.ptp(anatomy)
+    enc = Encoding("MONOCHROME2", 12, 1, "LIN", 1.0, 0.0, False, 16)
+    times = [*[float(k) for k in range(20)], 300.0, 301.0, 302.0, 306.0]
+    frames = [np.log(linear + rng.normal(0.0, 5.0, linear.shape)) for _ in times]
+    stored = np.stack(frames).astype(np.float32)
+    stored[23] = reverse(stored[23], enc)  # the film after the burst
+    file_of = {**{k: 0 for k in range(20)}, 20: 1, 21: 1, 22: 1, 23: 2}
+    out = stored.copy()
+    assert turn_inverted(out, times, file_of, {0: enc, 1: enc, 2: enc}, {})
+    assert np.allclose(out, np.stack(frames), atol=1e-3)
+
+
 def test_a_blank_film_is_never_turned():
     """Nothing to correlate: a constant film says nothing of its polarity."""
     rng = np.random.default_rng(4)
