@@ -74,18 +74,27 @@ def correlation(film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_]) -> f
 
 
 FILM_INVERTED_BELOW = -0.25
-"""A stretch of the run's grid taken apart from the run is read turned when its
-large-scale structure correlates with the run's below this (:func:`stored_inverted`).
+"""A stretch of the run's grid taken apart from the run, or a film resampled onto it
+(:func:`read_film`), is read turned when its large-scale structure correlates with the
+run's below this (:func:`stored_inverted`); nearer zero the film shows too little of
+the run's anatomy to say, and its tags are believed where a sign tag states its
+polarity (a resampled film without one is read in the polarity that matches better:
+indsim dev, a tagless film stored turned read -0.18, a tagged one stored as its tags
+say -0.06).
 Engineering, development seeds (:func:`correlation`): the phantom's films stored as
 their tags say at 0.32 or above (80 series with variations), those stored turned at
 -0.48 or below (53 series); indsim's stretches 0.077 or above (240 series), the noise
 of its blank series within 0.06 of zero. Halfway between the nearest of each."""
 
 
-def stored_inverted(film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_]) -> bool:
+def stored_inverted(
+    film: FloatArray, ref: FloatArray, seen: NDArray[np.bool_], stated: bool = True
+) -> bool:
     """The film's anatomy runs opposite to the reference's: it is stored in the other
-    polarity than its tags say."""
-    return correlation(film, ref, seen) < FILM_INVERTED_BELOW
+    polarity than its tags say. ``stated``: a Pixel Intensity Relationship Sign says
+    its polarity, which only a clear opposite (FILM_INVERTED_BELOW) overrules; without
+    one the polarity that matches the reference better is taken."""
+    return correlation(film, ref, seen) < (FILM_INVERTED_BELOW if stated else 0.0)
 
 
 def turn_inverted(
@@ -158,11 +167,13 @@ def read_film(
     returns the index of the last frame read (``header_end``: see
     :func:`nephro.analysis.pixels.read_header`).
 
-    Resampled in the patient's plane, read in the polarity whose anatomy correlates
-    with the run's (films are sometimes stored in the opposite one) and matched to the
-    run's intensity scale. Where the film does not reach or its shutter (or the
-    reference's, ``fields[ref_slot]``) hides, the run's first frame is kept (unchanged
-    for the subtraction) and ``fields[slot]`` notes what it shows.
+    Resampled in the patient's plane, read turned where its anatomy runs opposite to
+    the run's (:func:`stored_inverted`: films are sometimes stored in the opposite
+    polarity to their tags, or have no sign tag) and matched to the run's intensity
+    scale. Where the film
+    does not reach or its shutter (or the reference's, ``fields[ref_slot]``) hides, the
+    run's first frame is kept (unchanged for the subtraction) and ``fields[slot]`` notes
+    what it shows.
     """
     src_mm, dst_mm = mm
     ref = out[ref_slot]
@@ -173,11 +184,10 @@ def read_film(
     shown = fields.get(ref_slot, np.ones(shape, bool))
     if inside is not None:
         shown = shown & (resample(inside.astype(np.float32), src_mm, shape, dst_mm)[0] > 0.999)
-    flip = False
     first = next(log_frames(path, ds, 1, header_end=header_end))
     film, seen = resample(first, src_mm, shape, dst_mm)
-    if correlation(film, ref, seen & shown) < 0:
-        flip = True
+    stated = ds.get("PixelIntensityRelationshipSign") in (1, -1)
+    flip = stored_inverted(film, ref, seen & shown, stated)
     k = -1
     frames = log_frames(path, ds, len(slots), inverted=flip, header_end=header_end)
     for k, y in enumerate(frames):

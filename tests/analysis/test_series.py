@@ -12,6 +12,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from nephro.analysis import analyze_paths
+from nephro.analysis.films import FILM_INVERTED_BELOW, correlation
 from nephro.analysis.series import _parse_datetime, load_series
 
 
@@ -143,6 +144,32 @@ def _run_and_late_film(make_case, tmp_path) -> tuple[pydicom.Dataset, int, pydic
     assert start_dt is not None
     later = (start_dt + dt.timedelta(minutes=30)).strftime("%Y%m%d%H%M%S")
     return run, last, _film_of(run, last, zoom=2, flip=False, when=later)
+
+
+@pytest.mark.parametrize("stated", [True, False])
+def test_a_film_sharing_little_anatomy_with_the_run_keeps_the_polarity_its_tags_state(
+    make_case, tmp_path, stated
+):
+    # A film whose large-scale structure barely correlates with the run's, slightly
+    # negatively (mostly other anatomy: a view elsewhere), says nothing sure of its
+    # polarity: with a sign tag stating it, it is read as stored (only a clear opposite,
+    # films.FILM_INVERTED_BELOW, overrules the tag); without one, in the polarity that
+    # matches the run better.
+    run, _, film = _run_and_late_film(make_case, tmp_path)
+    pixels = film.pixel_array.astype(np.float64)
+    top = 2 ** int(run.BitsStored) - 1
+    other = 0.15 * (top - pixels) + 0.85 * np.rot90(pixels)
+    film.PixelData = other.round().astype(film.pixel_array.dtype).tobytes()
+    if not stated:
+        del film.PixelIntensityRelationshipSign
+    film.save_as(tmp_path / "film.dcm")
+    series = load_series([tmp_path])
+    read, ref = series.log_frames[-1], series.log_frames[0]
+    r = correlation(read, ref, np.ones(ref.shape, bool))
+    if stated:
+        assert FILM_INVERTED_BELOW < r < 0.0  # as stored
+    else:
+        assert 0.0 < r < -FILM_INVERTED_BELOW  # turned
 
 
 def test_a_film_of_the_runs_matrix_but_a_smaller_field_is_resampled(make_case, tmp_path):
