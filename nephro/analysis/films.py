@@ -107,22 +107,20 @@ def turn_inverted(
     """Turn the stretches of the run's grid taken apart from the run (spot films, a
     lone scout, bursts after a pause) whose anatomy runs opposite to the run's
     (:func:`stored_inverted`): stored in the opposite polarity to what their tags
-    say. The run is the longest stretch, judged by its first frame; every other file's
-    frames in a stretch by the first of them, since each file has its own polarity
-    (a film taken seconds after a burst of another file shares its stretch). Returns
-    whether any was."""
+    say. The run is the longest stretch, left as it is and the reference by its first
+    frame; in every other stretch each file's frames are judged by the first of them,
+    since each file has its own polarity (a film taken seconds after a burst of another
+    file shares its stretch). Returns whether any was."""
     slots = np.asarray(sorted(file_of, key=lambda k: times[k]))
     parts = [slots[i] for i in stretches(np.asarray(times)[slots], th.SPOT_GAP_S)]
     run = max(range(len(parts)), key=lambda n: parts[n].size)
     ref = out[parts[run][0]]
     seen_ref = fields.get(int(parts[run][0]), np.ones(ref.shape, bool))
     turned = False
-    for n, stretch in enumerate(parts):
+    for stretch in parts[:run] + parts[run + 1 :]:
         for file in dict.fromkeys(file_of[k] for k in stretch.tolist()):
             mine = [k for k in stretch.tolist() if file_of[k] == file]
             first = mine[0]
-            if n == run and file == file_of[int(parts[run][0])]:
-                continue
             seen = fields.get(first, np.ones(ref.shape, bool)) & seen_ref
             if not stored_inverted(out[first], ref, seen):
                 continue
