@@ -20,7 +20,7 @@ from nephro.analysis import shutter
 from nephro.analysis import thresholds as th
 from nephro.analysis.arrays import stretches
 from nephro.analysis.pixels import Encoding, FloatArray, bin_factor_for, log_frames, pixel_mm
-from nephro.analysis.polarity import reverse
+from nephro.analysis.polarity import polarity_open, reverse
 
 
 def resample(
@@ -168,10 +168,9 @@ def read_film(
     Resampled in the patient's plane, read turned where its anatomy runs opposite to
     the run's (:func:`stored_inverted`: films are sometimes stored in the opposite
     polarity to their tags, or have no sign tag) and matched to the run's intensity
-    scale. Where the film
-    does not reach or its shutter (or the reference's, ``fields[ref_slot]``) hides, the
-    run's first frame is kept (unchanged for the subtraction) and ``fields[slot]`` notes
-    what it shows.
+    scale. Where the film does not reach or its shutter (or the reference's,
+    ``fields[ref_slot]``) hides, the run's first frame is kept (unchanged for the
+    subtraction) and ``fields[slot]`` notes what it shows.
     """
     src_mm, dst_mm = mm
     ref = out[ref_slot]
@@ -184,8 +183,7 @@ def read_film(
         shown = shown & (resample(inside.astype(np.float32), src_mm, shape, dst_mm)[0] > 0.999)
     first = next(log_frames(path, ds, 1, header_end=header_end))
     film, seen = resample(first, src_mm, shape, dst_mm)
-    stated = ds.get("PixelIntensityRelationshipSign") in (1, -1)
-    flip = stored_inverted(film, ref, seen & shown, stated)
+    flip = stored_inverted(film, ref, seen & shown, stated=not polarity_open(ds))
     k = -1
     frames = log_frames(path, ds, len(slots), inverted=flip, header_end=header_end)
     for k, y in enumerate(frames):
