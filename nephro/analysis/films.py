@@ -160,10 +160,10 @@ def read_film(
     mm: tuple[float, float],
     fields: dict[int, NDArray[np.bool_]],
     header_end: int | None = None,
-) -> int:
+) -> tuple[int, bool]:
     """Decode a file of another matrix or field onto the run's grid (``out[slots]``);
-    returns the index of the last frame read (``header_end``: see
-    :func:`nephro.analysis.pixels.read_header`).
+    returns the index of the last frame read and whether the file was read turned
+    (``header_end``: see :func:`nephro.analysis.pixels.read_header`).
 
     Resampled in the patient's plane, read turned where its anatomy runs opposite to
     the run's (:func:`stored_inverted`: films are sometimes stored in the opposite
@@ -192,7 +192,7 @@ def read_film(
         out[slots[k]] = np.where(seen, match_to(film, ref, seen), ref)
         if not seen.all():
             fields[slots[k]] = seen
-    return k
+    return k, flip
 
 
 SAME_PIXEL_SHARE = 0.01

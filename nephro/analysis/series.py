@@ -313,13 +313,14 @@ def load_series(paths: list[Path]) -> Series:
             quality.append("polarity_from_content")
     by_slot = {slot[(fi, j)]: fi for fi in run_files for j in range(usable[fi].n_frames)}
     encodings = {fi: Encoding.of(usable[fi].ds) for fi in run_files}
-    if films.turn_inverted(out, [e[0] for e in entries], by_slot, encodings, fields):
-        quality.append("film_polarity_from_content")
+    films_turned = films.turn_inverted(out, [e[0] for e in entries], by_slot, encodings, fields)
     for fi in order[len(run_files) :]:
         info = usable[fi]
         src_mm = grid_mm[fi] * bin_factor_for(info.rows, info.cols)
         slots = [slot[(fi, j)] for j in range(info.n_frames)]
-        _decode(info, out, slots, (ref_slot, src_mm, dst_mm, fields))
+        films_turned |= _decode(info, out, slots, (ref_slot, (src_mm, dst_mm), fields))
+    if films_turned:
+        quality.append("film_polarity_from_content")
     infos_meta["_acquisition"] = np.asarray([fi for _, fi, _ in entries], dtype=np.intp)
     for fi in order:
         ds = usable[fi].ds
@@ -345,10 +346,8 @@ def load_series(paths: list[Path]) -> Series:
             frames.extend(slot[(fi, j)] for j in range(usable[fi].n_frames))
         infos_meta.setdefault("pixel_mm_source", pixel_mm(ds)[1])
         infos_meta.setdefault("_pixel_mm", pixel_mm(ds)[0])
-    if infos_meta.pop("log_encoded", False):
-        quality.append("log_encoded_pixels")
-    if infos_meta.get("_display_frames"):
-        quality.append("display_encoded_pixels")
+    quality += ["log_encoded_pixels"] if infos_meta.pop("log_encoded", False) else []
+    quality += ["display_encoded_pixels"] if infos_meta.get("_display_frames") else []
     src_mm = float(infos_meta.pop("_pixel_mm", 400.0 / max(shape)))
     if infos_meta.get("pixel_mm_source") == "assumed":
         # Without a spacing, assume a 40 cm field (a typical fluoroscopy image intensifier).
@@ -373,20 +372,19 @@ def _decode(
     info: _FileInfo,
     out: FloatArray,
     slots: list[int],
-    film: tuple[int, float, float, dict[int, NDArray[np.bool_]]] | None,
-) -> None:
+    film: tuple[int, tuple[float, float], dict[int, NDArray[np.bool_]]] | None,
+) -> bool:
     """Decode ``info``'s frames into ``out[slots]``: directly for a file on the run's grid,
-    else (``film``: reference slot, source and run pixel mm, the fields) resampled."""
-    k = -1
+    else (``film``: reference slot, source and run pixel mm, the fields) resampled;
+    returns whether a resampled film was read turned (:func:`films.read_film`)."""
+    k, turned = -1, False
     try:
         if film is None:
             frames = log_frames(info.path, info.ds, info.n_frames, header_end=info.header_end)
             for k, y in enumerate(frames):
                 out[slots[k]] = y
         else:
-            ref_slot, src_mm, dst_mm, fields = film
-            mm = (src_mm, dst_mm)
-            k = read_film(info.path, info.ds, out, slots, ref_slot, mm, fields, info.header_end)
+            k, turned = read_film(info.path, info.ds, out, slots, *film, info.header_end)
     except SeriesError:
         raise
     except Exception as exc:
@@ -398,3 +396,4 @@ def _decode(
         raise SeriesError(
             f"{info.path.name}: pixel data is truncated ({k + 1} of {info.n_frames} frames)"
         )
+    return turned

@@ -168,8 +168,10 @@ def test_a_film_sharing_little_anatomy_with_the_run_keeps_the_polarity_its_tags_
     r = correlation(read, ref, np.ones(ref.shape, bool))
     if stated:
         assert FILM_INVERTED_BELOW < r < 0.0  # as stored
+        assert "film_polarity_from_content" not in series.quality
     else:
-        assert 0.0 < r < -FILM_INVERTED_BELOW  # turned
+        assert 0.0 < r < -FILM_INVERTED_BELOW  # turned, and the result says so
+        assert "film_polarity_from_content" in series.quality
 
 
 def test_a_film_of_the_runs_matrix_but_a_smaller_field_is_resampled(make_case, tmp_path):

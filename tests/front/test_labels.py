@@ -22,12 +22,23 @@ def test_the_analysis_quality_notes_are_words(people, make_exam, client):
         verdict="drains",
         confidence=0.9,
         file_count=3,
-        result={"reasons": [], "quality": ["log_encoded_pixels", "patient_motion_corrected"]},
+        result={
+            "reasons": [],
+            "quality": [
+                "log_encoded_pixels",
+                "patient_motion_corrected",
+                "film_polarity_from_content",
+                "late_films_without_kidney_as_views",
+            ],
+        },
     )
     client.force_login(people["radiologist"])
     html = client.get(reverse("exams:detail", args=[exam.pk])).content.decode()
     assert "pixel values are log-encoded; patient movement corrected" in html
+    assert "a film stored with black and white swapped was turned back" in html
+    assert "late films that miss the kidney were read as views" in html
     assert "log_encoded_pixels" not in html and "patient_motion_corrected" not in html
+    assert "film_polarity" not in html and "film polarity" not in html
 
 
 def test_the_audit_trail_shows_roles_and_outcomes_as_words(people, client):

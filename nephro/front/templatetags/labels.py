@@ -18,6 +18,18 @@ QUALITY = {
     "patient_motion_corrected": "patient movement corrected",
     "png_not_written": "picture not written",
     "contrast_on_other_side": "contrast first shows on the other side from the exam's kidney",
+    "display_encoded_pixels": "pixel values carry a display curve, matched to the run",
+    "polarity_from_content": "the run's black and white were read from its images",
+    "film_polarity_from_content": "a film stored with black and white swapped was turned back",
+    "views_elsewhere_left_out": "views at another table position were not read for the kidney",
+    "views_elsewhere_placed": "views at another table position were placed on the run",
+    "view_placement_uncertain": "where some views were taken is uncertain",
+    "bladder_on_views_elsewhere_unclear": "the bladder on views at another position is unclear",
+    "late_films_without_kidney_as_views": "late films that miss the kidney were read as views",
+    "kidney_outside_last_film": "the last film does not show the kidney",
+    "body_part_not_kidney": "the images are labelled as another body part",
+    "no_contrast": "no contrast was seen",
+    "unusable_input": "the files could not be analysed",
 }
 
 
