@@ -83,7 +83,11 @@ class Metrics:
     beyond_field: bool = False
     """Ureteric contrast reaches the lower edge of the field."""
     from_spine_mm: float | None = None
-    """How far the pelvis lies from the spine (:meth:`Kidney.from_spine_mm`)."""
+    """How far the pelvis lies from the spine (:meth:`Kidney.from_spine_mm`); None when
+    the pixel size was guessed (a small field would read far too wide)."""
+    centre_from_spine_mm: float | None = None
+    """How far the collecting system's centre lies from the spine
+    (:meth:`Kidney.centre_from_spine_mm`); None where ``from_spine_mm`` is."""
     arrival_sigmas: float | None = None
     """How clearly the bladder holds contrast on the last film (:attr:`Arrival.sigmas`)."""
 
@@ -105,6 +109,7 @@ class Metrics:
             timing_known=timing_known,
             beyond_field=self.beyond_field,
             from_spine_mm=self.from_spine_mm,
+            centre_from_spine_mm=self.centre_from_spine_mm,
             arrival_sigmas=self.arrival_sigmas,
         )
 

@@ -209,8 +209,10 @@ def _analyze_registered(
         beyond_field=leaves_field(sub, tract, px)
         and arrival.time_s is None
         and not bladder_seen_empty(pelvic.empty_s),
-        # Not from a guessed pixel size: a small field would read far too wide.
         from_spine_mm=None if "pixel_spacing_assumed" in quality else kidney.from_spine_mm(px),
+        centre_from_spine_mm=None
+        if "pixel_spacing_assumed" in quality
+        else kidney.centre_from_spine_mm(px),
         arrival_sigmas=arrival.sigmas,
     )
 

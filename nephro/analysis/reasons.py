@@ -146,7 +146,8 @@ def _deciding(decision: Decision, m: Metrics) -> list[str]:
             f"{minutes(th.MIN_SPAN_WITHOUT_ARRIVAL_S)}); a delayed film of the kidney at about "
             f"{minutes(th.OBSTRUCTED_MIN_SPAN_S)} is needed"
         )
-        return [short, _outside(m)] if vd.far_from_spine(m.from_spine_mm) else [short]
+        far = vd.far_from_spine(m.from_spine_mm, m.centre_from_spine_mm)
+        return [short, _outside(m)] if far else [short]
     return _no_arrival(rule, m)
 
 
@@ -213,9 +214,12 @@ def _no_arrival(rule: str, m: Metrics) -> list[str]:
 def _outside(m: Metrics) -> str:
     """The contrast measured lies beyond a native kidney's outer edge: what it kept, and
     to check the tube."""
-    assert m.from_spine_mm is not None
+    pelvis, centre = m.from_spine_mm, m.centre_from_spine_mm
+    by_centre = centre is not None and (pelvis is None or centre > pelvis)
+    distance = centre if by_centre else pelvis
+    assert distance is not None
     limit = th.KIDNEY_MAX_FROM_SPINE_MM
-    far = _shown(m.from_spine_mm, limit, 0, at_most=True, keep_nonzero=False)
+    far = _shown(distance, limit, 0, at_most=True, keep_nonzero=False)
     where = (
         f"lies {far} mm to the side of the spine on the image, beyond a native kidney's outer "
         f"edge (limit {limit:g} mm): a tube that has slipped back into its tract pools "
@@ -223,14 +227,14 @@ def _outside(m: Metrics) -> str:
     )
     up = m.upper_residual_last
     if up is None:
-        return f"the densest contrast {where}"
+        return f"the {'centre of the' if by_centre else 'densest'} contrast {where}"
     held = percent(up, th.OBSTRUCTED_MIN_RESIDUAL)
     kept = (
         f"the contrast stayed where it went ({held} of its peak at the last film)"
         if vd.retained(up)
         else f"the contrast still held {held} of its peak at the last film"
     )
-    return f"{kept}, but its densest part {where}"
+    return f"{kept}, but its {'centre' if by_centre else 'densest part'} {where}"
 
 
 def _last_film(span: float) -> str:

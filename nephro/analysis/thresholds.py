@@ -87,8 +87,9 @@ border: the hilum lies about 5 cm from the median plane (Moore, Clinically Orien
 Anatomy, "Kidneys") and a kidney is about 5 cm wide (Ellis, Clinical Anatomy, "The
 kidneys"). Dev seeds: the phantom's collecting systems 29-63 mm from the spine, its
 displaced tubes 82-128 mm; indsim's rightly read obstructed kidneys up to 100.1 mm (no
-margin: that one is now indeterminate). Images without source distances are measured at
-the detector (10-30 % wider), which errs towards "indeterminate, check the tube"."""
+margin: that one is now indeterminate). Centres too: phantom 40-74 mm, its displaced
+tubes 81-120, indsim's read obstructed <= 81. Images without source distances are
+measured at the detector (10-30 % wider): errs towards "indeterminate, check the tube"."""
 
 # --- Detection (engineering; tuned on development seeds 0-9999) -----------------------
 

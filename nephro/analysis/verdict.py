@@ -91,6 +91,8 @@ class Drainage:
     """Contrast runs down the ureter out of the field (and the bladder is not seen)."""
     from_spine_mm: float | None = None
     """How far the measured contrast (the pelvis seed) lies from the spine."""
+    centre_from_spine_mm: float | None = None
+    """How far the collecting system's centre lies from the spine."""
     arrival_sigmas: float | None = None
     """How clearly the bladder holds contrast on the last film, in noise levels; None
     when not read (true quantities, or an arrival dated on views elsewhere)."""
@@ -102,7 +104,7 @@ class Drainage:
     @property
     def outside_kidney(self) -> bool:
         """The contrast lies beyond the kidney's lateral border (:func:`far_from_spine`)."""
-        return far_from_spine(self.from_spine_mm)
+        return far_from_spine(self.from_spine_mm, self.centre_from_spine_mm)
 
 
 @dataclass(frozen=True)
@@ -188,10 +190,11 @@ def contrast_lost(balance: float | None) -> bool:
     return balance is not None and balance < th.MASS_LOSS_FRACTION
 
 
-def far_from_spine(from_spine_mm: float | None) -> bool:
-    """The pelvis lies further from the spine than the kidney's lateral border
+def far_from_spine(*from_spine_mm: float | None) -> bool:
+    """The pelvis, or the collecting system's centre, lies further from the spine than
+    the kidney's lateral border
     (:data:`~nephro.analysis.thresholds.KIDNEY_MAX_FROM_SPINE_MM`)."""
-    return from_spine_mm is not None and from_spine_mm > th.KIDNEY_MAX_FROM_SPINE_MM
+    return any(d is not None and d > th.KIDNEY_MAX_FROM_SPINE_MM for d in from_spine_mm)
 
 
 # Score: the margin to the deciding limit, in these units, through a sigmoid.

@@ -283,6 +283,22 @@ def test_a_scout_without_a_bodys_thickness_has_no_spine_to_measure_from():
     assert spine_column(scout + _scout_with_spine(34) - 4.0, np.ones(scout.shape, bool), PX)
 
 
+def test_the_collecting_systems_centre_is_measured_from_the_spine_too():
+    # The densest point can be a calyx at one end of the collecting system, or a pool's
+    # near end: where the whole of it lies is its centre.
+    kidney = _kidney(*_breathing_run())
+    row, column = kidney.seed
+    lateral = kidney.lateral
+    core = np.zeros(kidney.core.shape, bool)
+    reach = sorted((column, column + 20 * lateral))
+    core[row - 2 : row + 3, reach[0] : reach[1] + 1] = True  # 21 columns, 10 beyond the seed
+    spine = column - 10 * lateral
+    wide = dataclasses.replace(kidney, core=core, spine_column=spine)
+    assert wide.from_spine_mm(PX) == 10 * PX
+    assert wide.centre_from_spine_mm(PX) == pytest.approx(20 * PX)
+    assert dataclasses.replace(wide, spine_column=None).centre_from_spine_mm(PX) is None
+
+
 def test_a_spine_found_beyond_the_pelvis_gives_no_distance():
     kidney = _kidney(*_breathing_run())
     column = kidney.seed[1]

@@ -45,6 +45,17 @@ def _d(**kw: object) -> Drainage:
         (_d(upper_residual_last=0.9, from_spine_mm=120.0), "indeterminate", vd.OUTSIDE_KIDNEY),
         (_d(upper_residual_last=0.5, from_spine_mm=120.0), "indeterminate", vd.OUTSIDE_KIDNEY),
         (_d(upper_residual_last=None, from_spine_mm=120.0), "indeterminate", vd.OUTSIDE_KIDNEY),
+        # A pool whose densest end lies within the kidney's reach but whose centre does not.
+        (
+            _d(upper_residual_last=0.9, from_spine_mm=90.0, centre_from_spine_mm=105.0),
+            "indeterminate",
+            vd.OUTSIDE_KIDNEY,
+        ),
+        (
+            _d(upper_residual_last=0.9, from_spine_mm=90.0, centre_from_spine_mm=95.0),
+            "obstructed",
+            vd.RETAINED,
+        ),
         (_d(arrival_s=700.0, t_half_s=60.0, from_spine_mm=120.0), "delayed", vd.LATE_ARRIVAL),
         (_d(arrival_s=60.0, t_half_s=60.0, from_spine_mm=120.0), "drains", vd.PROMPT_DRAINAGE),
         (_d(arrival_s=60.0, t_half_s=60.0, timing_known=False), "indeterminate", vd.TIMING_MISSING),

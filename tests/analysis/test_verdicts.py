@@ -238,6 +238,17 @@ def test_the_outline_it_draws_lies_where_the_phantom_put_it(
     assert found >= 2
 
 
+def test_a_pool_centred_beyond_the_kidneys_edge_is_not_called_an_obstruction(tmp_path):
+    # Its densest end lies within a kidney's reach of the spine, but most of it beyond:
+    # read "obstructed" while only the densest point was measured.
+    truth = generate_case("tube_displaced", 26, tmp_path, size=256)
+    result = analyze_paths([tmp_path], side=truth.data["side"])
+    assert result.kidney_from_spine_mm <= th.KIDNEY_MAX_FROM_SPINE_MM
+    assert (result.verdict, result.rule) == ("indeterminate", vd.OUTSIDE_KIDNEY)
+    assert result.verdict == truth.verdict
+    assert any("its centre lies" in r and "check the tube's position" in r for r in result.reasons)
+
+
 @pytest.mark.parametrize("seed", [8, 17])
 def test_contrast_pooled_beyond_the_kidneys_edge_is_not_called_an_obstruction(tmp_path, seed):
     # The tube slipped back into its tract: the contrast pools there and never leaves,
