@@ -66,9 +66,9 @@ class Kidney:
         """How far the collecting system's centre (the core's mean column) lies from the
         spine's column, in mm; None where :meth:`from_spine_mm` is.
 
-        The densest point can be a lateral calyx, or a pool's near end: indsim's blocked
-        kidneys' pelves read 88-93 mm out on lateral calyces (their centres at most 81
-        mm), and five of the phantom's displaced tubes' pools, centred 101-112 mm out,
+        The densest point can be a lateral calyx, or a pool's near end: two of indsim's
+        blocked kidneys were seeded 88-93 mm out on lateral calyces (their centres at most
+        81 mm), and five of the phantom's displaced tubes' pools, centred 101-112 mm out,
         had their densest points at 84-97 mm (issue 14, dev seeds)."""
         if self.from_spine_mm(px) is None:
             return None

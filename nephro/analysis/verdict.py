@@ -292,7 +292,8 @@ def margin_score(decision: Decision, d: Drainage) -> float:
         assert d.upper_residual_last is not None
         margin = (d.upper_residual_last - th.OBSTRUCTED_MIN_RESIDUAL) / _RETENTION_SCALE
         # Near the kidney's lateral border a displaced tube's pool looks the same (the
-        # OUTSIDE_KIDNEY branch beyond it).
+        # OUTSIDE_KIDNEY branch beyond it). Measured at the pelvis, as the calibration
+        # was fitted (at the centre, right answers 60-74 mm out lost confidence).
         return _sigmoid(min(margin, inside_border_margin(d.from_spine_mm)) + 1.0)
     if rule == LATE_ARRIVAL:
         assert d.arrival_s is not None
